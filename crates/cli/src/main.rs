@@ -1,0 +1,3 @@
+//! The `mesh402` binary.
+
+fn main() {}

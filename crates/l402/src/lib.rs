@@ -1,0 +1,1 @@
+//! The L402 protocol core (work in progress).

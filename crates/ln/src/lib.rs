@@ -1,0 +1,1 @@
+//! mesh402-ln (work in progress).

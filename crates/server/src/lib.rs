@@ -1,0 +1,1 @@
+//! mesh402-server (work in progress).

@@ -1,0 +1,1 @@
+//! mesh402-service (work in progress).

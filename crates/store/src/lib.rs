@@ -1,0 +1,1 @@
+//! mesh402-store (work in progress).
