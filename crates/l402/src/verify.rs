@@ -1,0 +1,192 @@
+//! Verifying a credential: cheapest checks first, a typed reason for every failure.
+//!
+//! Order: identifier → `sha256(preimage) == payment_hash` → revocation → root key(s) from the
+//! keyring (current, then previous) → HMAC chain in constant time → caveats. Nothing here needs the
+//! Lightning node, a clock (the time is a parameter) or storage (revocation is a callback).
+
+use subtle::ConstantTimeEq;
+
+use crate::caveat;
+use crate::credential::Credential;
+use crate::identifier::{Identifier, IdentifierError};
+use crate::keyring::Keyring;
+use crate::types::{PaymentHash, RequestBinding, RootKey, TokenId};
+
+/// What a verification needs to know about the request being served.
+#[derive(Clone, Copy)]
+pub struct VerifyContext<'a> {
+    /// The service being paid for; the token's `services` caveat must name it.
+    pub service: &'a str,
+    /// The current time in unix seconds; the token is valid while `now_unix < valid_until`.
+    pub now_unix: u64,
+    /// When set, the token must carry a `<service>_request_sha256` caveat equal to it. When unset,
+    /// a binding caveat in the token is not checked (for routes that are not the paid request).
+    pub request_binding: Option<RequestBinding>,
+    /// Whether a token id has been revoked.
+    pub is_revoked: &'a dyn Fn(&TokenId) -> bool,
+}
+
+/// A credential that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The payment hash all the credential's macaroons share.
+    pub payment_hash: PaymentHash,
+    /// The token id of the credential's first macaroon.
+    pub token_id: TokenId,
+    /// The earliest effective `<service>_valid_until` among the macaroons, if any carries one.
+    pub valid_until: Option<u64>,
+}
+
+/// Why a credential was refused. The server answers every one of them with a fresh 402; the
+/// reason is for logs and metrics (see [`VerifyError::code`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The credential carries no macaroon.
+    #[error("the credential carries no macaroon")]
+    NoMacaroon,
+    /// A macaroon's identifier is not a version 0 L402 identifier.
+    #[error("the macaroon identifier is not an L402 identifier")]
+    BadIdentifier(#[source] IdentifierError),
+    /// The credential's macaroons are for different payments.
+    #[error("the credential's macaroons have different payment hashes")]
+    MixedPaymentHashes,
+    /// The preimage does not hash to the identifier's payment hash (the invoice was not paid).
+    #[error("the preimage does not match the payment hash")]
+    PreimageMismatch,
+    /// The token id has been revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// The signature chain does not verify under any of the keyring's secrets.
+    #[error("the macaroon signature is invalid")]
+    BadSignature,
+    /// The token's validity ended.
+    #[error("the token expired at {valid_until}")]
+    Expired {
+        /// The effective expiry, unix seconds.
+        valid_until: u64,
+    },
+    /// The token does not name the service (or names no service at all).
+    #[error("the token is not valid for this service")]
+    WrongService,
+    /// The token is bound to a different request.
+    #[error("the token is bound to a different request")]
+    RequestMismatch,
+    /// The request must be bound but the token carries no binding.
+    #[error("the token carries no request binding")]
+    MissingRequestBinding,
+    /// A caveat of a known condition has a value that does not parse.
+    #[error("the caveat {condition} is malformed")]
+    MalformedCaveat {
+        /// The caveat's condition.
+        condition: String,
+    },
+    /// A later caveat of a known condition is less restrictive than an earlier one.
+    #[error("the caveat {condition} widens an earlier one")]
+    WidenedCaveat {
+        /// The caveat's condition.
+        condition: String,
+    },
+}
+
+impl VerifyError {
+    /// A stable snake_case name of the reason, for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::NoMacaroon => "no_macaroon",
+            VerifyError::BadIdentifier(_) => "bad_identifier",
+            VerifyError::MixedPaymentHashes => "mixed_payment_hashes",
+            VerifyError::PreimageMismatch => "preimage_mismatch",
+            VerifyError::Revoked => "revoked",
+            VerifyError::BadSignature => "bad_signature",
+            VerifyError::Expired { .. } => "expired",
+            VerifyError::WrongService => "wrong_service",
+            VerifyError::RequestMismatch => "request_mismatch",
+            VerifyError::MissingRequestBinding => "missing_request_binding",
+            VerifyError::MalformedCaveat { .. } => "malformed_caveat",
+            VerifyError::WidenedCaveat { .. } => "widened_caveat",
+        }
+    }
+}
+
+/// Verifies a credential against the keyring and the request.
+///
+/// Cheap-first order: identifier → `sha256(preimage) == payment_hash` → revocation → root key(s)
+/// from the keyring (current, then previous) → constant-time HMAC chain → caveats (Aperture's
+/// narrowing rules; unknown conditions skipped, so a client-added `preimage=` caveat is fine;
+/// `now < valid_until` strictly; `services` must name `ctx.service`). Every comma-separated
+/// macaroon must verify, and all must share the payment hash.
+pub fn verify(
+    credential: &Credential,
+    keyring: &Keyring,
+    ctx: &VerifyContext<'_>,
+) -> Result<VerifiedToken, VerifyError> {
+    verify_with(credential, ctx, |identifier| {
+        [Some(keyring.root_key(identifier)), keyring.previous_root_key(identifier)]
+    })
+}
+
+/// [`verify`] with the candidate root keys of an identifier supplied by `root_keys`.
+pub(crate) fn verify_with(
+    credential: &Credential,
+    ctx: &VerifyContext<'_>,
+    root_keys: impl Fn(&Identifier) -> [Option<RootKey>; 2],
+) -> Result<VerifiedToken, VerifyError> {
+    let (first, rest) = credential.macaroons.split_first().ok_or(VerifyError::NoMacaroon)?;
+
+    // Identifiers, and one payment hash for all.
+    let first_identifier = Identifier::decode(first.identifier()).map_err(VerifyError::BadIdentifier)?;
+    let mut identifiers = Vec::with_capacity(credential.macaroons.len());
+    identifiers.push(first_identifier);
+    for macaroon in rest {
+        let identifier = Identifier::decode(macaroon.identifier()).map_err(VerifyError::BadIdentifier)?;
+        if identifier.payment_hash != first_identifier.payment_hash {
+            return Err(VerifyError::MixedPaymentHashes);
+        }
+        identifiers.push(identifier);
+    }
+
+    // Proof of payment.
+    let paid: bool = credential.preimage.hash().0.ct_eq(&first_identifier.payment_hash.0).into();
+    if !paid {
+        return Err(VerifyError::PreimageMismatch);
+    }
+
+    if identifiers.iter().any(|identifier| (ctx.is_revoked)(&identifier.token_id)) {
+        return Err(VerifyError::Revoked);
+    }
+
+    // Signatures: each macaroon under the current secret, else the previous one.
+    for (macaroon, identifier) in credential.macaroons.iter().zip(&identifiers) {
+        let signed =
+            root_keys(identifier).iter().flatten().any(|root_key| macaroon.verify_signature(root_key.as_bytes()));
+        if !signed {
+            return Err(VerifyError::BadSignature);
+        }
+    }
+
+    // Caveats.
+    let mut valid_until: Option<u64> = None;
+    for macaroon in &credential.macaroons {
+        let allowed = caveat::narrow(macaroon.caveats(), ctx.service)?;
+        let names_service = allowed.services.as_ref().is_some_and(|names| names.contains(&ctx.service));
+        if !names_service {
+            return Err(VerifyError::WrongService);
+        }
+        if let Some(until) = allowed.valid_until {
+            if ctx.now_unix >= until {
+                return Err(VerifyError::Expired { valid_until: until });
+            }
+            valid_until = Some(valid_until.map_or(until, |earlier| earlier.min(until)));
+        }
+        if let Some(expected) = ctx.request_binding {
+            match allowed.request_binding {
+                None => return Err(VerifyError::MissingRequestBinding),
+                Some(bound) if bound != expected => return Err(VerifyError::RequestMismatch),
+                Some(_) => {}
+            }
+        }
+    }
+
+    Ok(VerifiedToken { payment_hash: first_identifier.payment_hash, token_id: first_identifier.token_id, valid_until })
+}
