@@ -1,0 +1,172 @@
+//! Job records: what a paid request asked for, where it stands, and what it produced.
+
+use async_trait::async_trait;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed the operation.
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A file could not be read or written.
+    #[error("file storage error")]
+    Io(#[source] std::io::Error),
+    /// A stored row holds a value this version cannot read.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(error: std::io::Error) -> Self {
+        StoreError::Io(error)
+    }
+}
+
+/// The life of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Recorded, waiting for a worker.
+    Queued,
+    /// A worker is generating the model (or was, when the server stopped: it is resumed on start-up).
+    Running,
+    /// The model is stored and downloadable.
+    Succeeded,
+    /// Generation failed after its retries; the credential stays good for another try.
+    Failed,
+}
+
+impl JobState {
+    /// The name stored in the database and shown to clients.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<JobState> {
+        Some(match name {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "succeeded" => JobState::Succeeded,
+            "failed" => JobState::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Whether the job is still to be worked on.
+    pub fn is_unfinished(&self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running)
+    }
+}
+
+/// A job as the service records it when a paid credential is first redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Unguessable job id (hex).
+    pub job_id: String,
+    /// The L402 token id (hex) that paid for it; unique across all jobs.
+    pub token_id: String,
+    /// The payment hash (hex) of the invoice that paid for it.
+    pub payment_hash: String,
+    /// The request binding digest (hex) the credential commits to.
+    pub request_digest: String,
+    /// `png`, `jpeg` or `webp`.
+    pub image_kind: String,
+    /// The generator parameters, as canonical JSON.
+    pub params_json: String,
+    /// When the credential expires (unix seconds); a failed job may be retried until then.
+    pub credential_expires_at: u64,
+    /// When the job was recorded (unix seconds).
+    pub created_at: u64,
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutput {
+    /// Unguessable id of the stored model (hex); the download URL carries it.
+    pub model_id: String,
+    /// The primary file's name inside the model (`model.glb`, …).
+    pub model_file: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+    /// Triangles in the mesh.
+    pub n_faces: u32,
+    /// Vertices in the mesh.
+    pub n_vertices: u32,
+}
+
+/// Why a job failed, in the words the client is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// A stable snake_case code.
+    pub code: String,
+    /// One sentence a person understands.
+    pub message: String,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// What was recorded when the job was claimed.
+    pub spec: NewJob,
+    /// Where it stands.
+    pub state: JobState,
+    /// How many generation attempts have started.
+    pub attempts: u32,
+    /// The current stage's name, while running.
+    pub stage: Option<String>,
+    /// Progress 0–100.
+    pub progress: u8,
+    /// The result, once succeeded.
+    pub output: Option<JobOutput>,
+    /// The last failure, if any.
+    pub failure: Option<JobFailure>,
+    /// When the record last changed (unix seconds).
+    pub updated_at: u64,
+}
+
+/// The outcome of [`JobStore::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// No job existed for the token: this one was recorded.
+    Created(Job),
+    /// A job already exists for the token (it may be for other content: the caller compares digests).
+    Existing(Job),
+}
+
+/// Durable job records.
+///
+/// Contract: every method is atomic. [`claim`](Self::claim) is the only way a job is created and it is keyed by
+/// the token id, so concurrent claims of one token yield exactly one `Created`; every other caller gets
+/// `Existing`. Missing jobs are `Ok(None)`, never an error. State changes on an unknown job id are no-ops.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Records `job` unless a job for its token already exists; returns which happened, with the stored job.
+    async fn claim(&self, job: &NewJob) -> Result<Claim, StoreError>;
+    /// The job paid for by this token id.
+    async fn job_by_token(&self, token_id: &str) -> Result<Option<Job>, StoreError>;
+    /// The job with this id.
+    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError>;
+    /// Marks the job running and counts the attempt; returns the attempt number (1 for the first).
+    async fn start_attempt(&self, job_id: &str, now: u64) -> Result<u32, StoreError>;
+    /// Records progress of a running job.
+    async fn record_progress(&self, job_id: &str, stage: &str, percent: u8, now: u64) -> Result<(), StoreError>;
+    /// Marks the job succeeded with its output.
+    async fn succeed(&self, job_id: &str, output: &JobOutput, now: u64) -> Result<(), StoreError>;
+    /// Records a failure. `retry_later` puts the job back in the queue; otherwise it is marked failed.
+    async fn fail(&self, job_id: &str, failure: &JobFailure, retry_later: bool, now: u64)
+    -> Result<(), StoreError>;
+    /// Puts a failed job back in the queue (the client retried with its still-valid credential).
+    async fn requeue(&self, job_id: &str, now: u64) -> Result<bool, StoreError>;
+    /// Jobs queued or running, oldest first: the work to resume after a restart.
+    async fn unfinished(&self) -> Result<Vec<Job>, StoreError>;
+}
