@@ -221,6 +221,12 @@ fn every_failure_has_its_reason() {
     narrowed.macaroons[0].add_first_party_caveat(format!("{SERVICE}_valid_until={}", NOW + 1));
     assert_eq!(verify(&narrowed, &keyring, &base).unwrap().valid_until, Some(NOW + 1));
 
+    let mut crowded = credential.clone();
+    for i in 0..MAX_CAVEATS {
+        crowded.macaroons[0].add_first_party_caveat(format!("note={i}"));
+    }
+    check(&crowded, &keyring, &base, "too_many_caveats");
+
     let mut bad_identifier = credential.clone();
     bad_identifier.macaroons[0] = Macaroon::new(b"k", vec![0; 65], None);
     check(&bad_identifier, &keyring, &base, "bad_identifier");

@@ -1,6 +1,6 @@
 //! Verifying a credential: cheapest checks first, a typed reason for every failure.
 //!
-//! Order: identifier → `sha256(preimage) == payment_hash` → revocation → root key(s) from the
+//! Order: identifier → `sha256(preimage) == payment_hash` → revocation → caveat count → root key(s) from the
 //! keyring (current, then previous) → HMAC chain in constant time → caveats. Nothing here needs the
 //! Lightning node, a clock (the time is a parameter) or storage (revocation is a callback).
 
@@ -11,6 +11,10 @@ use crate::credential::Credential;
 use crate::identifier::{Identifier, IdentifierError};
 use crate::keyring::Keyring;
 use crate::types::{PaymentHash, RequestBinding, RootKey, TokenId};
+
+/// The most caveats a macaroon may carry to be verified. Tokens mesh402 mints carry four; the limit
+/// leaves room for client-added caveats and bounds the HMAC work an unpaid request can cause.
+pub const MAX_CAVEATS: usize = 64;
 
 /// What a verification needs to know about the request being served.
 #[derive(Clone, Copy)]
@@ -54,6 +58,9 @@ pub enum VerifyError {
     /// The preimage does not hash to the identifier's payment hash (the invoice was not paid).
     #[error("the preimage does not match the payment hash")]
     PreimageMismatch,
+    /// A macaroon carries more than [`MAX_CAVEATS`] caveats.
+    #[error("the macaroon carries too many caveats")]
+    TooManyCaveats,
     /// The token id has been revoked.
     #[error("the token has been revoked")]
     Revoked,
@@ -97,6 +104,7 @@ impl VerifyError {
             VerifyError::BadIdentifier(_) => "bad_identifier",
             VerifyError::MixedPaymentHashes => "mixed_payment_hashes",
             VerifyError::PreimageMismatch => "preimage_mismatch",
+            VerifyError::TooManyCaveats => "too_many_caveats",
             VerifyError::Revoked => "revoked",
             VerifyError::BadSignature => "bad_signature",
             VerifyError::Expired { .. } => "expired",
@@ -111,7 +119,8 @@ impl VerifyError {
 
 /// Verifies a credential against the keyring and the request.
 ///
-/// Cheap-first order: identifier → `sha256(preimage) == payment_hash` → revocation → root key(s)
+/// Cheap-first order: identifier → `sha256(preimage) == payment_hash` → revocation → caveat count
+/// ([`MAX_CAVEATS`]) → root key(s)
 /// from the keyring (current, then previous) → constant-time HMAC chain → caveats (Aperture's
 /// narrowing rules; unknown conditions skipped, so a client-added `preimage=` caveat is fine;
 /// `now < valid_until` strictly; `services` must name `ctx.service`). Every comma-separated
@@ -154,6 +163,10 @@ pub(crate) fn verify_with(
 
     if identifiers.iter().any(|identifier| (ctx.is_revoked)(&identifier.token_id)) {
         return Err(VerifyError::Revoked);
+    }
+
+    if credential.macaroons.iter().any(|macaroon| macaroon.caveats().len() > MAX_CAVEATS) {
+        return Err(VerifyError::TooManyCaveats);
     }
 
     // Signatures: each macaroon under the current secret, else the previous one.
