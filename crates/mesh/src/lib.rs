@@ -1,1 +1,390 @@
-//! The embedded generator (work in progress).
+//! The embedded generator: one photo becomes a closed, watertight, textured model (GLB, OBJ or STL).
+//!
+//! The method is silhouette inflation: decode → mask → contours → constrained Delaunay triangulation → Poisson
+//! heights → closed mesh → front-projected texture → self-check → file. It is pure and deterministic: no I/O, no
+//! global state, no threads, and the same bytes and parameters always give byte-identical files.
+//!
+//! Conventions of every model: +Y up, the photo's front faces +Z, metres (the silhouette's longer side is one
+//! metre), origin at the bottom centre of the silhouette. The back of an inflated model is the front mirrored
+//! through the silhouette plane and shows the photo mirrored.
+#![deny(missing_docs)]
+
+mod build;
+mod check;
+mod contour;
+mod decode;
+mod error;
+mod export;
+mod heights;
+mod mask;
+mod params;
+mod texture;
+mod triangulate;
+
+use std::time::Instant;
+
+pub use error::MeshError;
+pub use params::{
+    Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
+    Mode,
+};
+
+use contour::{Field, Loop, Outline, signed_area, simplify, subdivide};
+use triangulate::{TriangulateError, triangulate};
+
+/// The kind of image the caller declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// PNG (8- or 16-bit, alpha honoured).
+    Png,
+    /// JPEG (baseline, progressive, CMYK; EXIF orientation applied).
+    Jpeg,
+    /// WebP (lossy or lossless, alpha honoured; the first frame of an animation).
+    Webp,
+}
+
+impl ImageKind {
+    /// Maps `image/png`, `image/jpeg` (or `image/jpg`) and `image/webp`, case-insensitively; parameters such as
+    /// `; charset=…` are ignored.
+    pub fn from_media_type(mime: &str) -> Option<ImageKind> {
+        let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "image/png" => Some(ImageKind::Png),
+            "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(ImageKind::Jpeg),
+            "image/webp" => Some(ImageKind::Webp),
+            _ => None,
+        }
+    }
+
+    /// A human name: `PNG`, `JPEG` or `WebP`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ImageKind::Png => "PNG",
+            ImageKind::Jpeg => "JPEG",
+            ImageKind::Webp => "WebP",
+        }
+    }
+}
+
+/// Limits on input images, checked from the header before any pixel buffer is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest accepted width or height.
+    pub max_dimension: u32,
+    /// The largest accepted width × height.
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_dimension: 16_384, max_pixels: 40_000_000 }
+    }
+}
+
+/// What [`preflight`] learned about an image that can be turned into a model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preflight {
+    /// Width after EXIF orientation.
+    pub width: u32,
+    /// Height after EXIF orientation.
+    pub height: u32,
+    /// Fraction of the picture that is the object.
+    pub foreground_fraction: f32,
+}
+
+/// A stage of the pipeline, as reported through [`Progress`] and timed in [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Decoding and reducing the image.
+    Decode,
+    /// Segmenting the object.
+    Mask,
+    /// Tracing the silhouette.
+    Contour,
+    /// Triangulating the silhouette.
+    Triangulate,
+    /// Solving for heights and closing the mesh.
+    Heights,
+    /// Baking the texture.
+    Texture,
+    /// Writing the output files.
+    Encode,
+    /// Self-checking the mesh.
+    Check,
+}
+
+impl Stage {
+    /// The stage's snake_case name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::Mask => "mask",
+            Stage::Contour => "contour",
+            Stage::Triangulate => "triangulate",
+            Stage::Heights => "heights",
+            Stage::Texture => "texture",
+            Stage::Encode => "encode",
+            Stage::Check => "check",
+        }
+    }
+}
+
+/// A progress report: `stage` has just completed and the job is `percent` done.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// The stage that completed.
+    pub stage: Stage,
+    /// Overall completion, increasing, 100 at the end.
+    pub percent: u8,
+}
+
+/// One output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// The file name, such as `model.glb`.
+    pub name: String,
+    /// Its media type.
+    pub media_type: &'static str,
+    /// Its contents.
+    pub bytes: Vec<u8>,
+}
+
+/// Figures about a generated model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Triangles in the model.
+    pub n_faces: u32,
+    /// Vertices in the written file.
+    pub n_vertices: u32,
+    /// Wall-clock milliseconds per stage, in the order the stages ran (not part of the output bytes).
+    pub stage_ms: Vec<(Stage, f64)>,
+}
+
+/// A generated model: `files[0]` is the primary file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// `model.glb`; or `model.obj`, `model.mtl`, `texture.jpg`; or `model.stl`.
+    pub files: Vec<OutputFile>,
+    /// Figures about the model.
+    pub stats: Stats,
+}
+
+/// Cheap check run before payment: validates the parameters, checks the header's dimensions before decoding
+/// allocates, decodes fully within the default [`Limits`], verifies the bytes are of the declared kind, builds the
+/// mask and runs the segmentation gate.
+pub fn preflight(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
+    preflight_with_limits(bytes, kind, params, &Limits::default())
+}
+
+/// [`preflight`] with explicit limits.
+pub fn preflight_with_limits(
+    bytes: &[u8],
+    kind: ImageKind,
+    params: &MeshParams,
+    limits: &Limits,
+) -> Result<Preflight, MeshError> {
+    params.validate()?;
+    let decoded = decode::decode(bytes, kind, limits)?;
+    let mask = mask::build_mask(&decoded.work)?;
+    let (width, height) = decoded.full.dimensions();
+    Ok(Preflight { width, height, foreground_fraction: mask.foreground_fraction })
+}
+
+/// The whole pipeline with the default [`Limits`]. `progress` is called with increasing percentages as stages
+/// complete.
+pub fn generate(
+    bytes: &[u8],
+    kind: ImageKind,
+    params: &MeshParams,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Model, MeshError> {
+    generate_with_limits(bytes, kind, params, &Limits::default(), progress)
+}
+
+struct Clock {
+    stage_ms: Vec<(Stage, f64)>,
+    last: Instant,
+}
+
+impl Clock {
+    fn lap(&mut self, stage: Stage) {
+        let now = Instant::now();
+        let ms = now.duration_since(self.last).as_secs_f64() * 1000.0;
+        self.last = now;
+        match self.stage_ms.iter_mut().find(|(s, _)| *s == stage) {
+            Some(entry) => entry.1 += ms,
+            None => self.stage_ms.push((stage, ms)),
+        }
+    }
+}
+
+/// [`generate`] with explicit limits.
+pub fn generate_with_limits(
+    bytes: &[u8],
+    kind: ImageKind,
+    params: &MeshParams,
+    limits: &Limits,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Model, MeshError> {
+    params.validate()?;
+    let mut clock = Clock { stage_ms: Vec::new(), last: Instant::now() };
+    let report = |clock: &mut Clock, progress: &mut dyn FnMut(Progress), stage: Stage, percent: u8| {
+        clock.lap(stage);
+        progress(Progress { stage, percent });
+    };
+    let decoded = decode::decode(bytes, kind, limits)?;
+    report(&mut clock, progress, Stage::Decode, 10);
+    let mask = mask::build_mask(&decoded.work)?;
+    report(&mut clock, progress, Stage::Mask, 20);
+    let field = Field::from_mask(&mask);
+    let outline =
+        contour::trace(&field).ok_or_else(|| MeshError::no_object("No outline could be traced around the object."))?;
+    report(&mut clock, progress, Stage::Contour, 30);
+    let (mesh3, crop) = geometry(&outline, params, &decoded, &mut clock)?;
+    for (stage, percent) in [(Stage::Triangulate, 45), (Stage::Heights, 55), (Stage::Check, 65)] {
+        progress(Progress { stage, percent });
+    }
+    let texture_jpeg = if params.format == Format::Stl {
+        Vec::new()
+    } else {
+        texture::bake(&decoded, &field, &crop, params.texture_size)?
+    };
+    drop(decoded);
+    report(&mut clock, progress, Stage::Texture, 80);
+    let files = match params.format {
+        Format::Glb => vec![OutputFile {
+            name: "model.glb".into(),
+            media_type: Format::Glb.media_type(),
+            bytes: export::glb(&mesh3, &texture_jpeg),
+        }],
+        Format::Obj => {
+            let (obj, mtl) = export::obj(&mesh3);
+            vec![
+                OutputFile { name: "model.obj".into(), media_type: Format::Obj.media_type(), bytes: obj },
+                OutputFile { name: "model.mtl".into(), media_type: "model/mtl", bytes: mtl },
+                OutputFile { name: "texture.jpg".into(), media_type: "image/jpeg", bytes: texture_jpeg },
+            ]
+        }
+        Format::Stl => vec![OutputFile {
+            name: "model.stl".into(),
+            media_type: Format::Stl.media_type(),
+            bytes: export::stl(&mesh3),
+        }],
+    };
+    report(&mut clock, progress, Stage::Encode, 100);
+    Ok(Model {
+        files,
+        stats: Stats {
+            n_faces: mesh3.tris.len() as u32,
+            n_vertices: mesh3.positions.len() as u32,
+            stage_ms: clock.stage_ms,
+        },
+    })
+}
+
+fn bounding_box(points: &[[f64; 2]]) -> [f64; 4] {
+    let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for p in points {
+        b[0] = b[0].min(p[0]);
+        b[1] = b[1].min(p[1]);
+        b[2] = b[2].max(p[0]);
+        b[3] = b[3].max(p[1]);
+    }
+    b
+}
+
+/// The loops for one attempt: simplified at `tol` pixels, subdivided to `edge`, tiny holes dropped.
+fn prepare_loops(outline: &Outline, edge: f64, tol: f64) -> Option<Vec<Loop>> {
+    let prepare = |l: &Loop| subdivide(&simplify(l, tol), edge);
+    let outer = prepare(&outline.outer);
+    if outer.len() < 3 || signed_area(&outer).abs() < 4.0 {
+        return None;
+    }
+    let mut loops = vec![outer];
+    for hole in &outline.holes {
+        let h = prepare(hole);
+        if h.len() >= 6 && signed_area(&h).abs() >= edge * edge {
+            loops.push(h);
+        }
+    }
+    Some(loops)
+}
+
+/// Triangulation, heights, lifting and the self-check, with feedback on the edge length until the face cap is
+/// met and safer parameters after a failed check.
+fn geometry(
+    outline: &Outline,
+    params: &MeshParams,
+    decoded: &decode::Decoded,
+    clock: &mut Clock,
+) -> Result<(build::Mesh3, texture::Crop), MeshError> {
+    let area =
+        (signed_area(&outline.outer).abs() - outline.holes.iter().map(|h| signed_area(h).abs()).sum::<f64>()).max(1.0);
+    let target = f64::from(params.target_faces);
+    let per_side = target * 0.45;
+    let mut edge = (4.0 * area / (3f64.sqrt() * per_side)).sqrt().max(1.0);
+    let mut tol = (edge / 8.0).clamp(0.5, 1.0);
+    let mut eps_factor = 0.5;
+    let mut last_error = String::from("no attempt was made");
+    for _attempt in 0..10 {
+        let Some(loops) = prepare_loops(outline, edge, tol) else {
+            return Err(MeshError::no_object("The object is too small or too thin to model."));
+        };
+        let n_boundary: usize = loops.iter().map(Vec::len).sum();
+        if n_boundary as f64 > per_side * 0.5 && tol < edge / 4.0 {
+            // The outline alone would use most of the budget: simplify it harder.
+            tol = (tol * 2.0).min(edge / 4.0);
+            continue;
+        }
+        let refine = params.mode == Mode::Inflate;
+        let max_area = 3f64.sqrt() / 4.0 * edge * edge * 1.6;
+        let mesh2 = match triangulate(&loops, refine, max_area, (per_side * 1.5) as usize) {
+            Ok(m) => m,
+            Err(TriangulateError::SelfIntersection) => {
+                last_error = TriangulateError::SelfIntersection.to_string();
+                tol = (tol * 0.5).max(0.1);
+                continue;
+            }
+            Err(err) => {
+                last_error = err.to_string();
+                edge *= 0.7;
+                continue;
+            }
+        };
+        clock.lap(Stage::Triangulate);
+        let walls = if params.mode == Mode::Extrude { 2 * triangulate::boundary_edges(&mesh2.tris).len() } else { 0 };
+        let n_faces = 2 * mesh2.tris.len() + walls;
+        if n_faces as f64 > target {
+            edge *= (n_faces as f64 / target).sqrt() * 1.05;
+            tol = (edge / 8.0).clamp(tol, 1.0f64.max(tol));
+            last_error = format!("{n_faces} faces exceed the cap of {target}");
+            continue;
+        }
+        let genus = loops.len() - 1;
+        let bbox = bounding_box(&mesh2.points);
+        let crop = texture::crop_for(bbox, decoded);
+        let frame = build::Frame::new(&mesh2, crop.work);
+        let mesh3 = match params.mode {
+            Mode::Inflate => {
+                let u = heights::solve_poisson(&mesh2);
+                build::inflate(&mesh2, &u, f64::from(params.depth), edge * eps_factor, &frame)
+            }
+            Mode::Extrude => {
+                let thickness = f64::from(params.depth) * frame.longer_side() / 4.0;
+                build::extrude(&mesh2, thickness, &frame)
+            }
+        };
+        clock.lap(Stage::Heights);
+        let checked = check::check(&mesh3, genus);
+        clock.lap(Stage::Check);
+        match checked {
+            Ok(_) => return Ok((mesh3, crop)),
+            Err(reason) => {
+                last_error = reason;
+                eps_factor *= 2.0;
+                tol = (tol * 0.5).max(0.1);
+            }
+        }
+    }
+    Err(MeshError::MeshCheckFailed { reason: last_error })
+}

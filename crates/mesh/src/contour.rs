@@ -1,0 +1,331 @@
+//! Contours: a smoothed field from the mask, marching squares at iso 0.5 into closed sub-pixel loops,
+//! Douglas–Peucker simplification and resampling to the target edge length.
+
+use crate::mask::Mask;
+
+/// Padding of the field around the working image, so that every loop closes inside it.
+const PAD: usize = 3;
+
+/// The mask smoothed by two 3×3 box filters, padded with zeros.
+#[derive(Debug, Clone)]
+pub(crate) struct Field {
+    /// Width of the padded grid.
+    pub w: usize,
+    /// Height of the padded grid.
+    pub h: usize,
+    /// Row-major values in 0..=1.
+    pub values: Vec<f32>,
+}
+
+impl Field {
+    /// Builds the smoothed field of `mask`.
+    pub fn from_mask(mask: &Mask) -> Field {
+        let (mw, mh) = (mask.width as usize, mask.height as usize);
+        let (w, h) = (mw + 2 * PAD, mh + 2 * PAD);
+        let mut values = vec![0.0f32; w * h];
+        for y in 0..mh {
+            for x in 0..mw {
+                values[(y + PAD) * w + x + PAD] = f32::from(mask.data[y * mw + x]);
+            }
+        }
+        for _ in 0..2 {
+            values = box3(&values, w, h);
+        }
+        Field { w, h, values }
+    }
+
+    /// Bilinear sample at working-image coordinates (pixel edges at integers, centres at +0.5).
+    pub fn sample(&self, x: f64, y: f64) -> f32 {
+        let gx = x - 0.5 + PAD as f64;
+        let gy = y - 0.5 + PAD as f64;
+        if !(gx >= 0.0 && gy >= 0.0) {
+            return 0.0;
+        }
+        let x0 = gx.floor() as usize;
+        let y0 = gy.floor() as usize;
+        if x0 + 1 >= self.w || y0 + 1 >= self.h {
+            return 0.0;
+        }
+        let tx = (gx - x0 as f64) as f32;
+        let ty = (gy - y0 as f64) as f32;
+        let v = |xx: usize, yy: usize| self.values[yy * self.w + xx];
+        let top = v(x0, y0) * (1.0 - tx) + v(x0 + 1, y0) * tx;
+        let bottom = v(x0, y0 + 1) * (1.0 - tx) + v(x0 + 1, y0 + 1) * tx;
+        top * (1.0 - ty) + bottom * ty
+    }
+}
+
+fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut tmp = vec![0.0f32; w * h];
+    for y in 0..h {
+        for x in 1..w.saturating_sub(1) {
+            let i = y * w + x;
+            tmp[i] = (values[i - 1] + values[i] + values[i + 1]) / 3.0;
+        }
+    }
+    let mut out = vec![0.0f32; w * h];
+    for y in 1..h.saturating_sub(1) {
+        for x in 0..w {
+            let i = y * w + x;
+            out[i] = (tmp[i - w] + tmp[i] + tmp[i + w]) / 3.0;
+        }
+    }
+    out
+}
+
+/// A closed polyline in working-image coordinates; the last point connects to the first.
+pub(crate) type Loop = Vec<[f64; 2]>;
+
+/// The silhouette: one outer loop and the loops of its holes.
+#[derive(Debug, Clone)]
+pub(crate) struct Outline {
+    /// The outer boundary.
+    pub outer: Loop,
+    /// Boundaries of holes inside `outer`.
+    pub holes: Vec<Loop>,
+}
+
+/// Signed area by the shoelace formula (positive for counter-clockwise in y-up axes).
+pub(crate) fn signed_area(points: &[[f64; 2]]) -> f64 {
+    let n = points.len();
+    let mut sum = 0.0;
+    for i in 0..n {
+        let a = points[i];
+        let b = points[(i + 1) % n];
+        sum += a[0] * b[1] - b[0] * a[1];
+    }
+    sum / 2.0
+}
+
+fn point_in_polygon(p: [f64; 2], poly: &[[f64; 2]]) -> bool {
+    let mut inside = false;
+    let n = poly.len();
+    let mut j = n.wrapping_sub(1);
+    for i in 0..n {
+        let (a, b) = (poly[i], poly[j]);
+        if (a[1] > p[1]) != (b[1] > p[1]) {
+            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
+            if p[0] < x {
+                inside = !inside;
+            }
+        }
+        j = i;
+    }
+    inside
+}
+
+/// Marching squares at iso 0.5 with saddles resolved by the cell's mean; returns the largest outer loop and its
+/// holes, or `None` when there is no loop.
+pub(crate) fn trace(field: &Field) -> Option<Outline> {
+    let (w, h) = (field.w, field.h);
+    let iso = 0.5f32;
+    let v = |x: usize, y: usize| field.values[y * w + x];
+    let inside = |x: usize, y: usize| v(x, y) >= iso;
+    // Edge ids: horizontal edge from node (x, y) to (x+1, y) is y*w+x; vertical edge from (x, y) to (x, y+1) is
+    // w*h + y*w + x. `next[e]` is the edge the contour leaves to after entering a cell through edge `e`.
+    let n_edges = 2 * w * h;
+    let mut next = vec![u32::MAX; n_edges];
+    for y in 0..h.saturating_sub(1) {
+        for x in 0..w.saturating_sub(1) {
+            let corners = [(x, y), (x + 1, y), (x + 1, y + 1), (x, y + 1)];
+            let ins = corners.map(|(cx, cy)| inside(cx, cy));
+            if ins.iter().all(|&b| b) || ins.iter().all(|&b| !b) {
+                continue;
+            }
+            // Cell edges in clockwise order (on screen): top, right, bottom, left.
+            let edges = [y * w + x, w * h + y * w + x + 1, (y + 1) * w + x, w * h + y * w + x];
+            let mut entries = [0usize; 2];
+            let mut exits = [0usize; 2];
+            let (mut n_in, mut n_out) = (0, 0);
+            for k in 0..4 {
+                let a = ins[k];
+                let b = ins[(k + 1) % 4];
+                if !a && b {
+                    entries[n_in] = k;
+                    n_in += 1;
+                } else if a && !b {
+                    exits[n_out] = k;
+                    n_out += 1;
+                }
+            }
+            if n_in == 1 {
+                next[edges[entries[0]]] = edges[exits[0]] as u32;
+            } else {
+                // Saddle: entries and exits alternate clockwise. Pair each entry with the following exit when the
+                // centre is outside, or with the preceding exit (joining the inside corners) when inside.
+                let centre = corners.iter().map(|&(cx, cy)| v(cx, cy)).sum::<f32>() / 4.0;
+                let follow = |e: usize| -> usize {
+                    let mut k = (e + 1) % 4;
+                    loop {
+                        if exits.contains(&k) {
+                            return k;
+                        }
+                        k = (k + 1) % 4;
+                    }
+                };
+                let precede = |e: usize| -> usize {
+                    let mut k = (e + 3) % 4;
+                    loop {
+                        if exits.contains(&k) {
+                            return k;
+                        }
+                        k = (k + 3) % 4;
+                    }
+                };
+                for &e in &entries {
+                    let x_out = if centre >= iso { precede(e) } else { follow(e) };
+                    next[edges[e]] = edges[x_out] as u32;
+                }
+            }
+        }
+    }
+    let position = |e: usize| -> [f64; 2] {
+        let (horizontal, id) = if e < w * h { (true, e) } else { (false, e - w * h) };
+        let (x, y) = (id % w, id / w);
+        let a = v(x, y);
+        let b = if horizontal { v(x + 1, y) } else { v(x, y + 1) };
+        let t = if (b - a).abs() > f32::EPSILON { f64::from(((iso - a) / (b - a)).clamp(0.0, 1.0)) } else { 0.5 };
+        let (gx, gy) = if horizontal { (x as f64 + t, y as f64) } else { (x as f64, y as f64 + t) };
+        [gx - PAD as f64 + 0.5, gy - PAD as f64 + 0.5]
+    };
+    let mut visited = vec![false; n_edges];
+    let mut loops: Vec<Loop> = Vec::new();
+    for start in 0..n_edges {
+        if next[start] == u32::MAX || visited[start] {
+            continue;
+        }
+        let mut points = Vec::new();
+        let mut e = start;
+        let mut closed = false;
+        while !visited[e] {
+            visited[e] = true;
+            points.push(position(e));
+            let n = next[e];
+            if n == u32::MAX {
+                break;
+            }
+            e = n as usize;
+            if e == start {
+                closed = true;
+                break;
+            }
+        }
+        if closed && points.len() >= 4 {
+            loops.push(points);
+        }
+    }
+    // Outer loops and holes have opposite orientation; the outer loop of the largest area decides the sign.
+    let (outer_idx, _) = loops
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i, signed_area(l)))
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(&a.0)))?;
+    let outer_sign = signed_area(&loops[outer_idx]).signum();
+    let outer = loops[outer_idx].clone();
+    let holes = loops
+        .iter()
+        .enumerate()
+        .filter(|&(i, l)| i != outer_idx && signed_area(l).signum() != outer_sign)
+        .filter(|(_, l)| point_in_polygon(l[0], &outer))
+        .map(|(_, l)| l.clone())
+        .collect();
+    Some(Outline { outer, holes })
+}
+
+fn dp_recurse(points: &[[f64; 2]], first: usize, last: usize, tol2: f64, keep: &mut [bool]) {
+    if last <= first + 1 {
+        return;
+    }
+    let a = points[first];
+    let b = points[last % points.len()];
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = dx * dx + dy * dy;
+    let mut best = (0.0f64, first);
+    for (i, p) in points.iter().enumerate().take(last).skip(first + 1) {
+        let d2 = if len2 > 0.0 {
+            let cross = dx * (p[1] - a[1]) - dy * (p[0] - a[0]);
+            cross * cross / len2
+        } else {
+            (p[0] - a[0]).powi(2) + (p[1] - a[1]).powi(2)
+        };
+        if d2 > best.0 {
+            best = (d2, i);
+        }
+    }
+    if best.0 > tol2 {
+        keep[best.1] = true;
+        dp_recurse(points, first, best.1, tol2, keep);
+        dp_recurse(points, best.1, last, tol2, keep);
+    }
+}
+
+/// Douglas–Peucker on a closed loop with tolerance `tol` pixels.
+pub(crate) fn simplify(points: &[[f64; 2]], tol: f64) -> Loop {
+    let n = points.len();
+    if n < 4 {
+        return points.to_vec();
+    }
+    let far = (1..n)
+        .max_by(|&i, &j| {
+            let di = (points[i][0] - points[0][0]).powi(2) + (points[i][1] - points[0][1]).powi(2);
+            let dj = (points[j][0] - points[0][0]).powi(2) + (points[j][1] - points[0][1]).powi(2);
+            di.total_cmp(&dj).then(j.cmp(&i))
+        })
+        .unwrap_or(n / 2);
+    let mut keep = vec![false; n];
+    keep[0] = true;
+    keep[far] = true;
+    let tol2 = tol * tol;
+    dp_recurse(points, 0, far, tol2, &mut keep);
+    // The second half runs from `far` around to index n (which is point 0 again).
+    dp_recurse(points, far, n, tol2, &mut keep);
+    points.iter().zip(&keep).filter(|(_, k)| **k).map(|(p, _)| *p).collect()
+}
+
+/// Splits every segment longer than `edge` into equal parts no longer than `edge`.
+pub(crate) fn subdivide(points: &[[f64; 2]], edge: f64) -> Loop {
+    let n = points.len();
+    let mut out = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        let a = points[i];
+        let b = points[(i + 1) % n];
+        let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
+        let parts = ((len / edge).ceil() as usize).clamp(1, 1 << 16);
+        for k in 0..parts {
+            let t = k as f64 / parts as f64;
+            out.push([a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_mask() -> Mask {
+        let (w, h) = (120u32, 100u32);
+        let data = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f64 + 0.5 - 60.0, (i / w) as f64 + 0.5 - 50.0);
+                let r = (x * x + y * y).sqrt();
+                u8::from((15.0..40.0).contains(&r))
+            })
+            .collect();
+        Mask { width: w, height: h, data, foreground_fraction: 0.0, from_alpha: true }
+    }
+
+    #[test]
+    fn ring_gives_one_outer_loop_and_one_hole() {
+        let outline = trace(&Field::from_mask(&ring_mask())).expect("outline");
+        assert_eq!(outline.holes.len(), 1);
+        let outer = signed_area(&outline.outer).abs();
+        let hole = signed_area(&outline.holes[0]).abs();
+        let pi = std::f64::consts::PI;
+        assert!((outer / (pi * 1600.0) - 1.0).abs() < 0.03, "{outer}");
+        assert!((hole / (pi * 225.0) - 1.0).abs() < 0.06, "{hole}");
+        let simple = simplify(&outline.outer, 0.5);
+        assert!(simple.len() < outline.outer.len());
+        assert!((signed_area(&simple).abs() / outer - 1.0).abs() < 0.02);
+    }
+}

@@ -1,0 +1,168 @@
+//! Decoding: limits checked from the header before any pixel buffer is allocated, EXIF orientation, and the
+//! reduced working copy the geometry stages run on.
+
+use std::io::Cursor;
+
+use image::{ImageDecoder, ImageFormat, ImageReader, RgbaImage};
+
+use crate::{ImageKind, Limits, MeshError};
+
+/// The largest working image, in pixels; the geometry stages never see more.
+pub(crate) const WORK_PIXELS: u64 = 1_000_000;
+/// The smallest accepted side of an input image.
+pub(crate) const MIN_SIDE: u32 = 16;
+
+/// A decoded photo: the full-resolution copy (for the texture) and the reduced working copy.
+pub(crate) struct Decoded {
+    /// Full resolution, orientation applied.
+    pub full: RgbaImage,
+    /// At most [`WORK_PIXELS`] pixels; work pixel `(x, y)` averages full pixels `[x·f, (x+1)·f)`.
+    pub work: RgbaImage,
+    /// The integer reduction factor `f` from full to work coordinates.
+    pub factor: u32,
+}
+
+fn detected_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::Avif => "AVIF",
+        _ => "another image format",
+    }
+}
+
+/// Decodes `bytes` as `kind` within `limits`.
+pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<Decoded, MeshError> {
+    if bytes.is_empty() {
+        return Err(MeshError::ImageEmpty);
+    }
+    let format = match kind {
+        ImageKind::Png => ImageFormat::Png,
+        ImageKind::Jpeg => ImageFormat::Jpeg,
+        ImageKind::Webp => ImageFormat::WebP,
+    };
+    match image::guess_format(bytes) {
+        Ok(found) if found == format => {}
+        Ok(found) => return Err(MeshError::mismatch(kind, detected_name(found))),
+        Err(_) => return Err(MeshError::ImageDecodeFailed { source: None }),
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_dimension);
+    image_limits.max_image_height = Some(limits.max_dimension);
+    // Eight bytes per pixel covers 16-bit RGBA; a little slack for decoder state.
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(image_limits);
+    let mut decoder = reader.into_decoder().map_err(|err| limit_or_decode(err, limits))?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = image::DynamicImage::from_decoder(decoder).map_err(|err| limit_or_decode(err, limits))?;
+    image.apply_orientation(orientation);
+    let full = image.into_rgba8();
+    let (width, height) = full.dimensions();
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(MeshError::ImageTooSmall { width, height, min: MIN_SIDE });
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    let mut factor = 1u32;
+    while pixels / (u64::from(factor) * u64::from(factor)) > WORK_PIXELS {
+        factor += 1;
+    }
+    let work = if factor == 1 { full.clone() } else { box_reduce(&full, factor) };
+    Ok(Decoded { full, work, factor })
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), MeshError> {
+    if width == 0 || height == 0 {
+        return Err(MeshError::ImageEmpty);
+    }
+    if width > limits.max_dimension
+        || height > limits.max_dimension
+        || u64::from(width) * u64::from(height) > limits.max_pixels
+    {
+        return Err(MeshError::ImageTooLarge {
+            width,
+            height,
+            max_dimension: limits.max_dimension,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+fn limit_or_decode(err: image::ImageError, limits: &Limits) -> MeshError {
+    match err {
+        image::ImageError::Limits(_) => MeshError::ImageTooLarge {
+            width: 0,
+            height: 0,
+            max_dimension: limits.max_dimension,
+            max_pixels: limits.max_pixels,
+        },
+        other => MeshError::decode(other),
+    }
+}
+
+/// Averages `factor × factor` blocks; a partial last row or column of blocks is dropped.
+pub(crate) fn box_reduce(image: &RgbaImage, factor: u32) -> RgbaImage {
+    let factor = factor.max(1);
+    let (width, height) = image.dimensions();
+    let out_w = (width / factor).max(1);
+    let out_h = (height / factor).max(1);
+    let block_w = factor.min(width);
+    let block_h = factor.min(height);
+    let n = u64::from(block_w) * u64::from(block_h);
+    let src = image.as_raw();
+    let stride = width as usize * 4;
+    let mut out = RgbaImage::new(out_w, out_h);
+    let mut row_sums = vec![0u64; out_w as usize * 4];
+    for oy in 0..out_h {
+        row_sums.iter_mut().for_each(|s| *s = 0);
+        for dy in 0..block_h {
+            let y = (oy * factor + dy) as usize;
+            let row = &src[y * stride..(y + 1) * stride];
+            for ox in 0..out_w as usize {
+                let base = ox * factor as usize * 4;
+                let acc = &mut row_sums[ox * 4..ox * 4 + 4];
+                for dx in 0..block_w as usize {
+                    let p = &row[base + dx * 4..base + dx * 4 + 4];
+                    acc[0] += u64::from(p[0]);
+                    acc[1] += u64::from(p[1]);
+                    acc[2] += u64::from(p[2]);
+                    acc[3] += u64::from(p[3]);
+                }
+            }
+        }
+        for ox in 0..out_w {
+            let acc = &row_sums[ox as usize * 4..ox as usize * 4 + 4];
+            let px = image::Rgba([
+                ((acc[0] + n / 2) / n) as u8,
+                ((acc[1] + n / 2) / n) as u8,
+                ((acc[2] + n / 2) / n) as u8,
+                ((acc[3] + n / 2) / n) as u8,
+            ]);
+            out.put_pixel(ox, oy, px);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn box_reduce_averages_blocks() {
+        let mut image = RgbaImage::new(5, 4);
+        for (x, _, p) in image.enumerate_pixels_mut() {
+            *p = image::Rgba([if x % 2 == 0 { 0 } else { 200 }, 10, 20, 255]);
+        }
+        let out = box_reduce(&image, 2);
+        assert_eq!(out.dimensions(), (2, 2));
+        assert_eq!(out.get_pixel(0, 0).0, [100, 10, 20, 255]);
+    }
+}

@@ -1,0 +1,108 @@
+//! The one error type of the generator, with stable codes for the server's responses.
+
+use crate::ImageKind;
+
+/// Why a model could not be made. Messages are one sentence for a person; [`MeshError::code`] is for machines.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// A parameter is out of its documented range; the message names it.
+    #[error("{0}")]
+    InvalidOption(String),
+    /// The bytes are not a decodable image of a supported kind.
+    #[error("The image could not be decoded: it is damaged, truncated or not a PNG, JPEG or WebP file.")]
+    ImageDecodeFailed {
+        /// What the decoder said.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The bytes are an image, but not of the kind the caller declared.
+    #[error("The image was declared as {declared} but its contents are {detected}.")]
+    ImageKindMismatch {
+        /// The kind the caller declared.
+        declared: &'static str,
+        /// The kind the bytes actually are.
+        detected: &'static str,
+    },
+    /// No bytes, or an image with no pixels.
+    #[error("The image is empty.")]
+    ImageEmpty,
+    /// The image is too small to make a model from.
+    #[error("The image is {width}×{height} pixels; at least {min}×{min} pixels are needed.")]
+    ImageTooSmall {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// The smallest accepted side.
+        min: u32,
+    },
+    /// The image exceeds the configured dimension or pixel-count limits.
+    #[error(
+        "The image is {width}×{height} pixels, more than the limit of {max_dimension} pixels per side and {max_pixels} pixels in total."
+    )]
+    ImageTooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// The limit per side.
+        max_dimension: u32,
+        /// The limit on width × height.
+        max_pixels: u64,
+    },
+    /// Segmentation found no usable object; the message says why and what kind of photo works.
+    #[error(
+        "{reason} Use a PNG with a transparent background, or a photo of one object on a plain, evenly lit background."
+    )]
+    NoObjectFound {
+        /// One sentence saying what was wrong with the segmentation.
+        reason: String,
+    },
+    /// The generated mesh failed the self-check; this is a bug, not the caller's fault.
+    #[error("The generated model failed its integrity check ({reason}).")]
+    MeshCheckFailed {
+        /// What the check found.
+        reason: String,
+    },
+    /// Encoding the output failed; this is a bug, not the caller's fault.
+    #[error("The model could not be encoded ({reason}).")]
+    EncodeFailed {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl MeshError {
+    /// A stable snake_case code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MeshError::InvalidOption(_) => "invalid_option",
+            MeshError::ImageDecodeFailed { .. } => "image_decode_failed",
+            MeshError::ImageKindMismatch { .. } => "image_kind_mismatch",
+            MeshError::ImageEmpty => "image_empty",
+            MeshError::ImageTooSmall { .. } => "image_too_small",
+            MeshError::ImageTooLarge { .. } => "image_too_large",
+            MeshError::NoObjectFound { .. } => "no_object_found",
+            MeshError::MeshCheckFailed { .. } => "mesh_check_failed",
+            MeshError::EncodeFailed { .. } => "encode_failed",
+        }
+    }
+
+    /// True when the caller's input caused the error (an HTTP 4xx), false for internal failures.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, MeshError::MeshCheckFailed { .. } | MeshError::EncodeFailed { .. })
+    }
+
+    pub(crate) fn decode(source: image::ImageError) -> MeshError {
+        MeshError::ImageDecodeFailed { source: Some(Box::new(source)) }
+    }
+
+    pub(crate) fn mismatch(declared: ImageKind, detected: &'static str) -> MeshError {
+        MeshError::ImageKindMismatch { declared: declared.name(), detected }
+    }
+
+    pub(crate) fn no_object(reason: &str) -> MeshError {
+        MeshError::NoObjectFound { reason: reason.to_owned() }
+    }
+}

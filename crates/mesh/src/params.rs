@@ -1,0 +1,145 @@
+//! Generation parameters: what a caller may ask for, their defaults and their documented ranges.
+
+use serde::{Deserialize, Serialize};
+
+use crate::MeshError;
+
+/// How the silhouette becomes a solid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Inflate the silhouette like a balloon (Poisson heights, a rounded front and a mirrored back).
+    #[default]
+    Inflate,
+    /// Extrude the silhouette into a flat slab with straight side walls (logos, stickers, alpha art).
+    Extrude,
+}
+
+/// The file format of the primary output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Binary glTF 2.0 with an embedded JPEG texture: one file.
+    #[default]
+    Glb,
+    /// Wavefront OBJ with an MTL material and a JPEG texture: three files.
+    Obj,
+    /// Binary STL: geometry only, one file.
+    Stl,
+}
+
+impl Format {
+    /// The file-name extension of the primary file, without a dot.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Format::Glb => "glb",
+            Format::Obj => "obj",
+            Format::Stl => "stl",
+        }
+    }
+
+    /// The media type of the primary file.
+    pub fn media_type(&self) -> &'static str {
+        match self {
+            Format::Glb => "model/gltf-binary",
+            Format::Obj => "model/obj",
+            Format::Stl => "model/stl",
+        }
+    }
+}
+
+/// Smallest accepted `target_faces`.
+pub const MIN_TARGET_FACES: u32 = 500;
+/// Largest accepted `target_faces`.
+pub const MAX_TARGET_FACES: u32 = 200_000;
+/// Smallest accepted `depth`.
+pub const MIN_DEPTH: f32 = 0.05;
+/// Largest accepted `depth`.
+pub const MAX_DEPTH: f32 = 2.0;
+/// Smallest accepted `texture_size`.
+pub const MIN_TEXTURE_SIZE: u32 = 256;
+/// Largest accepted `texture_size`.
+pub const MAX_TEXTURE_SIZE: u32 = 4096;
+
+/// What the caller asks of the generator. Every field has a default; unknown fields are rejected when deserialising.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeshParams {
+    /// `inflate` (default) or `extrude`.
+    pub mode: Mode,
+    /// Hard cap on the number of triangles in the model; default 20 000, range 500..=200 000.
+    pub target_faces: u32,
+    /// Thickness relative to the object's width; default 0.5, range 0.05..=2.0. In `inflate` mode a round
+    /// silhouette of width W becomes `depth * W` thick at its thickest (1.0 gives a sphere); in `extrude` mode the
+    /// slab is `depth * W / 4` thick, where W is the longer side of the silhouette.
+    pub depth: f32,
+    /// Side of the square texture in pixels: a power of two in 256..=4096; default 1024.
+    pub texture_size: u32,
+    /// `glb` (default), `obj` or `stl`.
+    pub format: Format,
+}
+
+impl Default for MeshParams {
+    fn default() -> Self {
+        MeshParams { mode: Mode::Inflate, target_faces: 20_000, depth: 0.5, texture_size: 1024, format: Format::Glb }
+    }
+}
+
+impl MeshParams {
+    /// Checks every field against its documented range.
+    pub fn validate(&self) -> Result<(), MeshError> {
+        if !(MIN_TARGET_FACES..=MAX_TARGET_FACES).contains(&self.target_faces) {
+            return Err(MeshError::InvalidOption(format!(
+                "target_faces must be between {MIN_TARGET_FACES} and {MAX_TARGET_FACES}, got {}.",
+                self.target_faces
+            )));
+        }
+        if !self.depth.is_finite() || !(MIN_DEPTH..=MAX_DEPTH).contains(&self.depth) {
+            return Err(MeshError::InvalidOption(format!(
+                "depth must be between {MIN_DEPTH} and {MAX_DEPTH}, got {}.",
+                self.depth
+            )));
+        }
+        if !(MIN_TEXTURE_SIZE..=MAX_TEXTURE_SIZE).contains(&self.texture_size) || !self.texture_size.is_power_of_two() {
+            return Err(MeshError::InvalidOption(format!(
+                "texture_size must be a power of two between {MIN_TEXTURE_SIZE} and {MAX_TEXTURE_SIZE}, got {}.",
+                self.texture_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_ranges_are_enforced() {
+        assert!(MeshParams::default().validate().is_ok());
+        let bad = [
+            MeshParams { target_faces: 499, ..Default::default() },
+            MeshParams { target_faces: 200_001, ..Default::default() },
+            MeshParams { depth: f32::NAN, ..Default::default() },
+            MeshParams { depth: 0.0, ..Default::default() },
+            MeshParams { texture_size: 1000, ..Default::default() },
+            MeshParams { texture_size: 8192, ..Default::default() },
+        ];
+        for params in bad {
+            let err = params.validate().expect_err("out of range");
+            assert_eq!(err.code(), "invalid_option");
+            assert!(err.is_client_error());
+        }
+    }
+
+    #[test]
+    fn json_uses_snake_case_and_rejects_unknown_fields() {
+        let params: MeshParams = serde_json::from_str(r#"{"mode":"extrude","format":"stl"}"#).expect("parse");
+        assert_eq!(params.mode, Mode::Extrude);
+        assert_eq!(params.format, Format::Stl);
+        assert_eq!(params.target_faces, 20_000);
+        assert!(serde_json::from_str::<MeshParams>(r#"{"colour":"red"}"#).is_err());
+        assert_eq!(Format::Obj.media_type(), "model/obj");
+        assert_eq!(Format::Glb.extension(), "glb");
+    }
+}

@@ -1,0 +1,119 @@
+//! The texture: the photo's crop around the object, front-projected, with the object's colour bled outward past
+//! the silhouette so that the rim never samples background, encoded as a square power-of-two JPEG.
+
+use std::collections::VecDeque;
+
+use image::RgbaImage;
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+
+use crate::MeshError;
+use crate::contour::Field;
+use crate::decode::{Decoded, box_reduce};
+
+/// JPEG quality of the texture.
+const JPEG_QUALITY: u8 = 90;
+
+/// The crop of the full image that the texture covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Crop {
+    /// Full-resolution pixel rectangle: x, y, width, height.
+    pub full: [u32; 4],
+    /// The same rectangle in working coordinates: x0, y0, x1, y1.
+    pub work: [f64; 4],
+}
+
+/// The crop around the working-coordinate box `bbox` (x0, y0, x1, y1), with a small margin.
+pub(crate) fn crop_for(bbox: [f64; 4], decoded: &Decoded) -> Crop {
+    let f = f64::from(decoded.factor);
+    let (fw, fh) = decoded.full.dimensions();
+    let margin = 2.0;
+    let x0 = ((bbox[0] - margin) * f).floor().clamp(0.0, f64::from(fw - 1)) as u32;
+    let y0 = ((bbox[1] - margin) * f).floor().clamp(0.0, f64::from(fh - 1)) as u32;
+    let x1 = ((bbox[2] + margin) * f).ceil().clamp(f64::from(x0 + 1), f64::from(fw)) as u32;
+    let y1 = ((bbox[3] + margin) * f).ceil().clamp(f64::from(y0 + 1), f64::from(fh)) as u32;
+    Crop {
+        full: [x0, y0, x1 - x0, y1 - y0],
+        work: [f64::from(x0) / f, f64::from(y0) / f, f64::from(x1) / f, f64::from(y1) / f],
+    }
+}
+
+/// Makes the `size`×`size` texture for `crop` and encodes it as JPEG.
+pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Vec<u8>, MeshError> {
+    let [x, y, w, h] = crop.full;
+    let mut region: RgbaImage = image::imageops::crop_imm(&decoded.full, x, y, w, h).to_image();
+    let reduce = (w.max(h) / (2 * size)).max(1);
+    if reduce > 1 {
+        region = box_reduce(&region, reduce);
+    }
+    let mut texture = image::imageops::resize(&region, size, size, FilterType::Triangle);
+    drop(region);
+    let n = size as usize;
+    // Inside texels: the smoothed mask at the texel centre, eroded so the rim's mixed colours are replaced.
+    let [wx0, wy0, wx1, wy1] = crop.work;
+    let mut inside = vec![false; n * n];
+    for ty in 0..n {
+        let wy = wy0 + (ty as f64 + 0.5) / n as f64 * (wy1 - wy0);
+        for tx in 0..n {
+            let wx = wx0 + (tx as f64 + 0.5) / n as f64 * (wx1 - wx0);
+            inside[ty * n + tx] = field.sample(wx, wy) >= 0.5;
+        }
+    }
+    let texels_per_work = n as f64 / (wx1 - wx0).min(wy1 - wy0).max(1e-9);
+    let radius = ((1.5 * texels_per_work).ceil() as usize).clamp(1, 16);
+    let inside = erode(&inside, n, radius);
+    bleed(texture.as_mut(), &inside, n);
+    let rgb = image::DynamicImage::ImageRgba8(std::mem::take(&mut texture)).into_rgb8();
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
+        .encode_image(&rgb)
+        .map_err(|err| MeshError::EncodeFailed { reason: err.to_string() })?;
+    Ok(bytes)
+}
+
+fn erode(inside: &[bool], n: usize, radius: usize) -> Vec<bool> {
+    // Separable square erosion.
+    let mut tmp = inside.to_vec();
+    for y in 0..n {
+        for x in 0..n {
+            let lo = x.saturating_sub(radius);
+            let hi = (x + radius).min(n - 1);
+            tmp[y * n + x] = inside[y * n + lo..=y * n + hi].iter().all(|&b| b);
+        }
+    }
+    let mut out = tmp.clone();
+    for y in 0..n {
+        let lo = y.saturating_sub(radius);
+        let hi = (y + radius).min(n - 1);
+        for x in 0..n {
+            out[y * n + x] = (lo..=hi).all(|yy| tmp[yy * n + x]);
+        }
+    }
+    if out.iter().any(|&b| b) { out } else { inside.to_vec() }
+}
+
+/// Every texel outside takes the colour of the nearest inside texel (breadth-first, 4-connected).
+fn bleed(rgba: &mut [u8], inside: &[bool], n: usize) {
+    let mut known = inside.to_vec();
+    let mut queue: VecDeque<usize> = (0..n * n).filter(|&i| known[i]).collect();
+    if queue.is_empty() {
+        rgba.chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[128, 128, 128, 255]));
+        return;
+    }
+    while let Some(i) = queue.pop_front() {
+        let (x, y) = (i % n, i / n);
+        let neighbours =
+            [(x > 0).then(|| i - 1), (x + 1 < n).then(|| i + 1), (y > 0).then(|| i - n), (y + 1 < n).then(|| i + n)];
+        for j in neighbours.into_iter().flatten() {
+            if !known[j] {
+                known[j] = true;
+                let (src, dst) = (i * 4, j * 4);
+                for c in 0..3 {
+                    rgba[dst + c] = rgba[src + c];
+                }
+                rgba[dst + 3] = 255;
+                queue.push_back(j);
+            }
+        }
+    }
+}
