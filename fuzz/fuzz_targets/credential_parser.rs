@@ -16,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
     // One input may hold several header values, one per line.
     let values: Vec<&str> = text.split('\n').collect();
     let keyring = Keyring::new(ServerSecret::from_bytes([7; 32]));
-    let ctx = VerifyContext { service: "3d-model", now_unix: 1_800_000_000, request_binding: None, is_revoked: &never_revoked };
+    let ctx = VerifyContext {
+        service: "3d-model",
+        now_unix: 1_800_000_000,
+        request_binding: None,
+        is_revoked: &never_revoked,
+    };
     if let Ok(Some(credential)) = parse_authorization(values.iter().copied()) {
         let _ = verify(&credential, &keyring, &ctx);
         let _ = parse_authorization([credential.to_header_value().as_str()]);
