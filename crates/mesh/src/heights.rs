@@ -61,7 +61,8 @@ pub(crate) fn solve_poisson(mesh: &Mesh2) -> Vec<f64> {
             }
         }
     }
-    triplets.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    // A stable sort keeps the summation order of duplicate entries fixed.
+    triplets.sort_by_key(|t| (t.0, t.1));
     // Compressed sparse rows, duplicates summed in sorted order.
     let mut row_start = vec![0usize; n_unknowns + 1];
     let mut cols: Vec<u32> = Vec::with_capacity(triplets.len() / 2);

@@ -71,3 +71,158 @@ fn output_is_byte_identical_on_reruns() {
         assert_eq!(a.files, b.files, "{format:?}");
     }
 }
+
+#[test]
+fn disc_inflates_to_a_sphere_at_depth_one() {
+    let bytes = png_bytes(&alpha_image(&DISC));
+    let params = MeshParams { depth: 1.0, ..Default::default() };
+    let glb = read_glb(&run(&bytes, ImageKind::Png, &params).files[0].bytes);
+    // Origin at the bottom centre, longer side one metre: the disc's centre is at (0, 0.5, 0), radius 0.5.
+    let mut worst = 0.0f64;
+    let (mut zmin, mut zmax) = (f64::MAX, f64::MIN);
+    for p in &glb.positions {
+        let (x, y, z) = (f64::from(p[0]), f64::from(p[1]) - 0.5, f64::from(p[2]));
+        worst = worst.max(((x * x + y * y + z * z).sqrt() - 0.5).abs());
+        zmin = zmin.min(z);
+        zmax = zmax.max(z);
+    }
+    assert!(worst < 0.025, "largest deviation from the sphere: {worst} m");
+    assert!((zmax - 0.5).abs() < 0.02 && (zmin + 0.5).abs() < 0.02, "z range {zmin}..{zmax}");
+    let ys: Vec<f32> = glb.positions.iter().map(|p| p[1]).collect();
+    assert_eq!(ys.iter().copied().fold(f32::MAX, f32::min), 0.0, "origin at the bottom");
+}
+
+#[test]
+fn face_cap_is_honoured() {
+    let shapes = [&DISC, &RING, &ELL];
+    for shape in shapes {
+        let bytes = png_bytes(&alpha_image(shape));
+        for target in [500u32, 1_000, 3_000, 20_000, 200_000] {
+            for mode in [Mode::Inflate, Mode::Extrude] {
+                let params = MeshParams { target_faces: target, mode, ..Default::default() };
+                let model = run(&bytes, ImageKind::Png, &params);
+                let glb = read_glb(&model.files[0].bytes);
+                let label = format!("{} {mode:?} cap {target}", shape.name);
+                assert!(glb.tris.len() as u32 <= target, "{label}: {} faces", glb.tris.len());
+                assert_solid(&glb, shape.genus, &label);
+                if target >= 3_000 {
+                    let iou = silhouette_iou(&glb.positions, &glb.tris, shape);
+                    assert!(iou >= 0.97, "{label}: silhouette IoU {iou}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn extrude_mode_makes_a_slab_that_validates() {
+    for shape in &SHAPES {
+        let bytes = png_bytes(&alpha_image(shape));
+        let params = MeshParams { mode: Mode::Extrude, ..Default::default() };
+        let model = run(&bytes, ImageKind::Png, &params);
+        let glb = read_glb(&model.files[0].bytes);
+        assert_solid(&glb, shape.genus, shape.name);
+        let zs: Vec<f32> = glb.positions.iter().map(|p| p[2]).collect();
+        let thickness = zs.iter().copied().fold(f32::MIN, f32::max) - zs.iter().copied().fold(f32::MAX, f32::min);
+        assert!((thickness - 0.125).abs() < 1e-4, "{}: thickness {thickness}", shape.name);
+        validate_with_khronos(&model.files[0].bytes, &format!("extrude-{}", shape.name));
+    }
+}
+
+#[test]
+fn glb_has_the_agreed_conventions() {
+    let bytes = jpeg_bytes(&photo_image(&ELL));
+    let params = MeshParams { texture_size: 512, ..Default::default() };
+    let glb = read_glb(&run(&bytes, ImageKind::Jpeg, &params).files[0].bytes);
+    let material = &glb.json["materials"][0]["pbrMetallicRoughness"];
+    assert_eq!(material["metallicFactor"], 0.0);
+    assert_eq!(material["roughnessFactor"], 0.9);
+    assert_eq!(material["baseColorTexture"]["index"], 0);
+    assert_eq!(glb.json["images"][0]["mimeType"], "image/jpeg");
+    let texture = image::load_from_memory(&glb.image).expect("texture decodes");
+    assert_eq!((texture.width(), texture.height()), (512, 512));
+    // Normals are unit length; texture coordinates lie in [0, 1].
+    for n in &glb.normals {
+        let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+        assert!((len - 1.0).abs() < 1e-3);
+    }
+    assert!(glb.uvs.iter().flatten().all(|v| (0.0..=1.0).contains(v)));
+    // The rim samples the object's colour, not the background's (the object's green channel stays below 120,
+    // the background's is above 200).
+    let texture = texture.to_rgb8();
+    let rim: Vec<usize> = (0..glb.positions.len()).filter(|&i| glb.positions[i][2] == 0.0).collect();
+    assert!(rim.len() > 50);
+    let bad = rim
+        .iter()
+        .filter(|&&i| {
+            let [u, v] = glb.uvs[i];
+            let x = ((u * 512.0) as u32).min(511);
+            let y = ((v * 512.0) as u32).min(511);
+            texture.get_pixel(x, y).0[1] > 160
+        })
+        .count();
+    assert!(bad * 100 <= rim.len(), "{bad} of {} rim vertices sample the background", rim.len());
+    // Origin at the bottom centre.
+    let xs: Vec<f32> = glb.positions.iter().map(|p| p[0]).collect();
+    let xmin = xs.iter().copied().fold(f32::MAX, f32::min);
+    let xmax = xs.iter().copied().fold(f32::MIN, f32::max);
+    assert!((xmin + xmax).abs() < 1e-5);
+}
+
+#[test]
+fn obj_and_stl_describe_the_same_mesh() {
+    let bytes = png_bytes(&alpha_image(&RING));
+    let glb_model = run(&bytes, ImageKind::Png, &MeshParams::default());
+    let glb = read_glb(&glb_model.files[0].bytes);
+    let obj_model = run(&bytes, ImageKind::Png, &MeshParams { format: Format::Obj, ..Default::default() });
+    let names: Vec<&str> = obj_model.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["model.obj", "model.mtl", "texture.jpg"]);
+    let obj = String::from_utf8(obj_model.files[0].bytes.clone()).expect("utf-8");
+    assert!(obj.contains("mtllib model.mtl"));
+    assert!(String::from_utf8_lossy(&obj_model.files[1].bytes).contains("map_Kd texture.jpg"));
+    assert_eq!(image::guess_format(&obj_model.files[2].bytes).ok(), Some(image::ImageFormat::Jpeg));
+    let mut positions = Vec::new();
+    let mut faces = Vec::new();
+    for line in obj.lines() {
+        let mut parts = line.split_whitespace();
+        match parts.next() {
+            Some("v") => {
+                let v: Vec<f32> = parts.map(|s| s.parse().expect("float")).collect();
+                positions.push([v[0], v[1], v[2]]);
+            }
+            Some("f") => {
+                let f: Vec<u32> =
+                    parts.map(|s| s.split('/').next().expect("index").parse::<u32>().expect("int") - 1).collect();
+                faces.push([f[0], f[1], f[2]]);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(faces.len(), glb.tris.len());
+    assert_eq!(positions, glb.positions, "OBJ prints floats that parse back exactly");
+    assert_solid(&Glb { positions, tris: faces, ..read_glb(&glb_model.files[0].bytes) }, 1, "obj");
+
+    let stl_model = run(&bytes, ImageKind::Png, &MeshParams { format: Format::Stl, ..Default::default() });
+    assert_eq!(stl_model.files.len(), 1);
+    let stl = &stl_model.files[0].bytes;
+    let n = u32::from_le_bytes(stl[80..84].try_into().expect("count")) as usize;
+    assert_eq!(n, glb.tris.len());
+    assert_eq!(stl.len(), 84 + 50 * n);
+    let mut stl_positions = Vec::new();
+    let mut stl_tris = Vec::new();
+    for k in 0..n {
+        let facet = &stl[84 + 50 * k..84 + 50 * (k + 1)];
+        let mut tri = [0u32; 3];
+        for (v, slot) in tri.iter_mut().enumerate() {
+            let at = 12 + 12 * v;
+            let p: Vec<f32> = (0..3)
+                .map(|d| f32::from_le_bytes(facet[at + 4 * d..at + 4 * d + 4].try_into().expect("f32")))
+                .collect();
+            *slot = stl_positions.len() as u32;
+            stl_positions.push([p[0], p[1], p[2]]);
+        }
+        stl_tris.push(tri);
+    }
+    let topo = topology(&stl_positions, &stl_tris);
+    assert!(topo.watertight_oriented && topo.vertex_manifold && topo.euler == 0 && topo.volume > 0.0, "{topo:?}");
+}
