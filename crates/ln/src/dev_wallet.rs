@@ -214,10 +214,7 @@ impl DevWallet {
             .build_signed(|message| self.secp.sign_ecdsa_recoverable(message, &self.node_key))
             .map_err(|error| LnError::Rejected(format!("{error:?}")))?;
         let expires_at = now.saturating_add(request.expiry.as_secs());
-        self.issued
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remember(payment_hash.0, expires_at, now);
+        self.issued.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remember(payment_hash.0, expires_at, now);
         Ok(CreatedInvoice { bolt11: invoice.to_string(), payment_hash, expires_at })
     }
 
@@ -343,10 +340,7 @@ mod tests {
         // A real Aperture invoice from lsat-js' tests: valid regtest BOLT11, but another node's.
         let foreign = "lnbcrt100n1p3qqkygpp5xzj85m5mpvatnapgpuyfxtxhypa5gr6sskqd8664v04550vqp8lsdq8f3f5z4qcqzpgsp5tpzvsq5pckqgln3ltpy3e9cf6tf2aj82ffa2tted77ltweuaweks9qyyssq0w5da3k40wtdukac7hp5s58hsxf8k8f52c5qneezu4xg3xh87xrnkl5jwtw098d2gjywx20nmkxl2y4vq9fr89kg5kzcwupv9xpdaggp4fc4ms";
         assert!(matches!(wallet.pay(foreign, now), Err(PayError::UnknownInvoice | PayError::Expired)));
-        assert!(matches!(
-            wallet.state(&PaymentHash([1; 32]), now),
-            Err(LnError::NotFound)
-        ));
+        assert!(matches!(wallet.state(&PaymentHash([1; 32]), now), Err(LnError::NotFound)));
     }
 
     #[test]

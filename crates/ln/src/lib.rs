@@ -111,8 +111,5 @@ pub trait LightningBackend: Send + Sync + 'static {
 
 /// Seconds since the unix epoch from the system clock (backends live at the I/O edge, so they may read it).
 pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
 }

@@ -1,1 +1,192 @@
-//! mesh402-server (work in progress).
+//! The HTTP face of mesh402: the only crate that knows HTTP.
+//!
+//! [`Config`] is resolved once; [`build`] opens the data directory (secrets, SQLite, files) and wires the
+//! backends into a [`mesh402_service::Service`]; [`router`] maps routes to handlers; [`serve`] runs it until a
+//! shutdown signal. Every error leaves as one JSON shape ([`error::ApiError`]); `WWW-Authenticate` is only ever
+//! sent on a 402.
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+mod input;
+mod routes;
+
+pub use config::{Config, ConfigError, LightningChoice, RawConfig};
+pub use routes::model_url;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
+use axum::routing::{get, post};
+use mesh402_l402::{Keyring, Msat, ServerSecret};
+use mesh402_ln::{DevWallet, LightningBackend};
+use mesh402_service::{EmbeddedGenerator, ModelGenerator, Service, ServiceConfig, ServiceParts};
+use mesh402_store::{FileStore, LocalFileStore, SqliteJobStore, load_or_create_secret};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The application core.
+    pub service: Service,
+    /// Where model files are read from.
+    pub files: Arc<dyn FileStore>,
+    /// The development wallet, when it is the backend (it enables `/dev/pay`).
+    pub dev_wallet: Option<Arc<DevWallet>>,
+    /// Base of the URLs handed to clients, without a trailing slash.
+    pub public_url: String,
+    /// Longest a request waits for its model.
+    pub max_wait: std::time::Duration,
+    /// The body size limit.
+    pub max_body_bytes: usize,
+}
+
+/// A failure to start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory or a file in it could not be used.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The path involved.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The database or file store could not be opened.
+    #[error("storage: {0}")]
+    Storage(#[from] mesh402_store::StoreError),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the data directory and builds the application state, with the embedded generator.
+pub async fn build(config: &Config, public_url: String) -> Result<AppState, StartError> {
+    build_with_generator(config, public_url, Arc::new(EmbeddedGenerator)).await
+}
+
+/// Like [`build`], with another generator (a GPU model, or a test double).
+pub async fn build_with_generator(
+    config: &Config,
+    public_url: String,
+    generator: Arc<dyn ModelGenerator>,
+) -> Result<AppState, StartError> {
+    let data_dir = &config.data_dir;
+    let io_error = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| StartError::DataDir { path, source }
+    };
+    std::fs::create_dir_all(data_dir).map_err(io_error(data_dir))?;
+    let secret_path = data_dir.join("server.key");
+    let server_secret = load_or_create_secret(&secret_path).map_err(io_error(&secret_path))?;
+    let keyring = Keyring::new(ServerSecret::from_bytes(server_secret));
+
+    let (lightning, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<DevWallet>>) = match config.lightning {
+        LightningChoice::Dev => {
+            let key_path = data_dir.join("dev-wallet.key");
+            let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
+            let ledger_path = data_dir.join("dev-wallet-paid.ledger");
+            let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
+            tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
+            (wallet.clone(), Some(wallet))
+        }
+    };
+    let jobs = Arc::new(SqliteJobStore::open(&data_dir.join("mesh402.db")).await?);
+    let files: Arc<dyn FileStore> = Arc::new(LocalFileStore::open(data_dir)?);
+    let service = Service::new(ServiceParts {
+        config: ServiceConfig {
+            price: Msat::from_sats(config.price_sats),
+            invoice_expiry: config.invoice_expiry,
+            token_lifetime: config.token_lifetime,
+            workers: config.workers,
+            ..ServiceConfig::default()
+        },
+        keyring,
+        lightning,
+        jobs,
+        files: files.clone(),
+        generator,
+    });
+    Ok(AppState {
+        service,
+        files,
+        dev_wallet,
+        public_url,
+        max_wait: config.max_wait,
+        max_body_bytes: config.max_body_bytes,
+    })
+}
+
+/// All routes, with CORS, request ids, tracing and the body limit.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::HEAD, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("prefer")])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            header::LOCATION,
+            HeaderName::from_static("x-error-code"),
+            HeaderName::from_static("x-request-id"),
+        ]);
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = Router::new()
+        .route("/api/l402/3d-model", post(routes::create_model))
+        .route("/api/l402/generate-3d-model", post(routes::create_model))
+        .route("/models/{file}", get(routes::download_primary))
+        .route("/models/{model_id}/{name}", get(routes::download_file))
+        .route("/healthz", get(routes::health));
+    if state.dev_wallet.is_some() {
+        router = router.route("/dev/pay", post(routes::dev_pay));
+    }
+    router
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .with_state(state)
+        // Outermost last: request ids are set before tracing sees the request. The default trace layer logs
+        // method, path and status, never headers, so credentials stay out of the logs.
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(cors)
+}
+
+/// Binds, resumes unfinished jobs and serves until `shutdown` resolves; then stops accepting and lets open
+/// requests finish. Running jobs that do not finish are resumed by the next start.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let state = build(&config, public_url.clone()).await?;
+    let resumed =
+        state.service.resume_unfinished().await.map_err(|error| {
+            StartError::Storage(mesh402_store::StoreError::Corrupt(format!("resuming jobs: {error}")))
+        })?;
+    tracing::info!(address = %bound, %public_url, resumed, "mesh402 listening");
+    // A line on stdout that scripts (and the end-to-end tests) can wait for.
+    println!("mesh402 listening on http://{bound}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| StartError::Bind { addr: bound, source })
+}

@@ -168,8 +168,7 @@ impl Service {
             .map_err(|error| ServiceError::Internal(format!("stored params: {error}")))?;
         let image = self.inner.files.input(&job_id).await.map_err(ServiceError::from)?.ok_or_else(|| Failure {
             code: "input_missing",
-            message: "The uploaded image is no longer stored; send the same request again with your credential."
-                .into(),
+            message: "The uploaded image is no longer stored; send the same request again with your credential.".into(),
             retryable: false,
         })?;
 
@@ -189,7 +188,8 @@ impl Service {
                 // Persist once per stage: enough to show where a resumed job was, cheap enough not to matter.
                 let stage_index = progress.stage as u8;
                 if last_stage.swap(stage_index, Ordering::Relaxed) != stage_index {
-                    let _ = runtime.block_on(jobs.record_progress(&progress_job_id, stage, progress.percent, unix_now()));
+                    let _ =
+                        runtime.block_on(jobs.record_progress(&progress_job_id, stage, progress.percent, unix_now()));
                 }
             };
             generator.generate(&image, kind, &params, &mut on_progress)

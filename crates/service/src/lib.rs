@@ -183,7 +183,11 @@ impl Service {
             .await
             .map_err(|error| ServiceError::Internal(format!("preflight panicked: {error}")))?
             .map_err(|error| {
-                if error.is_client_error() { ServiceError::Input(error) } else { ServiceError::Internal(error.to_string()) }
+                if error.is_client_error() {
+                    ServiceError::Input(error)
+                } else {
+                    ServiceError::Internal(error.to_string())
+                }
             })
     }
 
@@ -195,10 +199,11 @@ impl Service {
             description: format!("mesh402 {SERVICE_NAME}: one model, {} sats", config.price.sats()),
             expiry: config.invoice_expiry,
         };
-        let invoice = tokio::time::timeout(config.lightning_timeout, self.inner.lightning.create_invoice(&invoice_request))
-            .await
-            .map_err(|_| ServiceError::LightningUnavailable(LnError::Unavailable("timed out".into())))?
-            .map_err(ServiceError::LightningUnavailable)?;
+        let invoice =
+            tokio::time::timeout(config.lightning_timeout, self.inner.lightning.create_invoice(&invoice_request))
+                .await
+                .map_err(|_| ServiceError::LightningUnavailable(LnError::Unavailable("timed out".into())))?
+                .map_err(ServiceError::LightningUnavailable)?;
         let identifier = Identifier { payment_hash: invoice.payment_hash, token_id: TokenId(rand::random()) };
         let valid_until = unix_now().saturating_add(config.token_lifetime.as_secs());
         let macaroon = mint(
@@ -341,10 +346,8 @@ impl Service {
                     }
                 }
             }
-            let view = self
-                .job(job_id)
-                .await?
-                .ok_or_else(|| ServiceError::Internal(format!("job {job_id} vanished")))?;
+            let view =
+                self.job(job_id).await?.ok_or_else(|| ServiceError::Internal(format!("job {job_id} vanished")))?;
             if view.is_finished() || tokio::time::Instant::now() >= deadline {
                 return Ok(view);
             }

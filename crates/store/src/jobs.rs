@@ -163,8 +163,7 @@ pub trait JobStore: Send + Sync + 'static {
     /// Marks the job succeeded with its output.
     async fn succeed(&self, job_id: &str, output: &JobOutput, now: u64) -> Result<(), StoreError>;
     /// Records a failure. `retry_later` puts the job back in the queue; otherwise it is marked failed.
-    async fn fail(&self, job_id: &str, failure: &JobFailure, retry_later: bool, now: u64)
-    -> Result<(), StoreError>;
+    async fn fail(&self, job_id: &str, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError>;
     /// Puts a failed job back in the queue (the client retried with its still-valid credential).
     async fn requeue(&self, job_id: &str, now: u64) -> Result<bool, StoreError>;
     /// Jobs queued or running, oldest first: the work to resume after a restart.

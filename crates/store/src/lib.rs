@@ -11,7 +11,7 @@ mod jobs;
 mod secrets;
 mod sqlite;
 
-pub use files::{FileStore, LocalFileStore, is_valid_file_name, is_valid_model_id};
+pub use files::{FileLocation, FileStore, LocalFileStore, is_valid_file_name, is_valid_model_id};
 pub use jobs::{Claim, Job, JobFailure, JobOutput, JobState, JobStore, NewJob, StoreError};
 pub use secrets::load_or_create_secret;
 pub use sqlite::SqliteJobStore;

@@ -22,7 +22,11 @@ pub fn load_or_create_secret(path: &Path) -> io::Result<[u8; 32]> {
             if mode & 0o077 != 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
-                    format!("{} is readable by other users (mode {:o}); run chmod 600 on it", path.display(), mode & 0o777),
+                    format!(
+                        "{} is readable by other users (mode {:o}); run chmod 600 on it",
+                        path.display(),
+                        mode & 0o777
+                    ),
                 ));
             }
             let mut secret = [0u8; 32];

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 
 use crate::{Claim, Job, JobFailure, JobOutput, JobState, JobStore, NewJob, StoreError};
 
@@ -158,14 +160,16 @@ impl JobStore for SqliteJobStore {
     }
 
     async fn record_progress(&self, job_id: &str, stage: &str, percent: u8, now: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET stage = $2, progress = $3, updated_at = $4 WHERE job_id = $1 AND state = 'running'")
-            .bind(job_id)
-            .bind(stage)
-            .bind(i64::from(percent.min(100)))
-            .bind(to_i64(now))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(
+            "UPDATE jobs SET stage = $2, progress = $3, updated_at = $4 WHERE job_id = $1 AND state = 'running'",
+        )
+        .bind(job_id)
+        .bind(stage)
+        .bind(i64::from(percent.min(100)))
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(())
     }
 
@@ -190,13 +194,7 @@ impl JobStore for SqliteJobStore {
         Ok(())
     }
 
-    async fn fail(
-        &self,
-        job_id: &str,
-        failure: &JobFailure,
-        retry_later: bool,
-        now: u64,
-    ) -> Result<(), StoreError> {
+    async fn fail(&self, job_id: &str, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError> {
         let state = if retry_later { "queued" } else { "failed" };
         sqlx::query(
             "UPDATE jobs SET state = $2, stage = NULL, error_code = $3, error_message = $4, updated_at = $5 \

@@ -1,0 +1,104 @@
+//! Every error the API returns, as one JSON shape with a stable code (the catalogue is `docs/ERRORS.md`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mesh402_mesh::MeshError;
+use mesh402_service::ServiceError;
+use serde_json::json;
+
+/// An error response: `{"error": {"code", "message"}}` with the code also in `X-Error-Code`.
+///
+/// Internal details never reach the client: 5xx errors carry a generic message and are logged here instead.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable snake_case code.
+    pub code: &'static str,
+    /// One sentence a person understands.
+    pub message: String,
+    /// Seconds after which a retry makes sense (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// Adds a `Retry-After`.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// 400 with this code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 for anything that is not there.
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Nothing is here; check the URL.")
+    }
+
+    /// 500 without details.
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "The server failed; please try again.")
+    }
+}
+
+/// The HTTP status for a generator error the client caused.
+fn mesh_status(error: &MeshError) -> StatusCode {
+    match error.code() {
+        "image_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+impl From<MeshError> for ApiError {
+    fn from(error: MeshError) -> Self {
+        if error.is_client_error() {
+            ApiError::new(mesh_status(&error), error.code(), error.to_string())
+        } else {
+            tracing::error!(error = %error, "generator failed");
+            ApiError::internal()
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Input(error) => error.into(),
+            ServiceError::LightningUnavailable(error) => {
+                tracing::warn!(reason = error.code(), error = %error, "Lightning backend unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "lightning_unavailable",
+                    "The Lightning node cannot make an invoice right now; try again shortly.",
+                )
+                .retry_after(5)
+            }
+            other => {
+                tracing::error!(error = %other, "service failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert("x-error-code", HeaderValue::from_static(self.code));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

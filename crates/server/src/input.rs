@@ -1,0 +1,122 @@
+//! Turns the request body into a [`ModelRequest`], with a clear error for every way it can be wrong.
+//!
+//! Body: `{"image": "data:<png|jpeg|webp media type>;base64,<data>", <generator options>…}`. Options are the
+//! `MeshParams` fields at the top level; unknown keys are errors, not silently ignored.
+
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use mesh402_mesh::{ImageKind, MeshParams};
+use mesh402_service::ModelRequest;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Standard base64, padding optional (some encoders drop it).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Parses and checks a request body. Nothing here allocates more than a small multiple of the body, whose size
+/// the router has already limited.
+pub fn parse_model_request(body: &[u8]) -> Result<ModelRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request("invalid_json", format!("The body is not valid JSON ({error}).")))?;
+    let Value::Object(mut fields) = value else {
+        return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object with an \"image\" field."));
+    };
+    let image = match fields.remove("image") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request(
+                "missing_image",
+                "The \"image\" field is required: a data URI such as data:image/png;base64,….",
+            ));
+        }
+        Some(Value::String(image)) => image,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_image_field",
+                "The \"image\" field must be a string: a data URI such as data:image/png;base64,….",
+            ));
+        }
+    };
+    let params: MeshParams = serde_json::from_value(Value::Object(fields)).map_err(|error| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_option", format!("Invalid option: {error}."))
+    })?;
+    params.validate().map_err(ApiError::from)?;
+    let (kind, image) = decode_data_uri(&image)?;
+    Ok(ModelRequest { image, kind, params })
+}
+
+/// Splits `data:<type>[;param]*;base64,<data>` and decodes the data.
+fn decode_data_uri(uri: &str) -> Result<(ImageKind, Vec<u8>), ApiError> {
+    let invalid_uri = || {
+        ApiError::bad_request(
+            "invalid_data_uri",
+            "The image must be a base64 data URI with its prefix, such as data:image/png;base64,….",
+        )
+    };
+    let Some(prefix) = uri.get(..5) else { return Err(invalid_uri()) };
+    if !prefix.eq_ignore_ascii_case("data:") {
+        return Err(invalid_uri());
+    }
+    let rest = &uri[5..];
+    let Some((header, data)) = rest.split_once(',') else { return Err(invalid_uri()) };
+    let mut parts = header.split(';');
+    let media_type = parts.next().unwrap_or("").trim();
+    if !parts.any(|part| part.trim().eq_ignore_ascii_case("base64")) {
+        return Err(invalid_uri());
+    }
+    let kind = ImageKind::from_media_type(media_type).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_image_type",
+            format!(
+                "Images of type {:?} are not supported; send image/png, image/jpeg or image/webp.",
+                media_type.chars().take(64).collect::<String>()
+            ),
+        )
+    })?;
+    let data = data.trim();
+    if data.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_empty", "The image data is empty."));
+    }
+    let bytes = BASE64
+        .decode(data)
+        .map_err(|_| ApiError::bad_request("invalid_base64", "The image data is not valid standard base64."))?;
+    Ok((kind, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(body: &str) -> &'static str {
+        parse_model_request(body.as_bytes()).unwrap_err().code
+    }
+
+    #[test]
+    fn each_malformed_body_has_its_own_code() {
+        assert_eq!(code("not json"), "invalid_json");
+        assert_eq!(code("[1]"), "invalid_json");
+        assert_eq!(code("{}"), "missing_image");
+        assert_eq!(code(r#"{"image": 5}"#), "invalid_image_field");
+        assert_eq!(code(r#"{"image": "iVBORw0KGgo="}"#), "invalid_data_uri");
+        assert_eq!(code(r#"{"image": "data:image/png,iVBORw0KGgo="}"#), "invalid_data_uri");
+        assert_eq!(code(r#"{"image": "data:image/gif;base64,R0lGOD=="}"#), "unsupported_image_type");
+        assert_eq!(code(r#"{"image": "data:image/png;base64,!!!"}"#), "invalid_base64");
+        assert_eq!(code(r#"{"image": "data:image/png;base64,"}"#), "image_empty");
+        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "colour": "red"}"#), "invalid_option");
+        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "target_faces": 1}"#), "invalid_option");
+    }
+
+    #[test]
+    fn a_good_body_decodes_with_options_and_lenient_padding() {
+        let request =
+            parse_model_request(br#"{"target_faces": 5000, "image": "DATA:image/PNG;base64,AAECAw"}"#).unwrap();
+        assert_eq!(request.kind, ImageKind::Png);
+        assert_eq!(request.image, vec![0, 1, 2, 3]);
+        assert_eq!(request.params.target_faces, 5000);
+    }
+}
