@@ -218,17 +218,58 @@ fn colour_mask(work: &RgbaImage) -> Vec<u8> {
         }
     }
     let step = (ring_idx.len() / 4000).max(1);
-    let samples: Vec<[f32; 3]> = ring_idx.iter().step_by(step).map(|&i| lab[i]).collect();
+    let sampled: Vec<usize> = ring_idx.iter().step_by(step).copied().collect();
+    let samples: Vec<[f32; 3]> = sampled.iter().map(|&i| lab[i]).collect();
     let clusters = kmeans(&samples, 4);
-    let min_weight = samples.len() / 20;
+    let nearest = |p: &[f32; 3]| -> usize {
+        clusters
+            .iter()
+            .enumerate()
+            .map(|(k, (c, _))| (k, dist2(p, c)))
+            .fold((0, f32::MAX), |acc, x| if x.1 < acc.1 { x } else { acc })
+            .0
+    };
+    // A border cluster is background when it is common on the border and present in a corner: an object that
+    // touches the frame shows up on the border but rarely fills a corner.
+    let corner = (w.min(h) / 10).max(ring);
+    let mut corner_counts = vec![[0usize; 4]; clusters.len()];
+    let mut corner_totals = [0usize; 4];
+    for (&i, s) in sampled.iter().zip(&samples) {
+        let (x, y) = (i % w, i / w);
+        let which = match (x < corner, x + corner >= w, y < corner, y + corner >= h) {
+            (true, _, true, _) => Some(0),
+            (_, true, true, _) => Some(1),
+            (true, _, _, true) => Some(2),
+            (_, true, _, true) => Some(3),
+            _ => None,
+        };
+        if let Some(c) = which {
+            corner_counts[nearest(s)][c] += 1;
+            corner_totals[c] += 1;
+        }
+    }
+    let n_samples = samples.len().max(1);
+    let kept: Vec<bool> = clusters
+        .iter()
+        .enumerate()
+        .map(|(k, (_, weight))| {
+            let in_corner = (0..4).any(|c| corner_totals[c] > 0 && corner_counts[k][c] * 10 >= corner_totals[c]);
+            *weight * 20 >= n_samples && (in_corner || *weight * 10 >= n_samples * 4)
+        })
+        .collect();
     let mut centres: Vec<[f32; 3]> =
-        clusters.iter().filter(|(_, weight)| *weight >= min_weight).map(|(c, _)| *c).collect();
+        clusters.iter().zip(&kept).filter(|(_, keep)| **keep).map(|((c, _), _)| *c).collect();
     if centres.is_empty() {
         centres = clusters.iter().map(|(c, _)| *c).collect();
     }
     let dist: Vec<f32> =
         lab.iter().map(|p| centres.iter().map(|c| dist2(p, c)).fold(f32::MAX, f32::min).sqrt()).collect();
-    let mut ring_d: Vec<f32> = ring_idx.iter().step_by(step).map(|&i| dist[i]).collect();
+    let mut ring_d: Vec<f32> = sampled
+        .iter()
+        .zip(&samples)
+        .filter(|(_, s)| kept.get(nearest(s)).copied().unwrap_or(true))
+        .map(|(&i, _)| dist[i])
+        .collect();
     ring_d.sort_by(f32::total_cmp);
     let p98 = ring_d.get(ring_d.len() * 98 / 100).copied().unwrap_or(0.0);
     let max_d = dist.iter().copied().fold(0.0f32, f32::max);

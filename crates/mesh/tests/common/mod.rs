@@ -246,6 +246,11 @@ pub fn topology(positions: &[[f32; 3]], tris: &[[u32; 3]]) -> Topo {
 pub fn silhouette_iou(positions: &[[f32; 3]], tris: &[[u32; 3]], shape: &Shape) -> f64 {
     let (w, h) = (shape.w as usize, shape.h as usize);
     let truth: Vec<bool> = (0..w * h).map(|i| coverage(shape, (i % w) as u32, (i / w) as u32) >= 0.5).collect();
+    silhouette_iou_mask(positions, tris, &truth, w, h)
+}
+
+/// [`silhouette_iou`] against a reference mask of `w`×`h` pixels.
+pub fn silhouette_iou_mask(positions: &[[f32; 3]], tris: &[[u32; 3]], truth: &[bool], w: usize, h: usize) -> f64 {
     let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0usize, 0usize);
     for (i, &t) in truth.iter().enumerate() {
         if t {
