@@ -5,11 +5,10 @@ use std::collections::VecDeque;
 
 use image::RgbaImage;
 use image::codecs::jpeg::JpegEncoder;
-use image::imageops::FilterType;
 
 use crate::MeshError;
 use crate::contour::Field;
-use crate::decode::{Decoded, box_reduce};
+use crate::decode::Decoded;
 
 /// JPEG quality of the texture.
 const JPEG_QUALITY: u8 = 90;
@@ -40,14 +39,7 @@ pub(crate) fn crop_for(bbox: [f64; 4], decoded: &Decoded) -> Crop {
 
 /// Makes the `size`×`size` texture for `crop` and encodes it as JPEG.
 pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Vec<u8>, MeshError> {
-    let [x, y, w, h] = crop.full;
-    let mut region: RgbaImage = image::imageops::crop_imm(&decoded.full, x, y, w, h).to_image();
-    let reduce = (w.max(h) / (2 * size)).max(1);
-    if reduce > 1 {
-        region = box_reduce(&region, reduce);
-    }
-    let mut texture = image::imageops::resize(&region, size, size, FilterType::Triangle);
-    drop(region);
+    let mut texture = resample(&decoded.full, crop.full, size);
     let n = size as usize;
     // Inside texels: the smoothed mask at the texel centre, eroded so the rim's mixed colours are replaced.
     let [wx0, wy0, wx1, wy1] = crop.work;
@@ -69,6 +61,58 @@ pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> 
         .encode_image(&rgb)
         .map_err(|err| MeshError::EncodeFailed { reason: err.to_string() })?;
     Ok(bytes)
+}
+
+/// The `size`×`size` picture of the full image's rectangle `[x, y, w, h]`: an integer box reduction straight from
+/// the full image (no copy of the region), then bilinear interpolation at texel centres.
+fn resample(full: &RgbaImage, rect: [u32; 4], size: u32) -> RgbaImage {
+    let [x, y, w, h] = rect;
+    let g = (w.max(h) / size).max(1);
+    let (rw, rh) = ((w / g).max(1) as usize, (h / g).max(1) as usize);
+    let (fw, fh) = full.dimensions();
+    let src = full.as_raw();
+    let stride = fw as usize * 4;
+    // Box reduction into f32 RGBA.
+    let mut reduced = vec![0.0f32; rw * rh * 4];
+    for ry in 0..rh {
+        for ry_sub in 0..g {
+            let sy = (y + ry as u32 * g + ry_sub).min(fh - 1) as usize;
+            let row = &src[sy * stride..(sy + 1) * stride];
+            for rx in 0..rw {
+                let acc = &mut reduced[(ry * rw + rx) * 4..(ry * rw + rx) * 4 + 4];
+                for rx_sub in 0..g {
+                    let sx = (x + rx as u32 * g + rx_sub).min(fw - 1) as usize;
+                    for c in 0..4 {
+                        acc[c] += f32::from(row[sx * 4 + c]);
+                    }
+                }
+            }
+        }
+    }
+    let norm = 1.0 / (g * g) as f32;
+    reduced.iter_mut().for_each(|v| *v *= norm);
+    let n = size as usize;
+    let mut out = RgbaImage::new(size, size);
+    let buf: &mut [u8] = out.as_mut();
+    let coord = |t: usize, extent: u32, len: usize| -> (usize, usize, f32) {
+        let c = ((t as f64 + 0.5) / n as f64 * f64::from(extent) / f64::from(g) - 0.5).clamp(0.0, (len - 1) as f64);
+        let i0 = c.floor() as usize;
+        let i1 = (i0 + 1).min(len - 1);
+        (i0, i1, (c - i0 as f64) as f32)
+    };
+    let xs: Vec<(usize, usize, f32)> = (0..n).map(|t| coord(t, w, rw)).collect();
+    for ty in 0..n {
+        let (y0, y1, fy) = coord(ty, h, rh);
+        for (tx, &(x0, x1, fx)) in xs.iter().enumerate() {
+            let p = |xx: usize, yy: usize, c: usize| reduced[(yy * rw + xx) * 4 + c];
+            for c in 0..4 {
+                let top = p(x0, y0, c) * (1.0 - fx) + p(x1, y0, c) * fx;
+                let bottom = p(x0, y1, c) * (1.0 - fx) + p(x1, y1, c) * fx;
+                buf[(ty * n + tx) * 4 + c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
 }
 
 fn erode(inside: &[bool], n: usize, radius: usize) -> Vec<bool> {
