@@ -338,7 +338,7 @@ fn geometry(
         }
         let refine = params.mode == Mode::Inflate;
         let max_area = 3f64.sqrt() / 4.0 * edge * edge * 1.6;
-        let mesh2 = match triangulate(&loops, refine, max_area, (per_side * 1.5) as usize) {
+        let (mut cdt, mut mesh2) = match triangulate(&loops, refine, max_area, (per_side * 1.5) as usize) {
             Ok(m) => m,
             Err(TriangulateError::SelfIntersection) => {
                 last_error = TriangulateError::SelfIntersection.to_string();
@@ -351,6 +351,23 @@ fn geometry(
                 continue;
             }
         };
+        let depth = f64::from(params.depth);
+        let eps = edge * eps_factor;
+        if params.mode == Mode::Inflate {
+            // A rough solve is enough to place the graded rim rings.
+            let rough = heights::solve_poisson(&mesh2, 60);
+            let z: Vec<f64> = rough.iter().map(|&u| depth * ((u + eps * eps).sqrt() - eps)).collect();
+            if triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 {
+                match triangulate::extract(&cdt) {
+                    Ok(m) => mesh2 = m,
+                    Err(err) => {
+                        last_error = err.to_string();
+                        continue;
+                    }
+                }
+            }
+        }
+        drop(cdt);
         clock.lap(Stage::Triangulate);
         let walls = if params.mode == Mode::Extrude { 2 * triangulate::boundary_edges(&mesh2.tris).len() } else { 0 };
         let n_faces = 2 * mesh2.tris.len() + walls;
@@ -366,11 +383,11 @@ fn geometry(
         let frame = build::Frame::new(&mesh2, crop.work);
         let mesh3 = match params.mode {
             Mode::Inflate => {
-                let u = heights::solve_poisson(&mesh2);
-                build::inflate(&mesh2, &u, f64::from(params.depth), edge * eps_factor, &frame)
+                let u = heights::solve_poisson(&mesh2, usize::MAX);
+                build::inflate(&mesh2, &u, depth, eps, &frame)
             }
             Mode::Extrude => {
-                let thickness = f64::from(params.depth) * frame.longer_side() / 4.0;
+                let thickness = depth * frame.longer_side() / 4.0;
                 build::extrude(&mesh2, thickness, &frame)
             }
         };

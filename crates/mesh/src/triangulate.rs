@@ -1,7 +1,7 @@
 //! Triangulation: a constrained Delaunay triangulation of the silhouette's loops with Ruppert refinement (spade),
 //! holes excluded, and silhouette chords split so that front and back never pinch together.
 
-use std::collections::HashSet;
+use std::collections::VecDeque;
 
 use spade::handles::FixedVertexHandle;
 use spade::{AngleLimit, ConstrainedDelaunayTriangulation, Point2, RefinementParameters, Triangulation};
@@ -41,6 +41,9 @@ fn cross(a: [f64; 2], b: [f64; 2], c: [f64; 2]) -> f64 {
     (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
 }
 
+/// The constrained Delaunay triangulation the planar mesh is cut from.
+pub(crate) type Cdt = ConstrainedDelaunayTriangulation<Point2<f64>>;
+
 /// Triangulates the region inside the outer loop and outside the holes. With `refine`, triangles are refined to a
 /// minimum angle of 25° and an area of at most `max_area`, adding at most `max_new_vertices` vertices.
 pub(crate) fn triangulate(
@@ -48,8 +51,8 @@ pub(crate) fn triangulate(
     refine: bool,
     max_area: f64,
     max_new_vertices: usize,
-) -> Result<Mesh2, TriangulateError> {
-    let mut cdt = ConstrainedDelaunayTriangulation::<Point2<f64>>::new();
+) -> Result<(Cdt, Mesh2), TriangulateError> {
+    let mut cdt = Cdt::new();
     let mut handles: Vec<Vec<FixedVertexHandle>> = Vec::with_capacity(loops.len());
     for l in loops {
         let mut hs = Vec::with_capacity(l.len());
@@ -63,33 +66,58 @@ pub(crate) fn triangulate(
         let n = hs.len();
         for i in 0..n {
             let (a, b) = (hs[i], hs[(i + 1) % n]);
-            if a == b {
-                return Err(TriangulateError::SelfIntersection);
-            }
-            if !cdt.can_add_constraint(a, b) {
+            if a == b || !cdt.can_add_constraint(a, b) {
                 return Err(TriangulateError::SelfIntersection);
             }
             cdt.add_constraint(a, b);
         }
     }
-    let mut params = RefinementParameters::<f64>::new()
-        .exclude_outer_faces(true)
-        .with_max_additional_vertices(if refine { max_new_vertices } else { 0 });
     if refine {
-        params = params
+        let params = RefinementParameters::<f64>::new()
+            .exclude_outer_faces(true)
+            .with_max_additional_vertices(max_new_vertices)
             .with_angle_limit(AngleLimit::from_deg(25.0))
             .with_max_allowed_area(max_area)
             .with_min_required_area(max_area / 400.0);
-    } else {
-        params = params.with_angle_limit(AngleLimit::from_deg(0.0));
+        cdt.refine(params);
     }
-    let result = cdt.refine(params);
-    let excluded: HashSet<_> = result.excluded_faces.iter().copied().collect();
-    // Compact: keep only vertices of interior faces, numbered in spade's vertex order.
-    let mut remap = vec![u32::MAX; cdt.num_vertices()];
+    let mesh = extract(&cdt)?;
+    Ok((cdt, mesh))
+}
+
+/// Cuts the planar mesh out of `cdt`: faces inside an odd number of constraint loops, compacted, oriented, with
+/// silhouette chords split.
+pub(crate) fn extract(cdt: &Cdt) -> Result<Mesh2, TriangulateError> {
+    // Parity flood fill from the convex hull: crossing a constraint edge flips inside and outside.
+    let mut parity = vec![u8::MAX; cdt.num_all_faces()];
+    let mut queue = VecDeque::new();
+    for edge in cdt.convex_hull() {
+        let crossing = u8::from(cdt.is_constraint_edge(edge.fix().as_undirected()));
+        for face in [edge.face(), edge.rev().face()] {
+            if let Some(inner) = face.as_inner() {
+                let k = inner.fix().index();
+                if parity[k] == u8::MAX {
+                    parity[k] = crossing;
+                    queue.push_back(inner.fix());
+                }
+            }
+        }
+    }
+    while let Some(fixed) = queue.pop_front() {
+        let here = parity[fixed.index()];
+        for edge in cdt.face(fixed).adjacent_edges() {
+            if let Some(other) = edge.rev().face().as_inner() {
+                let k = other.fix().index();
+                if parity[k] == u8::MAX {
+                    parity[k] = here ^ u8::from(cdt.is_constraint_edge(edge.fix().as_undirected()));
+                    queue.push_back(other.fix());
+                }
+            }
+        }
+    }
     let mut tris = Vec::new();
     for face in cdt.inner_faces() {
-        if excluded.contains(&face.fix()) {
+        if parity[face.fix().index()] != 1 {
             continue;
         }
         let vs = face.vertices();
@@ -108,6 +136,7 @@ pub(crate) fn triangulate(
             [p.x, p.y]
         })
         .collect();
+    let mut remap = vec![u32::MAX; all.len()];
     let mut points = Vec::with_capacity(used.len());
     for (new, &old) in used.iter().enumerate() {
         remap[old] = new as u32;
@@ -123,6 +152,75 @@ pub(crate) fn triangulate(
     mark_boundary(&mut mesh);
     split_chords(&mut mesh);
     Ok(mesh)
+}
+
+/// Graded rings at the rim: the surface is vertical at the silhouette, so the first triangles inward are steep
+/// slivers in 3D. Each silhouette vertex whose first inward neighbours rise steeply gets two points along its
+/// inward normal at `D/9` and `4D/9`, where `D` is the distance to its nearest interior neighbour: with `z ∝ √d`
+/// near the rim, the height then climbs in three even steps. Points that fall outside the silhouette are ignored
+/// when the mesh is cut out. Returns the number of points inserted into `cdt`.
+pub(crate) fn grade_rim(cdt: &mut Cdt, mesh: &Mesh2, z: &[f64], edge: f64) -> usize {
+    let n = mesh.points.len();
+    let mut next = vec![u32::MAX; n];
+    let mut prev = vec![u32::MAX; n];
+    for (a, b) in boundary_edges(&mesh.tris) {
+        next[a as usize] = b;
+        prev[b as usize] = a;
+    }
+    let mut neighbours: Vec<(u32, u32)> = mesh
+        .tris
+        .iter()
+        .flat_map(|t| [(t[0], t[1]), (t[1], t[2]), (t[2], t[0]), (t[1], t[0]), (t[2], t[1]), (t[0], t[2])])
+        .collect();
+    neighbours.sort_unstable();
+    neighbours.dedup();
+    let mut points = Vec::new();
+    let mut start = 0;
+    while start < neighbours.len() {
+        let v = neighbours[start].0;
+        let mut end = start;
+        while end < neighbours.len() && neighbours[end].0 == v {
+            end += 1;
+        }
+        let (vi, p, nx) = (v as usize, prev[v as usize], next[v as usize]);
+        if mesh.boundary[vi] && p != u32::MAX && nx != u32::MAX {
+            let pv = mesh.points[vi];
+            let (pp, pn) = (mesh.points[p as usize], mesh.points[nx as usize]);
+            let tangent = [pn[0] - pp[0], pn[1] - pp[1]];
+            let len = (tangent[0] * tangent[0] + tangent[1] * tangent[1]).sqrt();
+            if len > 1e-9 {
+                let inward = [-tangent[1] / len, tangent[0] / len];
+                // The nearest interior neighbour in front of the rim: its distance along the normal and height.
+                let nearest = neighbours[start..end]
+                    .iter()
+                    .map(|&(_, i)| i as usize)
+                    .filter(|&i| !mesh.boundary[i])
+                    .filter_map(|i| {
+                        let q = mesh.points[i];
+                        let along = (q[0] - pv[0]) * inward[0] + (q[1] - pv[1]) * inward[1];
+                        (along > 0.0).then_some((along, z[i]))
+                    })
+                    .min_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((along, rise)) = nearest {
+                    let reach = along.clamp(0.3 * edge, edge);
+                    if rise > 1.5 * along {
+                        for fraction in [1.0 / 9.0, 4.0 / 9.0] {
+                            let d = reach * fraction;
+                            points.push([pv[0] + d * inward[0], pv[1] + d * inward[1]]);
+                        }
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    let mut inserted = 0;
+    for p in points {
+        if cdt.insert(Point2::new(p[0], p[1])).is_ok() {
+            inserted += 1;
+        }
+    }
+    inserted
 }
 
 /// Sorted undirected edges with the number of triangles using each.
@@ -242,7 +340,7 @@ mod tests {
     #[test]
     fn annulus_has_no_chords_and_euler_zero() {
         let loops = vec![circle(50.0, 64, false), circle(20.0, 32, true)];
-        let mesh = triangulate(&loops, true, 30.0, 100_000).expect("triangulate");
+        let (_, mesh) = triangulate(&loops, true, 30.0, 100_000).expect("triangulate");
         let v = mesh.points.len() as i64;
         let f = mesh.tris.len() as i64;
         let e = edge_counts(&mesh.tris).len() as i64;

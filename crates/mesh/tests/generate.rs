@@ -226,3 +226,16 @@ fn obj_and_stl_describe_the_same_mesh() {
     let topo = topology(&stl_positions, &stl_tris);
     assert!(topo.watertight_oriented && topo.vertex_manifold && topo.euler == 0 && topo.volume > 0.0, "{topo:?}");
 }
+
+#[test]
+fn rim_has_no_slivers() {
+    // The longest edge over the shortest altitude (1 for equilateral triangles), in 3D; without the ε offset and the
+    // graded rim rings the 99th percentile is about 5 at the default depth.
+    for shape in &SHAPES {
+        let bytes = png_bytes(&alpha_image(shape));
+        let glb = read_glb(&run(&bytes, ImageKind::Png, &MeshParams::default()).files[0].bytes);
+        let aspects = aspect_ratios(&glb.positions, &glb.tris);
+        let p99 = aspects[(aspects.len() - 1) * 99 / 100];
+        assert!(p99 < 4.0, "{}: aspect p99 {p99}", shape.name);
+    }
+}

@@ -327,3 +327,23 @@ pub fn validate_with_khronos(glb: &[u8], label: &str) {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// Aspect ratios of the triangles in 3D, sorted: the longest edge over the shortest altitude, 1 for equilateral.
+pub fn aspect_ratios(positions: &[[f32; 3]], tris: &[[u32; 3]]) -> Vec<f64> {
+    let mut out: Vec<f64> = tris
+        .iter()
+        .map(|t| {
+            let p = t.map(|i| positions[i as usize].map(f64::from));
+            let d = |a: [f64; 3], b: [f64; 3]| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>();
+            let e1 = [p[1][0] - p[0][0], p[1][1] - p[0][1], p[1][2] - p[0][2]];
+            let e2 = [p[2][0] - p[0][0], p[2][1] - p[0][1], p[2][2] - p[0][2]];
+            let c = [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]];
+            let area = 0.5 * (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt();
+            // Longest edge over the shortest altitude, scaled so that an equilateral triangle scores 1.
+            let longest = d(p[0], p[1]).max(d(p[1], p[2])).max(d(p[2], p[0]));
+            longest / (2.0 * area.max(1e-30)) * 3f64.sqrt() / 2.0
+        })
+        .collect();
+    out.sort_by(f64::total_cmp);
+    out
+}
