@@ -1,0 +1,383 @@
+//! End to end: the real `mesh402` binary on port 0 with a temporary data directory, driven over HTTP through
+//! the seed's whole flow, every bad input, every bad credential, and a third-party L402 client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bitcoin::hashes::Hash;
+use lightning_invoice::{Bolt11Invoice, Currency};
+use mesh402_l402::{Identifier, Keyring, Macaroon, MintParams, Preimage, ServerSecret, TokenId, mint};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    data_dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(extra_args: &[&str]) -> Server {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .args(extra_args)
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the mesh402 binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("mesh402 listening on ").expect("the listening line").to_owned();
+    Server { child, url, data_dir }
+}
+
+fn png_disc(size: u32, radius: f32, colour: [u8; 3]) -> Vec<u8> {
+    let centre = size as f32 / 2.0;
+    let image = image::RgbaImage::from_fn(size, size, |x, y| {
+        let inside = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt() < radius;
+        if inside { image::Rgba([colour[0], colour[1], colour[2], 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    bytes
+}
+
+fn body_for(png: &[u8]) -> Value {
+    json!({ "image": format!("data:image/png;base64,{}", STANDARD.encode(png)) })
+}
+
+struct Challenge {
+    macaroon: String,
+    invoice: String,
+    body: Value,
+}
+
+async fn post(server: &Server, body: &Value, authorization: Option<&str>) -> reqwest::Response {
+    let client = reqwest::Client::new();
+    let mut request = client.post(format!("{}/api/l402/3d-model", server.url)).json(body);
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    request.send().await.unwrap()
+}
+
+async fn expect_challenge(response: reqwest::Response) -> Challenge {
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    let lines: Vec<String> =
+        response.headers().get_all("www-authenticate").iter().map(|value| value.to_str().unwrap().to_owned()).collect();
+    assert_eq!(lines.len(), 2, "an L402 line and a legacy LSAT line");
+    assert!(lines[0].starts_with("L402 macaroon=\""), "{}", lines[0]);
+    assert!(lines[1].starts_with("LSAT macaroon=\""), "{}", lines[1]);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["x-error-code"], "payment_required");
+    // The fixed pattern lnget and Aperture's client use.
+    let rest = lines[0].strip_prefix("L402 macaroon=\"").unwrap();
+    let (macaroon, rest) = rest.split_once("\", invoice=\"").unwrap();
+    let invoice = rest.strip_suffix('"').unwrap();
+    assert_eq!(lines[1], format!("LSAT macaroon=\"{macaroon}\", invoice=\"{invoice}\""));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["macaroon"], macaroon);
+    assert_eq!(body["invoice"], invoice);
+    assert_eq!(body["error"]["code"], "payment_required");
+    Challenge { macaroon: macaroon.to_owned(), invoice: invoice.to_owned(), body }
+}
+
+async fn pay(server: &Server, invoice: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}/dev/pay", server.url))
+        .json(&json!({ "invoice": invoice }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["preimage"].as_str().unwrap().to_owned()
+}
+
+async fn error_code(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    assert!(response.headers().get("www-authenticate").is_none(), "no challenge on a {status}");
+    let header = response.headers().get("x-error-code").map(|value| value.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap();
+    let code = body["error"]["code"].as_str().expect("a JSON error").to_owned();
+    assert!(body["error"]["message"].as_str().is_some_and(|message| !message.is_empty()));
+    assert_eq!(header.as_deref(), Some(code.as_str()));
+    (status, code)
+}
+
+#[tokio::test]
+async fn the_seeds_flow_from_challenge_to_downloaded_glb() {
+    let server = start_server(&[]);
+    let png = png_disc(256, 90.0, [200, 40, 40]);
+    let body = body_for(&png);
+    let challenge = expect_challenge(post(&server, &body, None).await).await;
+
+    // The invoice: a real signed regtest BOLT11 with the price and a 10 minute expiry.
+    let invoice = Bolt11Invoice::from_str(&challenge.invoice).unwrap();
+    invoice.check_signature().unwrap();
+    assert_eq!(invoice.currency(), Currency::Regtest);
+    assert_eq!(invoice.amount_milli_satoshis(), Some(350_000));
+    assert_eq!(invoice.expiry_time(), Duration::from_secs(600));
+    assert_eq!(challenge.body["amount_sats"], 350);
+    assert_eq!(challenge.body["payment_hash"], invoice.payment_hash().to_string());
+
+    // The macaroon's identifier holds the invoice's payment hash.
+    let macaroon = Macaroon::from_base64(&challenge.macaroon).unwrap();
+    let identifier = Identifier::decode(macaroon.identifier()).unwrap();
+    assert_eq!(identifier.payment_hash.0, invoice.payment_hash().to_byte_array());
+
+    let preimage = pay(&server, &challenge.invoice).await;
+    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+    let response = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("www-authenticate").is_none());
+    let result: Value = response.json().await.unwrap();
+    let model_url = result["modelUrl"].as_str().unwrap().to_owned();
+    assert!(model_url.starts_with(&format!("{}/models/", server.url)) && model_url.ends_with(".glb"));
+    assert!(result["faces"].as_u64().unwrap() > 100);
+
+    let download = reqwest::get(&model_url).await.unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.headers()["content-type"], "model/gltf-binary");
+    let glb = download.bytes().await.unwrap();
+    assert_eq!(&glb[..4], b"glTF");
+    assert_eq!(u32::from_le_bytes(glb[4..8].try_into().unwrap()), 2);
+    assert_eq!(u32::from_le_bytes(glb[8..12].try_into().unwrap()) as usize, glb.len());
+    assert_eq!(result["bytes"].as_u64().unwrap() as usize, glb.len());
+    use sha2::Digest;
+    assert_eq!(result["sha256"], hex::encode(sha2::Sha256::digest(&glb)));
+
+    // Ranges work.
+    let partial = reqwest::Client::new().get(&model_url).header("Range", "bytes=0-3").send().await.unwrap();
+    assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&partial.bytes().await.unwrap()[..], b"glTF");
+
+    // The same request again, even re-serialised with other whitespace and an explicit default: same model.
+    let reordered =
+        format!("{{ \"format\" : \"glb\",\n  \"image\": \"data:image/png;base64,{}\" }}", STANDARD.encode(&png));
+    let replay = reqwest::Client::new()
+        .post(format!("{}/api/l402/generate-3d-model", server.url))
+        .header("Authorization", &authorization)
+        .header("Content-Type", "application/json")
+        .body(reordered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::OK);
+    let replayed: Value = replay.json().await.unwrap();
+    assert_eq!(replayed["modelUrl"], model_url.as_str(), "a replay returns the same model, no second job");
+    assert_eq!(replayed["jobId"], result["jobId"]);
+
+    // The paid credential does not buy a different image.
+    let other = body_for(&png_disc(256, 60.0, [40, 40, 200]));
+    expect_challenge(post(&server, &other, Some(&authorization)).await).await;
+
+    // Unknown model ids are a JSON 404.
+    let missing = reqwest::get(format!("{}/models/{}.glb", server.url, "ab".repeat(32))).await.unwrap();
+    assert_eq!(error_code(missing).await, (StatusCode::NOT_FOUND, "not_found".into()));
+}
+
+/// CRC-32 (IEEE) as PNG chunks use it, to forge a valid IHDR that declares a huge image.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_error_and_no_invoice() {
+    let server = start_server(&["--max-body-bytes", "1048576"]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/l402/3d-model", server.url);
+    let b64 = |bytes: &[u8]| STANDARD.encode(bytes);
+    let png = png_disc(64, 20.0, [0, 200, 0]);
+    let mut truncated = png.clone();
+    truncated.truncate(png.len() / 2);
+    let mut bomb = png_disc(8, 3.0, [1, 2, 3]);
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let blank = image::RgbaImage::from_pixel(32, 32, image::Rgba([0, 0, 0, 0]));
+    let mut transparent = Vec::new();
+    blank.write_to(&mut std::io::Cursor::new(&mut transparent), image::ImageFormat::Png).unwrap();
+
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        ("not json".into(), StatusCode::BAD_REQUEST, "invalid_json"),
+        ("{}".into(), StatusCode::BAD_REQUEST, "missing_image"),
+        (r#"{"image": 42}"#.into(), StatusCode::BAD_REQUEST, "invalid_image_field"),
+        (format!(r#"{{"image": "{}"}}"#, b64(&png)), StatusCode::BAD_REQUEST, "invalid_data_uri"),
+        (
+            r#"{"image": "data:image/gif;base64,R0lGODlh"}"#.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_image_type",
+        ),
+        (r#"{"image": "data:image/png;base64,%%%"}"#.into(), StatusCode::BAD_REQUEST, "invalid_base64"),
+        (r#"{"image": "data:image/png;base64,"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, "image_empty"),
+        (
+            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, b64(&truncated)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image_decode_failed",
+        ),
+        (
+            format!(r#"{{"image": "data:image/jpeg;base64,{}"}}"#, b64(&png)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image_kind_mismatch",
+        ),
+        (
+            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, b64(&bomb)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "image_too_large",
+        ),
+        (
+            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, b64(&transparent)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_object_found",
+        ),
+        (
+            format!(r#"{{"image": "data:image/png;base64,{}", "colour": "red"}}"#, b64(&png)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_option",
+        ),
+        (
+            format!(r#"{{"image": "data:image/png;base64,{}", "target_faces": 3}}"#, b64(&png)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_option",
+        ),
+        (
+            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, "A".repeat(2 * 1024 * 1024)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let response = client.post(&url).header("Content-Type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(error_code(response).await, (status, code.to_owned()), "for the {code} case");
+    }
+    let wrong_type = client.post(&url).header("Content-Type", "text/plain").body("{}").send().await.unwrap();
+    assert_eq!(error_code(wrong_type).await, (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type".into()));
+    let wrong_method = client.get(&url).send().await.unwrap();
+    assert_eq!(error_code(wrong_method).await, (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".into()));
+    let unknown = client.get(format!("{}/nothing/here", server.url)).send().await.unwrap();
+    assert_eq!(error_code(unknown).await, (StatusCode::NOT_FOUND, "not_found".into()));
+
+    // Still serving, and a good request still gets its challenge.
+    let health = client.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    expect_challenge(post(&server, &body_for(&png), None).await).await;
+}
+
+#[tokio::test]
+async fn every_bad_credential_gets_a_fresh_challenge() {
+    let server = start_server(&[]);
+    let png = png_disc(128, 50.0, [10, 120, 200]);
+    let body = body_for(&png);
+    let first = expect_challenge(post(&server, &body, None).await).await;
+    let preimage = pay(&server, &first.invoice).await;
+
+    let wrong_preimage = format!("L402 {}:{}", first.macaroon, "00".repeat(32));
+    let unpaid = {
+        let second = expect_challenge(post(&server, &body, None).await).await;
+        format!("L402 {}:{preimage}", second.macaroon)
+    };
+    let tampered = {
+        let mut bytes = STANDARD.decode(&first.macaroon).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        format!("L402 {}:{preimage}", STANDARD.encode(bytes))
+    };
+    let stripped_caveat = {
+        let original = Macaroon::from_base64(&first.macaroon).unwrap();
+        let mut rebuilt = Macaroon::new(&[0u8; 32], original.identifier().to_vec(), None);
+        for caveat in &original.caveats()[..original.caveats().len() - 1] {
+            rebuilt.add_first_party_caveat(caveat);
+        }
+        format!("L402 {}:{preimage}", rebuilt.to_base64())
+    };
+    // An expired token, minted with the server's own key for this very request, paid for real.
+    let expired = {
+        let secret: [u8; 32] = std::fs::read(server.data_dir.path().join("server.key")).unwrap().try_into().unwrap();
+        let keyring = Keyring::new(ServerSecret::from_bytes(secret));
+        let paid = Preimage::from_str(&preimage).unwrap();
+        let request = mesh402_service::ModelRequest {
+            image: png.clone(),
+            kind: mesh402_mesh::ImageKind::Png,
+            params: Default::default(),
+        };
+        let identifier = Identifier { payment_hash: paid.hash(), token_id: TokenId([9; 32]) };
+        let macaroon = mint(
+            &keyring,
+            &identifier,
+            &MintParams {
+                service: "3d-model",
+                tier: 0,
+                capabilities: &[],
+                valid_until: 1_000,
+                request_binding: Some(request.binding()),
+            },
+        );
+        format!("L402 {}:{preimage}", macaroon.to_base64())
+    };
+    let bad = [
+        wrong_preimage,
+        unpaid,
+        tampered,
+        stripped_caveat,
+        expired,
+        "L402 garbage".into(),
+        "L402 :".into(),
+        format!("L402 {}", first.macaroon),
+        "Bearer abc".into(),
+        format!("L402 {}:{}", first.macaroon, &preimage[..63]),
+    ];
+    for authorization in &bad {
+        expect_challenge(post(&server, &body, Some(authorization)).await).await;
+    }
+    // And after all that, the real credential (lenient form: other scheme case, extra spaces) still works.
+    let good = format!("lsat   {}:{}", first.macaroon, preimage.to_uppercase());
+    let response = post(&server, &body, Some(&good)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_third_party_l402_client_pays_and_downloads() {
+    let server = start_server(&[]);
+    let png = png_disc(200, 80.0, [220, 180, 20]);
+    let image_path = server.data_dir.path().join("input.png");
+    std::fs::write(&image_path, &png).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/l402-client.mjs");
+    let output = Command::new("node")
+        .arg(script)
+        .arg(&server.url)
+        .arg(&image_path)
+        .output()
+        .expect("node is installed (the test command installs the JS tools)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the third-party client failed: {stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["amountSats"], 350);
+    assert_eq!(summary["expirySeconds"], 600);
+    assert_eq!(summary["validatorErrors"], 0);
+    assert_eq!(summary["validatorWarnings"], 0);
+    assert_eq!(summary["caveats"][0], "services=3d-model:0");
+}
