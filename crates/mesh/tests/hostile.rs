@@ -221,3 +221,110 @@ fn preflight_reports_size_and_foreground() {
     let bad = MeshParams { texture_size: 300, ..Default::default() };
     assert_eq!(preflight(&bytes, ImageKind::Jpeg, &bad).expect_err("bad").code(), "invalid_option");
 }
+
+/// A baseline JPEG with four components and an Adobe marker saying "no transform" (CMYK), written by hand with DC
+/// coefficients only (each 8×8 block is flat), so the test needs no CMYK encoder. Values are stored inverted, as
+/// Adobe applications write them (255 is no ink).
+fn cmyk_jpeg(width: u16, height: u16, ink: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u32,
+        n: u32,
+    }
+    impl Bits {
+        fn put(&mut self, code: u32, len: u32) {
+            for i in (0..len).rev() {
+                self.acc = (self.acc << 1) | ((code >> i) & 1);
+                self.n += 1;
+                if self.n == 8 {
+                    let byte = self.acc as u8;
+                    self.out.push(byte);
+                    if byte == 0xff {
+                        self.out.push(0);
+                    }
+                    self.acc = 0;
+                    self.n = 0;
+                }
+            }
+        }
+    }
+    // The standard luminance DC table: (code, length) per size category 0..=11.
+    const DC: [(u32, u32); 12] = [
+        (0b00, 2),
+        (0b010, 3),
+        (0b011, 3),
+        (0b100, 3),
+        (0b101, 3),
+        (0b110, 3),
+        (0b1110, 4),
+        (0b11110, 5),
+        (0b111110, 6),
+        (0b1111110, 7),
+        (0b11111110, 8),
+        (0b111111110, 9),
+    ];
+    let mut out = vec![0xff, 0xd8];
+    out.extend_from_slice(&[0xff, 0xee, 0, 14, b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&[0xff, 0xdb, 0, 67, 0]);
+    out.extend_from_slice(&[1u8; 64]);
+    out.extend_from_slice(&[0xff, 0xc0, 0, 20, 8]);
+    out.extend_from_slice(&height.to_be_bytes());
+    out.extend_from_slice(&width.to_be_bytes());
+    out.push(4);
+    for id in 1..=4u8 {
+        out.extend_from_slice(&[id, 0x11, 0]);
+    }
+    out.extend_from_slice(&[0xff, 0xc4, 0, 31, 0x00, 0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend(0u8..12);
+    // AC table with a single one-bit code, 0, for end-of-block (an all-ones code is not allowed).
+    out.extend_from_slice(&[0xff, 0xc4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00]);
+    out.extend_from_slice(&[0xff, 0xda, 0, 14, 4, 1, 0x00, 2, 0x00, 3, 0x00, 4, 0x00, 0, 63, 0]);
+    let mut bits = Bits { out: Vec::new(), acc: 0, n: 0 };
+    let mut predictor = [0i32; 4];
+    for by in 0..u32::from(height) / 8 {
+        for bx in 0..u32::from(width) / 8 {
+            for c in 0..4 {
+                let mut sum = 0i32;
+                for y in 0..8 {
+                    for x in 0..8 {
+                        sum += i32::from(ink(bx * 8 + x, by * 8 + y)[c]);
+                    }
+                }
+                // With a unit quantiser the DC coefficient is 8 × (mean − 128).
+                let dc = (sum - 64 * 128) / 8;
+                let diff = dc - predictor[c];
+                predictor[c] = dc;
+                let size = 32 - diff.unsigned_abs().leading_zeros();
+                let (code, len) = DC[size as usize];
+                bits.put(code, len);
+                if size > 0 {
+                    let value = if diff < 0 { diff - 1 } else { diff } as u32 & ((1 << size) - 1);
+                    bits.put(value, size);
+                }
+                bits.put(0, 1);
+            }
+        }
+    }
+    if bits.n > 0 {
+        let pad = 8 - bits.n;
+        bits.put((1 << pad) - 1, pad);
+    }
+    out.extend(bits.out);
+    out.extend_from_slice(&[0xff, 0xd9]);
+    out
+}
+
+#[test]
+fn cmyk_jpeg_makes_a_model_or_fails_clearly() {
+    let bytes = cmyk_jpeg(256, 192, |x, y| {
+        let (dx, dy) = (f64::from(x) - 128.0, f64::from(y) - 96.0);
+        if dx * dx + dy * dy < 60.0 * 60.0 { [235, 55, 35, 245] } else { [255, 255, 255, 255] }
+    });
+    let decoded = image::load_from_memory(&bytes).expect("the hand-written CMYK JPEG decodes");
+    assert_eq!((decoded.width(), decoded.height()), (256, 192));
+    let rgb = decoded.to_rgb8();
+    eprintln!("CMYK decoded: centre {:?}, corner {:?}", rgb.get_pixel(128, 96), rgb.get_pixel(4, 4));
+    let model = attempt(&bytes, ImageKind::Jpeg).expect("a CMYK disc on a plain background works");
+    let glb = read_glb(&model.files[0].bytes);
+    assert_eq!(topology(&glb.positions, &glb.tris).euler, 2);
+}
