@@ -283,7 +283,7 @@ fn cmyk_jpeg(width: u16, height: u16, ink: impl Fn(u32, u32) -> [u8; 4]) -> Vec<
     let mut predictor = [0i32; 4];
     for by in 0..u32::from(height) / 8 {
         for bx in 0..u32::from(width) / 8 {
-            for c in 0..4 {
+            for (c, previous) in predictor.iter_mut().enumerate() {
                 let mut sum = 0i32;
                 for y in 0..8 {
                     for x in 0..8 {
@@ -292,8 +292,8 @@ fn cmyk_jpeg(width: u16, height: u16, ink: impl Fn(u32, u32) -> [u8; 4]) -> Vec<
                 }
                 // With a unit quantiser the DC coefficient is 8 × (mean − 128).
                 let dc = (sum - 64 * 128) / 8;
-                let diff = dc - predictor[c];
-                predictor[c] = dc;
+                let diff = dc - *previous;
+                *previous = dc;
                 let size = 32 - diff.unsigned_abs().leading_zeros();
                 let (code, len) = DC[size as usize];
                 bits.put(code, len);
