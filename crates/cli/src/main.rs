@@ -14,7 +14,7 @@ use mesh402_server::{Config, RawConfig};
 /// mesh402 sells image-to-3D-model generation per request over L402: clients pay a Lightning invoice and get a
 /// textured 3D model (GLB) back. No accounts, no API keys: the payment is the credential.
 #[derive(Debug, Parser)]
-#[command(name = "mesh402", version, about, long_about = None, propagate_version = true)]
+#[command(name = "mesh402", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

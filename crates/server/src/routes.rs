@@ -162,7 +162,7 @@ fn job_response(state: &AppState, view: &JobView) -> Response {
     }
     if let Some(failure) = &view.failure {
         let client_caused =
-            !matches!(failure.code.as_str(), "generation_failed" | "mesh_check_failed" | "input_missing");
+            !matches!(failure.code.as_str(), "generation_failed" | "mesh_check_failed" | "encode_failed" | "input_missing");
         let (status, code): (StatusCode, &'static str) = if client_caused {
             (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
         } else {
