@@ -161,8 +161,10 @@ fn job_response(state: &AppState, view: &JobView) -> Response {
         return response;
     }
     if let Some(failure) = &view.failure {
-        let client_caused =
-            !matches!(failure.code.as_str(), "generation_failed" | "mesh_check_failed" | "encode_failed" | "input_missing");
+        let client_caused = !matches!(
+            failure.code.as_str(),
+            "generation_failed" | "mesh_check_failed" | "encode_failed" | "input_missing"
+        );
         let (status, code): (StatusCode, &'static str) = if client_caused {
             (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
         } else {
