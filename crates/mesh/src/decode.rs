@@ -50,6 +50,11 @@ pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<D
         Ok(found) => return Err(MeshError::mismatch(kind, detected_name(found))),
         Err(_) => return Err(MeshError::ImageDecodeFailed { source: None }),
     }
+    // The header alone first: the caller's limits are checked before any decoder allocates pixel buffers.
+    let mut probe = ImageReader::with_format(Cursor::new(bytes), format);
+    probe.no_limits();
+    let (width, height) = probe.into_dimensions().map_err(MeshError::decode)?;
+    check_dimensions(width, height, limits)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
@@ -57,11 +62,10 @@ pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<D
     // Eight bytes per pixel covers 16-bit RGBA; a little slack for decoder state.
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
     reader.limits(image_limits);
-    let mut decoder = reader.into_decoder().map_err(|err| limit_or_decode(err, limits))?;
-    let (width, height) = decoder.dimensions();
-    check_dimensions(width, height, limits)?;
+    let mut decoder = reader.into_decoder().map_err(|err| limit_or_decode(err, width, height, limits))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = image::DynamicImage::from_decoder(decoder).map_err(|err| limit_or_decode(err, limits))?;
+    let mut image =
+        image::DynamicImage::from_decoder(decoder).map_err(|err| limit_or_decode(err, width, height, limits))?;
     image.apply_orientation(orientation);
     let full = image.into_rgba8();
     let (width, height) = full.dimensions();
@@ -95,11 +99,11 @@ fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Mesh
     Ok(())
 }
 
-fn limit_or_decode(err: image::ImageError, limits: &Limits) -> MeshError {
+fn limit_or_decode(err: image::ImageError, width: u32, height: u32, limits: &Limits) -> MeshError {
     match err {
         image::ImageError::Limits(_) => MeshError::ImageTooLarge {
-            width: 0,
-            height: 0,
+            width,
+            height,
             max_dimension: limits.max_dimension,
             max_pixels: limits.max_pixels,
         },

@@ -328,3 +328,27 @@ fn cmyk_jpeg_makes_a_model_or_fails_clearly() {
     let glb = read_glb(&model.files[0].bytes);
     assert_eq!(topology(&glb.positions, &glb.tris).euler, 2);
 }
+
+#[test]
+fn jpeg_exif_orientation_is_applied() {
+    // Orientation 6: the stored picture must be turned 90° clockwise to be seen upright.
+    let stored = jpeg_bytes(&photo_image(&BAR));
+    let mut tiff = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    tiff.extend_from_slice(&[1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let mut app1 = vec![0xff, 0xe1];
+    app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    let mut bytes = stored[..2].to_vec();
+    bytes.extend(app1);
+    bytes.extend_from_slice(&stored[2..]);
+    let pre = preflight(&bytes, ImageKind::Jpeg, &MeshParams::default()).expect("preflight");
+    assert_eq!((pre.width, pre.height), (BAR.h, BAR.w));
+    let glb = read_glb(&attempt(&bytes, ImageKind::Jpeg).expect("model").files[0].bytes);
+    let extent = |d: usize| {
+        let v: Vec<f32> = glb.positions.iter().map(|p| p[d]).collect();
+        v.iter().copied().fold(f32::MIN, f32::max) - v.iter().copied().fold(f32::MAX, f32::min)
+    };
+    assert!((extent(1) - 1.0).abs() < 1e-4, "the bar stands upright: height {}", extent(1));
+    assert!(extent(0) < 0.1, "and is narrow: width {}", extent(0));
+}
