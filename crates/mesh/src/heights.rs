@@ -4,9 +4,11 @@
 use crate::triangulate::Mesh2;
 
 /// The number of conjugate-gradient iterations for `n` unknowns; fixed so that output never depends on a
-/// convergence test.
+/// convergence test. Jacobi-preconditioned CG needs about `√κ` steps, and the condition number `κ` of the
+/// Dirichlet Laplacian grows with (inradius / edge length)², which for a given vertex count is largest for a disc;
+/// on a disc of 54 000 unknowns the error stops changing after 200 steps, and this gives 410.
 pub(crate) fn cg_iterations(n: usize) -> usize {
-    ((4.0 * (n as f64).sqrt()) as usize + 40).min(4000)
+    ((1.5 * (n as f64).sqrt()) as usize + 60).min(4000)
 }
 
 /// Solves for `u` at every vertex (zero on the silhouette) with at most `iterations` CG steps (or the
@@ -62,30 +64,42 @@ pub(crate) fn solve_poisson(mesh: &Mesh2, iterations: usize) -> Vec<f64> {
             }
         }
     }
-    // A stable sort keeps the summation order of duplicate entries fixed.
-    triplets.sort_by_key(|t| (t.0, t.1));
-    // Compressed sparse rows, duplicates summed in sorted order.
+    // Compressed sparse rows: a counting sort by row keeps the triangle order within a row, then a stable sort by
+    // column inside each (short) row fixes the summation order of duplicate entries.
     let mut row_start = vec![0usize; n_unknowns + 1];
-    let mut cols: Vec<u32> = Vec::with_capacity(triplets.len() / 2);
-    let mut vals: Vec<f64> = Vec::with_capacity(triplets.len() / 2);
-    let mut rows: Vec<u32> = Vec::with_capacity(triplets.len() / 2);
-    for (r, c, v) in triplets {
-        if rows.last() == Some(&r) && cols.last() == Some(&c) {
-            if let Some(last) = vals.last_mut() {
-                *last += v;
-            }
-        } else {
-            rows.push(r);
-            cols.push(c);
-            vals.push(v);
-        }
-    }
-    for &r in &rows {
-        row_start[r as usize + 1] += 1;
+    for t in &triplets {
+        row_start[t.0 as usize + 1] += 1;
     }
     for i in 0..n_unknowns {
         row_start[i + 1] += row_start[i];
     }
+    let mut fill = row_start.clone();
+    let mut bucketed = vec![(0u32, 0.0f64); triplets.len()];
+    for &(r, c, v) in &triplets {
+        bucketed[fill[r as usize]] = (c, v);
+        fill[r as usize] += 1;
+    }
+    drop(triplets);
+    let mut cols: Vec<u32> = Vec::with_capacity(bucketed.len() / 2);
+    let mut vals: Vec<f64> = Vec::with_capacity(bucketed.len() / 2);
+    let mut merged_start = vec![0usize; n_unknowns + 1];
+    for r in 0..n_unknowns {
+        let row = &mut bucketed[row_start[r]..row_start[r + 1]];
+        row.sort_by_key(|e| e.0);
+        let first = cols.len();
+        for &(c, v) in row.iter() {
+            if cols.len() > first && cols.last() == Some(&c) {
+                if let Some(last) = vals.last_mut() {
+                    *last += v;
+                }
+            } else {
+                cols.push(c);
+                vals.push(v);
+            }
+        }
+        merged_start[r + 1] = cols.len();
+    }
+    let row_start = merged_start;
     let mut diag = vec![1.0f64; n_unknowns];
     for r in 0..n_unknowns {
         for k in row_start[r]..row_start[r + 1] {

@@ -326,7 +326,7 @@ fn geometry(
     let mut tol = (edge / 8.0).clamp(0.5, 1.0);
     let mut eps_factor = 0.5;
     let mut last_error = String::from("no attempt was made");
-    for _attempt in 0..10 {
+    for _attempt in 0..16 {
         let Some(loops) = prepare_loops(outline, edge, tol) else {
             return Err(MeshError::no_object("The object is too small or too thin to model."));
         };
@@ -357,7 +357,9 @@ fn geometry(
             // A rough solve is enough to place the graded rim rings.
             let rough = heights::solve_poisson(&mesh2, 60);
             let z: Vec<f64> = rough.iter().map(|&u| depth * ((u + eps * eps).sqrt() - eps)).collect();
-            if triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 {
+            // Graded rings cost about four faces per silhouette vertex and side; skip them on tight budgets.
+            let n_rim = mesh2.boundary.iter().filter(|&&b| b).count();
+            if (4 * n_rim) as f64 <= 0.3 * per_side && triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 {
                 match triangulate::extract(&cdt) {
                     Ok(m) => mesh2 = m,
                     Err(err) => {
@@ -373,7 +375,12 @@ fn geometry(
         let n_faces = 2 * mesh2.tris.len() + walls;
         if n_faces as f64 > target {
             edge *= (n_faces as f64 / target).sqrt() * 1.05;
-            tol = (edge / 8.0).clamp(tol, 1.0f64.max(tol));
+            tol = tol.max(edge / 8.0);
+            let n_rim = mesh2.boundary.iter().filter(|&&b| b).count();
+            if n_rim as f64 > 0.3 * per_side {
+                // The silhouette itself is what overflows the budget: simplify it harder.
+                tol *= 1.5;
+            }
             last_error = format!("{n_faces} faces exceed the cap of {target}");
             continue;
         }
