@@ -39,7 +39,7 @@ pub enum MeshError {
     },
     /// The image exceeds the configured dimension or pixel-count limits.
     #[error(
-        "The image is {width}×{height} pixels, more than the limit of {max_dimension} pixels per side and {max_pixels} pixels in total."
+        "The image is {width}×{height} pixels, over the limit of {max_dimension} pixels per side or {max_pixels} pixels in total."
     )]
     ImageTooLarge {
         /// Width in pixels.
@@ -53,10 +53,10 @@ pub enum MeshError {
     },
     /// Segmentation found no usable object; the message says why and what kind of photo works.
     #[error(
-        "{reason} Use a PNG with a transparent background, or a photo of one object on a plain, evenly lit background."
+        "{reason}; use a PNG with a transparent background or a photo of one object on a plain, evenly lit background."
     )]
     NoObjectFound {
-        /// One sentence saying what was wrong with the segmentation.
+        /// What was wrong with the segmentation: a clause without a final full stop.
         reason: String,
     },
     /// The generated mesh failed the self-check; this is a bug, not the caller's fault.

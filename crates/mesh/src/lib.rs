@@ -238,7 +238,7 @@ pub fn generate_with_limits(
     report(&mut clock, progress, Stage::Mask, 20);
     let field = Field::from_mask(&mask);
     let outline =
-        contour::trace(&field).ok_or_else(|| MeshError::no_object("No outline could be traced around the object."))?;
+        contour::trace(&field).ok_or_else(|| MeshError::no_object("No outline could be traced around the object"))?;
     report(&mut clock, progress, Stage::Contour, 30);
     let (mesh3, crop) = geometry(&outline, params, &decoded, &mut clock)?;
     for (stage, percent) in [(Stage::Triangulate, 45), (Stage::Heights, 55), (Stage::Check, 65)] {
@@ -328,7 +328,7 @@ fn geometry(
     let mut last_error = String::from("no attempt was made");
     for _attempt in 0..16 {
         let Some(loops) = prepare_loops(outline, edge, tol) else {
-            return Err(MeshError::no_object("The object is too small or too thin to model."));
+            return Err(MeshError::no_object("The object is too small or too thin to model"));
         };
         let n_boundary: usize = loops.iter().map(Vec::len).sum();
         if n_boundary as f64 > per_side * 0.5 && tol < edge / 4.0 {

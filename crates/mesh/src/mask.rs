@@ -50,17 +50,17 @@ pub(crate) fn build_mask(work: &RgbaImage) -> Result<Mask, MeshError> {
     let fraction = n_fg as f32 / n as f32;
     let min_fraction = if use_alpha { 0.002 } else { 0.03 };
     if n_fg == 0 || fraction < min_fraction {
-        return Err(MeshError::no_object("No object stood out from the background."));
+        return Err(MeshError::no_object("No object stood out from the background"));
     }
     if fraction > 0.95 {
-        return Err(MeshError::no_object("The object fills almost the whole picture, so its outline cannot be found."));
+        return Err(MeshError::no_object("The object fills almost the whole picture, so its outline cannot be found"));
     }
     if !use_alpha {
         let border_total = 2 * (w + h) - 4;
         let border_fg = border_indices(w, h).filter(|&i| data[i] == 1).count();
         if border_fg as f64 > 0.4 * border_total as f64 {
             return Err(MeshError::no_object(
-                "The object touches too much of the picture's edge to be separated from the background.",
+                "The object touches too much of the picture's edge to be separated from the background",
             ));
         }
     }
@@ -72,7 +72,7 @@ pub(crate) fn build_mask(work: &RgbaImage) -> Result<Mask, MeshError> {
         .map(|(i, &s)| (i as u32 + 1, s))
         .unwrap_or((0, 0));
     if !use_alpha && (best_size as f64) < 0.9 * n_fg as f64 {
-        return Err(MeshError::no_object("The picture shows several separate objects or a busy background."));
+        return Err(MeshError::no_object("The picture shows several separate objects or a busy background"));
     }
     for (value, &label) in data.iter_mut().zip(&labels) {
         *value = u8::from(label == best);

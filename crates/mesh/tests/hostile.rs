@@ -16,7 +16,7 @@ fn expect_code(bytes: &[u8], kind: ImageKind, code: &str) {
     assert_eq!(err.code(), code, "{err}");
     assert!(err.is_client_error());
     let message = err.to_string();
-    assert!(message.ends_with('.') && !message.contains('\n'), "one sentence: {message}");
+    assert!(message.ends_with('.') && !message.contains('\n') && !message.contains(". "), "one sentence: {message}");
     let pre = preflight(bytes, kind, &MeshParams::default()).expect_err("preflight must fail too");
     assert_eq!(pre.code(), code);
 }

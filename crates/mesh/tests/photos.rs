@@ -41,3 +41,25 @@ fn retina_on_black() {
     // A fundus photograph on a black surround: the reference mask is the non-black pixels.
     check_photo("retina.jpg", ImageKind::Jpeg, |p| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]) > 60);
 }
+
+#[test]
+fn photos_honour_every_cap_in_both_modes() {
+    use mesh402_mesh::Mode;
+    for (name, kind) in [("horse.png", ImageKind::Png), ("retina.jpg", ImageKind::Jpeg)] {
+        let bytes = photo(name);
+        for target in [500u32, 1_000, 5_000, 60_000] {
+            for mode in [Mode::Inflate, Mode::Extrude] {
+                let params = MeshParams { target_faces: target, mode, ..Default::default() };
+                let label = format!("{name} {mode:?} cap {target}");
+                let model = generate(&bytes, kind, &params, &mut |_| {}).unwrap_or_else(|err| panic!("{label}: {err}"));
+                let glb = read_glb(&model.files[0].bytes);
+                assert!(glb.tris.len() as u32 <= target, "{label}: {} faces", glb.tris.len());
+                let topo = topology(&glb.positions, &glb.tris);
+                assert!(topo.watertight_oriented && topo.vertex_manifold && topo.components == 1, "{label}: {topo:?}");
+                if target == 1_000 {
+                    validate_with_khronos(&model.files[0].bytes, &format!("{name}-{mode:?}-{target}"));
+                }
+            }
+        }
+    }
+}
