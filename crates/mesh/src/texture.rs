@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
-use image::RgbaImage;
 use image::codecs::jpeg::JpegEncoder;
+use image::{RgbImage, RgbaImage};
 
 use crate::MeshError;
 use crate::contour::Field;
@@ -55,45 +55,57 @@ pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> 
     let radius = ((1.5 * texels_per_work).ceil() as usize).clamp(1, 16);
     let inside = erode(&inside, n, radius);
     bleed(texture.as_mut(), &inside, n);
-    let rgb = image::DynamicImage::ImageRgba8(std::mem::take(&mut texture)).into_rgb8();
     let mut bytes = Vec::new();
     JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
-        .encode_image(&rgb)
+        .encode_image(&texture)
         .map_err(|err| MeshError::EncodeFailed { reason: err.to_string() })?;
     Ok(bytes)
 }
 
-/// The `size`×`size` picture of the full image's rectangle `[x, y, w, h]`: an integer box reduction straight from
-/// the full image (no copy of the region), then bilinear interpolation at texel centres.
-fn resample(full: &RgbaImage, rect: [u32; 4], size: u32) -> RgbaImage {
+/// The `size`×`size` RGB picture of the full image's rectangle `[x, y, w, h]`: an integer box reduction when the
+/// rectangle is at least twice the texture, then bilinear interpolation at texel centres. The region is never
+/// copied at full resolution.
+fn resample(full: &RgbaImage, rect: [u32; 4], size: u32) -> RgbImage {
     let [x, y, w, h] = rect;
     let g = (w.max(h) / size).max(1);
     let (rw, rh) = ((w / g).max(1) as usize, (h / g).max(1) as usize);
     let (fw, fh) = full.dimensions();
     let src = full.as_raw();
     let stride = fw as usize * 4;
-    // Box reduction into f32 RGBA.
-    let mut reduced = vec![0.0f32; rw * rh * 4];
-    for ry in 0..rh {
-        for ry_sub in 0..g {
-            let sy = (y + ry as u32 * g + ry_sub).min(fh - 1) as usize;
-            let row = &src[sy * stride..(sy + 1) * stride];
-            for rx in 0..rw {
-                let acc = &mut reduced[(ry * rw + rx) * 4..(ry * rw + rx) * 4 + 4];
-                for rx_sub in 0..g {
-                    let sx = (x + rx as u32 * g + rx_sub).min(fw - 1) as usize;
-                    for c in 0..4 {
-                        acc[c] += f32::from(row[sx * 4 + c]);
+    let reduced: Vec<u8> = if g > 1 {
+        let mut sums = vec![0u32; rw * 3];
+        let mut out = Vec::with_capacity(rw * rh * 3);
+        let count = g * g;
+        for ry in 0..rh {
+            sums.iter_mut().for_each(|v| *v = 0);
+            for ry_sub in 0..g {
+                let sy = (y + ry as u32 * g + ry_sub).min(fh - 1) as usize;
+                let row = &src[sy * stride..(sy + 1) * stride];
+                for rx in 0..rw {
+                    for rx_sub in 0..g {
+                        let sx = (x + rx as u32 * g + rx_sub).min(fw - 1) as usize;
+                        for c in 0..3 {
+                            sums[rx * 3 + c] += u32::from(row[sx * 4 + c]);
+                        }
                     }
                 }
             }
+            out.extend(sums.iter().map(|&v| ((v + count / 2) / count) as u8));
         }
-    }
-    let norm = 1.0 / (g * g) as f32;
-    reduced.iter_mut().for_each(|v| *v *= norm);
+        out
+    } else {
+        Vec::new()
+    };
+    let fetch = |xx: usize, yy: usize, c: usize| -> f32 {
+        if g > 1 {
+            f32::from(reduced[(yy * rw + xx) * 3 + c])
+        } else {
+            let sx = (x as usize + xx).min(fw as usize - 1);
+            let sy = (y as usize + yy).min(fh as usize - 1);
+            f32::from(src[sy * stride + sx * 4 + c])
+        }
+    };
     let n = size as usize;
-    let mut out = RgbaImage::new(size, size);
-    let buf: &mut [u8] = out.as_mut();
     let coord = |t: usize, extent: u32, len: usize| -> (usize, usize, f32) {
         let c = ((t as f64 + 0.5) / n as f64 * f64::from(extent) / f64::from(g) - 0.5).clamp(0.0, (len - 1) as f64);
         let i0 = c.floor() as usize;
@@ -101,63 +113,133 @@ fn resample(full: &RgbaImage, rect: [u32; 4], size: u32) -> RgbaImage {
         (i0, i1, (c - i0 as f64) as f32)
     };
     let xs: Vec<(usize, usize, f32)> = (0..n).map(|t| coord(t, w, rw)).collect();
+    let mut out = RgbImage::new(size, size);
+    let buf: &mut [u8] = out.as_mut();
     for ty in 0..n {
         let (y0, y1, fy) = coord(ty, h, rh);
         for (tx, &(x0, x1, fx)) in xs.iter().enumerate() {
-            let p = |xx: usize, yy: usize, c: usize| reduced[(yy * rw + xx) * 4 + c];
-            for c in 0..4 {
-                let top = p(x0, y0, c) * (1.0 - fx) + p(x1, y0, c) * fx;
-                let bottom = p(x0, y1, c) * (1.0 - fx) + p(x1, y1, c) * fx;
-                buf[(ty * n + tx) * 4 + c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+            for c in 0..3 {
+                let top = fetch(x0, y0, c) * (1.0 - fx) + fetch(x1, y0, c) * fx;
+                let bottom = fetch(x0, y1, c) * (1.0 - fx) + fetch(x1, y1, c) * fx;
+                buf[(ty * n + tx) * 3 + c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
             }
         }
     }
     out
 }
 
+/// Square erosion of radius `radius` by running counts (linear in the texel count whatever the radius).
 fn erode(inside: &[bool], n: usize, radius: usize) -> Vec<bool> {
-    // Separable square erosion.
-    let mut tmp = inside.to_vec();
-    for y in 0..n {
-        for x in 0..n {
-            let lo = x.saturating_sub(radius);
-            let hi = (x + radius).min(n - 1);
-            tmp[y * n + x] = inside[y * n + lo..=y * n + hi].iter().all(|&b| b);
+    // A texel survives when its window holds no outside texel; count outside texels in a sliding window.
+    let window = |get: &dyn Fn(usize) -> bool, set: &mut dyn FnMut(usize, bool)| {
+        let mut outside = 0usize;
+        for k in 0..radius.min(n) {
+            outside += usize::from(!get(k));
         }
+        for k in 0..n {
+            if k + radius < n {
+                outside += usize::from(!get(k + radius));
+            }
+            if k > radius {
+                outside -= usize::from(!get(k - radius - 1));
+            }
+            set(k, outside == 0);
+        }
+    };
+    let mut rows = vec![false; n * n];
+    for y in 0..n {
+        let line = &inside[y * n..(y + 1) * n];
+        let (head, _) = rows.split_at_mut((y + 1) * n);
+        let target = &mut head[y * n..];
+        window(&|k| line[k], &mut |k, v| target[k] = v);
     }
-    let mut out = tmp.clone();
-    for y in 0..n {
-        let lo = y.saturating_sub(radius);
-        let hi = (y + radius).min(n - 1);
-        for x in 0..n {
-            out[y * n + x] = (lo..=hi).all(|yy| tmp[yy * n + x]);
-        }
+    let mut out = vec![false; n * n];
+    for x in 0..n {
+        window(&|k| rows[k * n + x], &mut |k, v| out[k * n + x] = v);
     }
     if out.iter().any(|&b| b) { out } else { inside.to_vec() }
 }
 
 /// Every texel outside takes the colour of the nearest inside texel (breadth-first, 4-connected).
-fn bleed(rgba: &mut [u8], inside: &[bool], n: usize) {
+fn bleed(rgb: &mut [u8], inside: &[bool], n: usize) {
     let mut known = inside.to_vec();
-    let mut queue: VecDeque<usize> = (0..n * n).filter(|&i| known[i]).collect();
-    if queue.is_empty() {
-        rgba.chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[128, 128, 128, 255]));
+    // Start from the frontier only: inside texels with an outside neighbour.
+    let frontier = |i: usize| {
+        let (x, y) = (i % n, i / n);
+        (x > 0 && !inside[i - 1])
+            || (x + 1 < n && !inside[i + 1])
+            || (y > 0 && !inside[i - n])
+            || (y + 1 < n && !inside[i + n])
+    };
+    let mut queue: VecDeque<u32> = (0..n * n).filter(|&i| inside[i] && frontier(i)).map(|i| i as u32).collect();
+    if !inside.iter().any(|&b| b) {
+        rgb.fill(128);
         return;
     }
     while let Some(i) = queue.pop_front() {
+        let i = i as usize;
         let (x, y) = (i % n, i / n);
         let neighbours =
             [(x > 0).then(|| i - 1), (x + 1 < n).then(|| i + 1), (y > 0).then(|| i - n), (y + 1 < n).then(|| i + n)];
         for j in neighbours.into_iter().flatten() {
             if !known[j] {
                 known[j] = true;
-                let (src, dst) = (i * 4, j * 4);
-                for c in 0..3 {
-                    rgba[dst + c] = rgba[src + c];
-                }
-                rgba[dst + 3] = 255;
-                queue.push_back(j);
+                let (src, dst) = (i * 3, j * 3);
+                rgb.copy_within(src..src + 3, dst);
+                queue.push_back(j as u32);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_erode(inside: &[bool], n: usize, radius: usize) -> Vec<bool> {
+        let out: Vec<bool> = (0..n * n)
+            .map(|i| {
+                let (x, y) = ((i % n) as isize, (i / n) as isize);
+                let r = radius as isize;
+                (-r..=r).all(|dy| {
+                    (-r..=r).all(|dx| {
+                        let (xx, yy) = (x + dx, y + dy);
+                        xx < 0
+                            || yy < 0
+                            || xx >= n as isize
+                            || yy >= n as isize
+                            || inside[yy as usize * n + xx as usize]
+                    })
+                })
+            })
+            .collect();
+        // Like `erode`, keep the input when nothing survives.
+        if out.iter().any(|&b| b) { out } else { inside.to_vec() }
+    }
+
+    #[test]
+    fn running_count_erosion_matches_the_definition() {
+        let n = 23;
+        let inside: Vec<bool> = (0..n * n)
+            .map(|i| {
+                let (x, y) = ((i % n) as f64 - 11.0, (i / n) as f64 - 10.0);
+                x * x + y * y < 80.0 && (i % 37 != 3)
+            })
+            .collect();
+        for radius in [1, 2, 4] {
+            assert!(naive_erode(&inside, n, radius) != inside || radius > 2);
+            assert_eq!(erode(&inside, n, radius), naive_erode(&inside, n, radius), "radius {radius}");
+        }
+    }
+
+    #[test]
+    fn bleed_fills_every_texel_from_the_nearest_inside() {
+        let n = 8;
+        let mut inside = vec![false; n * n];
+        inside[3 * n + 3] = true;
+        let mut rgb = vec![0u8; n * n * 3];
+        rgb[(3 * n + 3) * 3..(3 * n + 3) * 3 + 3].copy_from_slice(&[10, 20, 30]);
+        bleed(&mut rgb, &inside, n);
+        assert!(rgb.chunks_exact(3).all(|p| p == [10, 20, 30]));
     }
 }
