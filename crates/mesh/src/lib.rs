@@ -310,6 +310,31 @@ fn prepare_loops(outline: &Outline, edge: f64, tol: f64) -> Option<Vec<Loop>> {
     Some(loops)
 }
 
+/// The planar mesh for one attempt: the refined triangulation (when `grade` is set, with graded rim rings placed
+/// from a rough solve of the heights, `grade = (depth, ε)`), unless the rings would overflow the budget.
+fn planar_mesh(
+    loops: &[Loop],
+    max_area: f64,
+    max_new_vertices: usize,
+    grade: Option<(f64, f64)>,
+    edge: f64,
+    per_side: f64,
+) -> Result<triangulate::Mesh2, TriangulateError> {
+    let (mut cdt, mesh2) = triangulate(loops, grade.is_some(), max_area, max_new_vertices)?;
+    let Some((depth, eps)) = grade else {
+        return Ok(mesh2);
+    };
+    // Graded rings cost about four faces per silhouette vertex and side; skip them on tight budgets.
+    let n_rim = mesh2.boundary.iter().filter(|&&b| b).count();
+    if (4 * n_rim) as f64 > 0.3 * per_side {
+        return Ok(mesh2);
+    }
+    // A rough solve is enough to place the rings.
+    let rough = heights::solve_poisson(&mesh2, 60);
+    let z: Vec<f64> = rough.iter().map(|&u| depth * ((u + eps * eps).sqrt() - eps)).collect();
+    if triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 { triangulate::extract(&cdt) } else { Ok(mesh2) }
+}
+
 /// Triangulation, heights, lifting and the self-check, with feedback on the edge length until the face cap is
 /// met and safer parameters after a failed check.
 fn geometry(
@@ -338,7 +363,15 @@ fn geometry(
         }
         let refine = params.mode == Mode::Inflate;
         let max_area = 3f64.sqrt() / 4.0 * edge * edge * 1.6;
-        let (mut cdt, mut mesh2) = match triangulate(&loops, refine, max_area, (per_side * 1.5) as usize) {
+        let depth = f64::from(params.depth);
+        let eps = edge * eps_factor;
+        let grade = refine.then_some((depth, eps));
+        // The triangulation library is not ours: a panic inside it becomes a failed attempt, never a crash.
+        let planar = std::panic::catch_unwind(|| {
+            planar_mesh(&loops, max_area, (per_side * 1.5) as usize, grade, edge, per_side)
+        })
+        .unwrap_or(Err(TriangulateError::Internal));
+        let mesh2 = match planar {
             Ok(m) => m,
             Err(TriangulateError::SelfIntersection) => {
                 last_error = TriangulateError::SelfIntersection.to_string();
@@ -351,25 +384,6 @@ fn geometry(
                 continue;
             }
         };
-        let depth = f64::from(params.depth);
-        let eps = edge * eps_factor;
-        if params.mode == Mode::Inflate {
-            // A rough solve is enough to place the graded rim rings.
-            let rough = heights::solve_poisson(&mesh2, 60);
-            let z: Vec<f64> = rough.iter().map(|&u| depth * ((u + eps * eps).sqrt() - eps)).collect();
-            // Graded rings cost about four faces per silhouette vertex and side; skip them on tight budgets.
-            let n_rim = mesh2.boundary.iter().filter(|&&b| b).count();
-            if (4 * n_rim) as f64 <= 0.3 * per_side && triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 {
-                match triangulate::extract(&cdt) {
-                    Ok(m) => mesh2 = m,
-                    Err(err) => {
-                        last_error = err.to_string();
-                        continue;
-                    }
-                }
-            }
-        }
-        drop(cdt);
         clock.lap(Stage::Triangulate);
         let walls = if params.mode == Mode::Extrude { 2 * triangulate::boundary_edges(&mesh2.tris).len() } else { 0 };
         let n_faces = 2 * mesh2.tris.len() + walls;

@@ -26,6 +26,8 @@ pub(crate) enum TriangulateError {
     SelfIntersection,
     /// The triangulation has no interior triangles, or coordinates are unusable.
     Empty,
+    /// The triangulation library failed unexpectedly.
+    Internal,
 }
 
 impl std::fmt::Display for TriangulateError {
@@ -33,6 +35,7 @@ impl std::fmt::Display for TriangulateError {
         match self {
             TriangulateError::SelfIntersection => write!(f, "the silhouette intersects itself"),
             TriangulateError::Empty => write!(f, "the silhouette has no interior"),
+            TriangulateError::Internal => write!(f, "the triangulation failed"),
         }
     }
 }
