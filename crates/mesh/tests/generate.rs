@@ -239,3 +239,21 @@ fn rim_has_no_slivers() {
         assert!(p99 < 4.0, "{}: aspect p99 {p99}", shape.name);
     }
 }
+
+#[test]
+fn the_validator_harness_catches_broken_files() {
+    let bytes = png_bytes(&alpha_image(&DISC));
+    let good = run(&bytes, ImageKind::Png, &MeshParams::default()).files.remove(0).bytes;
+    // A normal that is not unit length must be reported.
+    let mut broken = good.clone();
+    let glb = read_glb(&good);
+    let json_len = u32::from_le_bytes(good[12..16].try_into().expect("len")) as usize;
+    let normals_view = glb.json["accessors"][1]["bufferView"].as_u64().expect("view") as usize;
+    let offset = glb.json["bufferViews"][normals_view]["byteOffset"].as_u64().expect("offset") as usize;
+    let at = 20 + json_len + 8 + offset;
+    broken[at..at + 4].copy_from_slice(&3.0f32.to_le_bytes());
+    let (passed, report) = run_khronos(&broken, "broken-normal");
+    assert!(!passed, "the validator accepted a non-unit normal: {report}");
+    let (passed, _) = run_khronos(&good[..good.len() / 2], "truncated");
+    assert!(!passed, "the validator accepted a truncated file");
+}
