@@ -257,3 +257,20 @@ fn the_validator_harness_catches_broken_files() {
     let (passed, _) = run_khronos(&good[..good.len() / 2], "truncated");
     assert!(!passed, "the validator accepted a truncated file");
 }
+
+#[test]
+fn soft_drop_shadow_is_not_part_of_the_object() {
+    // A red disc on white with a grey shadow below and to the right, up to 90 levels darker than the backdrop.
+    let image = image::RgbaImage::from_fn(DISC.w, DISC.h, |x, y| {
+        let (px, py) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
+        if ((px - 160.0).powi(2) + (py - 130.0).powi(2)).sqrt() < 100.0 {
+            return image::Rgba([200, 60, 40, 255]);
+        }
+        let e = (((px - 175.0) / 110.0).powi(2) + ((py - 150.0) / 95.0).powi(2)).sqrt();
+        let v = (245.0 - (1.0 - ((e - 0.8) / 0.4).clamp(0.0, 1.0)) * 90.0) as u8;
+        image::Rgba([v, v, v.saturating_sub(3), 255])
+    });
+    let glb = read_glb(&run(&jpeg_bytes(&image), ImageKind::Jpeg, &MeshParams::default()).files[0].bytes);
+    let iou = silhouette_iou(&glb.positions, &glb.tris, &DISC);
+    assert!(iou >= 0.97, "silhouette IoU {iou}");
+}
