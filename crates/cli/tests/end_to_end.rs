@@ -207,7 +207,6 @@ fn crc32(bytes: &[u8]) -> u32 {
 #[tokio::test]
 async fn bad_input_gets_a_json_error_and_no_invoice() {
     let server = start_server(&["--max-body-bytes", "1048576"]);
-    let client = reqwest::Client::new();
     let url = format!("{}/api/l402/3d-model", server.url);
     let b64 = |bytes: &[u8]| STANDARD.encode(bytes);
     let png = png_disc(64, 20.0, [0, 200, 0]);
