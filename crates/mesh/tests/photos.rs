@@ -37,6 +37,12 @@ fn horse_silhouette() {
 }
 
 #[test]
+fn horse_as_lossy_webp_with_alpha() {
+    // The same horse, re-encoded as lossy WebP (VP8 with an ALPH chunk); lossy ringing must not break the mask.
+    check_photo("horse-lossy.webp", ImageKind::Webp, |p| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]) < 384);
+}
+
+#[test]
 fn retina_on_black() {
     // A fundus photograph on a black surround: the reference mask is the non-black pixels.
     check_photo("retina.jpg", ImageKind::Jpeg, |p| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]) > 60);
