@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mesh402_mesh::{Format, ImageKind, MeshParams, Mode};
+use mesh402_server::config::Secret;
 use mesh402_server::{Config, RawConfig};
 
 /// mesh402 sells image-to-3D-model generation per request over L402: clients pay a Lightning invoice and get a
@@ -63,9 +64,42 @@ struct ServeArgs {
     /// Longest a request waits for its model, in seconds [default: 600].
     #[arg(long, env = "MESH402_MAX_WAIT_SECS", value_name = "SECS")]
     max_wait_secs: Option<u64>,
-    /// Lightning backend: dev [default: dev].
+    /// Lightning backend: dev, lnbits, lnd or cln [default: dev].
     #[arg(long, env = "MESH402_LIGHTNING", value_name = "BACKEND")]
     lightning: Option<String>,
+    /// Seconds each call to the Lightning node may take, 1 to 10 [default: 5].
+    #[arg(long, env = "MESH402_LIGHTNING_TIMEOUT_SECS", value_name = "SECS")]
+    lightning_timeout_secs: Option<u64>,
+    /// LNbits base URL (with --lightning lnbits).
+    #[arg(long, env = "MESH402_LNBITS_URL", value_name = "URL")]
+    lnbits_url: Option<String>,
+    /// LNbits wallet invoice key (prefer --lnbits-invoice-key-file: arguments are visible to other users).
+    #[arg(long, env = "MESH402_LNBITS_INVOICE_KEY", value_name = "KEY", hide_env_values = true)]
+    lnbits_invoice_key: Option<Secret>,
+    /// A file holding the LNbits wallet invoice key.
+    #[arg(long, env = "MESH402_LNBITS_INVOICE_KEY_FILE", value_name = "FILE")]
+    lnbits_invoice_key_file: Option<PathBuf>,
+    /// LND REST base URL, e.g. https://127.0.0.1:8080 (with --lightning lnd).
+    #[arg(long, env = "MESH402_LND_REST_URL", value_name = "URL")]
+    lnd_rest_url: Option<String>,
+    /// LND macaroon file (an invoice macaroon is enough).
+    #[arg(long, env = "MESH402_LND_MACAROON_FILE", value_name = "FILE")]
+    lnd_macaroon_file: Option<PathBuf>,
+    /// LND's tls.cert, pinned: exactly this certificate is trusted.
+    #[arg(long, env = "MESH402_LND_TLS_CERT_FILE", value_name = "FILE")]
+    lnd_tls_cert_file: Option<PathBuf>,
+    /// Core Lightning clnrest base URL (with --lightning cln).
+    #[arg(long, env = "MESH402_CLN_REST_URL", value_name = "URL")]
+    cln_rest_url: Option<String>,
+    /// Core Lightning rune allowing invoice and listinvoices (prefer --cln-rune-file).
+    #[arg(long, env = "MESH402_CLN_RUNE", value_name = "RUNE", hide_env_values = true)]
+    cln_rune: Option<Secret>,
+    /// A file holding the Core Lightning rune.
+    #[arg(long, env = "MESH402_CLN_RUNE_FILE", value_name = "FILE")]
+    cln_rune_file: Option<PathBuf>,
+    /// clnrest's TLS certificate, pinned: exactly this certificate is trusted.
+    #[arg(long, env = "MESH402_CLN_TLS_CERT_FILE", value_name = "FILE")]
+    cln_tls_cert_file: Option<PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "MESH402_LOG_JSON")]
     log_json: bool,
@@ -105,6 +139,8 @@ struct DevPayArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // HTTP clients (Lightning backends, dev-pay) use rustls with the ring provider, chosen once per process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
@@ -140,6 +176,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         workers: args.workers,
         max_wait_secs: args.max_wait_secs,
         lightning: args.lightning,
+        lightning_timeout_secs: args.lightning_timeout_secs,
+        lnbits_url: args.lnbits_url,
+        lnbits_invoice_key: args.lnbits_invoice_key,
+        lnbits_invoice_key_file: args.lnbits_invoice_key_file,
+        lnd_rest_url: args.lnd_rest_url,
+        lnd_macaroon_file: args.lnd_macaroon_file,
+        lnd_tls_cert_file: args.lnd_tls_cert_file,
+        cln_rest_url: args.cln_rest_url,
+        cln_rune: args.cln_rune,
+        cln_rune_file: args.cln_rune_file,
+        cln_tls_cert_file: args.cln_tls_cert_file,
     };
     let file = match &args.config {
         Some(path) => RawConfig::from_toml_file(path)?,
@@ -147,8 +194,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = Config::resolve(flags.over(file))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime
-        .block_on(async move { mesh402_server::serve(config, shutdown_signal()).await.map_err(anyhow::Error::from) })?;
+    let served = runtime
+        .block_on(async move { mesh402_server::serve(config, shutdown_signal()).await.map_err(anyhow::Error::from) });
+    // Generation runs on blocking threads that cannot be interrupted; do not wait for them: their jobs are in the
+    // store and resume at the next start.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served?;
     tracing::info!("mesh402 stopped");
     Ok(())
 }

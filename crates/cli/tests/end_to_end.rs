@@ -28,11 +28,13 @@ impl Drop for Server {
     }
 }
 
-fn start_server(extra_args: &[&str]) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
+/// Starts the binary on `data_dir`; returns the child, its URL and how many unfinished jobs it resumed.
+fn spawn_server(data_dir: &std::path::Path, extra_args: &[&str]) -> (Child, String, usize) {
+    // The test's own HTTP clients use rustls with the ring provider, as the binary does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
+        .arg(data_dir)
         .args(extra_args)
         .env("MESH402_LOG", "warn")
         .stdout(Stdio::piped())
@@ -42,7 +44,18 @@ fn start_server(extra_args: &[&str]) -> Server {
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("mesh402 listening on ").expect("the listening line").to_owned();
+    // "mesh402 listening on http://ADDR (resumed N unfinished jobs)"
+    let rest = line.strip_prefix("mesh402 listening on ").expect("the listening line");
+    let mut words = rest.split_whitespace();
+    let url = words.next().expect("the URL").to_owned();
+    let resumed = words.nth(1).and_then(|count| count.parse().ok()).expect("the resumed count");
+    (child, url, resumed)
+}
+
+fn start_server(extra_args: &[&str]) -> Server {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (child, url, resumed) = spawn_server(data_dir.path(), extra_args);
+    assert_eq!(resumed, 0);
     Server { child, url, data_dir }
 }
 
@@ -382,4 +395,54 @@ async fn a_third_party_l402_client_pays_and_downloads() {
     assert_eq!(summary["validatorErrors"], 0);
     assert_eq!(summary["validatorWarnings"], 0);
     assert_eq!(summary["caveats"][0], "services=3d-model:0");
+}
+
+#[tokio::test]
+async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
+    let data_dir = tempfile::tempdir().unwrap();
+    // One worker and heavy parameters, so that jobs are still queued or running when the server is killed.
+    let (child, url, _) = spawn_server(data_dir.path(), &["--workers", "1"]);
+    let mut server = Server { child, url, data_dir };
+
+    let mut jobs = Vec::new();
+    for index in 0..4 {
+        let png = png_disc(1024, 300.0 + 40.0 * index as f32, [200, 100, 40]);
+        let mut body = body_for(&png);
+        body["target_faces"] = json!(200_000);
+        body["texture_size"] = json!(4096);
+        let challenge = expect_challenge(post(&server, &body, None).await).await;
+        let preimage = pay(&server, &challenge.invoice).await;
+        let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+        let accepted = reqwest::Client::new()
+            .post(format!("{}/api/l402/3d-model", server.url))
+            .header("Authorization", &authorization)
+            .header("Prefer", "respond-async")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        jobs.push((body, authorization));
+    }
+    // SIGKILL: no chance to clean up.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let (child, url, resumed) = spawn_server(server.data_dir.path(), &["--workers", "1"]);
+    server.child = child;
+    server.url = url;
+    assert!(resumed >= 1, "unfinished jobs were found and resumed (resumed {resumed})");
+
+    let mut model_urls = std::collections::HashSet::new();
+    for (body, authorization) in &jobs {
+        let response = post(&server, body, Some(authorization)).await;
+        assert_eq!(response.status(), StatusCode::OK, "every paid client gets its model after the crash");
+        let result: Value = response.json().await.unwrap();
+        let model_url = result["modelUrl"].as_str().unwrap().to_owned();
+        assert_eq!(reqwest::get(&model_url).await.unwrap().status(), StatusCode::OK);
+        model_urls.insert(model_url);
+    }
+    assert_eq!(model_urls.len(), jobs.len(), "one model per paid job");
+    let stored = std::fs::read_dir(server.data_dir.path().join("models")).unwrap().count();
+    assert_eq!(stored, jobs.len(), "no job ran twice to completion, none was lost");
 }

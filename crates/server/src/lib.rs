@@ -10,6 +10,7 @@
 pub mod config;
 pub mod error;
 mod input;
+mod jobs;
 mod routes;
 
 pub use config::{Config, ConfigError, LightningChoice, RawConfig};
@@ -97,7 +98,8 @@ pub async fn build_with_generator(
     let server_secret = load_or_create_secret(&secret_path).map_err(io_error(&secret_path))?;
     let keyring = Keyring::new(ServerSecret::from_bytes(server_secret));
 
-    let (lightning, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<DevWallet>>) = match config.lightning {
+    let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError(format!("lightning: {error}")));
+    let (lightning, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<DevWallet>>) = match &config.lightning {
         LightningChoice::Dev => {
             let key_path = data_dir.join("dev-wallet.key");
             let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
@@ -105,6 +107,18 @@ pub async fn build_with_generator(
             let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
             tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
             (wallet.clone(), Some(wallet))
+        }
+        LightningChoice::Lnbits(settings) => {
+            tracing::info!(url = %settings.url, "using LNbits");
+            (Arc::new(mesh402_ln::Lnbits::new(settings.clone()).map_err(backend_error)?), None)
+        }
+        LightningChoice::Lnd(settings) => {
+            tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
+            (Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?), None)
+        }
+        LightningChoice::Cln(settings) => {
+            tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
+            (Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?), None)
         }
     };
     let jobs = Arc::new(SqliteJobStore::open(&data_dir.join("mesh402.db")).await?);
@@ -150,6 +164,8 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/api/l402/3d-model", post(routes::create_model))
         .route("/api/l402/generate-3d-model", post(routes::create_model))
+        .route("/api/l402/jobs/{job_id}", get(jobs::job_status))
+        .route("/api/l402/jobs/{job_id}/events", get(jobs::job_events))
         .route("/models/{file}", get(routes::download_primary))
         .route("/models/{model_id}/{name}", get(routes::download_file))
         .route("/healthz", get(routes::health));
@@ -169,8 +185,15 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
 }
 
-/// Binds, resumes unfinished jobs and serves until `shutdown` resolves; then stops accepting and lets open
-/// requests finish. Running jobs that do not finish are resumed by the next start.
+/// How long open requests and running jobs get to finish after a shutdown signal. Whatever is still unfinished
+/// then is in the store and resumes at the next start.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// How often the retention sweeper runs.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Binds, resumes unfinished jobs, starts the retention sweeper and serves until `shutdown` resolves; then stops
+/// accepting and gives open requests and running jobs [`SHUTDOWN_GRACE`] to finish.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -178,15 +201,48 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
     let state = build(&config, public_url.clone()).await?;
-    let resumed =
-        state.service.resume_unfinished().await.map_err(|error| {
-            StartError::Storage(mesh402_store::StoreError::Corrupt(format!("resuming jobs: {error}")))
-        })?;
+    let service = state.service.clone();
+    let resumed = service
+        .resume_unfinished()
+        .await
+        .map_err(|error| StartError::Storage(mesh402_store::StoreError::Corrupt(format!("resuming jobs: {error}"))))?;
     tracing::info!(address = %bound, %public_url, resumed, "mesh402 listening");
     // A line on stdout that scripts (and the end-to-end tests) can wait for.
-    println!("mesh402 listening on http://{bound}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| StartError::Bind { addr: bound, source })
+    println!("mesh402 listening on http://{bound} (resumed {resumed} unfinished jobs)");
+
+    let sweeper = tokio::spawn({
+        let service = service.clone();
+        async move {
+            let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = service.sweep(mesh402_service::unix_now()).await {
+                    tracing::warn!(error = %error, "retention sweep failed; retrying at the next interval");
+                }
+            }
+        }
+    });
+    let (stopping_sender, mut stopping) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_sender.send(true);
+    });
+    let result = tokio::select! {
+        result = std::future::IntoFuture::into_future(server) => {
+            result.map_err(|source| StartError::Bind { addr: bound, source })
+        }
+        () = async {
+            let _ = stopping.changed().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("grace period over; closing the requests still open");
+            Ok(())
+        }
+    };
+    sweeper.abort();
+    let still_running = service.drain(std::time::Duration::from_secs(5)).await;
+    if still_running > 0 {
+        tracing::info!(still_running, "jobs left unfinished; they resume at the next start");
+    }
+    result
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mesh402_l402::{Credential, parse_authorization, parse_macaroon_header};
-use mesh402_service::{JobView, ModelRequest, RedeemError};
+use mesh402_service::{ModelRequest, RedeemError};
 use mesh402_store::{FileLocation, is_valid_model_id};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,10 +45,7 @@ pub async fn create_model(
         return challenge(&state, &request).await;
     };
     match state.service.redeem(&request, &credential).await {
-        Ok(view) => {
-            let view = if view.is_finished() { view } else { state.service.wait(&view.job_id, state.max_wait).await? };
-            Ok(job_response(&state, &view))
-        }
+        Ok(view) => crate::jobs::respond_after_wait(&state, view, &headers).await,
         Err(RedeemError::Rejected(reason)) => {
             tracing::info!(reason = reason.code(), "credential rejected; sending a fresh challenge");
             challenge(&state, &request).await
@@ -82,7 +79,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The credential of a request, if it carries one that parses. Parse failures are treated as no credential
 /// (the client gets a fresh challenge); the credential itself is never logged.
-fn credential_from(headers: &HeaderMap) -> Option<Credential> {
+pub(crate) fn credential_from(headers: &HeaderMap) -> Option<Credential> {
     let authorization = headers.get_all(header::AUTHORIZATION).iter().filter_map(|value| value.to_str().ok());
     match parse_authorization(authorization) {
         Ok(Some(credential)) => return Some(credential),
@@ -140,54 +137,6 @@ pub fn model_url(public_url: &str, model_id: &str, file_name: &str) -> String {
         Some(extension) if extension != "obj" => format!("{public_url}/models/{model_id}.{extension}"),
         _ => format!("{public_url}/models/{model_id}/{file_name}"),
     }
-}
-
-/// The response for a job that was waited on.
-fn job_response(state: &AppState, view: &JobView) -> Response {
-    if let Some(output) = &view.output {
-        let public_url = state.public_url.as_str();
-        let body = json!({
-            "modelUrl": model_url(public_url, &output.model_id, &output.model_file),
-            "jobId": view.job_id,
-            "format": output.model_file.rsplit('.').next().unwrap_or(""),
-            "mediaType": output.media_type,
-            "bytes": output.bytes,
-            "sha256": output.sha256,
-            "faces": output.n_faces,
-            "vertices": output.n_vertices,
-        });
-        let mut response = (StatusCode::OK, Json(body)).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return response;
-    }
-    if let Some(failure) = &view.failure {
-        let client_caused = !matches!(
-            failure.code.as_str(),
-            "generation_failed" | "mesh_check_failed" | "encode_failed" | "input_missing"
-        );
-        let (status, code): (StatusCode, &'static str) = if client_caused {
-            (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
-        } else {
-            (StatusCode::SERVICE_UNAVAILABLE, "generation_failed")
-        };
-        return ApiError::new(
-            status,
-            code,
-            format!(
-                "{} Your payment is still good: send the same request with the same credential to try again.",
-                failure.message
-            ),
-        )
-        .retry_after(5)
-        .into_response();
-    }
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "generation_pending",
-        "The model is still being generated; send the same request with the same credential to keep waiting.",
-    )
-    .retry_after(5)
-    .into_response()
 }
 
 /// `GET /models/{id}.{ext}`: the primary file of a stored model.

@@ -49,6 +49,8 @@ pub struct ServiceConfig {
     pub lightning_timeout: Duration,
     /// Token ids that are no longer accepted.
     pub revoked_tokens: HashSet<TokenId>,
+    /// How long job records and model files are kept after the job was created.
+    pub retention: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -61,6 +63,7 @@ impl Default for ServiceConfig {
             max_attempts: 3,
             lightning_timeout: Duration::from_secs(10),
             revoked_tokens: HashSet::new(),
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -107,6 +110,19 @@ pub struct Quote {
     /// When the invoice expires (unix seconds).
     pub expires_at: u64,
 }
+
+/// What one retention sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Jobs past their retention, removed with their model files.
+    pub jobs: usize,
+    /// Inputs left behind without a job (a crash between storing an input and claiming its job).
+    pub orphan_inputs: usize,
+}
+
+/// How old an input without a job must be before the sweeper removes it: far longer than the moment between
+/// storing an input and claiming its job.
+const ORPHAN_INPUT_AGE_SECS: u64 = 3600;
 
 /// Everything the service is built from.
 pub struct ServiceParts {
@@ -313,9 +329,79 @@ impl Service {
         Ok(self.inner.jobs.job(job_id).await?.as_ref().map(JobView::from))
     }
 
-    /// The job's token id (hex), to check that a status request's credential owns it.
-    pub async fn job_token(&self, job_id: &str) -> Result<Option<String>, ServiceError> {
-        Ok(self.inner.jobs.job(job_id).await?.map(|job| job.spec.token_id))
+    /// The job, if `credential` is the one that paid for it. Status requests carry no image, so the request
+    /// binding is not checked here; everything else is (signature, preimage, expiry, revocation).
+    pub async fn job_for_credential(
+        &self,
+        job_id: &str,
+        credential: &Credential,
+    ) -> Result<Option<JobView>, ServiceError> {
+        let verified = {
+            // Scoped: the context holds a non-Sync callback and must not live across an await.
+            let revoked = &self.inner.config.revoked_tokens;
+            let is_revoked = |token_id: &TokenId| revoked.contains(token_id);
+            let context = VerifyContext {
+                service: SERVICE_NAME,
+                now_unix: unix_now(),
+                request_binding: None,
+                is_revoked: &is_revoked,
+            };
+            verify(credential, &self.inner.keyring, &context)
+        };
+        let token = match verified {
+            Ok(token) => token,
+            Err(reason) => {
+                tracing::info!(reason = reason.code(), "status request with an invalid credential");
+                return Ok(None);
+            }
+        };
+        let Some(job) = self.inner.jobs.job(job_id).await? else { return Ok(None) };
+        if job.spec.token_id != token.token_id.to_string() {
+            return Ok(None);
+        }
+        Ok(self.job(job_id).await?)
+    }
+
+    /// Removes jobs past their retention (records, model files, inputs) and inputs that never got a job.
+    pub async fn sweep(&self, now: u64) -> Result<SweepReport, ServiceError> {
+        let mut report = SweepReport::default();
+        let cutoff = now.saturating_sub(self.inner.config.retention.as_secs());
+        loop {
+            let expired = self.inner.jobs.created_before(cutoff, 500).await?;
+            if expired.is_empty() {
+                break;
+            }
+            for job in expired {
+                if let Some(output) = &job.output {
+                    self.inner.files.delete_model(&output.model_id).await?;
+                }
+                self.inner.files.delete_input(&job.spec.job_id).await?;
+                self.inner.jobs.delete(&job.spec.job_id).await?;
+                report.jobs += 1;
+            }
+        }
+        for (job_id, written_at) in self.inner.files.list_inputs().await? {
+            if written_at.saturating_add(ORPHAN_INPUT_AGE_SECS) < now && self.inner.jobs.job(&job_id).await?.is_none() {
+                self.inner.files.delete_input(&job_id).await?;
+                report.orphan_inputs += 1;
+            }
+        }
+        if report != SweepReport::default() {
+            tracing::info!(jobs = report.jobs, orphan_inputs = report.orphan_inputs, "retention sweep");
+        }
+        Ok(report)
+    }
+
+    /// Waits until no job is being worked on by this process, or `timeout` passes; returns how many still run.
+    pub async fn drain(&self, timeout: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let running = self.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len();
+            if running == 0 || tokio::time::Instant::now() >= deadline {
+                return running;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn live_view(&self, job_id: &str) -> Option<JobView> {

@@ -34,6 +34,8 @@ pub trait FileStore: Send + Sync + 'static {
     async fn input(&self, job_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Removes a job's input image.
     async fn delete_input(&self, job_id: &str) -> Result<(), StoreError>;
+    /// The job ids of all stored inputs, with when each was written (unix seconds).
+    async fn list_inputs(&self) -> Result<Vec<(String, u64)>, StoreError>;
 }
 
 /// Whether `id` has the shape of ids mesh402 makes: 32 to 64 lowercase hex digits.
@@ -186,6 +188,31 @@ impl FileStore for LocalFileStore {
             _ => Ok(()),
         }
     }
+
+    async fn list_inputs(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let inputs_dir = self.inputs_dir.clone();
+        blocking(move || {
+            let mut inputs = Vec::new();
+            for entry in std::fs::read_dir(&inputs_dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if is_valid_model_id(&name) {
+                    inputs.push((name, modified_unix(&entry.metadata()?)));
+                }
+            }
+            inputs.sort();
+            Ok(inputs)
+        })
+        .await
+    }
+}
+
+fn modified_unix(metadata: &std::fs::Metadata) -> u64 {
+    metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]
@@ -220,6 +247,10 @@ mod tests {
         assert_eq!(store.input(ID).await.unwrap(), None);
         store.put_input(ID, b"png bytes").await.unwrap();
         assert_eq!(store.input(ID).await.unwrap().as_deref(), Some(&b"png bytes"[..]));
+        let listed = store.list_inputs().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, ID);
+        assert!(listed[0].1 > 1_700_000_000);
         store.delete_input(ID).await.unwrap();
         assert_eq!(store.input(ID).await.unwrap(), None);
     }

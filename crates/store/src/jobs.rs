@@ -168,4 +168,8 @@ pub trait JobStore: Send + Sync + 'static {
     async fn requeue(&self, job_id: &str, now: u64) -> Result<bool, StoreError>;
     /// Jobs queued or running, oldest first: the work to resume after a restart.
     async fn unfinished(&self) -> Result<Vec<Job>, StoreError>;
+    /// Up to `limit` jobs created before `created_before` (unix seconds), oldest first: past their retention.
+    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Removes a job's record. Removing an unknown job is not an error.
+    async fn delete(&self, job_id: &str) -> Result<(), StoreError>;
 }

@@ -230,6 +230,21 @@ impl JobStore for SqliteJobStore {
             .map_err(db_error)?;
         rows.iter().map(job_from_row).collect()
     }
+
+    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM jobs WHERE created_at < $1 ORDER BY created_at, job_id LIMIT $2")
+            .bind(to_i64(created_before))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn delete(&self, job_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM jobs WHERE job_id = $1").bind(job_id).execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -318,5 +333,12 @@ mod tests {
         assert_eq!(job.output, Some(output));
         assert_eq!(job.failure, None);
         assert!(store.job("nope").await.unwrap().is_none());
+
+        assert!(store.created_before(1_000, 10).await.unwrap().is_empty(), "strictly before");
+        let old = store.created_before(1_001, 10).await.unwrap();
+        assert_eq!(old.len(), 1);
+        store.delete(&job_id).await.unwrap();
+        assert!(store.job(&job_id).await.unwrap().is_none());
+        store.delete(&job_id).await.unwrap();
     }
 }

@@ -1,0 +1,238 @@
+//! Job responses: waiting (the default), `202 Accepted` for asynchronous clients (RFC 7240 `Prefer`), the status
+//! URL and its server-sent event stream. Status and events are read with the credential that paid for the job.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use mesh402_service::JobView;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::routes::{credential_from, model_url};
+
+/// How often asynchronous clients are told to poll.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the client asked for in its `Prefer` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Preference {
+    /// `respond-async`: answer `202` at once.
+    pub respond_async: bool,
+    /// `wait=N`: wait at most N seconds.
+    pub wait: Option<Duration>,
+}
+
+/// Reads RFC 7240 preferences from every `Prefer` header (comma-separated, case-insensitive names; unknown ones
+/// are ignored as the RFC says).
+pub fn preference(headers: &HeaderMap) -> Preference {
+    let mut preference = Preference::default();
+    for value in headers.get_all("prefer").iter().filter_map(|value| value.to_str().ok()) {
+        for item in value.split(',') {
+            let token = item.split(';').next().unwrap_or("").trim();
+            let (name, argument) = match token.split_once('=') {
+                Some((name, argument)) => (name.trim(), Some(argument.trim().trim_matches('"'))),
+                None => (token, None),
+            };
+            if name.eq_ignore_ascii_case("respond-async") {
+                preference.respond_async = true;
+            } else if name.eq_ignore_ascii_case("wait")
+                && let Some(seconds) = argument.and_then(|argument| argument.parse::<u64>().ok())
+            {
+                preference.wait = Some(Duration::from_secs(seconds));
+            }
+        }
+    }
+    preference
+}
+
+/// After a credential was redeemed: wait as long as the client and the server allow, then answer with the model,
+/// the failure, or `202` and where to look.
+pub async fn respond_after_wait(state: &AppState, view: JobView, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let preference = preference(headers);
+    let wait = if preference.respond_async {
+        Duration::ZERO
+    } else {
+        preference.wait.map_or(state.max_wait, |wait| wait.min(state.max_wait))
+    };
+    let view = if view.is_finished() || wait.is_zero() { view } else { state.service.wait(&view.job_id, wait).await? };
+    if view.is_finished() {
+        return Ok(finished_response(state, &view));
+    }
+    let status_url = format!("{}/api/l402/jobs/{}", state.public_url, view.job_id);
+    let mut body = status_body(state, &view);
+    body["status_url"] = Value::from(status_url.clone());
+    body["events_url"] = Value::from(format!("{status_url}/events"));
+    body["poll_interval_ms"] = Value::from(POLL_INTERVAL.as_millis() as u64);
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::LOCATION, HeaderValue::from_str(&status_url).map_err(|_| ApiError::internal())?);
+    response_headers.insert(header::RETRY_AFTER, HeaderValue::from(POLL_INTERVAL.as_secs().max(1)));
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if preference.respond_async {
+        response_headers.insert("preference-applied", HeaderValue::from_static("respond-async"));
+    }
+    Ok(response)
+}
+
+/// The body describing a job: its state and, when done, the model; when failed, the error.
+fn status_body(state: &AppState, view: &JobView) -> Value {
+    let mut body = json!({
+        "job_id": view.job_id,
+        "jobId": view.job_id,
+        "state": view.state,
+        "stage": view.stage,
+        "progress": view.progress,
+        "attempts": view.attempts,
+    });
+    if let Some(output) = &view.output {
+        body["modelUrl"] = Value::from(model_url(&state.public_url, &output.model_id, &output.model_file));
+        body["format"] = Value::from(output.model_file.rsplit('.').next().unwrap_or(""));
+        body["mediaType"] = Value::from(output.media_type.clone());
+        body["bytes"] = Value::from(output.bytes);
+        body["sha256"] = Value::from(output.sha256.clone());
+        body["faces"] = Value::from(output.n_faces);
+        body["vertices"] = Value::from(output.n_vertices);
+    }
+    if let Some(error) = failure_error(view) {
+        body["error"] = json!({ "code": error.code, "message": error.message });
+    }
+    body
+}
+
+/// The error a failed job is reported with.
+fn failure_error(view: &JobView) -> Option<ApiError> {
+    let failure = view.failure.as_ref().filter(|_| view.state == "failed")?;
+    let server_fault =
+        matches!(failure.code.as_str(), "generation_failed" | "mesh_check_failed" | "encode_failed" | "input_missing");
+    let (status, code) = if server_fault {
+        (StatusCode::SERVICE_UNAVAILABLE, "generation_failed")
+    } else {
+        (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
+    };
+    let message = format!(
+        "{} Your payment is still good: send the same request with the same credential to try again.",
+        failure.message
+    );
+    Some(ApiError::new(status, code, message).retry_after(5))
+}
+
+/// `200` with the model, or the failure as a JSON error.
+fn finished_response(state: &AppState, view: &JobView) -> Response {
+    if let Some(error) = failure_error(view) {
+        return error.into_response();
+    }
+    let mut response = (StatusCode::OK, Json(status_body(state, view))).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The job, if the request's credential paid for it; otherwise a 404 that does not tell whether the job exists.
+async fn authorized_job(state: &AppState, job_id: &str, headers: &HeaderMap) -> Result<JobView, ApiError> {
+    let not_found = || {
+        ApiError::new(StatusCode::NOT_FOUND, "job_not_found", "No job with this id was paid for by this credential.")
+    };
+    let credential = credential_from(headers).ok_or_else(not_found)?;
+    state.service.job_for_credential(job_id, &credential).await?.ok_or_else(not_found)
+}
+
+/// `GET /api/l402/jobs/{job_id}`: the job's state, progress and, when done, the model.
+pub async fn job_status(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let view = authorized_job(&state, &job_id, &headers).await?;
+    let mut response = (StatusCode::OK, Json(status_body(&state, &view))).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !view.is_finished() {
+        response_headers.insert(header::RETRY_AFTER, HeaderValue::from(POLL_INTERVAL.as_secs().max(1)));
+    }
+    Ok(response)
+}
+
+/// `GET /api/l402/jobs/{job_id}/events`: server-sent events, one `progress` event per change and a final `done`
+/// or `failed` event with the same body as the status URL. Closing the stream does not cancel the job.
+pub async fn job_events(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let first = authorized_job(&state, &job_id, &headers).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(16);
+    tokio::spawn(async move {
+        let to_event = |view: &JobView| {
+            let name = match view.state {
+                "succeeded" => "done",
+                "failed" => "failed",
+                _ => "progress",
+            };
+            Event::default().event(name).data(status_body(&state, view).to_string())
+        };
+        if sender.send(to_event(&first)).await.is_err() || first.is_finished() {
+            return;
+        }
+        let mut last = first;
+        loop {
+            if let Some(mut updates) = state.service.watch(&job_id) {
+                while updates.changed().await.is_ok() {
+                    let view = updates.borrow_and_update().clone();
+                    if view == last {
+                        continue;
+                    }
+                    if sender.send(to_event(&view)).await.is_err() || view.is_finished() {
+                        return;
+                    }
+                    last = view;
+                }
+            }
+            // Not running here (finished, or owned by another process): read the store.
+            let Ok(Some(view)) = state.service.job(&job_id).await else { return };
+            if view != last {
+                if sender.send(to_event(&view)).await.is_err() || view.is_finished() {
+                    return;
+                }
+                last = view;
+            }
+            if sender.is_closed() {
+                return;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append("prefer", HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn preferences_follow_rfc_7240() {
+        assert_eq!(preference(&headers(&[])), Preference::default());
+        assert!(preference(&headers(&["respond-async"])).respond_async);
+        assert!(preference(&headers(&["Respond-Async; foo=bar"])).respond_async);
+        let both = preference(&headers(&["handling=lenient, wait=15", "respond-async"]));
+        assert_eq!(both, Preference { respond_async: true, wait: Some(Duration::from_secs(15)) });
+        assert_eq!(preference(&headers(&["wait=\"7\""])).wait, Some(Duration::from_secs(7)));
+        assert_eq!(preference(&headers(&["wait=soon"])).wait, None);
+    }
+}

@@ -1,0 +1,310 @@
+//! Paid work is never lost: the server in-process on a real socket, with generators that count, stall and fail
+//! (faults are injected here, through the `ModelGenerator` trait, not in production code).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model, Preflight, Progress};
+use mesh402_server::{Config, RawConfig, build_with_generator, router};
+use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The embedded generator, counted, optionally slowed down per stage and failing its first calls.
+#[derive(Default)]
+struct TestGenerator {
+    calls: AtomicUsize,
+    failures_left: AtomicUsize,
+    stage_delay: Duration,
+}
+
+impl ModelGenerator for TestGenerator {
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
+        EmbeddedGenerator.preflight(image, kind, params)
+    }
+
+    fn generate(
+        &self,
+        image: &[u8],
+        kind: ImageKind,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, MeshError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
+            return Err(MeshError::MeshCheckFailed { reason: "a fault injected by the test".into() });
+        }
+        let delay = self.stage_delay;
+        EmbeddedGenerator.generate(image, kind, params, &mut |step| {
+            std::thread::sleep(delay);
+            progress(step);
+        })
+    }
+}
+
+struct TestServer {
+    url: String,
+    data_dir: tempfile::TempDir,
+    state: mesh402_server::AppState,
+}
+
+async fn start(generator: Arc<TestGenerator>, max_wait_secs: u64) -> TestServer {
+    // The test's HTTP clients use rustls with the ring provider, as the binary does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = Config::resolve(RawConfig {
+        data_dir: Some(data_dir.path().to_path_buf()),
+        max_wait_secs: Some(max_wait_secs),
+        workers: Some(2),
+        ..RawConfig::default()
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = build_with_generator(&config, url.clone(), generator).await.unwrap();
+    let app = router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestServer { url, data_dir, state }
+}
+
+fn png_disc(size: u32, radius: f32) -> Vec<u8> {
+    let centre = size as f32 / 2.0;
+    let image = image::RgbaImage::from_fn(size, size, |x, y| {
+        let inside = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt() < radius;
+        if inside { image::Rgba([180, 90, 30, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    bytes
+}
+
+fn body(radius: f32) -> Value {
+    let png = png_disc(160, radius);
+    json!({ "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)) })
+}
+
+impl TestServer {
+    async fn post(&self, body: &Value, authorization: Option<&str>, prefer: Option<&str>) -> reqwest::Response {
+        let mut request = reqwest::Client::new().post(format!("{}/api/l402/3d-model", self.url)).json(body);
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
+        }
+        if let Some(prefer) = prefer {
+            request = request.header("Prefer", prefer);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Gets a challenge for `body`, pays it with the dev wallet and returns the credential header value.
+    async fn paid_credential(&self, body: &Value) -> String {
+        let challenge: Value = {
+            let response = self.post(body, None, None).await;
+            assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+            response.json().await.unwrap()
+        };
+        let paid: Value = reqwest::Client::new()
+            .post(format!("{}/dev/pay", self.url))
+            .json(&json!({ "invoice": challenge["invoice"] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), paid["preimage"].as_str().unwrap())
+    }
+
+    fn stored_models(&self) -> usize {
+        std::fs::read_dir(self.data_dir.path().join("models")).unwrap().count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_and_repeated_requests_with_one_credential_run_one_generation() {
+    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(30), ..TestGenerator::default() });
+    let server = Arc::new(start(generator.clone(), 60).await);
+    let body = Arc::new(body(60.0));
+    let credential = Arc::new(server.paid_credential(&body).await);
+    let mut requests = Vec::new();
+    for _ in 0..8 {
+        let (server, body, credential) = (server.clone(), body.clone(), credential.clone());
+        requests.push(tokio::spawn(async move {
+            let response = server.post(&body, Some(&credential), None).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned()
+        }));
+    }
+    let mut urls = Vec::new();
+    for request in requests {
+        urls.push(request.await.unwrap());
+    }
+    for _ in 0..8 {
+        let response = server.post(&body, Some(&credential), None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        urls.push(response.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned());
+    }
+    assert!(urls.iter().all(|url| url == &urls[0]), "every request got the same model: {urls:?}");
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 1, "exactly one generation ran");
+    assert_eq!(server.stored_models(), 1);
+}
+
+#[tokio::test]
+async fn a_generation_that_fails_after_payment_is_retried_and_the_credential_stays_good() {
+    // Three failures use up the automatic attempts; the client's retry then succeeds.
+    let generator = Arc::new(TestGenerator { failures_left: AtomicUsize::new(3), ..TestGenerator::default() });
+    let server = start(generator.clone(), 60).await;
+    let body = body(50.0);
+    let credential = server.paid_credential(&body).await;
+
+    let failed = server.post(&body, Some(&credential), None).await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(failed.headers().get("www-authenticate").is_none());
+    assert_eq!(failed.headers()["x-error-code"], "generation_failed");
+    assert!(failed.headers().get("retry-after").is_some());
+    let error: Value = failed.json().await.unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("payment is still good"), "{error}");
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 3, "retried automatically, a bounded number of times");
+
+    let retried = server.post(&body, Some(&credential), None).await;
+    assert_eq!(retried.status(), StatusCode::OK);
+    let result: Value = retried.json().await.unwrap();
+    assert!(result["modelUrl"].as_str().unwrap().ends_with(".glb"));
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 4);
+    // A replay after success does not generate again.
+    assert_eq!(server.post(&body, Some(&credential), None).await.status(), StatusCode::OK);
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn respond_async_gives_202_then_the_status_url_and_events_follow_the_job() {
+    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(80), ..TestGenerator::default() });
+    let server = start(generator.clone(), 60).await;
+    let body = body(55.0);
+    let credential = server.paid_credential(&body).await;
+
+    let accepted = server.post(&body, Some(&credential), Some("respond-async")).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    assert_eq!(accepted.headers()["preference-applied"], "respond-async");
+    assert!(accepted.headers().get("retry-after").is_some());
+    let location = accepted.headers()["location"].to_str().unwrap().to_owned();
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(accepted["status_url"], location.as_str());
+    assert!(accepted["poll_interval_ms"].as_u64().unwrap() > 0);
+    let job_id = accepted["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("{}/api/l402/jobs/{job_id}", server.url));
+
+    // The events stream, read while the job runs.
+    let events = reqwest::Client::new()
+        .get(format!("{location}/events"))
+        .header("Authorization", &credential)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let stream = tokio::time::timeout(Duration::from_secs(60), events.text()).await.expect("the stream ends");
+    let stream = stream.unwrap();
+    assert!(stream.contains("event: progress"), "{stream}");
+    assert!(stream.trim_end().contains("event: done"), "{stream}");
+    let last_data = stream.lines().rev().find_map(|line| line.strip_prefix("data: ")).unwrap();
+    let last: Value = serde_json::from_str(last_data).unwrap();
+    assert_eq!(last["state"], "succeeded");
+
+    // Polling with the same credential shows the result; another credential sees nothing.
+    let status: Value = reqwest::Client::new()
+        .get(&location)
+        .header("Authorization", &credential)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["state"], "succeeded");
+    assert_eq!(status["progress"], 100);
+    assert_eq!(status["modelUrl"], last["modelUrl"]);
+    let other_credential = server.paid_credential(&body_for_other()).await;
+    let hidden = reqwest::Client::new().get(&location).header("Authorization", other_credential).send().await.unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    assert_eq!(hidden.headers()["x-error-code"], "job_not_found");
+    let anonymous = reqwest::get(&location).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
+    assert!(anonymous.headers().get("www-authenticate").is_none());
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 1);
+}
+
+fn body_for_other() -> Value {
+    body(30.0)
+}
+
+#[tokio::test]
+async fn wait_preference_and_the_servers_bound_end_in_202_while_work_goes_on() {
+    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(150), ..TestGenerator::default() });
+    let server = start(generator.clone(), 60).await;
+    let body = body(45.0);
+    let credential = server.paid_credential(&body).await;
+    let waited = server.post(&body, Some(&credential), Some("wait=1")).await;
+    assert_eq!(waited.status(), StatusCode::ACCEPTED, "a 1 s wait is shorter than the job");
+    let state: Value = waited.json().await.unwrap();
+    assert!(state["state"] == "running" || state["state"] == "queued", "{state}");
+    // The default (no preference) waits until done.
+    let done = server.post(&body, Some(&credential), None).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_does_not_cancel_paid_work() {
+    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(150), ..TestGenerator::default() });
+    let server = start(generator.clone(), 60).await;
+    let body = body(40.0);
+    let credential = server.paid_credential(&body).await;
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let gave_up = impatient
+        .post(format!("{}/api/l402/3d-model", server.url))
+        .header("Authorization", &credential)
+        .json(&body)
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client timed out and hung up");
+    // The job finishes without anyone waiting; the next request with the credential gets it, with no new run.
+    for _ in 0..100 {
+        if server.stored_models() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.stored_models(), 1, "the model was made after the client left");
+    let response = server.post(&body, Some(&credential), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(generator.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_retention_sweep_removes_old_jobs_and_their_files() {
+    let generator = Arc::new(TestGenerator::default());
+    let server = start(generator, 60).await;
+    let body = body(50.0);
+    let credential = server.paid_credential(&body).await;
+    let result: Value = server.post(&body, Some(&credential), None).await.json().await.unwrap();
+    let model_url = result["modelUrl"].as_str().unwrap().to_owned();
+    assert_eq!(reqwest::get(&model_url).await.unwrap().status(), StatusCode::OK);
+
+    let now = mesh402_service::unix_now();
+    let nothing = server.state.service.sweep(now).await.unwrap();
+    assert_eq!(nothing.jobs, 0, "a fresh job is kept");
+    let eight_days = 8 * 24 * 3600;
+    let swept = server.state.service.sweep(now + eight_days).await.unwrap();
+    assert_eq!(swept.jobs, 1);
+    assert_eq!(server.stored_models(), 0);
+    assert_eq!(reqwest::get(&model_url).await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // An input that never got a job (a crash between storing it and claiming the job) goes too, once old.
+    let orphan = server.data_dir.path().join("inputs").join("ab".repeat(16));
+    std::fs::write(&orphan, b"png").unwrap();
+    assert_eq!(server.state.service.sweep(now).await.unwrap().orphan_inputs, 0, "too young to be an orphan");
+    assert_eq!(server.state.service.sweep(now + 7200).await.unwrap().orphan_inputs, 1);
+    assert!(!orphan.exists());
+}
