@@ -1,0 +1,209 @@
+//! LND over its REST API: an invoice macaroon in `Grpc-Metadata-macaroon`, LND's self-signed certificate pinned.
+//!
+//! `POST /v1/invoices` makes an invoice (`value_msat`, `memo`, `expiry`; the answer carries `r_hash` in base64);
+//! `GET /v2/invoices/lookup?payment_hash=…` (base64url) reports it. Errors come as grpc-gateway JSON
+//! (`{"code", "message"}`); gRPC code 5 is "not found" and 16 "unauthenticated".
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use mesh402_l402::{PaymentHash, Preimage};
+use serde::Deserialize;
+
+use crate::http::{self, Answer, Secret};
+use crate::{CreatedInvoice, InvoiceRequest, InvoiceState, LightningBackend, LnError, unix_now};
+
+/// How to reach an LND node's REST API.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LndSettings {
+    /// The REST base URL, e.g. `https://127.0.0.1:8080`.
+    pub rest_url: String,
+    /// The macaroon, hex encoded (an invoice macaroon is enough).
+    pub macaroon_hex: Secret,
+    /// LND's TLS certificate (PEM, `tls.cert`); when set, exactly this certificate is trusted.
+    pub tls_cert_pem: Option<Vec<u8>>,
+    /// The deadline of every call.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for LndSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LndSettings")
+            .field("rest_url", &self.rest_url)
+            .field("macaroon_hex", &self.macaroon_hex)
+            .field("tls_cert_pinned", &self.tls_cert_pem.is_some())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// An LND node as a [`LightningBackend`].
+#[derive(Debug)]
+pub struct Lnd {
+    url: String,
+    macaroon_hex: Secret,
+    client: reqwest::Client,
+}
+
+impl Lnd {
+    /// Checks the settings and builds the HTTP client (no call is made yet).
+    pub fn new(settings: LndSettings) -> Result<Lnd, LnError> {
+        let macaroon = settings.macaroon_hex.expose();
+        if macaroon.is_empty() || hex::decode(macaroon).is_err() {
+            return Err(LnError::Rejected("the LND macaroon must be non-empty hex".into()));
+        }
+        Ok(Lnd {
+            url: http::base_url("lnd_rest_url", &settings.rest_url)?,
+            macaroon_hex: settings.macaroon_hex,
+            client: http::client(settings.timeout, settings.tls_cert_pem.as_deref())?,
+        })
+    }
+
+    fn error(answer: &Answer) -> LnError {
+        if let Some(error) = answer.common_error() {
+            return error;
+        }
+        let body = answer.json::<GatewayError>().ok();
+        let code = body.as_ref().and_then(|body| body.code);
+        let message = body.and_then(|body| body.message).unwrap_or_else(|| answer.excerpt());
+        let lower = message.to_ascii_lowercase();
+        if code == Some(16) || code == Some(7) || lower.contains("macaroon") || lower.contains("permission denied") {
+            return LnError::Unauthorized;
+        }
+        if code == Some(5)
+            || answer.status.as_u16() == 404
+            || lower.contains("unable to locate invoice")
+            || lower.contains("there are no existing invoices")
+        {
+            return LnError::NotFound;
+        }
+        if code == Some(14) || code == Some(4) {
+            return LnError::Unavailable(message);
+        }
+        match answer.status.as_u16() {
+            400..=499 => LnError::Rejected(message),
+            status => LnError::BadResponse(format!("HTTP {status}: {message}")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct GatewayError {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AddInvoiceResponse {
+    r_hash: String,
+    payment_request: String,
+}
+
+#[derive(Deserialize)]
+struct LndInvoice {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    settled: Option<bool>,
+    #[serde(default)]
+    r_preimage: Option<String>,
+    #[serde(default)]
+    creation_date: Option<NumberText>,
+    #[serde(default)]
+    expiry: Option<NumberText>,
+}
+
+/// grpc-gateway writes 64-bit integers as strings; accept numbers too.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberText {
+    Number(u64),
+    Text(String),
+}
+
+impl NumberText {
+    fn value(&self) -> Option<u64> {
+        match self {
+            NumberText::Number(number) => Some(*number),
+            NumberText::Text(text) => text.parse().ok(),
+        }
+    }
+}
+
+#[async_trait]
+impl LightningBackend for Lnd {
+    fn name(&self) -> &'static str {
+        "lnd"
+    }
+
+    async fn create_invoice(&self, request: &InvoiceRequest) -> Result<CreatedInvoice, LnError> {
+        if request.amount.0 == 0 {
+            return Err(LnError::Rejected("amountless invoices are not issued".into()));
+        }
+        let body = serde_json::json!({
+            "memo": request.description,
+            "value_msat": request.amount.0.to_string(),
+            "expiry": request.expiry.as_secs().to_string(),
+        });
+        let call = self
+            .client
+            .post(format!("{}/v1/invoices", self.url))
+            .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose())
+            .json(&body);
+        let answer = Answer::fetch(call).await?;
+        if !answer.status.is_success() {
+            return Err(Lnd::error(&answer));
+        }
+        let created: AddInvoiceResponse = answer.json()?;
+        let reported = STANDARD
+            .decode(&created.r_hash)
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .map(PaymentHash)
+            .ok_or_else(|| LnError::BadResponse("LND returned a malformed r_hash".into()))?;
+        http::check_invoice(&created.payment_request, request, Some(&reported))
+    }
+
+    async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<InvoiceState, LnError> {
+        // grpc-gateway reads bytes in query strings as base64url; the padding is percent-encoded.
+        let hash = URL_SAFE.encode(payment_hash.0).replace('=', "%3D");
+        let call = self
+            .client
+            .get(format!("{}/v2/invoices/lookup?payment_hash={hash}", self.url))
+            .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose());
+        let answer = Answer::fetch(call).await?;
+        if !answer.status.is_success() {
+            return Err(Lnd::error(&answer));
+        }
+        let invoice: LndInvoice = answer.json()?;
+        let state = invoice.state.as_deref().unwrap_or(if invoice.settled == Some(true) { "SETTLED" } else { "OPEN" });
+        match state {
+            "SETTLED" => {
+                let preimage = invoice
+                    .r_preimage
+                    .and_then(|text| STANDARD.decode(text).ok())
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .map(Preimage)
+                    .filter(|preimage| preimage.hash() == *payment_hash);
+                Ok(InvoiceState::Settled { preimage })
+            }
+            "CANCELED" => Ok(InvoiceState::Canceled),
+            // ACCEPTED is a hold invoice with an HTLC waiting: not paid yet.
+            "OPEN" | "ACCEPTED" => {
+                let created = invoice.creation_date.and_then(|value| value.value());
+                let expiry = invoice.expiry.and_then(|value| value.value());
+                match (created, expiry) {
+                    (Some(created), Some(expiry)) if created.saturating_add(expiry) <= unix_now() => {
+                        Ok(InvoiceState::Expired)
+                    }
+                    _ => Ok(InvoiceState::Open),
+                }
+            }
+            other => Err(LnError::BadResponse(format!("LND reported an unknown invoice state {other:?}"))),
+        }
+    }
+}
