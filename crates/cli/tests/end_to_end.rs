@@ -446,3 +446,47 @@ async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
     let stored = std::fs::read_dir(server.data_dir.path().join("models")).unwrap().count();
     assert_eq!(stored, jobs.len(), "no job ran twice to completion, none was lost");
 }
+
+#[tokio::test]
+async fn sigterm_stops_cleanly_and_work_in_flight_is_not_lost() {
+    let server = start_server(&["--workers", "1"]);
+    let png = png_disc(1024, 380.0, [90, 160, 60]);
+    let mut body = body_for(&png);
+    body["target_faces"] = json!(200_000);
+    body["texture_size"] = json!(4096);
+    let challenge = expect_challenge(post(&server, &body, None).await).await;
+    let preimage = pay(&server, &challenge.invoice).await;
+    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+    let accepted = reqwest::Client::new()
+        .post(format!("{}/api/l402/3d-model", server.url))
+        .header("Authorization", &authorization)
+        .header("Prefer", "respond-async")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "the server exits within its grace period");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    assert!(reqwest::get(format!("{}/healthz", server.url)).await.is_err(), "no longer accepting");
+
+    // Whether the job finished before the exit or is resumed now, the client gets its model.
+    let (child, url, _) = spawn_server(server.data_dir.path(), &[]);
+    server.child = child;
+    server.url = url;
+    let response = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stored = std::fs::read_dir(server.data_dir.path().join("models")).unwrap().count();
+    assert_eq!(stored, 1);
+}
