@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mesh402 on a fresh machine: installs what the tests need beyond the Rust toolchain
-# (the pinned JavaScript tools in tests/js), checks formatting and lints, then runs the whole test suite.
+# (the pinned JavaScript tools in tests/js, and LNbits for the Lightning backend tests), checks formatting and
+# lints, then runs the whole test suite.
 # Nothing is skipped because a tool is missing: a missing tool fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,29 @@ need npm
 
 echo "==> JavaScript test tools (pinned by tests/js/package-lock.json)"
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
+echo "==> LNbits (a real Lightning wallet server for the backend tests), pinned, in target/lnbits-venv"
+# LNbits needs Python 3.10-3.12; bolt11 (its dependency) breaks with bitstring 5, hence the pin.
+LNBITS_VERSION=1.6.2
+LNBITS_VENV="$PWD/target/lnbits-venv"
+if [ "$(cat "$LNBITS_VENV/.installed" 2>/dev/null)" != "$LNBITS_VERSION" ]; then
+  python=""
+  for candidate in python3.12 python3.11 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null &&
+      "$candidate" -c 'import venv' 2>/dev/null; then
+      python="$candidate"
+      break
+    fi
+  done
+  [ -n "$python" ] || { echo "test.sh: LNbits needs Python 3.10-3.12 with venv (apt-get install python3-venv)" >&2; exit 1; }
+  rm -rf "$LNBITS_VENV"
+  "$python" -m venv "$LNBITS_VENV"
+  "$LNBITS_VENV/bin/pip" install --quiet --disable-pip-version-check "lnbits==$LNBITS_VERSION" "bitstring==4.4.0"
+  echo "$LNBITS_VERSION" >"$LNBITS_VENV/.installed"
+fi
+export MESH402_TEST_LNBITS="$LNBITS_VENV/bin/lnbits"
+"$MESH402_TEST_LNBITS" --help >/dev/null
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

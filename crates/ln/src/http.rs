@@ -7,7 +7,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
-use lightning_invoice::Bolt11Invoice;
+use lightning_invoice::SignedRawBolt11Invoice;
 use mesh402_l402::PaymentHash;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -226,51 +226,71 @@ impl Answer {
     }
 }
 
-/// Checks that `bolt11` is a valid invoice for exactly the requested amount, with the payment hash the node
-/// reported (when it reported one), and not expiring sooner than asked; returns what the caller hands out.
+/// What mesh402 needs from a BOLT11 invoice, read leniently: the signature must be valid, but optional fields
+/// some wallets omit (features, a payment secret: LNbits' FakeWallet writes neither) are not required.
+struct InvoiceFacts {
+    amount_msat: Option<u64>,
+    payment_hash: PaymentHash,
+    expiry: Duration,
+    expires_at: u64,
+}
+
+/// BOLT11's expiry when the invoice names none.
+const DEFAULT_BOLT11_EXPIRY: Duration = Duration::from_secs(3600);
+
+fn invoice_facts(bolt11: &str) -> Result<InvoiceFacts, String> {
+    let signed = SignedRawBolt11Invoice::from_str(bolt11).map_err(|error| error.to_string())?;
+    if !signed.check_signature() {
+        return Err("its signature is invalid".into());
+    }
+    let raw = signed.raw_invoice();
+    let payment_hash = raw.payment_hash().ok_or("it has no payment hash")?;
+    let expiry = raw.expiry_time().map_or(DEFAULT_BOLT11_EXPIRY, |expiry| *expiry.as_duration());
+    // One millisatoshi is ten picobitcoin; an amount with a fraction of a millisatoshi is not one we asked for.
+    let amount_msat = raw.amount_pico_btc().map(|pico| if pico.is_multiple_of(10) { pico / 10 } else { u64::MAX });
+    let expires_at = raw.data.timestamp.as_unix_timestamp().saturating_add(expiry.as_secs());
+    Ok(InvoiceFacts { amount_msat, payment_hash: PaymentHash(payment_hash.0.to_byte_array()), expiry, expires_at })
+}
+
+/// Checks that `bolt11` is a validly signed invoice for exactly the requested amount, with the payment hash the
+/// node reported (when it reported one), and not expiring sooner than asked; returns what the caller hands out.
 pub(crate) fn check_invoice(
     bolt11: &str,
     request: &InvoiceRequest,
     reported_hash: Option<&PaymentHash>,
 ) -> Result<CreatedInvoice, LnError> {
     let bolt11 = bolt11.trim();
-    let invoice = Bolt11Invoice::from_str(bolt11)
+    let facts = invoice_facts(bolt11)
         .map_err(|error| LnError::BadResponse(format!("the node returned an invalid BOLT11 invoice: {error}")))?;
-    match invoice.amount_milli_satoshis() {
-        Some(amount) if amount == request.amount.0 => {}
-        other => {
-            return Err(LnError::BadResponse(format!(
-                "the node's invoice is for {other:?} msat, not the {} msat asked for",
-                request.amount.0
-            )));
-        }
+    if facts.amount_msat != Some(request.amount.0) {
+        return Err(LnError::BadResponse(format!(
+            "the node's invoice is for {:?} msat, not the {} msat asked for",
+            facts.amount_msat, request.amount.0
+        )));
     }
-    let payment_hash = PaymentHash(invoice.payment_hash().to_byte_array());
     if let Some(reported) = reported_hash
-        && *reported != payment_hash
+        && *reported != facts.payment_hash
     {
         return Err(LnError::BadResponse("the node reported a payment hash its invoice does not carry".into()));
     }
-    if invoice.expiry_time() < request.expiry {
+    if facts.expiry < request.expiry {
         return Err(LnError::BadResponse(format!(
             "the node's invoice expires after {} s, sooner than the {} s asked for",
-            invoice.expiry_time().as_secs(),
+            facts.expiry.as_secs(),
             request.expiry.as_secs()
         )));
     }
-    let expires_at = invoice.duration_since_epoch().saturating_add(invoice.expiry_time()).as_secs();
-    Ok(CreatedInvoice { bolt11: bolt11.to_owned(), payment_hash, expires_at })
+    Ok(CreatedInvoice { bolt11: bolt11.to_owned(), payment_hash: facts.payment_hash, expires_at: facts.expires_at })
 }
 
 /// The unix time at which `bolt11` expires, if it parses.
 pub(crate) fn invoice_expires_at(bolt11: &str) -> Option<u64> {
-    let invoice = Bolt11Invoice::from_str(bolt11.trim()).ok()?;
-    Some(invoice.duration_since_epoch().saturating_add(invoice.expiry_time()).as_secs())
+    invoice_facts(bolt11.trim()).ok().map(|facts| facts.expires_at)
 }
 
 /// A whole number of satoshis for `request`, for APIs that take satoshis.
 pub(crate) fn whole_sats(request: &InvoiceRequest) -> Result<u64, LnError> {
-    if request.amount.0 == 0 || request.amount.0 % 1000 != 0 {
+    if request.amount.0 == 0 || !request.amount.0.is_multiple_of(1000) {
         return Err(LnError::Rejected(format!("{} msat is not a positive whole number of satoshis", request.amount.0)));
     }
     Ok(request.amount.0 / 1000)

@@ -78,8 +78,11 @@ fn detail_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Opti
 #[derive(Deserialize)]
 struct CreatedPayment {
     payment_hash: String,
-    #[serde(alias = "payment_request")]
-    bolt11: String,
+    // Recent versions send both names; older ones only `payment_request`.
+    #[serde(default)]
+    bolt11: Option<String>,
+    #[serde(default)]
+    payment_request: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,8 +98,10 @@ struct PaymentStatus {
 
 #[derive(Deserialize)]
 struct PaymentDetails {
-    #[serde(default, alias = "payment_request")]
+    #[serde(default)]
     bolt11: Option<String>,
+    #[serde(default)]
+    payment_request: Option<String>,
 }
 
 #[async_trait]
@@ -127,7 +132,11 @@ impl LightningBackend for Lnbits {
             .payment_hash
             .parse::<PaymentHash>()
             .map_err(|_| LnError::BadResponse("LNbits returned a malformed payment hash".into()))?;
-        http::check_invoice(&created.bolt11, request, Some(&reported))
+        let bolt11 = created
+            .bolt11
+            .or(created.payment_request)
+            .ok_or_else(|| LnError::BadResponse("LNbits returned no invoice".into()))?;
+        http::check_invoice(&bolt11, request, Some(&reported))
     }
 
     async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<InvoiceState, LnError> {
@@ -149,7 +158,8 @@ impl LightningBackend for Lnbits {
         if status.status.as_deref() == Some("failed") {
             return Ok(InvoiceState::Canceled);
         }
-        let expires_at = status.details.and_then(|details| details.bolt11).and_then(|b| http::invoice_expires_at(&b));
+        let bolt11 = status.details.and_then(|details| details.bolt11.or(details.payment_request));
+        let expires_at = bolt11.and_then(|bolt11| http::invoice_expires_at(&bolt11));
         match expires_at {
             Some(expires_at) if expires_at <= unix_now() => Ok(InvoiceState::Expired),
             _ => Ok(InvoiceState::Open),

@@ -69,7 +69,8 @@ impl Lnd {
         let code = body.as_ref().and_then(|body| body.code);
         let message = body.and_then(|body| body.message).unwrap_or_else(|| answer.excerpt());
         let lower = message.to_ascii_lowercase();
-        if code == Some(16) || code == Some(7) || lower.contains("macaroon") || lower.contains("permission denied") {
+        let refused = ["macaroon", "permission denied", "verification failed", "signature mismatch"];
+        if code == Some(16) || code == Some(7) || refused.iter().any(|marker| lower.contains(marker)) {
             return LnError::Unauthorized;
         }
         if code == Some(5)
@@ -105,10 +106,7 @@ struct AddInvoiceResponse {
 
 #[derive(Deserialize)]
 struct LndInvoice {
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    settled: Option<bool>,
+    state: String,
     #[serde(default)]
     r_preimage: Option<String>,
     #[serde(default)]
@@ -180,8 +178,7 @@ impl LightningBackend for Lnd {
             return Err(Lnd::error(&answer));
         }
         let invoice: LndInvoice = answer.json()?;
-        let state = invoice.state.as_deref().unwrap_or(if invoice.settled == Some(true) { "SETTLED" } else { "OPEN" });
-        match state {
+        match invoice.state.as_str() {
             "SETTLED" => {
                 let preimage = invoice
                     .r_preimage

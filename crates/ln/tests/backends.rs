@@ -1,0 +1,650 @@
+//! One backend suite (create → look up open → settle → look up settled → unknown hash) run on every backend that
+//! can run here: the development wallet, a real LNbits server, and LND and Core Lightning as small fakes that
+//! speak their documented REST shapes (LND's over TLS with a pinned self-signed certificate). Then error mapping:
+//! refused credentials, malformed and mismatched answers, nodes that are down or never answer.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use mesh402_l402::{Msat, PaymentHash, Preimage};
+use mesh402_ln::{
+    Cln, ClnSettings, CreatedInvoice, DevWallet, InvoiceRequest, InvoiceState, LightningBackend, LnError, Lnbits,
+    LnbitsSettings, Lnd, LndSettings, Secret,
+};
+use serde_json::{Value, json};
+use support::lnbits::LnbitsServer;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn request() -> InvoiceRequest {
+    InvoiceRequest {
+        amount: Msat::from_sats(21),
+        description: "mesh402 backend suite: 21 sats".into(),
+        expiry: Duration::from_secs(600),
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The suite every backend passes. `settle` pays the invoice the way that backend's payers do and returns the
+/// preimage the payer got.
+async fn create_lookup_settle_lookup<F, Fut>(backend: &dyn LightningBackend, settle: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Preimage>,
+{
+    let request = request();
+    let before = unix_now();
+    let created = backend.create_invoice(&request).await.unwrap();
+    // Read without BOLT11's semantic checks: LNbits' FakeWallet writes invoices without features.
+    let signed = lightning_invoice::SignedRawBolt11Invoice::from_str(&created.bolt11).unwrap();
+    assert!(signed.check_signature());
+    let invoice = signed.raw_invoice();
+    assert_eq!(invoice.amount_pico_btc(), Some(21_000 * 10), "{}", backend.name());
+    assert_eq!(bitcoin::hashes::Hash::to_byte_array(invoice.payment_hash().unwrap().0), created.payment_hash.0);
+    assert!(invoice.expiry_time().is_some_and(|expiry| *expiry.as_duration() >= request.expiry));
+    assert!(
+        created.expires_at >= before + 600 - 5 && created.expires_at <= unix_now() + 3600,
+        "{}",
+        created.expires_at
+    );
+
+    assert_eq!(backend.lookup_invoice(&created.payment_hash).await.unwrap(), InvoiceState::Open, "{}", backend.name());
+    // Lookups are read-only and idempotent.
+    assert_eq!(backend.lookup_invoice(&created.payment_hash).await.unwrap(), InvoiceState::Open);
+
+    let preimage = settle(created.bolt11.clone()).await;
+    assert_eq!(preimage.hash(), created.payment_hash, "the payer's preimage opens the invoice's hash");
+    match backend.lookup_invoice(&created.payment_hash).await.unwrap() {
+        InvoiceState::Settled { preimage: Some(reported) } => assert_eq!(reported, preimage),
+        InvoiceState::Settled { preimage: None } => {}
+        other => panic!("{}: expected settled, got {other:?}", backend.name()),
+    }
+
+    let unknown = PaymentHash([0x5a; 32]);
+    let error = backend.lookup_invoice(&unknown).await.unwrap_err();
+    assert!(matches!(error, LnError::NotFound), "{}: {error:?}", backend.name());
+}
+
+/// Median and spread of `n` invoice creations, printed for the record (`cargo test -- --nocapture`).
+async fn measure_creation(backend: &dyn LightningBackend, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        backend.create_invoice(&request()).await.unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let median = times[n / 2];
+    println!(
+        "invoice creation on {}: median {:.2} ms over {n} (min {:.2} ms, max {:.2} ms)",
+        backend.name(),
+        median.as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[n - 1].as_secs_f64() * 1e3
+    );
+    median
+}
+
+fn dev_wallet(dir: &std::path::Path) -> Arc<DevWallet> {
+    Arc::new(DevWallet::open(&[3u8; 32], &dir.join("paid.ledger")).unwrap())
+}
+
+#[tokio::test]
+async fn the_dev_wallet_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = dev_wallet(dir.path());
+    let payer = wallet.clone();
+    create_lookup_settle_lookup(wallet.as_ref(), |bolt11| async move { payer.pay(&bolt11, unix_now()).unwrap() }).await;
+    measure_creation(wallet.as_ref(), 50).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// LNbits: a real server.
+
+fn lnbits(url: &str, key: &str) -> Lnbits {
+    Lnbits::new(LnbitsSettings { url: url.into(), invoice_key: Secret::new(key), timeout: TIMEOUT }).unwrap()
+}
+
+#[tokio::test]
+async fn a_real_lnbits_passes_the_suite_and_maps_its_errors() {
+    let server = LnbitsServer::start().await;
+    let backend = lnbits(&server.url, &server.shop_invoice_key);
+    create_lookup_settle_lookup(&backend, |bolt11| {
+        let server = &server;
+        async move { Preimage::from_str(&server.pay(&bolt11).await).unwrap() }
+    })
+    .await;
+
+    // A wrong key: LNbits answers 404 "Wallet not found" on create, which is a refused credential.
+    let wrong = lnbits(&server.url, "0000000000000000000000000000dead");
+    assert!(matches!(wrong.create_invoice(&request()).await, Err(LnError::Unauthorized)));
+    // Sub-satoshi amounts would become amountless invoices on LNbits: refused before the call.
+    let odd = InvoiceRequest { amount: Msat(21_500), ..request() };
+    assert!(matches!(backend.create_invoice(&odd).await, Err(LnError::Rejected(_))));
+
+    measure_creation(&backend, 50).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small HTTP(S) servers for the nodes that cannot run here.
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+/// A listener that completes TLS handshakes with a fixed certificate; failed handshakes are dropped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, address)) = self.tcp.accept().await else { continue };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, address);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A self-signed certificate for localhost/127.0.0.1 like the one LND generates: (PEM, DER, private key DER).
+fn self_signed() -> (String, Vec<u8>, Vec<u8>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    (certified.cert.pem(), certified.cert.der().to_vec(), certified.signing_key.serialize_der())
+}
+
+async fn serve_tls(router: Router, cert_der: Vec<u8>, key_der: Vec<u8>) -> String {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert_der)], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)))
+        .unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = tcp.local_addr().unwrap();
+    let listener = TlsListener { tcp, acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) };
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("https://{address}")
+}
+
+/// A node stand-in: it issues real signed invoices through a development wallet, remembers the requests it got,
+/// and settles when the test pays through the same wallet.
+struct FakeNode {
+    wallet: Arc<DevWallet>,
+    credential: String,
+    requests: std::sync::Mutex<Vec<(HeaderMap, Value)>>,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeNode {
+    fn new(credential: &str) -> Arc<FakeNode> {
+        let dir = tempfile::tempdir().unwrap();
+        Arc::new(FakeNode {
+            wallet: dev_wallet(dir.path()),
+            credential: credential.into(),
+            requests: std::sync::Mutex::new(Vec::new()),
+            _dir: dir,
+        })
+    }
+
+    fn record(&self, headers: &HeaderMap, body: Value) {
+        self.requests.lock().unwrap().push((headers.clone(), body));
+    }
+
+    async fn create(&self, msat: u64, description: &str, expiry: u64) -> CreatedInvoice {
+        let request =
+            InvoiceRequest { amount: Msat(msat), description: description.into(), expiry: Duration::from_secs(expiry) };
+        self.wallet.create_invoice(&request).await.unwrap()
+    }
+}
+
+// LND: `POST /v1/invoices`, `GET /v2/invoices/lookup`, grpc-gateway errors.
+
+fn lnd_error(status: StatusCode, code: i64, message: &str) -> Response {
+    (status, axum::Json(json!({"code": code, "message": message, "details": []}))).into_response()
+}
+
+fn lnd_router(node: Arc<FakeNode>) -> Router {
+    async fn add_invoice(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
+        node.record(&headers, body.0.clone());
+        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
+            return lnd_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                2,
+                "verification failed: signature mismatch after caveat verification",
+            );
+        }
+        // grpc-gateway sends 64-bit integers as strings.
+        let msat: u64 = body["value_msat"].as_str().unwrap().parse().unwrap();
+        let expiry: u64 = body["expiry"].as_str().unwrap().parse().unwrap();
+        let created = node.create(msat, body["memo"].as_str().unwrap(), expiry).await;
+        axum::Json(json!({
+            "r_hash": STANDARD.encode(created.payment_hash.0),
+            "payment_request": created.bolt11,
+            "add_index": "7",
+            "payment_addr": STANDARD.encode([1u8; 32]),
+        }))
+        .into_response()
+    }
+
+    async fn lookup(
+        State(node): State<Arc<FakeNode>>,
+        headers: HeaderMap,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+    ) -> Response {
+        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
+            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
+        }
+        let Some(hash) = query.get("payment_hash").and_then(|text| URL_SAFE.decode(text).ok()) else {
+            return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid payment hash");
+        };
+        let hash = PaymentHash(hash.try_into().unwrap());
+        let (state, preimage) = match node.wallet.lookup_invoice(&hash).await {
+            Ok(InvoiceState::Open) => ("OPEN", String::new()),
+            Ok(InvoiceState::Settled { preimage }) => ("SETTLED", STANDARD.encode(preimage.unwrap().0)),
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => return lnd_error(StatusCode::NOT_FOUND, 5, "there are no existing invoices"),
+        };
+        axum::Json(json!({
+            "memo": "", "r_preimage": preimage, "r_hash": STANDARD.encode(hash.0), "value": "21", "value_msat": "21000",
+            "settled": state == "SETTLED", "creation_date": unix_now().to_string(), "settle_date": "0",
+            "payment_request": "", "expiry": "600", "cltv_expiry": "80", "private": false, "add_index": "7",
+            "settle_index": "0", "amt_paid": "0", "amt_paid_sat": "0", "amt_paid_msat": "0", "state": state,
+            "htlcs": [], "features": {}, "is_keysend": false, "payment_addr": STANDARD.encode([1u8; 32]),
+            "is_amp": false, "amp_invoice_state": {},
+        }))
+        .into_response()
+    }
+
+    Router::new().route("/v1/invoices", post(add_invoice)).route("/v2/invoices/lookup", get(lookup)).with_state(node)
+}
+
+fn lnd(url: &str, macaroon_hex: &str, cert_pem: Option<&str>) -> Result<Lnd, LnError> {
+    Lnd::new(LndSettings {
+        rest_url: url.into(),
+        macaroon_hex: Secret::new(macaroon_hex),
+        tls_cert_pem: cert_pem.map(|pem| pem.as_bytes().to_vec()),
+        timeout: TIMEOUT,
+    })
+}
+
+#[tokio::test]
+async fn lnd_over_pinned_tls_passes_the_suite() {
+    let node = FakeNode::new("0201036c6e64");
+    let (pem, der, key) = self_signed();
+    let url = serve_tls(lnd_router(node.clone()), der, key).await;
+    let backend = lnd(&url, "0201036c6e64", Some(&pem)).unwrap();
+    let wallet = node.wallet.clone();
+    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).unwrap() }).await;
+
+    // What went over the wire: the macaroon header and the documented body shape.
+    let (headers, body) = node.requests.lock().unwrap()[0].clone();
+    assert_eq!(headers["grpc-metadata-macaroon"], "0201036c6e64");
+    assert_eq!(body, json!({"memo": "mesh402 backend suite: 21 sats", "value_msat": "21000", "expiry": "600"}));
+
+    // A wrong macaroon is a refused credential, whichever of LND's messages comes back.
+    let wrong = lnd(&url, "0201036c6e65", Some(&pem)).unwrap();
+    assert!(matches!(wrong.create_invoice(&request()).await, Err(LnError::Unauthorized)));
+    assert!(matches!(wrong.lookup_invoice(&PaymentHash([1; 32])).await, Err(LnError::Unauthorized)));
+    measure_creation(&backend, 50).await;
+}
+
+#[tokio::test]
+async fn lnd_pinning_accepts_exactly_the_pinned_certificate() {
+    let node = FakeNode::new("00");
+    let (pem, der, key) = self_signed();
+    let (other_pem, _, _) = self_signed();
+    let url = serve_tls(lnd_router(node), der, key).await;
+    // Another certificate, even one for the same names, is refused: the node is unreachable for us.
+    let impostor = lnd(&url, "00", Some(&other_pem)).unwrap();
+    let error = impostor.create_invoice(&request()).await.unwrap_err();
+    assert!(matches!(error, LnError::Unavailable(_)), "{error:?}");
+    // Without a pinned certificate, a self-signed one is not trusted either.
+    let unpinned = lnd(&url, "00", None).unwrap();
+    assert!(matches!(unpinned.create_invoice(&request()).await, Err(LnError::Unavailable(_))));
+    // Through a name the certificate does not carry: pinning checks bytes, not names.
+    let by_name = url.replace("127.0.0.1", "localhost");
+    lnd(&by_name, "00", Some(&pem)).unwrap().create_invoice(&request()).await.unwrap();
+    // A file without a certificate is refused when the backend is built.
+    assert!(matches!(lnd(&url, "00", Some("not a certificate")), Err(LnError::Rejected(_))));
+    assert!(matches!(lnd(&url, "not hex", Some(&pem)), Err(LnError::Rejected(_))));
+}
+
+// Core Lightning: clnrest's `POST /v1/invoice` and `POST /v1/listinvoices`.
+
+fn cln_router(node: Arc<FakeNode>) -> Router {
+    fn authorized(node: &FakeNode, headers: &HeaderMap) -> Option<Response> {
+        if headers.get("rune").and_then(|value| value.to_str().ok()) == Some(&node.credential) {
+            return None;
+        }
+        let body = json!({"code": 1502, "message": "Not authorized: Not derived from master"});
+        Some((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response())
+    }
+
+    async fn invoice(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
+        node.record(&headers, body.0.clone());
+        if let Some(refusal) = authorized(&node, &headers) {
+            return refusal;
+        }
+        let created = node
+            .create(
+                body["amount_msat"].as_u64().unwrap(),
+                body["description"].as_str().unwrap(),
+                body["expiry"].as_u64().unwrap(),
+            )
+            .await;
+        axum::Json(json!({
+            "payment_hash": created.payment_hash.to_string(),
+            "expires_at": created.expires_at,
+            "bolt11": created.bolt11,
+            "payment_secret": hex::encode([2u8; 32]),
+            "created_index": 3,
+        }))
+        .into_response()
+    }
+
+    async fn listinvoices(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
+        if let Some(refusal) = authorized(&node, &headers) {
+            return refusal;
+        }
+        let hash = PaymentHash::from_str(body["payment_hash"].as_str().unwrap()).unwrap();
+        let invoices = match node.wallet.lookup_invoice(&hash).await {
+            Ok(InvoiceState::Open) => vec![json!({
+                "label": "mesh402-x", "bolt11": "lnbcrt…", "payment_hash": hash.to_string(), "amount_msat": 21000,
+                "status": "unpaid", "description": "d", "expires_at": unix_now() + 600, "created_index": 3,
+            })],
+            Ok(InvoiceState::Settled { preimage }) => vec![json!({
+                "label": "mesh402-x", "bolt11": "lnbcrt…", "payment_hash": hash.to_string(), "amount_msat": 21000,
+                "status": "paid", "pay_index": 1, "amount_received_msat": 21000, "paid_at": unix_now(),
+                "payment_preimage": preimage.unwrap().to_hex(), "description": "d", "expires_at": unix_now() + 600,
+                "created_index": 3, "updated_index": 1,
+            })],
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => vec![],
+        };
+        axum::Json(json!({ "invoices": invoices })).into_response()
+    }
+
+    Router::new().route("/v1/invoice", post(invoice)).route("/v1/listinvoices", post(listinvoices)).with_state(node)
+}
+
+fn cln(url: &str, rune: &str) -> Cln {
+    Cln::new(ClnSettings { rest_url: url.into(), rune: Secret::new(rune), tls_cert_pem: None, timeout: TIMEOUT })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn core_lightning_passes_the_suite() {
+    let node = FakeNode::new("rune-abc");
+    let url = serve(cln_router(node.clone())).await;
+    let backend = cln(&url, "rune-abc");
+    let wallet = node.wallet.clone();
+    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).unwrap() }).await;
+
+    let requests = node.requests.lock().unwrap().clone();
+    let (headers, body) = &requests[0];
+    assert_eq!(headers["rune"], "rune-abc");
+    assert_eq!(body["amount_msat"], 21_000);
+    assert_eq!(body["expiry"], 600);
+    assert_eq!(body["description"], "mesh402 backend suite: 21 sats");
+    // Labels are unique per invoice.
+    backend.create_invoice(&request()).await.unwrap();
+    let labels: Vec<String> =
+        node.requests.lock().unwrap().iter().map(|(_, body)| body["label"].as_str().unwrap().to_owned()).collect();
+    assert!(labels.iter().all(|label| label.starts_with("mesh402-")), "{labels:?}");
+    assert_ne!(labels[0], labels[1]);
+
+    let wrong = cln(&url, "rune-wrong");
+    assert!(matches!(wrong.create_invoice(&request()).await, Err(LnError::Unauthorized)));
+    assert!(matches!(wrong.lookup_invoice(&PaymentHash([1; 32])).await, Err(LnError::Unauthorized)));
+    measure_creation(&backend, 50).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Error mapping against recorded answers: every backend, no panics.
+
+/// A server that gives the same answer to every request.
+async fn canned(status: u16, body: &str) -> String {
+    let body = body.to_owned();
+    let status = StatusCode::from_u16(status).unwrap();
+    serve(Router::new().fallback(move || {
+        let body = body.clone();
+        async move { (status, [("content-type", "application/json")], body) }
+    }))
+    .await
+}
+
+/// A valid invoice for `msat` and its payment hash, from a development wallet.
+async fn valid_invoice(msat: u64) -> CreatedInvoice {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = dev_wallet(dir.path());
+    wallet.create_invoice(&InvoiceRequest { amount: Msat(msat), ..request() }).await.unwrap()
+}
+
+fn backends(url: &str) -> Vec<Box<dyn LightningBackend>> {
+    vec![Box::new(lnbits(url, "key")), Box::new(lnd(url, "00", None).unwrap()), Box::new(cln(url, "rune"))]
+}
+
+/// What each backend's create call answers, in its own shape, carrying `bolt11` and `hash` (hex).
+fn created_body(backend: &str, bolt11: &str, hash: &[u8; 32]) -> String {
+    match backend {
+        "lnbits" => json!({"payment_hash": hex::encode(hash), "bolt11": bolt11, "status": "pending"}),
+        "lnd" => json!({"r_hash": STANDARD.encode(hash), "payment_request": bolt11, "add_index": "1"}),
+        _ => json!({"payment_hash": hex::encode(hash), "bolt11": bolt11, "expires_at": 1}),
+    }
+    .to_string()
+}
+
+#[tokio::test]
+async fn refused_credentials_and_sick_proxies_map_the_same_everywhere() {
+    for (status, expect_unauthorized) in [(401, true), (403, true), (502, false), (503, false), (504, false)] {
+        let url = canned(status, r#"{"detail": "nope"}"#).await;
+        for backend in backends(&url) {
+            let error = backend.create_invoice(&request()).await.unwrap_err();
+            if expect_unauthorized {
+                assert!(matches!(error, LnError::Unauthorized), "{} {status}: {error:?}", backend.name());
+            } else {
+                assert!(matches!(error, LnError::Unavailable(_)), "{} {status}: {error:?}", backend.name());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_answers_are_bad_responses() {
+    for body in ["<html>oops</html>", "{}", r#"{"payment_hash": 5}"#, "[]", ""] {
+        let url = canned(200, body).await;
+        for backend in backends(&url) {
+            let error = backend.create_invoice(&request()).await.unwrap_err();
+            assert!(matches!(error, LnError::BadResponse(_)), "{} {body:?}: {error:?}", backend.name());
+            let error = backend.lookup_invoice(&PaymentHash([1; 32])).await.unwrap_err();
+            assert!(matches!(error, LnError::BadResponse(_)), "{} lookup {body:?}: {error:?}", backend.name());
+        }
+    }
+}
+
+#[tokio::test]
+async fn invoices_that_are_not_what_was_asked_are_refused() {
+    let right = valid_invoice(21_000).await;
+    let cheaper = valid_invoice(1_000).await;
+    let cases = [
+        ("an invoice for another amount", cheaper.bolt11.clone(), cheaper.payment_hash.0),
+        ("a hash the invoice does not carry", right.bolt11.clone(), [7u8; 32]),
+        ("not an invoice", "lnbc1notaninvoice".to_owned(), right.payment_hash.0),
+    ];
+    for (what, bolt11, hash) in cases {
+        for name in ["lnbits", "lnd", "cln"] {
+            let url = canned(if name == "lnbits" { 201 } else { 200 }, &created_body(name, &bolt11, &hash)).await;
+            let backend = backends(&url).into_iter().find(|backend| backend.name() == name).unwrap();
+            let error = backend.create_invoice(&request()).await.unwrap_err();
+            assert!(matches!(error, LnError::BadResponse(_)), "{name}, {what}: {error:?}");
+        }
+    }
+    // The same shapes with the right invoice are accepted.
+    for name in ["lnbits", "lnd", "cln"] {
+        let url = canned(200, &created_body(name, &right.bolt11, &right.payment_hash.0)).await;
+        let backend = backends(&url).into_iter().find(|backend| backend.name() == name).unwrap();
+        assert_eq!(backend.create_invoice(&request()).await.unwrap().payment_hash, right.payment_hash, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn recorded_refusals_and_states_map_to_the_right_outcome() {
+    let hash = PaymentHash([1; 32]);
+    // LND: not found as grpc-gateway reports it; an expired open invoice; a canceled one; a hold invoice.
+    let url = canned(404, r#"{"code": 5, "message": "unable to locate invoice", "details": []}"#).await;
+    assert!(matches!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await, Err(LnError::NotFound)));
+    let url = canned(500, r#"{"code": 2, "message": "there are no existing invoices", "details": []}"#).await;
+    assert!(matches!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await, Err(LnError::NotFound)));
+    let url = canned(200, r#"{"state": "OPEN", "creation_date": "1000", "expiry": "600", "settled": false}"#).await;
+    assert_eq!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await.unwrap(), InvoiceState::Expired);
+    let url = canned(200, r#"{"state": "CANCELED", "creation_date": "1000", "expiry": "600"}"#).await;
+    assert_eq!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await.unwrap(), InvoiceState::Canceled);
+    let body = json!({"state": "ACCEPTED", "creation_date": unix_now().to_string(), "expiry": "600"}).to_string();
+    let url = canned(200, &body).await;
+    assert_eq!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await.unwrap(), InvoiceState::Open);
+    let url = canned(200, r#"{"state": "SETTLED", "r_preimage": "AAAA"}"#).await;
+    assert_eq!(
+        lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await.unwrap(),
+        InvoiceState::Settled { preimage: None },
+        "a preimage that does not open the hash is not passed on"
+    );
+    let url = canned(200, r#"{"state": "WEIRD"}"#).await;
+    assert!(matches!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await, Err(LnError::BadResponse(_))));
+    let url = canned(500, r#"{"code": 2, "message": "invoice expiry too large", "details": []}"#).await;
+    assert!(matches!(lnd(&url, "00", None).unwrap().create_invoice(&request()).await, Err(LnError::BadResponse(_))));
+    let url = canned(400, r#"{"code": 3, "message": "memo too long", "details": []}"#).await;
+    assert!(matches!(lnd(&url, "00", None).unwrap().create_invoice(&request()).await, Err(LnError::Rejected(_))));
+
+    // Core Lightning: an expired invoice, a JSON-RPC refusal, a rune refused inside a 500.
+    let url =
+        canned(200, &json!({"invoices": [{"payment_hash": hash.to_string(), "status": "expired"}]}).to_string()).await;
+    assert_eq!(cln(&url, "r").lookup_invoice(&hash).await.unwrap(), InvoiceState::Expired);
+    let url = canned(200, r#"{"invoices": []}"#).await;
+    assert!(matches!(cln(&url, "r").lookup_invoice(&hash).await, Err(LnError::NotFound)));
+    let url = canned(500, r#"{"code": 900, "message": "Duplicate label 'mesh402-1'"}"#).await;
+    assert!(matches!(cln(&url, "r").create_invoice(&request()).await, Err(LnError::Rejected(_))));
+    let url = canned(500, r#"{"code": 1502, "message": "Not authorized: Not derived from master"}"#).await;
+    assert!(matches!(cln(&url, "r").create_invoice(&request()).await, Err(LnError::Unauthorized)));
+
+    // LNbits: unknown payment, a failed one, an expired pending one, validation errors.
+    let url = canned(404, r#"{"detail": "Payment does not exist."}"#).await;
+    assert!(matches!(lnbits(&url, "k").lookup_invoice(&hash).await, Err(LnError::NotFound)));
+    let url = canned(200, r#"{"paid": false, "status": "failed"}"#).await;
+    assert_eq!(lnbits(&url, "k").lookup_invoice(&hash).await.unwrap(), InvoiceState::Canceled);
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = DevWallet::open(&[4u8; 32], &dir.path().join("ledger")).unwrap();
+    let short = InvoiceRequest { expiry: Duration::from_secs(1), ..request() };
+    let expiring = wallet.create_invoice(&short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let body = json!({"paid": false, "status": "pending", "details": {"bolt11": expiring.bolt11}}).to_string();
+    let url = canned(200, &body).await;
+    assert_eq!(lnbits(&url, "k").lookup_invoice(&hash).await.unwrap(), InvoiceState::Expired);
+    let url = canned(422, r#"{"detail": [{"loc": ["body", "amount"], "msg": "field required"}]}"#).await;
+    assert!(matches!(lnbits(&url, "k").create_invoice(&request()).await, Err(LnError::Rejected(_))));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sick nodes: down, or accepting connections and never answering. Every call ends within its timeout.
+
+#[tokio::test]
+async fn a_node_that_is_down_or_silent_is_unavailable_within_the_timeout() {
+    // Down: a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    // Silent: accepts connections, reads nothing, answers nothing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let short = Duration::from_millis(700);
+    for url in [down, silent_url] {
+        let sick: Vec<Box<dyn LightningBackend>> = vec![
+            Box::new(
+                Lnbits::new(LnbitsSettings { url: url.clone(), invoice_key: Secret::new("k"), timeout: short })
+                    .unwrap(),
+            ),
+            Box::new(
+                Lnd::new(LndSettings {
+                    rest_url: url.clone(),
+                    macaroon_hex: Secret::new("00"),
+                    tls_cert_pem: None,
+                    timeout: short,
+                })
+                .unwrap(),
+            ),
+            Box::new(
+                Cln::new(ClnSettings {
+                    rest_url: url.clone(),
+                    rune: Secret::new("r"),
+                    tls_cert_pem: None,
+                    timeout: short,
+                })
+                .unwrap(),
+            ),
+        ];
+        for backend in sick {
+            let started = Instant::now();
+            let error = backend.create_invoice(&request()).await.unwrap_err();
+            assert!(matches!(error, LnError::Unavailable(_)), "{} {url}: {error:?}", backend.name());
+            let error = backend.lookup_invoice(&PaymentHash([1; 32])).await.unwrap_err();
+            assert!(matches!(error, LnError::Unavailable(_)), "{} {url}: {error:?}", backend.name());
+            assert!(started.elapsed() < Duration::from_secs(3), "{}: {:?}", backend.name(), started.elapsed());
+        }
+    }
+}
+
+#[test]
+fn credentials_never_print() {
+    let lnbits = LnbitsSettings { url: "http://x".into(), invoice_key: Secret::new("inkey-secret"), timeout: TIMEOUT };
+    let lnd = LndSettings {
+        rest_url: "https://x".into(),
+        macaroon_hex: Secret::new("abcdef0123"),
+        tls_cert_pem: Some(b"pem".to_vec()),
+        timeout: TIMEOUT,
+    };
+    let cln = ClnSettings {
+        rest_url: "https://x".into(),
+        rune: Secret::new("rune-secret"),
+        tls_cert_pem: None,
+        timeout: TIMEOUT,
+    };
+    let printed = format!("{lnbits:?} {lnd:?} {cln:?}");
+    assert!(!printed.contains("inkey-secret") && !printed.contains("abcdef0123") && !printed.contains("rune-secret"));
+    assert!(printed.contains("***"));
+    let backends = format!("{:?} {:?}", Lnbits::new(lnbits).unwrap(), Cln::new(cln).unwrap());
+    assert!(!backends.contains("inkey-secret") && !backends.contains("rune-secret"), "{backends}");
+}
