@@ -64,6 +64,9 @@ struct ServeArgs {
     /// Longest a request waits for its model, in seconds [default: 600].
     #[arg(long, env = "MESH402_MAX_WAIT_SECS", value_name = "SECS")]
     max_wait_secs: Option<u64>,
+    /// Seconds job records and model files are kept [default: 604800, 7 days].
+    #[arg(long, env = "MESH402_RETENTION_SECS", value_name = "SECS")]
+    retention_secs: Option<u64>,
     /// Lightning backend: dev, lnbits, lnd or cln [default: dev].
     #[arg(long, env = "MESH402_LIGHTNING", value_name = "BACKEND")]
     lightning: Option<String>,
@@ -175,6 +178,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         workers: args.workers,
         max_wait_secs: args.max_wait_secs,
+        retention_secs: args.retention_secs,
         lightning: args.lightning,
         lightning_timeout_secs: args.lightning_timeout_secs,
         lnbits_url: args.lnbits_url,

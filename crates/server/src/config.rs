@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub workers: Option<usize>,
     /// Longest a request waits for its model before getting `202` and a status URL.
     pub max_wait_secs: Option<u64>,
+    /// Seconds job records and model files are kept.
+    pub retention_secs: Option<u64>,
     /// Lightning backend: `dev`, `lnbits`, `lnd` or `cln`.
     pub lightning: Option<String>,
     /// Seconds every call to the Lightning backend may take.
@@ -78,6 +80,7 @@ impl RawConfig {
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
             workers: self.workers.or(lower.workers),
             max_wait_secs: self.max_wait_secs.or(lower.max_wait_secs),
+            retention_secs: self.retention_secs.or(lower.retention_secs),
             lightning: self.lightning.or(lower.lightning),
             lightning_timeout_secs: self.lightning_timeout_secs.or(lower.lightning_timeout_secs),
             lnbits_url: self.lnbits_url.or(lower.lnbits_url),
@@ -140,6 +143,8 @@ pub struct Config {
     pub workers: usize,
     /// Longest a request waits for its model.
     pub max_wait: Duration,
+    /// How long job records and model files are kept.
+    pub retention: Duration,
     /// The Lightning backend.
     pub lightning: LightningChoice,
 }
@@ -187,6 +192,10 @@ impl Config {
         if !(1..=3600).contains(&max_wait_secs) {
             return Err(ConfigError("max_wait_secs must be between 1 and 3600".into()));
         }
+        let retention_secs = raw.retention_secs.unwrap_or(7 * 24 * 3600);
+        if retention_secs < token_lifetime_secs {
+            return Err(ConfigError("retention_secs must be at least token_lifetime_secs".into()));
+        }
         let lightning_timeout_secs = raw.lightning_timeout_secs.unwrap_or(DEFAULT_LIGHTNING_TIMEOUT_SECS);
         if !(1..=10).contains(&lightning_timeout_secs) {
             // The service stops waiting for an invoice after 10 s whatever the backend does.
@@ -229,6 +238,7 @@ impl Config {
             max_body_bytes,
             workers,
             max_wait: Duration::from_secs(max_wait_secs),
+            retention: Duration::from_secs(retention_secs),
             lightning,
         })
     }
@@ -323,6 +333,7 @@ mod tests {
         assert!(raw.listen.is_some() && raw.data_dir.is_some() && raw.public_url.is_some());
         assert!(raw.price_sats.is_some() && raw.invoice_expiry_secs.is_some() && raw.token_lifetime_secs.is_some());
         assert!(raw.max_body_bytes.is_some() && raw.workers.is_some() && raw.max_wait_secs.is_some());
+        assert!(raw.retention_secs.is_some());
         assert!(raw.lightning.is_some() && raw.lightning_timeout_secs.is_some());
         assert!(raw.lnbits_url.is_some() && raw.lnbits_invoice_key.is_some() && raw.lnbits_invoice_key_file.is_some());
         assert!(raw.lnd_rest_url.is_some() && raw.lnd_macaroon_file.is_some() && raw.lnd_tls_cert_file.is_some());

@@ -129,6 +129,7 @@ pub async fn build_with_generator(
             invoice_expiry: config.invoice_expiry,
             token_lifetime: config.token_lifetime,
             workers: config.workers,
+            retention: config.retention,
             ..ServiceConfig::default()
         },
         keyring,
