@@ -65,8 +65,10 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Installs the ring crypto provider as the process default once (reqwest's rustls needs one).
-pub(crate) fn install_crypto_provider() {
+/// Installs the ring crypto provider as the process default, once. reqwest is built without a default provider
+/// (the default one, aws-lc, builds slowly), so a process must call this before building any HTTP client; the
+/// backends here call it themselves.
+pub fn install_crypto_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // Another part of the process may have installed one already; either way a provider is in place.

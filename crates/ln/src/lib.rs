@@ -17,7 +17,7 @@ mod lnd;
 
 pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, PayError};
-pub use http::Secret;
+pub use http::{Secret, install_crypto_provider};
 pub use lnbits::{Lnbits, LnbitsSettings};
 pub use lnd::{Lnd, LndSettings};
 

@@ -65,10 +65,13 @@ pub fn lnbits_executable() -> PathBuf {
 
 /// The site-packages folder of the Python environment that holds `lnbits` (LNbits serves static files relative to
 /// its working directory, so it must run from there).
-fn site_packages(lnbits: &Path) -> PathBuf {
+fn site_packages(lnbits: &Path, data_dir: &Path) -> PathBuf {
     let python = lnbits.with_file_name("python");
+    // Importing lnbits writes an auth key into its data folder: keep that out of the source tree.
     let output = Command::new(&python)
         .args(["-c", "import lnbits, os; print(os.path.dirname(os.path.dirname(lnbits.__file__)))"])
+        .current_dir(data_dir)
+        .env("LNBITS_DATA_FOLDER", data_dir)
         .output()
         .unwrap_or_else(|error| panic!("cannot run {}: {error}", python.display()));
     assert!(output.status.success(), "{} cannot import lnbits", python.display());
@@ -82,6 +85,8 @@ fn free_port() -> u16 {
 impl LnbitsServer {
     /// Starts LNbits and sets it up. Panics with LNbits' log when it does not come up.
     pub async fn start() -> LnbitsServer {
+        // reqwest is built without a default TLS provider; this process's clients use ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let lnbits = lnbits_executable();
         let data_dir = tempfile::tempdir().unwrap();
         let log_path = data_dir.path().join("lnbits.log");
@@ -89,7 +94,7 @@ impl LnbitsServer {
         let port = free_port();
         let child = Command::new(&lnbits)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .current_dir(site_packages(&lnbits))
+            .current_dir(site_packages(&lnbits, data_dir.path()))
             .env("LNBITS_DATA_FOLDER", data_dir.path())
             .env("LNBITS_BACKEND_WALLET_CLASS", "FakeWallet")
             .env("LNBITS_EXTENSIONS_DEFAULT_INSTALL", "")
