@@ -19,17 +19,25 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which a retry makes sense (sent as `Retry-After`).
     pub retry_after: Option<u64>,
+    /// Extra top-level fields of the body, beside `error` (for example the job a failure belongs to).
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), retry_after: None }
+        ApiError { status, code, message: message.into(), retry_after: None, details: serde_json::Map::new() }
     }
 
     /// Adds a `Retry-After`.
     pub fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Adds a top-level field to the body.
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> ApiError {
+        self.details.insert(key.to_owned(), value.into());
         self
     }
 
@@ -91,8 +99,9 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut body = self.details;
+        body.insert("error".to_owned(), json!({ "code": self.code, "message": self.message }));
+        let mut response = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
         let headers = response.headers_mut();
         headers.insert("x-error-code", HeaderValue::from_static(self.code));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

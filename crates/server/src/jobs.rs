@@ -126,7 +126,8 @@ fn failure_error(view: &JobView) -> Option<ApiError> {
 /// `200` with the model, or the failure as a JSON error.
 fn finished_response(state: &AppState, view: &JobView) -> Response {
     if let Some(error) = failure_error(view) {
-        return error.into_response();
+        let status_url = format!("{}/api/l402/jobs/{}", state.public_url, view.job_id);
+        return error.detail("job_id", view.job_id.clone()).detail("status_url", status_url).into_response();
     }
     let mut response = (StatusCode::OK, Json(status_body(state, view))).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -166,6 +166,12 @@ async fn a_generation_that_fails_after_payment_is_retried_and_the_credential_sta
     let error: Value = failed.json().await.unwrap();
     assert!(error["error"]["message"].as_str().unwrap().contains("payment is still good"), "{error}");
     assert_eq!(generator.calls.load(Ordering::SeqCst), 3, "retried automatically, a bounded number of times");
+    let job_id = error["job_id"].as_str().unwrap();
+    assert!(error["status_url"].as_str().unwrap().ends_with(job_id));
+    let failures = server.state.service.failures(job_id).await.unwrap();
+    assert_eq!(failures.len(), 3, "every failure is recorded with its reason");
+    assert!(failures.iter().all(|(_, failure, _)| failure.code == "mesh_check_failed"));
+    assert_eq!(failures.iter().map(|(attempt, _, _)| *attempt).collect::<Vec<_>>(), vec![1, 2, 3]);
 
     let retried = server.post(&body, Some(&credential), None).await;
     assert_eq!(retried.status(), StatusCode::OK);

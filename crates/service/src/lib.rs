@@ -362,6 +362,11 @@ impl Service {
         Ok(self.job(job_id).await?)
     }
 
+    /// Every recorded failure of a job, oldest first: (attempt, failure, unix seconds).
+    pub async fn failures(&self, job_id: &str) -> Result<Vec<(u32, mesh402_store::JobFailure, u64)>, ServiceError> {
+        Ok(self.inner.jobs.failures(job_id).await?)
+    }
+
     /// Removes jobs past their retention (records, model files, inputs) and inputs that never got a job.
     pub async fn sweep(&self, now: u64) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();

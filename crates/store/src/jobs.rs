@@ -164,6 +164,8 @@ pub trait JobStore: Send + Sync + 'static {
     async fn succeed(&self, job_id: &str, output: &JobOutput, now: u64) -> Result<(), StoreError>;
     /// Records a failure. `retry_later` puts the job back in the queue; otherwise it is marked failed.
     async fn fail(&self, job_id: &str, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError>;
+    /// Every failure recorded for the job, oldest first, as (attempt, failure, unix seconds).
+    async fn failures(&self, job_id: &str) -> Result<Vec<(u32, JobFailure, u64)>, StoreError>;
     /// Puts a failed job back in the queue (the client retried with its still-valid credential).
     async fn requeue(&self, job_id: &str, now: u64) -> Result<bool, StoreError>;
     /// Jobs queued or running, oldest first: the work to resume after a restart.

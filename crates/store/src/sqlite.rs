@@ -196,6 +196,18 @@ impl JobStore for SqliteJobStore {
 
     async fn fail(&self, job_id: &str, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError> {
         let state = if retry_later { "queued" } else { "failed" };
+        let mut transaction = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO job_failures (job_id, attempt, code, message, failed_at) \
+             SELECT job_id, attempts, $2, $3, $4 FROM jobs WHERE job_id = $1",
+        )
+        .bind(job_id)
+        .bind(&failure.code)
+        .bind(&failure.message)
+        .bind(to_i64(now))
+        .execute(&mut *transaction)
+        .await
+        .map_err(db_error)?;
         sqlx::query(
             "UPDATE jobs SET state = $2, stage = NULL, error_code = $3, error_message = $4, updated_at = $5 \
              WHERE job_id = $1 AND state != 'succeeded'",
@@ -205,10 +217,31 @@ impl JobStore for SqliteJobStore {
         .bind(&failure.code)
         .bind(&failure.message)
         .bind(to_i64(now))
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
+        transaction.commit().await.map_err(db_error)?;
         Ok(())
+    }
+
+    async fn failures(&self, job_id: &str) -> Result<Vec<(u32, JobFailure, u64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT attempt, code, message, failed_at FROM job_failures WHERE job_id = $1 ORDER BY rowid")
+                .bind(job_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let attempt: i64 = row.try_get("attempt").map_err(db_error)?;
+                let failed_at: i64 = row.try_get("failed_at").map_err(db_error)?;
+                let failure = JobFailure {
+                    code: row.try_get("code").map_err(db_error)?,
+                    message: row.try_get("message").map_err(db_error)?,
+                };
+                Ok((u32::try_from(attempt).unwrap_or(0), failure, to_u64(failed_at)))
+            })
+            .collect()
     }
 
     async fn requeue(&self, job_id: &str, now: u64) -> Result<bool, StoreError> {
@@ -316,6 +349,7 @@ mod tests {
         let failure = JobFailure { code: "generation_failed".into(), message: "it broke".into() };
         store.fail(&job_id, &failure, false, 1_003).await.unwrap();
         assert!(store.unfinished().await.unwrap().is_empty());
+        assert_eq!(store.failures(&job_id).await.unwrap(), vec![(1, failure.clone(), 1_003)]);
         assert!(store.requeue(&job_id, 1_004).await.unwrap());
         assert_eq!(store.start_attempt(&job_id, 1_005).await.unwrap(), 1);
         let output = JobOutput {
@@ -339,6 +373,7 @@ mod tests {
         assert_eq!(old.len(), 1);
         store.delete(&job_id).await.unwrap();
         assert!(store.job(&job_id).await.unwrap().is_none());
+        assert!(store.failures(&job_id).await.unwrap().is_empty(), "failures go with their job");
         store.delete(&job_id).await.unwrap();
     }
 }
