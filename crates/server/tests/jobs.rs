@@ -314,3 +314,17 @@ async fn the_retention_sweep_removes_old_jobs_and_their_files() {
     assert_eq!(server.state.service.sweep(now + 7200).await.unwrap().orphan_inputs, 1);
     assert!(!orphan.exists());
 }
+
+#[tokio::test]
+async fn unpaid_challenges_leave_no_rows_and_no_files() {
+    let server = start(Arc::new(TestGenerator::default()), 60).await;
+    for radius in [30.0, 40.0, 50.0] {
+        let response = server.post(&body(radius), None, None).await;
+        assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    }
+    let jobs = mesh402_store::SqliteJobStore::open(&server.data_dir.path().join("mesh402.db")).await.unwrap();
+    use mesh402_store::JobStore;
+    assert!(jobs.created_before(u64::MAX, 100).await.unwrap().is_empty(), "no job rows for unpaid challenges");
+    assert_eq!(std::fs::read_dir(server.data_dir.path().join("inputs")).unwrap().count(), 0);
+    assert_eq!(server.stored_models(), 0);
+}
