@@ -39,8 +39,9 @@ pub async fn create_model(
     check_content_type(&headers)?;
     let request = Arc::new(parse_model_request(&body)?);
     drop(body);
-    state.service.preflight(&request).await?;
 
+    // A valid credential is bound to content that passed the preflight when it was quoted, so paid requests
+    // (and their replays) skip it; everything that leads to a challenge runs it first.
     let Some(credential) = credential_from(&headers) else {
         return challenge(&state, &request).await;
     };
@@ -99,8 +100,9 @@ pub(crate) fn credential_from(headers: &HeaderMap) -> Option<Credential> {
     }
 }
 
-/// A 402 with a fresh invoice and macaroon bound to `request`.
-async fn challenge(state: &AppState, request: &ModelRequest) -> Result<Response, ApiError> {
+/// A 402 with a fresh invoice and macaroon bound to `request`, once the preflight says the request can succeed.
+async fn challenge(state: &AppState, request: &Arc<ModelRequest>) -> Result<Response, ApiError> {
+    state.service.preflight(request).await?;
     let quote = state.service.quote(request).await?;
     let [l402, lsat] = quote.challenge.header_values();
     let expires_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(quote.expires_at);
