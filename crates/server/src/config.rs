@@ -284,7 +284,7 @@ fn macaroon_hex(path: Option<PathBuf>) -> Result<Secret, ConfigError> {
     if bytes.is_empty() {
         return Err(ConfigError("lnd_macaroon_file is empty".into()));
     }
-    if !trimmed.is_empty() && trimmed.len() % 2 == 0 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !trimmed.is_empty() && trimmed.len().is_multiple_of(2) && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(Secret::new(trimmed.to_ascii_lowercase()));
     }
     Ok(Secret::new(hex::encode(&bytes)))
