@@ -41,7 +41,7 @@ if [ "$(cat "$LNBITS_VENV/.installed" 2>/dev/null)" != "$LNBITS_VERSION" ]; then
   echo "$LNBITS_VERSION" >"$LNBITS_VENV/.installed"
 fi
 export MESH402_TEST_LNBITS="$LNBITS_VENV/bin/lnbits"
-"$MESH402_TEST_LNBITS" --help >/dev/null
+[ -x "$MESH402_TEST_LNBITS" ] || { echo "test.sh: $MESH402_TEST_LNBITS is missing; remove $LNBITS_VENV and rerun" >&2; exit 1; }
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
