@@ -67,7 +67,7 @@ struct ServeArgs {
     /// Seconds job records and model files are kept [default: 604800, 7 days].
     #[arg(long, env = "MESH402_RETENTION_SECS", value_name = "SECS")]
     retention_secs: Option<u64>,
-    /// Lightning backend: dev, lnbits, lnd or cln [default: dev].
+    /// Lightning backend: dev, lnbits, lnd, cln or nwc [default: dev].
     #[arg(long, env = "MESH402_LIGHTNING", value_name = "BACKEND")]
     lightning: Option<String>,
     /// Seconds each call to the Lightning node may take, 1 to 10 [default: 5].
@@ -103,6 +103,12 @@ struct ServeArgs {
     /// clnrest's TLS certificate, pinned: exactly this certificate is trusted.
     #[arg(long, env = "MESH402_CLN_TLS_CERT_FILE", value_name = "FILE")]
     cln_tls_cert_file: Option<PathBuf>,
+    /// Nostr Wallet Connect connection string, nostr+walletconnect://… (prefer --nwc-uri-file: it holds a secret).
+    #[arg(long, env = "MESH402_NWC_URI", value_name = "URI", hide_env_values = true)]
+    nwc_uri: Option<Secret>,
+    /// A file holding the Nostr Wallet Connect connection string.
+    #[arg(long, env = "MESH402_NWC_URI_FILE", value_name = "FILE")]
+    nwc_uri_file: Option<PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "MESH402_LOG_JSON")]
     log_json: bool,
@@ -191,6 +197,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cln_rune: args.cln_rune,
         cln_rune_file: args.cln_rune_file,
         cln_tls_cert_file: args.cln_tls_cert_file,
+        nwc_uri: args.nwc_uri,
+        nwc_uri_file: args.nwc_uri_file,
     };
     let file = match &args.config {
         Some(path) => RawConfig::from_toml_file(path)?,

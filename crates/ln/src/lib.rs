@@ -14,12 +14,14 @@ mod dev_wallet;
 mod http;
 mod lnbits;
 mod lnd;
+mod nwc;
 
 pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, PayError};
 pub use http::{Secret, install_crypto_provider};
 pub use lnbits::{Lnbits, LnbitsSettings};
 pub use lnd::{Lnd, LndSettings};
+pub use nwc::{Nwc, NwcSettings};
 
 use std::time::Duration;
 

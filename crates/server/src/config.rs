@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mesh402_ln::{ClnSettings, LnbitsSettings, LndSettings};
+use mesh402_ln::{ClnSettings, LnbitsSettings, LndSettings, NwcSettings};
 use serde::Deserialize;
 
 pub use mesh402_ln::Secret;
@@ -34,7 +34,7 @@ pub struct RawConfig {
     pub max_wait_secs: Option<u64>,
     /// Seconds job records and model files are kept.
     pub retention_secs: Option<u64>,
-    /// Lightning backend: `dev`, `lnbits`, `lnd` or `cln`.
+    /// Lightning backend: `dev`, `lnbits`, `lnd`, `cln` or `nwc`.
     pub lightning: Option<String>,
     /// Seconds every call to the Lightning backend may take.
     pub lightning_timeout_secs: Option<u64>,
@@ -58,6 +58,10 @@ pub struct RawConfig {
     pub cln_rune_file: Option<PathBuf>,
     /// clnrest TLS certificate (PEM), pinned.
     pub cln_tls_cert_file: Option<PathBuf>,
+    /// Nostr Wallet Connect connection string (`nostr+walletconnect://…`).
+    pub nwc_uri: Option<Secret>,
+    /// A file holding the Nostr Wallet Connect connection string.
+    pub nwc_uri_file: Option<PathBuf>,
 }
 
 impl RawConfig {
@@ -93,6 +97,8 @@ impl RawConfig {
             cln_rune: self.cln_rune.or(lower.cln_rune),
             cln_rune_file: self.cln_rune_file.or(lower.cln_rune_file),
             cln_tls_cert_file: self.cln_tls_cert_file.or(lower.cln_tls_cert_file),
+            nwc_uri: self.nwc_uri.or(lower.nwc_uri),
+            nwc_uri_file: self.nwc_uri_file.or(lower.nwc_uri_file),
         }
     }
 }
@@ -114,10 +120,12 @@ pub enum LightningChoice {
     Lnd(LndSettings),
     /// A Core Lightning node over clnrest.
     Cln(ClnSettings),
+    /// A wallet over Nostr Wallet Connect.
+    Nwc(NwcSettings),
 }
 
 /// The backends `lightning` accepts.
-const KNOWN_BACKENDS: &str = "dev, lnbits, lnd, cln";
+const KNOWN_BACKENDS: &str = "dev, lnbits, lnd, cln, nwc";
 
 /// Default seconds per call to the Lightning backend.
 pub const DEFAULT_LIGHTNING_TIMEOUT_SECS: u64 = 5;
@@ -224,6 +232,13 @@ impl Config {
                 tls_cert_pem: raw.cln_tls_cert_file.map(|path| read_file("cln_tls_cert_file", &path)).transpose()?,
                 timeout,
             }),
+            "nwc" => {
+                let uri = secret(("nwc_uri", raw.nwc_uri), ("nwc_uri_file", raw.nwc_uri_file))?;
+                if !uri.expose().starts_with("nostr+walletconnect://") {
+                    return Err(ConfigError("nwc_uri must start with nostr+walletconnect://".into()));
+                }
+                LightningChoice::Nwc(NwcSettings { uri, timeout })
+            }
             other => {
                 return Err(ConfigError(format!("lightning: unknown backend {other:?} (known: {KNOWN_BACKENDS})")));
             }
@@ -338,7 +353,7 @@ mod tests {
         assert!(raw.lnbits_url.is_some() && raw.lnbits_invoice_key.is_some() && raw.lnbits_invoice_key_file.is_some());
         assert!(raw.lnd_rest_url.is_some() && raw.lnd_macaroon_file.is_some() && raw.lnd_tls_cert_file.is_some());
         assert!(raw.cln_rest_url.is_some() && raw.cln_rune.is_some() && raw.cln_rune_file.is_some());
-        assert!(raw.cln_tls_cert_file.is_some());
+        assert!(raw.cln_tls_cert_file.is_some() && raw.nwc_uri.is_some() && raw.nwc_uri_file.is_some());
         // The backend settings are read only when their backend is chosen; the example chooses `dev`.
         Config::resolve(raw).unwrap();
     }
@@ -431,5 +446,18 @@ mod tests {
             ..RawConfig::default()
         };
         assert!(Config::resolve(missing).unwrap_err().0.contains("cln_rune_file"));
+
+        let uri = "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4?relay=wss%3A%2F%2Frelay.example.com&secret=71a8c14c1407c113601079c4302dab36460f0ccd0ad506f1f2dc73b5100e4f3c";
+        let raw = RawConfig { lightning: Some("nwc".into()), nwc_uri: Some(Secret::new(uri)), ..RawConfig::default() };
+        let config = Config::resolve(raw).unwrap();
+        assert!(!format!("{config:?}").contains("71a8c14c"));
+        let LightningChoice::Nwc(settings) = &config.lightning else { panic!() };
+        assert_eq!(settings.uri.expose(), uri);
+        let raw = RawConfig {
+            lightning: Some("nwc".into()),
+            nwc_uri: Some(Secret::new("https://x")),
+            ..RawConfig::default()
+        };
+        assert!(Config::resolve(raw).unwrap_err().0.contains("nwc_uri"));
     }
 }

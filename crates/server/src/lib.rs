@@ -120,6 +120,11 @@ pub async fn build_with_generator(
             tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
             (Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?), None)
         }
+        LightningChoice::Nwc(settings) => {
+            let wallet = mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?;
+            tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
+            (Arc::new(wallet), None)
+        }
     };
     let jobs = Arc::new(SqliteJobStore::open(&data_dir.join("mesh402.db")).await?);
     let files: Arc<dyn FileStore> = Arc::new(LocalFileStore::open(data_dir)?);
