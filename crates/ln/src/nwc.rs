@@ -87,6 +87,8 @@ impl Nwc {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = url.port_or_known_default().ok_or_else(|| unavailable(&"no port"))?;
         let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(|error| unavailable(&error))?;
+        // Small messages back to back (subscribe, then publish): without this, Nagle and delayed ACKs add ~40 ms.
+        let _ = tcp.set_nodelay(true);
         if !secure {
             return Ok(Box::new(tcp));
         }

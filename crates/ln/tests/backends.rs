@@ -20,7 +20,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use mesh402_l402::{Msat, PaymentHash, Preimage};
 use mesh402_ln::{
     Cln, ClnSettings, CreatedInvoice, DevWallet, InvoiceRequest, InvoiceState, LightningBackend, LnError, Lnbits,
-    LnbitsSettings, Lnd, LndSettings, Secret,
+    LnbitsSettings, Lnd, LndSettings, Nwc, NwcSettings, Secret,
 };
 use serde_json::{Value, json};
 use support::lnbits::LnbitsServer;
@@ -647,4 +647,184 @@ fn credentials_never_print() {
     assert!(printed.contains("***"));
     let backends = format!("{:?} {:?}", Lnbits::new(lnbits).unwrap(), Cln::new(cln).unwrap());
     assert!(!backends.contains("inkey-secret") && !backends.contains("rune-secret"), "{backends}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Nostr Wallet Connect: a relay and a wallet service in one small WebSocket server, speaking NIP-01 and NIP-47.
+
+mod nwc_fake {
+    use super::*;
+    use nostr::nips::nip04;
+    use nostr::nips::nip47::{
+        ErrorCode, LookupInvoiceResponse, MakeInvoiceResponse, NIP47Error, NostrWalletConnectURI, Request,
+        RequestParams, Response, ResponseResult, TransactionState, TransactionType,
+    };
+    use nostr::{ClientMessage, EventBuilder, JsonUtil, Keys, Kind, PublicKey, RelayMessage, RelayUrl, Tag, Timestamp};
+    use tokio_tungstenite::tungstenite::Message;
+
+    /// A relay that is also the wallet service: it answers requests signed by `allowed` only.
+    pub async fn start(node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (node, wallet) = (node.clone(), wallet.clone());
+                tokio::spawn(async move { connection(stream, node, wallet, allowed).await });
+            }
+        });
+        url
+    }
+
+    async fn connection(stream: tokio::net::TcpStream, node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey) {
+        use futures_util::{SinkExt, StreamExt};
+        let _ = stream.set_nodelay(true);
+        let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
+        let mut subscription = None;
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            let Ok(message) = ClientMessage::from_json(text.as_str()) else { continue };
+            let request_event = match message {
+                ClientMessage::Req { subscription_id, .. } => {
+                    subscription = Some(subscription_id.into_owned());
+                    continue;
+                }
+                ClientMessage::Event(event) if event.kind == Kind::WalletConnectRequest => event.into_owned(),
+                _ => continue,
+            };
+            let ok = RelayMessage::ok(request_event.id, true, "");
+            socket.send(Message::text(ok.as_json())).await.unwrap();
+            // A request this wallet cannot read is not for it: a wallet service ignores it.
+            let Ok(plain) = nip04::decrypt(wallet.secret_key(), &request_event.pubkey, &request_event.content) else {
+                continue;
+            };
+            node.record(&HeaderMap::new(), serde_json::from_str(&plain).unwrap());
+            let request = Request::from_json(&plain).unwrap();
+            let (result, error) = if request_event.pubkey != allowed {
+                (None, Some(NIP47Error { code: ErrorCode::Unauthorized, message: "no wallet for this key".into() }))
+            } else {
+                answer(&node, request.params).await
+            };
+            let response = Response { result_type: request.method, error, result };
+            let encrypted = nip04::encrypt(wallet.secret_key(), &request_event.pubkey, response.as_json()).unwrap();
+            let event = EventBuilder::new(Kind::WalletConnectResponse, encrypted)
+                .tags([Tag::event(request_event.id), Tag::public_key(request_event.pubkey)])
+                .sign_with_keys(&wallet)
+                .unwrap();
+            let Some(subscription) = subscription.clone() else { continue };
+            socket.send(Message::text(RelayMessage::event(subscription, event).as_json())).await.unwrap();
+        }
+    }
+
+    async fn answer(node: &FakeNode, params: RequestParams) -> (Option<ResponseResult>, Option<NIP47Error>) {
+        match params {
+            RequestParams::MakeInvoice(params) => {
+                let created = node
+                    .create(params.amount, params.description.as_deref().unwrap_or(""), params.expiry.unwrap_or(3600))
+                    .await;
+                let made = MakeInvoiceResponse {
+                    invoice: created.bolt11,
+                    payment_hash: Some(created.payment_hash.to_string()),
+                    description: None,
+                    description_hash: None,
+                    preimage: None,
+                    amount: Some(params.amount),
+                    created_at: None,
+                    expires_at: Some(Timestamp::from_secs(created.expires_at)),
+                };
+                (Some(ResponseResult::MakeInvoice(made)), None)
+            }
+            RequestParams::LookupInvoice(params) => {
+                let hash = PaymentHash::from_str(params.payment_hash.as_deref().unwrap()).unwrap();
+                let (state, preimage) = match node.wallet.lookup_invoice(&hash).await {
+                    Ok(InvoiceState::Open) => (TransactionState::Pending, None),
+                    Ok(InvoiceState::Settled { preimage }) => (TransactionState::Settled, preimage.map(|p| p.to_hex())),
+                    Ok(other) => panic!("{other:?}"),
+                    Err(_) => {
+                        let error = NIP47Error { code: ErrorCode::NotFound, message: "invoice not found".into() };
+                        return (None, Some(error));
+                    }
+                };
+                let found = LookupInvoiceResponse {
+                    transaction_type: Some(TransactionType::Incoming),
+                    state: Some(state),
+                    invoice: None,
+                    description: None,
+                    description_hash: None,
+                    settled_at: preimage.as_ref().map(|_| Timestamp::now()),
+                    preimage,
+                    payment_hash: hash.to_string(),
+                    amount: 21_000,
+                    fees_paid: 0,
+                    created_at: Timestamp::now(),
+                    expires_at: Some(Timestamp::from_secs(unix_now() + 600)),
+                    metadata: None,
+                };
+                (Some(ResponseResult::LookupInvoice(found)), None)
+            }
+            _ => (None, Some(NIP47Error { code: ErrorCode::NotImplemented, message: "no".into() })),
+        }
+    }
+
+    pub fn uri(wallet: &Keys, relay: &str, client: &Keys) -> String {
+        let relay = RelayUrl::parse(relay).unwrap();
+        NostrWalletConnectURI::new(wallet.public_key(), vec![relay], client.secret_key().clone(), None).to_string()
+    }
+}
+
+fn nwc(uri: &str, timeout: Duration) -> Nwc {
+    Nwc::new(NwcSettings { uri: Secret::new(uri), timeout }).unwrap()
+}
+
+#[tokio::test]
+async fn nostr_wallet_connect_passes_the_suite() {
+    let node = FakeNode::new("");
+    let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let relay = nwc_fake::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let uri = nwc_fake::uri(&wallet, &relay, &client);
+    let backend = nwc(&uri, TIMEOUT);
+    let payer = node.wallet.clone();
+    create_lookup_settle_lookup(&backend, |bolt11| async move { payer.pay(&bolt11, unix_now()).unwrap() }).await;
+
+    // The request as the wallet decrypted it: NIP-47's method and parameters.
+    let (_, sent) = node.requests.lock().unwrap()[0].clone();
+    assert_eq!(sent["method"], "make_invoice");
+    assert_eq!(sent["params"]["amount"], 21_000);
+    assert_eq!(sent["params"]["expiry"], 600);
+    assert_eq!(sent["params"]["description"], "mesh402 backend suite: 21 sats");
+    let secret_hex = client.secret_key().to_secret_hex();
+    assert!(!format!("{backend:?}").contains(&secret_hex), "{backend:?}");
+
+    // A connection string whose key the wallet does not know is a refused credential.
+    let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
+    assert!(matches!(stranger.create_invoice(&request()).await, Err(LnError::Unauthorized)));
+    measure_creation(&backend, 20).await;
+}
+
+#[tokio::test]
+async fn nostr_wallet_connect_with_a_sick_relay_is_unavailable_in_time() {
+    let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("ws://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    // A relay that accepts everything and never delivers an answer (no wallet behind it).
+    let node = FakeNode::new("");
+    let mute = nwc_fake::start(node, nostr::Keys::generate(), client.public_key()).await;
+    for relay in [down, silent_url, mute] {
+        let backend = nwc(&nwc_fake::uri(&wallet, &relay, &client), Duration::from_millis(700));
+        let started = Instant::now();
+        let error = backend.create_invoice(&request()).await.unwrap_err();
+        assert!(matches!(error, LnError::Unavailable(_)), "{relay}: {error:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{relay}: {:?}", started.elapsed());
+    }
+    assert!(matches!(
+        Nwc::new(NwcSettings { uri: Secret::new("nostr+walletconnect://nonsense"), timeout: TIMEOUT }),
+        Err(LnError::Rejected(_))
+    ));
 }
