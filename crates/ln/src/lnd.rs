@@ -1,8 +1,8 @@
 //! LND over its REST API: an invoice macaroon in `Grpc-Metadata-macaroon`, LND's self-signed certificate pinned.
 //!
 //! `POST /v1/invoices` makes an invoice (`value_msat`, `memo`, `expiry`; the answer carries `r_hash` in base64);
-//! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it. Errors come as grpc-gateway JSON
-//! (`{"code", "message"}`); gRPC code 5 is "not found" and 16 "unauthenticated".
+//! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it. Errors come as
+//! grpc-gateway JSON (`{"code", "message"}`); gRPC code 5 is "not found" and 16 "unauthenticated".
 
 use std::time::Duration;
 

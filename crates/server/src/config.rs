@@ -447,7 +447,11 @@ mod tests {
         };
         assert!(Config::resolve(missing).unwrap_err().0.contains("cln_rune_file"));
 
-        let uri = "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4?relay=wss%3A%2F%2Frelay.example.com&secret=71a8c14c1407c113601079c4302dab36460f0ccd0ad506f1f2dc73b5100e4f3c";
+        let uri = concat!(
+            "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4",
+            "?relay=wss%3A%2F%2Frelay.example.com",
+            "&secret=71a8c14c1407c113601079c4302dab36460f0ccd0ad506f1f2dc73b5100e4f3c",
+        );
         let raw = RawConfig { lightning: Some("nwc".into()), nwc_uri: Some(Secret::new(uri)), ..RawConfig::default() };
         let config = Config::resolve(raw).unwrap();
         assert!(!format!("{config:?}").contains("71a8c14c"));

@@ -50,8 +50,9 @@ impl Drop for LnbitsServer {
 pub fn lnbits_executable() -> PathBuf {
     let Some(path) = std::env::var_os("MESH402_TEST_LNBITS") else {
         panic!(
-            "MESH402_TEST_LNBITS is not set: this test needs a real LNbits server. Run ./scripts/test.sh (it installs \
-             LNbits into target/lnbits-venv and sets the variable), or set MESH402_TEST_LNBITS to an `lnbits` executable"
+            "MESH402_TEST_LNBITS is not set: this test needs a real LNbits server. Run ./scripts/test.sh (it \
+             installs LNbits into target/lnbits-venv and sets the variable), or set MESH402_TEST_LNBITS to an \
+             `lnbits` executable"
         );
     };
     let path = PathBuf::from(path);
