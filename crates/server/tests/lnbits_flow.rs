@@ -88,6 +88,16 @@ async fn a_client_pays_from_another_lnbits_wallet_and_gets_its_model() {
     let invoice = challenge["invoice"].as_str().unwrap().to_owned();
     assert!(invoice.starts_with("lnbc210n1"), "an LNbits invoice for 21 sats: {invoice}");
 
+    // For the record (`-- --nocapture`): the whole 402 path (parse, preflight, LNbits invoice, macaroon).
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        assert_eq!(post_model(&app, None).await.status(), StatusCode::PAYMENT_REQUIRED);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    println!("402 challenge on LNbits over HTTP: median {:.1} ms over 10", times[5].as_secs_f64() * 1e3);
+
     let preimage = lnbits.pay(&invoice).await;
     // Paid requests never need the node: stop LNbits before redeeming.
     drop(lnbits);
