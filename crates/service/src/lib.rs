@@ -359,7 +359,7 @@ impl Service {
         if job.spec.token_id != token.token_id.to_string() {
             return Ok(None);
         }
-        Ok(self.job(job_id).await?)
+        self.job(job_id).await
     }
 
     /// Every recorded failure of a job, oldest first: (attempt, failure, unix seconds).
