@@ -22,6 +22,8 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up and matched once: the size of the server's argument struct does not matter here.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the server. With no configuration: listens on 127.0.0.1:8402, keeps its state in ./mesh402-data and
     /// uses the built-in development wallet (regtest invoices you pay with `mesh402 dev-pay`).
