@@ -397,6 +397,27 @@ async fn a_third_party_l402_client_pays_and_downloads() {
     assert_eq!(summary["caveats"][0], "services=3d-model:0");
 }
 
+/// Pays for a slow job (a large image, 200k faces, a 4096 texture) and submits it with `Prefer: respond-async`;
+/// returns the body and the credential for the client's retry.
+async fn submit_heavy_paid_job(server: &Server, radius: f32) -> (Value, String) {
+    let mut body = body_for(&png_disc(1024, radius, [200, 100, 40]));
+    body["target_faces"] = json!(200_000);
+    body["texture_size"] = json!(4096);
+    let challenge = expect_challenge(post(server, &body, None).await).await;
+    let preimage = pay(server, &challenge.invoice).await;
+    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+    let accepted = reqwest::Client::new()
+        .post(format!("{}/api/l402/3d-model", server.url))
+        .header("Authorization", &authorization)
+        .header("Prefer", "respond-async")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    (body, authorization)
+}
+
 #[tokio::test]
 async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
     let data_dir = tempfile::tempdir().unwrap();
@@ -406,23 +427,7 @@ async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
 
     let mut jobs = Vec::new();
     for index in 0..4 {
-        let png = png_disc(1024, 300.0 + 40.0 * index as f32, [200, 100, 40]);
-        let mut body = body_for(&png);
-        body["target_faces"] = json!(200_000);
-        body["texture_size"] = json!(4096);
-        let challenge = expect_challenge(post(&server, &body, None).await).await;
-        let preimage = pay(&server, &challenge.invoice).await;
-        let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
-        let accepted = reqwest::Client::new()
-            .post(format!("{}/api/l402/3d-model", server.url))
-            .header("Authorization", &authorization)
-            .header("Prefer", "respond-async")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
-        jobs.push((body, authorization));
+        jobs.push(submit_heavy_paid_job(&server, 300.0 + 40.0 * index as f32).await);
     }
     // SIGKILL: no chance to clean up.
     server.child.kill().unwrap();
@@ -450,22 +455,7 @@ async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
 #[tokio::test]
 async fn sigterm_stops_cleanly_and_work_in_flight_is_not_lost() {
     let server = start_server(&["--workers", "1"]);
-    let png = png_disc(1024, 380.0, [90, 160, 60]);
-    let mut body = body_for(&png);
-    body["target_faces"] = json!(200_000);
-    body["texture_size"] = json!(4096);
-    let challenge = expect_challenge(post(&server, &body, None).await).await;
-    let preimage = pay(&server, &challenge.invoice).await;
-    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
-    let accepted = reqwest::Client::new()
-        .post(format!("{}/api/l402/3d-model", server.url))
-        .header("Authorization", &authorization)
-        .header("Prefer", "respond-async")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let (body, authorization) = submit_heavy_paid_job(&server, 380.0).await;
 
     let mut server = server;
     let pid = server.child.id().to_string();
