@@ -454,10 +454,9 @@ async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
 
 #[tokio::test]
 async fn sigterm_stops_cleanly_and_work_in_flight_is_not_lost() {
-    let server = start_server(&["--workers", "1"]);
+    let mut server = start_server(&["--workers", "1"]);
     let (body, authorization) = submit_heavy_paid_job(&server, 380.0).await;
 
-    let mut server = server;
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let started = std::time::Instant::now();
