@@ -64,6 +64,29 @@ impl ImageKind {
             ImageKind::Webp => "WebP",
         }
     }
+
+    /// The short, stable name (`png`, `jpeg`, `webp`) that [`FromStr`](std::str::FromStr) reads back.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ImageKind::Png => "png",
+            ImageKind::Jpeg => "jpeg",
+            ImageKind::Webp => "webp",
+        }
+    }
+}
+
+impl std::str::FromStr for ImageKind {
+    type Err = MeshError;
+
+    /// Reads the short name [`ImageKind::as_str`] writes.
+    fn from_str(name: &str) -> Result<ImageKind, MeshError> {
+        match name {
+            "png" => Ok(ImageKind::Png),
+            "jpeg" => Ok(ImageKind::Jpeg),
+            "webp" => Ok(ImageKind::Webp),
+            _ => Err(MeshError::InvalidOption(format!("Unknown image kind {name:?}: use png, jpeg or webp."))),
+        }
+    }
 }
 
 /// Limits on input images, checked from the header before any pixel buffer is allocated.
