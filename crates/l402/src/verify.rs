@@ -26,8 +26,8 @@ pub struct VerifyContext<'a> {
     /// When set, the token must carry a `<service>_request_sha256` caveat equal to it. When unset,
     /// a binding caveat in the token is not checked (for routes that are not the paid request).
     pub request_binding: Option<RequestBinding>,
-    /// Whether a token id has been revoked.
-    pub is_revoked: &'a dyn Fn(&TokenId) -> bool,
+    /// Whether a token id has been revoked. `Sync`, so a context may be held across an `.await`.
+    pub is_revoked: &'a (dyn Fn(&TokenId) -> bool + Sync),
 }
 
 /// A credential that passed every check.
