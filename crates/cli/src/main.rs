@@ -7,14 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Subcommand};
 use mesh402_mesh::{Format, ImageKind, MeshParams, Mode};
-use mesh402_server::config::Secret;
 use mesh402_server::{Config, RawConfig};
 
 /// mesh402 sells image-to-3D-model generation per request over L402: clients pay a Lightning invoice and get a
 /// textured 3D model (GLB) back. No accounts, no API keys: the payment is the credential.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "mesh402", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
@@ -39,81 +38,12 @@ struct ServeArgs {
     /// A TOML configuration file (see mesh402.example.toml for every key).
     #[arg(long, env = "MESH402_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8402].
-    #[arg(long, env = "MESH402_LISTEN", value_name = "ADDR")]
-    listen: Option<String>,
-    /// Directory for the database, secrets and model files [default: ./mesh402-data].
-    #[arg(long, env = "MESH402_DATA_DIR", value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Base of the URLs handed to clients, e.g. https://models.example.com [default: http://<listen address>].
-    #[arg(long, env = "MESH402_PUBLIC_URL", value_name = "URL")]
-    public_url: Option<String>,
-    /// Price of one model in satoshis [default: 350].
-    #[arg(long, env = "MESH402_PRICE_SATS", value_name = "SATS")]
-    price_sats: Option<u64>,
-    /// Seconds a client has to pay an invoice [default: 600].
-    #[arg(long, env = "MESH402_INVOICE_EXPIRY_SECS", value_name = "SECS")]
-    invoice_expiry_secs: Option<u64>,
-    /// Seconds a paid credential stays valid [default: 86400].
-    #[arg(long, env = "MESH402_TOKEN_LIFETIME_SECS", value_name = "SECS")]
-    token_lifetime_secs: Option<u64>,
-    /// Largest accepted request body in bytes [default: 33554432].
-    #[arg(long, env = "MESH402_MAX_BODY_BYTES", value_name = "BYTES")]
-    max_body_bytes: Option<usize>,
-    /// Models generated at once [default: number of CPU cores].
-    #[arg(long, env = "MESH402_WORKERS", value_name = "N")]
-    workers: Option<usize>,
-    /// Longest a request waits for its model, in seconds [default: 600].
-    #[arg(long, env = "MESH402_MAX_WAIT_SECS", value_name = "SECS")]
-    max_wait_secs: Option<u64>,
-    /// Seconds job records and model files are kept [default: 604800, 7 days].
-    #[arg(long, env = "MESH402_RETENTION_SECS", value_name = "SECS")]
-    retention_secs: Option<u64>,
-    /// Lightning backend: dev, lnbits, lnd, cln or nwc [default: dev].
-    #[arg(long, env = "MESH402_LIGHTNING", value_name = "BACKEND")]
-    lightning: Option<String>,
-    /// Seconds each call to the Lightning node may take, 1 to 10 [default: 5].
-    #[arg(long, env = "MESH402_LIGHTNING_TIMEOUT_SECS", value_name = "SECS")]
-    lightning_timeout_secs: Option<u64>,
-    /// LNbits base URL (with --lightning lnbits).
-    #[arg(long, env = "MESH402_LNBITS_URL", value_name = "URL")]
-    lnbits_url: Option<String>,
-    /// LNbits wallet invoice key (prefer --lnbits-invoice-key-file: arguments are visible to other users).
-    #[arg(long, env = "MESH402_LNBITS_INVOICE_KEY", value_name = "KEY", hide_env_values = true)]
-    lnbits_invoice_key: Option<Secret>,
-    /// A file holding the LNbits wallet invoice key.
-    #[arg(long, env = "MESH402_LNBITS_INVOICE_KEY_FILE", value_name = "FILE")]
-    lnbits_invoice_key_file: Option<PathBuf>,
-    /// LND REST base URL, e.g. https://127.0.0.1:8080 (with --lightning lnd).
-    #[arg(long, env = "MESH402_LND_REST_URL", value_name = "URL")]
-    lnd_rest_url: Option<String>,
-    /// LND macaroon file (an invoice macaroon is enough).
-    #[arg(long, env = "MESH402_LND_MACAROON_FILE", value_name = "FILE")]
-    lnd_macaroon_file: Option<PathBuf>,
-    /// LND's tls.cert, pinned: exactly this certificate is trusted.
-    #[arg(long, env = "MESH402_LND_TLS_CERT_FILE", value_name = "FILE")]
-    lnd_tls_cert_file: Option<PathBuf>,
-    /// Core Lightning clnrest base URL (with --lightning cln).
-    #[arg(long, env = "MESH402_CLN_REST_URL", value_name = "URL")]
-    cln_rest_url: Option<String>,
-    /// Core Lightning rune allowing invoice and listinvoices (prefer --cln-rune-file).
-    #[arg(long, env = "MESH402_CLN_RUNE", value_name = "RUNE", hide_env_values = true)]
-    cln_rune: Option<Secret>,
-    /// A file holding the Core Lightning rune.
-    #[arg(long, env = "MESH402_CLN_RUNE_FILE", value_name = "FILE")]
-    cln_rune_file: Option<PathBuf>,
-    /// clnrest's TLS certificate, pinned: exactly this certificate is trusted.
-    #[arg(long, env = "MESH402_CLN_TLS_CERT_FILE", value_name = "FILE")]
-    cln_tls_cert_file: Option<PathBuf>,
-    /// Nostr Wallet Connect connection string, nostr+walletconnect://… (prefer --nwc-uri-file: it holds a secret).
-    #[arg(long, env = "MESH402_NWC_URI", value_name = "URI", hide_env_values = true)]
-    nwc_uri: Option<Secret>,
-    /// A file holding the Nostr Wallet Connect connection string.
-    #[arg(long, env = "MESH402_NWC_URI_FILE", value_name = "FILE")]
-    nwc_uri_file: Option<PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "MESH402_LOG_JSON")]
     log_json: bool,
+    /// The server's settings, each a flag, a `MESH402_*` variable and a key of the configuration file.
+    #[command(flatten)]
+    settings: RawConfig,
 }
 
 #[derive(Debug, Args)]
@@ -152,9 +82,11 @@ struct DevPayArgs {
 fn main() -> std::process::ExitCode {
     // HTTP clients (Lightning backends, dev-pay) use rustls with the ring provider, chosen once per process.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    // The matches are kept: `serve` layers its settings over the configuration file from them.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, &matches),
         Command::Mesh(args) => mesh(args),
         Command::DevPay(args) => dev_pay(args),
     };
@@ -174,39 +106,11 @@ fn init_logging(json: bool) {
     if json { builder.json().init() } else { builder.init() }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     init_logging(args.log_json);
-    let flags = RawConfig {
-        listen: args.listen,
-        data_dir: args.data_dir,
-        public_url: args.public_url,
-        price_sats: args.price_sats,
-        invoice_expiry_secs: args.invoice_expiry_secs,
-        token_lifetime_secs: args.token_lifetime_secs,
-        max_body_bytes: args.max_body_bytes,
-        workers: args.workers,
-        max_wait_secs: args.max_wait_secs,
-        retention_secs: args.retention_secs,
-        lightning: args.lightning,
-        lightning_timeout_secs: args.lightning_timeout_secs,
-        lnbits_url: args.lnbits_url,
-        lnbits_invoice_key: args.lnbits_invoice_key,
-        lnbits_invoice_key_file: args.lnbits_invoice_key_file,
-        lnd_rest_url: args.lnd_rest_url,
-        lnd_macaroon_file: args.lnd_macaroon_file,
-        lnd_tls_cert_file: args.lnd_tls_cert_file,
-        cln_rest_url: args.cln_rest_url,
-        cln_rune: args.cln_rune,
-        cln_rune_file: args.cln_rune_file,
-        cln_tls_cert_file: args.cln_tls_cert_file,
-        nwc_uri: args.nwc_uri,
-        nwc_uri_file: args.nwc_uri_file,
-    };
-    let file = match &args.config {
-        Some(path) => RawConfig::from_toml_file(path)?,
-        None => RawConfig::default(),
-    };
-    let config = Config::resolve(flags.over(file))?;
+    // Precedence: flags > MESH402_* variables (both in the matches) > the --config file > defaults.
+    let serve_matches = matches.subcommand_matches("serve").context("reading the serve arguments")?;
+    let config = Config::resolve(RawConfig::layered(args.config.as_deref(), serve_matches)?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let served = runtime
         .block_on(async move { mesh402_server::serve(config, shutdown_signal()).await.map_err(anyhow::Error::from) });

@@ -194,7 +194,7 @@ async fn the_seeds_flow_from_challenge_to_downloaded_glb() {
     assert_eq!(replay.status(), StatusCode::OK);
     let replayed: Value = replay.json().await.unwrap();
     assert_eq!(replayed["modelUrl"], model_url.as_str(), "a replay returns the same model, no second job");
-    assert_eq!(replayed["jobId"], result["jobId"]);
+    assert_eq!(replayed["job_id"], result["job_id"]);
 
     // The paid credential does not buy a different image.
     let other = body_for(&png_disc(256, 60.0, [40, 40, 200]));

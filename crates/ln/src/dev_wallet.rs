@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -144,7 +145,14 @@ impl DevWallet {
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(ledger_path)?;
+        // The ledger holds preimages: secrets, so mode 0600 like every secret in the data directory. A ledger left
+        // readable by others (earlier versions created it with the default umask) is closed to them.
+        let file = OpenOptions::new().create(true).append(true).mode(0o600).open(ledger_path)?;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %ledger_path.display(), mode = format!("{:o}", mode & 0o777), "the development wallet's ledger was readable by other users; setting mode 0600");
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         Ok(DevWallet {
             secp,
             node_key,
@@ -302,6 +310,18 @@ mod tests {
             wallet.state(&created.payment_hash, now).unwrap(),
             InvoiceState::Settled { preimage: Some(preimage) }
         );
+    }
+
+    #[test]
+    fn the_ledger_is_mode_0600_even_if_it_was_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("paid.ledger");
+        let mode = || std::fs::metadata(&ledger).unwrap().permissions().mode() & 0o777;
+        drop(wallet(dir.path()));
+        assert_eq!(mode(), 0o600);
+        std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(wallet(dir.path()));
+        assert_eq!(mode(), 0o600);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! invoice has been paid. Verifying a paid credential needs neither (the preimage proves payment), so the node
 //! stays off the hot path of paid requests. [`LightningBackend`] states that contract; [`DevWallet`] is the
 //! built-in development wallet every fresh install uses, and real nodes implement the same trait: [`Lnbits`]
-//! (tested against a real LNbits server), [`Lnd`] (REST, pinned certificate) and [`Cln`] (`clnrest`), the last
-//! two tested against recorded answers in the shape of their documentation.
+//! (tested against a real LNbits server), [`Lnd`] (REST, pinned certificate), [`Cln`] (`clnrest`) and [`Nwc`]
+//! (Nostr Wallet Connect, NIP-47, over a relay), the last three tested against fakes in the shape of their
+//! documentation. `http.rs` holds what the HTTP backends share: deadlines, [`Secret`], and the check that an
+//! invoice is the one asked for.
 
 #![deny(missing_docs)]
 

@@ -3,8 +3,6 @@
 //! speak their documented REST shapes (LND's over TLS with a pinned self-signed certificate). Then error mapping:
 //! refused credentials, malformed and mismatched answers, nodes that are down or never answer.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,8 +20,8 @@ use mesh402_ln::{
     Cln, ClnSettings, CreatedInvoice, DevWallet, InvoiceRequest, InvoiceState, LightningBackend, LnError, Lnbits,
     LnbitsSettings, Lnd, LndSettings, Nwc, NwcSettings, Secret,
 };
+use mesh402_testkit::lnbits::LnbitsServer;
 use serde_json::{Value, json};
-use support::lnbits::LnbitsServer;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -121,7 +119,7 @@ fn lnbits(url: &str, key: &str) -> Lnbits {
 
 #[tokio::test]
 async fn a_real_lnbits_passes_the_suite_and_maps_its_errors() {
-    let server = LnbitsServer::start().await;
+    let Some(server) = LnbitsServer::start().await else { return };
     let backend = lnbits(&server.url, &server.shop_invoice_key);
     create_lookup_settle_lookup(&backend, |bolt11| {
         let server = &server;

@@ -1,112 +1,199 @@
-//! Configuration: raw layers (defaults ← TOML file ← `MESH402_*` environment ← flags) resolved once into a
-//! checked [`Config`]. Every key is documented in `mesh402.example.toml`.
+//! Configuration: every setting is declared once, in [`RawConfig`], which is at the same time the command-line
+//! flags (`--listen`), their environment variables (`MESH402_LISTEN`) and the TOML keys (`listen`). Layers
+//! (defaults ← `--config` file ← environment ← flags, see [`RawConfig::layered`]) are resolved once into a
+//! checked [`Config`]. Every key is documented in `mesh402.example.toml`, and a test keeps it so.
+//!
+//! To add a setting: a field here (its doc comment is the `--help` text), a line in `mesh402.example.toml`, and
+//! its check in [`Config::resolve`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mesh402_ln::{ClnSettings, LnbitsSettings, LndSettings, NwcSettings};
+use clap::FromArgMatches;
+use mesh402_ln::{ClnSettings, LnError, LnbitsSettings, LndSettings, NwcSettings};
 use serde::Deserialize;
 
 pub use mesh402_ln::Secret;
 
-/// One layer of raw settings: every field optional, unknown keys refused.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+/// The server's settings as given, every one optional: one layer, or all layers merged. Unknown TOML keys are
+/// refused. The doc comment of each field is its `--help` text; the field name is the TOML key, the flag (with
+/// dashes) and, upper-cased after `MESH402_`, the environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
-    /// Address to listen on.
+    /// Address to listen on [default: 127.0.0.1:8402].
+    #[arg(long, env = "MESH402_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Where the database, secrets and model files live.
+    /// Directory for the database, secrets and model files [default: ./mesh402-data].
+    #[arg(long, env = "MESH402_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Base of every URL handed to clients (`modelUrl`).
+    /// Base of the URLs handed to clients (modelUrl), e.g. https://models.example.com [default: http://<listen
+    /// address>].
+    #[arg(long, env = "MESH402_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
-    /// Price of one model in satoshis.
+    /// Price of one model in satoshis [default: 350].
+    #[arg(long, env = "MESH402_PRICE_SATS", value_name = "SATS")]
     pub price_sats: Option<u64>,
-    /// Seconds a client has to pay an invoice.
+    /// Seconds a client has to pay an invoice, 60 to 86400 [default: 600].
+    #[arg(long, env = "MESH402_INVOICE_EXPIRY_SECS", value_name = "SECS")]
     pub invoice_expiry_secs: Option<u64>,
-    /// Seconds a paid credential stays valid.
+    /// Seconds a paid credential stays valid, at least invoice_expiry_secs [default: 86400].
+    #[arg(long, env = "MESH402_TOKEN_LIFETIME_SECS", value_name = "SECS")]
     pub token_lifetime_secs: Option<u64>,
-    /// Largest accepted request body in bytes.
+    /// Largest accepted request body in bytes, 1 KiB to 512 MiB [default: 33554432].
+    #[arg(long, env = "MESH402_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Models generated at once.
+    /// Models generated at once, 1 to 256 [default: number of CPU cores].
+    #[arg(long, env = "MESH402_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
-    /// Longest a request waits for its model before getting `202` and a status URL.
+    /// Longest a request waits for its model before getting 202 and a status URL, 1 to 3600 seconds [default:
+    /// 600].
+    #[arg(long, env = "MESH402_MAX_WAIT_SECS", value_name = "SECS")]
     pub max_wait_secs: Option<u64>,
-    /// Seconds job records and model files are kept.
+    /// Seconds job records and model files are kept, at least token_lifetime_secs [default: 604800, 7 days].
+    #[arg(long, env = "MESH402_RETENTION_SECS", value_name = "SECS")]
     pub retention_secs: Option<u64>,
-    /// Lightning backend: `dev`, `lnbits`, `lnd`, `cln` or `nwc`.
+    /// Lightning backend: dev, lnbits, lnd, cln or nwc [default: dev].
+    #[arg(long, env = "MESH402_LIGHTNING", value_name = "BACKEND")]
     pub lightning: Option<String>,
-    /// Seconds every call to the Lightning backend may take.
+    /// Seconds each call to the Lightning node may take, 1 to 10 [default: 5].
+    #[arg(long, env = "MESH402_LIGHTNING_TIMEOUT_SECS", value_name = "SECS")]
     pub lightning_timeout_secs: Option<u64>,
-    /// LNbits base URL.
+    /// LNbits base URL (with --lightning lnbits).
+    #[arg(long, env = "MESH402_LNBITS_URL", value_name = "URL")]
     pub lnbits_url: Option<String>,
-    /// LNbits wallet invoice key.
+    /// LNbits wallet invoice key (prefer --lnbits-invoice-key-file: arguments are visible to other users).
+    #[arg(long, env = "MESH402_LNBITS_INVOICE_KEY", value_name = "KEY", hide_env_values = true)]
     pub lnbits_invoice_key: Option<Secret>,
-    /// A file holding the LNbits invoice key.
+    /// A file holding the LNbits wallet invoice key.
+    #[arg(long, env = "MESH402_LNBITS_INVOICE_KEY_FILE", value_name = "FILE")]
     pub lnbits_invoice_key_file: Option<PathBuf>,
-    /// LND REST base URL.
+    /// LND REST base URL, e.g. https://127.0.0.1:8080 (with --lightning lnd).
+    #[arg(long, env = "MESH402_LND_REST_URL", value_name = "URL")]
     pub lnd_rest_url: Option<String>,
-    /// LND macaroon file (binary, or hex text).
+    /// LND macaroon file, binary as LND writes it or hex (an invoice macaroon is enough).
+    #[arg(long, env = "MESH402_LND_MACAROON_FILE", value_name = "FILE")]
     pub lnd_macaroon_file: Option<PathBuf>,
-    /// LND TLS certificate (PEM), pinned.
+    /// LND's tls.cert (PEM), pinned: exactly this certificate is trusted.
+    #[arg(long, env = "MESH402_LND_TLS_CERT_FILE", value_name = "FILE")]
     pub lnd_tls_cert_file: Option<PathBuf>,
-    /// Core Lightning clnrest base URL.
+    /// Core Lightning clnrest base URL (with --lightning cln).
+    #[arg(long, env = "MESH402_CLN_REST_URL", value_name = "URL")]
     pub cln_rest_url: Option<String>,
-    /// Core Lightning rune.
+    /// Core Lightning rune allowing invoice and listinvoices (prefer --cln-rune-file).
+    #[arg(long, env = "MESH402_CLN_RUNE", value_name = "RUNE", hide_env_values = true)]
     pub cln_rune: Option<Secret>,
     /// A file holding the Core Lightning rune.
+    #[arg(long, env = "MESH402_CLN_RUNE_FILE", value_name = "FILE")]
     pub cln_rune_file: Option<PathBuf>,
-    /// clnrest TLS certificate (PEM), pinned.
+    /// clnrest's TLS certificate (PEM), pinned: exactly this certificate is trusted.
+    #[arg(long, env = "MESH402_CLN_TLS_CERT_FILE", value_name = "FILE")]
     pub cln_tls_cert_file: Option<PathBuf>,
-    /// Nostr Wallet Connect connection string (`nostr+walletconnect://…`).
+    /// Nostr Wallet Connect connection string, nostr+walletconnect://… (prefer --nwc-uri-file: it holds a secret).
+    #[arg(long, env = "MESH402_NWC_URI", value_name = "URI", hide_env_values = true)]
     pub nwc_uri: Option<Secret>,
     /// A file holding the Nostr Wallet Connect connection string.
+    #[arg(long, env = "MESH402_NWC_URI_FILE", value_name = "FILE")]
     pub nwc_uri_file: Option<PathBuf>,
 }
 
 impl RawConfig {
     /// Reads a TOML file.
     pub fn from_toml_file(path: &Path) -> Result<RawConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| ConfigError(format!("cannot read {}: {error}", path.display())))?;
-        toml::from_str(&text).map_err(|error| ConfigError(format!("{}: {error}", path.display())))
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(source) })
     }
 
-    /// This layer over `lower`: a value set here wins.
-    pub fn over(self, lower: RawConfig) -> RawConfig {
-        RawConfig {
-            listen: self.listen.or(lower.listen),
-            data_dir: self.data_dir.or(lower.data_dir),
-            public_url: self.public_url.or(lower.public_url),
-            price_sats: self.price_sats.or(lower.price_sats),
-            invoice_expiry_secs: self.invoice_expiry_secs.or(lower.invoice_expiry_secs),
-            token_lifetime_secs: self.token_lifetime_secs.or(lower.token_lifetime_secs),
-            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
-            workers: self.workers.or(lower.workers),
-            max_wait_secs: self.max_wait_secs.or(lower.max_wait_secs),
-            retention_secs: self.retention_secs.or(lower.retention_secs),
-            lightning: self.lightning.or(lower.lightning),
-            lightning_timeout_secs: self.lightning_timeout_secs.or(lower.lightning_timeout_secs),
-            lnbits_url: self.lnbits_url.or(lower.lnbits_url),
-            lnbits_invoice_key: self.lnbits_invoice_key.or(lower.lnbits_invoice_key),
-            lnbits_invoice_key_file: self.lnbits_invoice_key_file.or(lower.lnbits_invoice_key_file),
-            lnd_rest_url: self.lnd_rest_url.or(lower.lnd_rest_url),
-            lnd_macaroon_file: self.lnd_macaroon_file.or(lower.lnd_macaroon_file),
-            lnd_tls_cert_file: self.lnd_tls_cert_file.or(lower.lnd_tls_cert_file),
-            cln_rest_url: self.cln_rest_url.or(lower.cln_rest_url),
-            cln_rune: self.cln_rune.or(lower.cln_rune),
-            cln_rune_file: self.cln_rune_file.or(lower.cln_rune_file),
-            cln_tls_cert_file: self.cln_tls_cert_file.or(lower.cln_tls_cert_file),
-            nwc_uri: self.nwc_uri.or(lower.nwc_uri),
-            nwc_uri_file: self.nwc_uri_file.or(lower.nwc_uri_file),
-        }
+    /// The layers merged: the `--config` file (if any), then whatever the parsed command line holds for these
+    /// settings, which is a flag if one was given, else its `MESH402_*` environment variable. `matches` are the
+    /// arguments of a command that [flattened](clap::Args) `RawConfig` in.
+    pub fn layered(file: Option<&Path>, matches: &clap::ArgMatches) -> Result<RawConfig, ConfigError> {
+        let mut raw = match file {
+            Some(path) => RawConfig::from_toml_file(path)?,
+            None => RawConfig::default(),
+        };
+        // Only the settings clap found (flag or environment) are updated; the file's values stay under the rest.
+        raw.update_from_arg_matches(matches).map_err(|source| ConfigError::Arguments(Box::new(source)))?;
+        Ok(raw)
     }
 }
 
-/// A configuration value that cannot be used; the message names the key.
+/// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML of known keys.
+    #[error("{} is not a valid configuration file", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// The command-line arguments or environment variables could not be read.
+    #[error("cannot read the command-line arguments")]
+    Arguments(#[source] Box<clap::Error>),
+    /// A setting has a value that cannot be used.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// Why, in a phrase.
+        reason: String,
+    },
+    /// A setting the chosen backend needs is missing.
+    #[error("{key} is required for this Lightning backend")]
+    Required {
+        /// The setting.
+        key: &'static str,
+    },
+    /// A credential the chosen backend needs was given neither inline nor as a file.
+    #[error("{inline} or {file} is required for this Lightning backend")]
+    Neither {
+        /// The inline setting.
+        inline: &'static str,
+        /// The file setting.
+        file: &'static str,
+    },
+    /// A credential was given both inline and as a file.
+    #[error("set {inline} or {file}, not both")]
+    Both {
+        /// The inline setting.
+        inline: &'static str,
+        /// The file setting.
+        file: &'static str,
+    },
+    /// A file a setting names could not be read.
+    #[error("{key}: cannot read {}", path.display())]
+    File {
+        /// The setting.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The Lightning backend could not be set up with these settings.
+    #[error("lightning: the backend cannot be set up")]
+    Backend(#[source] LnError),
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { key, reason: reason.into() }
+    }
+}
 
 /// Which Lightning backend to use, with its checked settings (credentials already read from their files).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +214,27 @@ pub enum LightningChoice {
 /// The backends `lightning` accepts.
 const KNOWN_BACKENDS: &str = "dev, lnbits, lnd, cln, nwc";
 
+// The defaults: the embedded setup of a fresh install. These are the only defaults of the server's settings;
+// `mesh402.example.toml` shows them and a test checks that it does.
+
+/// Default address to listen on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8402";
+/// Default state directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "mesh402-data";
+/// Default price of one model.
+pub const DEFAULT_PRICE_SATS: u64 = 350;
+/// Default seconds a client has to pay.
+pub const DEFAULT_INVOICE_EXPIRY_SECS: u64 = 600;
+/// Default seconds a paid credential stays valid.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+/// Default body size limit (32 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default longest wait for a model.
+pub const DEFAULT_MAX_WAIT_SECS: u64 = 600;
+/// Default retention of job records and model files (7 days).
+pub const DEFAULT_RETENTION_SECS: u64 = 7 * 24 * 3600;
+/// Default Lightning backend.
+pub const DEFAULT_LIGHTNING: &str = "dev";
 /// Default seconds per call to the Lightning backend.
 pub const DEFAULT_LIGHTNING_TIMEOUT_SECS: u64 = 5;
 
@@ -153,67 +261,70 @@ pub struct Config {
     pub max_wait: Duration,
     /// How long job records and model files are kept.
     pub retention: Duration,
+    /// How long each call to the Lightning backend may take (the backends and the service's quote both use it).
+    pub lightning_timeout: Duration,
     /// The Lightning backend.
     pub lightning: LightningChoice,
 }
 
-/// Defaults: the embedded setup of a fresh install.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8402";
-/// Default state directory, relative to the working directory.
-pub const DEFAULT_DATA_DIR: &str = "mesh402-data";
+/// `value` unless it lies outside `range`.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    key: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(key, format!("must be between {} and {}", range.start(), range.end())))
+    }
+}
 
 impl Config {
     /// Resolves raw settings, filling defaults and checking ranges.
     pub fn resolve(raw: RawConfig) -> Result<Config, ConfigError> {
         let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen_text
-            .parse()
-            .map_err(|_| ConfigError(format!("listen: {listen_text:?} is not an address like 127.0.0.1:8402")))?;
+        let listen = listen_text.parse().map_err(|_| {
+            ConfigError::invalid("listen", format!("{listen_text:?} is not an address like {DEFAULT_LISTEN}"))
+        })?;
         let public_url = match raw.public_url {
-            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                return Err(ConfigError(format!("public_url: {url:?} must start with http:// or https://")));
-            }
-            Some(url) => Some(url.trim_end_matches('/').to_owned()),
+            Some(url) => Some(http_url("public_url", url)?),
             None => None,
         };
-        let price_sats = raw.price_sats.unwrap_or(350);
-        if price_sats == 0 || price_sats > 21_000_000 * 100_000_000 {
-            return Err(ConfigError("price_sats must be at least 1".into()));
-        }
-        let invoice_expiry_secs = raw.invoice_expiry_secs.unwrap_or(600);
-        if !(60..=86_400).contains(&invoice_expiry_secs) {
-            return Err(ConfigError("invoice_expiry_secs must be between 60 and 86400".into()));
-        }
-        let token_lifetime_secs = raw.token_lifetime_secs.unwrap_or(86_400);
+        let price_sats =
+            in_range("price_sats", raw.price_sats.unwrap_or(DEFAULT_PRICE_SATS), 1..=21_000_000 * 100_000_000)?;
+        let invoice_expiry_secs = in_range(
+            "invoice_expiry_secs",
+            raw.invoice_expiry_secs.unwrap_or(DEFAULT_INVOICE_EXPIRY_SECS),
+            60..=86_400,
+        )?;
+        let token_lifetime_secs = raw.token_lifetime_secs.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS);
         if token_lifetime_secs < invoice_expiry_secs {
-            return Err(ConfigError("token_lifetime_secs must be at least invoice_expiry_secs".into()));
+            return Err(ConfigError::invalid("token_lifetime_secs", "must be at least invoice_expiry_secs"));
         }
-        let max_body_bytes = raw.max_body_bytes.unwrap_or(32 * 1024 * 1024);
-        if !(1024..=512 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(ConfigError("max_body_bytes must be between 1 KiB and 512 MiB".into()));
-        }
-        let workers = raw.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if !(1..=256).contains(&workers) {
-            return Err(ConfigError("workers must be between 1 and 256".into()));
-        }
-        let max_wait_secs = raw.max_wait_secs.unwrap_or(600);
-        if !(1..=3600).contains(&max_wait_secs) {
-            return Err(ConfigError("max_wait_secs must be between 1 and 3600".into()));
-        }
-        let retention_secs = raw.retention_secs.unwrap_or(7 * 24 * 3600);
+        let max_body_bytes =
+            in_range("max_body_bytes", raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES), 1024..=512 * 1024 * 1024)?;
+        let workers = in_range(
+            "workers",
+            raw.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            1..=256,
+        )?;
+        let max_wait_secs = in_range("max_wait_secs", raw.max_wait_secs.unwrap_or(DEFAULT_MAX_WAIT_SECS), 1..=3600)?;
+        let retention_secs = raw.retention_secs.unwrap_or(DEFAULT_RETENTION_SECS);
         if retention_secs < token_lifetime_secs {
-            return Err(ConfigError("retention_secs must be at least token_lifetime_secs".into()));
+            return Err(ConfigError::invalid("retention_secs", "must be at least token_lifetime_secs"));
         }
-        let lightning_timeout_secs = raw.lightning_timeout_secs.unwrap_or(DEFAULT_LIGHTNING_TIMEOUT_SECS);
-        if !(1..=10).contains(&lightning_timeout_secs) {
-            // The service stops waiting for an invoice after 10 s whatever the backend does.
-            return Err(ConfigError("lightning_timeout_secs must be between 1 and 10".into()));
-        }
+        // A quote waits at most this long for its invoice, so unpaid requests never hang on a slow node.
+        let lightning_timeout_secs = in_range(
+            "lightning_timeout_secs",
+            raw.lightning_timeout_secs.unwrap_or(DEFAULT_LIGHTNING_TIMEOUT_SECS),
+            1..=10,
+        )?;
         let timeout = Duration::from_secs(lightning_timeout_secs);
-        let lightning = match raw.lightning.as_deref().unwrap_or("dev") {
+        let lightning = match raw.lightning.as_deref().unwrap_or(DEFAULT_LIGHTNING) {
             "dev" => LightningChoice::Dev,
             "lnbits" => LightningChoice::Lnbits(LnbitsSettings {
-                url: http_url("lnbits_url", raw.lnbits_url)?,
+                url: http_url("lnbits_url", required("lnbits_url", raw.lnbits_url)?)?,
                 invoice_key: secret(
                     ("lnbits_invoice_key", raw.lnbits_invoice_key),
                     ("lnbits_invoice_key_file", raw.lnbits_invoice_key_file),
@@ -221,13 +332,13 @@ impl Config {
                 timeout,
             }),
             "lnd" => LightningChoice::Lnd(LndSettings {
-                rest_url: http_url("lnd_rest_url", raw.lnd_rest_url)?,
-                macaroon_hex: macaroon_hex(raw.lnd_macaroon_file)?,
+                rest_url: http_url("lnd_rest_url", required("lnd_rest_url", raw.lnd_rest_url)?)?,
+                macaroon_hex: macaroon_hex(required("lnd_macaroon_file", raw.lnd_macaroon_file)?)?,
                 tls_cert_pem: raw.lnd_tls_cert_file.map(|path| read_file("lnd_tls_cert_file", &path)).transpose()?,
                 timeout,
             }),
             "cln" => LightningChoice::Cln(ClnSettings {
-                rest_url: http_url("cln_rest_url", raw.cln_rest_url)?,
+                rest_url: http_url("cln_rest_url", required("cln_rest_url", raw.cln_rest_url)?)?,
                 rune: secret(("cln_rune", raw.cln_rune), ("cln_rune_file", raw.cln_rune_file))?,
                 tls_cert_pem: raw.cln_tls_cert_file.map(|path| read_file("cln_tls_cert_file", &path)).transpose()?,
                 timeout,
@@ -235,12 +346,15 @@ impl Config {
             "nwc" => {
                 let uri = secret(("nwc_uri", raw.nwc_uri), ("nwc_uri_file", raw.nwc_uri_file))?;
                 if !uri.expose().starts_with("nostr+walletconnect://") {
-                    return Err(ConfigError("nwc_uri must start with nostr+walletconnect://".into()));
+                    return Err(ConfigError::invalid("nwc_uri", "must start with nostr+walletconnect://"));
                 }
                 LightningChoice::Nwc(NwcSettings { uri, timeout })
             }
             other => {
-                return Err(ConfigError(format!("lightning: unknown backend {other:?} (known: {KNOWN_BACKENDS})")));
+                return Err(ConfigError::invalid(
+                    "lightning",
+                    format!("unknown backend {other:?} (known: {KNOWN_BACKENDS})"),
+                ));
             }
         };
         Ok(Config {
@@ -254,64 +368,80 @@ impl Config {
             workers,
             max_wait: Duration::from_secs(max_wait_secs),
             retention: Duration::from_secs(retention_secs),
+            lightning_timeout: timeout,
             lightning,
         })
     }
 }
 
-/// A required http(s) URL, without trailing slashes.
-fn http_url(key: &str, value: Option<String>) -> Result<String, ConfigError> {
-    let Some(url) = value else {
-        return Err(ConfigError(format!("{key} is required for this Lightning backend")));
-    };
+/// A setting the chosen backend cannot do without.
+fn required<T>(key: &'static str, value: Option<T>) -> Result<T, ConfigError> {
+    value.ok_or(ConfigError::Required { key })
+}
+
+/// An http(s) URL, without trailing slashes.
+fn http_url(key: &'static str, url: String) -> Result<String, ConfigError> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(ConfigError(format!("{key}: {url:?} must start with http:// or https://")));
+        return Err(ConfigError::invalid(key, format!("{url:?} must start with http:// or https://")));
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// A credential given either inline or as a file (not both); files may end with a newline.
-fn secret(inline: (&str, Option<Secret>), file: (&str, Option<PathBuf>)) -> Result<Secret, ConfigError> {
-    let secret = match (inline.1, file.1) {
-        (Some(_), Some(_)) => return Err(ConfigError(format!("set {} or {}, not both", inline.0, file.0))),
+fn secret(
+    (inline_key, inline): (&'static str, Option<Secret>),
+    (file_key, file): (&'static str, Option<PathBuf>),
+) -> Result<Secret, ConfigError> {
+    let secret = match (inline, file) {
+        (Some(_), Some(_)) => return Err(ConfigError::Both { inline: inline_key, file: file_key }),
         (Some(secret), None) => secret,
         (None, Some(path)) => {
-            let bytes = read_file(file.0, &path)?;
-            let text = String::from_utf8(bytes).map_err(|_| ConfigError(format!("{}: not UTF-8 text", file.0)))?;
+            let bytes = read_file(file_key, &path)?;
+            let text = String::from_utf8(bytes).map_err(|_| ConfigError::invalid(file_key, "not UTF-8 text"))?;
             Secret::new(text)
         }
-        (None, None) => return Err(ConfigError(format!("{} or {} is required for this backend", inline.0, file.0))),
+        (None, None) => return Err(ConfigError::Neither { inline: inline_key, file: file_key }),
     };
     if secret.is_empty() {
-        return Err(ConfigError(format!("{} is empty", inline.0)));
+        return Err(ConfigError::invalid(inline_key, "is empty"));
     }
     Ok(secret)
 }
 
 /// LND's macaroon, hex encoded: the file holds the binary macaroon (as LND writes it) or its hex text.
-fn macaroon_hex(path: Option<PathBuf>) -> Result<Secret, ConfigError> {
-    let Some(path) = path else {
-        return Err(ConfigError("lnd_macaroon_file is required for this Lightning backend".into()));
-    };
+fn macaroon_hex(path: PathBuf) -> Result<Secret, ConfigError> {
     let bytes = read_file("lnd_macaroon_file", &path)?;
+    if bytes.is_empty() {
+        return Err(ConfigError::invalid("lnd_macaroon_file", "is empty"));
+    }
     let text = String::from_utf8_lossy(&bytes);
     let trimmed = text.trim();
-    if bytes.is_empty() {
-        return Err(ConfigError("lnd_macaroon_file is empty".into()));
-    }
     if !trimmed.is_empty() && trimmed.len().is_multiple_of(2) && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(Secret::new(trimmed.to_ascii_lowercase()));
     }
     Ok(Secret::new(hex::encode(&bytes)))
 }
 
-fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|error| ConfigError(format!("{key}: cannot read {}: {error}", path.display())))
+fn read_file(key: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|source| ConfigError::File { key, path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::{Args, CommandFactory, Parser};
+
     use super::*;
+
+    /// A command with the settings flattened in, as the binary's `serve` has them.
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        settings: RawConfig,
+    }
+
+    fn error(raw: RawConfig) -> String {
+        Config::resolve(raw).unwrap_err().to_string()
+    }
 
     #[test]
     fn defaults_are_the_embedded_setup() {
@@ -321,41 +451,80 @@ mod tests {
         assert_eq!(config.price_sats, 350);
         assert_eq!(config.invoice_expiry, Duration::from_secs(600));
         assert_eq!(config.max_body_bytes, 32 * 1024 * 1024);
+        assert_eq!(config.lightning_timeout, Duration::from_secs(5));
         assert_eq!(config.lightning, LightningChoice::Dev);
     }
 
     #[test]
-    fn higher_layers_win_and_bad_values_are_named() {
-        let file = RawConfig { price_sats: Some(10), listen: Some("0.0.0.0:1".into()), ..RawConfig::default() };
-        let flags = RawConfig { price_sats: Some(20), ..RawConfig::default() };
-        let config = Config::resolve(flags.over(file)).unwrap();
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mesh402.toml");
+        std::fs::write(&file, "price_sats = 10\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        let matches = Serve::command().get_matches_from(["serve", "--price-sats", "20"]);
+        let raw = RawConfig::layered(Some(&file), &matches).unwrap();
+        let config = Config::resolve(raw).unwrap();
         assert_eq!((config.price_sats, config.listen.port()), (20, 1));
-        let error = Config::resolve(RawConfig { public_url: Some("ftp://x".into()), ..RawConfig::default() });
-        assert!(error.unwrap_err().0.contains("public_url"));
-        assert!(toml::from_str::<RawConfig>("colour = 1").is_err(), "unknown keys are refused");
+        assert_eq!(config.invoice_expiry, Duration::from_secs(DEFAULT_INVOICE_EXPIRY_SECS));
+        // The flags alone parse into the same struct the file does.
+        let flags = Serve::try_parse_from(["serve", "--price-sats", "20", "--workers", "3"]).unwrap().settings;
+        assert_eq!(flags, RawConfig { price_sats: Some(20), workers: Some(3), ..RawConfig::default() });
+
+        std::fs::write(&file, "colour = 1").unwrap();
+        let unknown = RawConfig::layered(Some(&file), &matches).unwrap_err();
+        assert!(matches!(unknown, ConfigError::Parse { .. }), "unknown keys are refused: {unknown:?}");
+        let missing = RawConfig::layered(Some(&dir.path().join("absent.toml")), &matches).unwrap_err();
+        assert!(matches!(missing, ConfigError::Read { .. }));
     }
 
     #[test]
-    fn the_example_config_parses_and_documents_every_key() {
+    fn bad_values_are_named() {
+        assert!(error(RawConfig { public_url: Some("ftp://x".into()), ..RawConfig::default() }).contains("public_url"));
+        assert!(error(RawConfig { listen: Some("nowhere".into()), ..RawConfig::default() }).contains("listen"));
+        assert!(error(RawConfig { workers: Some(0), ..RawConfig::default() }).contains("workers"));
+        let short = RawConfig { retention_secs: Some(60), ..RawConfig::default() };
+        assert!(error(short).contains("retention_secs"));
+    }
+
+    /// The example file with its `# key = value` lines uncommented (the prose stays out).
+    fn example() -> (String, RawConfig) {
         let text = include_str!("../../../mesh402.example.toml");
-        // Keep only the commented-out `key = value` lines, uncommented; the prose stays out.
         let is_setting = |line: &&str| {
             line.split_once(" = ").is_some_and(|(key, _)| key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
         };
         let uncommented: String =
             text.lines().filter_map(|line| line.strip_prefix("# ")).filter(is_setting).collect::<Vec<_>>().join("\n");
-        let raw: RawConfig = toml::from_str(&uncommented).expect("example config parses once uncommented");
-        assert!(raw.listen.is_some() && raw.data_dir.is_some() && raw.public_url.is_some());
-        assert!(raw.price_sats.is_some() && raw.invoice_expiry_secs.is_some() && raw.token_lifetime_secs.is_some());
-        assert!(raw.max_body_bytes.is_some() && raw.workers.is_some() && raw.max_wait_secs.is_some());
-        assert!(raw.retention_secs.is_some());
-        assert!(raw.lightning.is_some() && raw.lightning_timeout_secs.is_some());
-        assert!(raw.lnbits_url.is_some() && raw.lnbits_invoice_key.is_some() && raw.lnbits_invoice_key_file.is_some());
-        assert!(raw.lnd_rest_url.is_some() && raw.lnd_macaroon_file.is_some() && raw.lnd_tls_cert_file.is_some());
-        assert!(raw.cln_rest_url.is_some() && raw.cln_rune.is_some() && raw.cln_rune_file.is_some());
-        assert!(raw.cln_tls_cert_file.is_some() && raw.nwc_uri.is_some() && raw.nwc_uri_file.is_some());
+        let raw = toml::from_str(&uncommented).expect("the example config parses once uncommented");
+        (text.to_owned(), raw)
+    }
+
+    #[test]
+    fn the_example_config_documents_every_key_with_its_flag_and_variable() {
+        let (text, raw) = example();
+        let command = RawConfig::augment_args(clap::Command::new("serve"));
+        let mut n_settings = 0;
+        for arg in command.get_arguments() {
+            let key = arg.get_id().as_str();
+            assert!(text.contains(&format!("\n# {key} = ")), "mesh402.example.toml lacks `# {key} = …`");
+            let variable = arg.get_env().and_then(|name| name.to_str()).expect("every setting has a variable");
+            assert_eq!(variable, format!("MESH402_{}", key.to_ascii_uppercase()), "the variable of {key}");
+            assert!(text.contains(variable), "mesh402.example.toml does not name {variable}");
+            let flag = format!("--{}", arg.get_long().expect("every setting has a flag"));
+            assert_eq!(flag, format!("--{}", key.replace('_', "-")));
+            assert!(text.contains(&flag), "mesh402.example.toml does not name {flag}");
+            n_settings += 1;
+        }
+        assert_eq!(n_settings, 24, "a setting was added or removed: update this count with the example file");
         // The backend settings are read only when their backend is chosen; the example chooses `dev`.
         Config::resolve(raw).unwrap();
+    }
+
+    #[test]
+    fn the_example_config_shows_the_defaults() {
+        let (_, raw) = example();
+        // Keys with a default; public_url has none, workers depends on the machine, backends are examples.
+        let shown = Config::resolve(RawConfig { public_url: None, workers: None, ..raw }).unwrap();
+        let defaults = Config::resolve(RawConfig::default()).unwrap();
+        assert_eq!(format!("{shown:?}"), format!("{defaults:?}"));
     }
 
     #[test]
@@ -383,15 +552,15 @@ mod tests {
         assert_eq!(settings.invoice_key.expose(), "from-file");
 
         let both = RawConfig { lnbits_invoice_key: Some(Secret::new("x")), ..from_file.clone() };
-        assert!(Config::resolve(both).unwrap_err().0.contains("not both"));
+        assert!(error(both).contains("not both"));
         let neither = RawConfig { lnbits_invoice_key_file: None, ..from_file.clone() };
-        assert!(Config::resolve(neither).unwrap_err().0.contains("lnbits_invoice_key"));
+        assert!(error(neither).contains("lnbits_invoice_key"));
         let no_url = RawConfig { lnbits_url: None, ..from_file.clone() };
-        assert!(Config::resolve(no_url).unwrap_err().0.contains("lnbits_url"));
+        assert!(error(no_url).contains("lnbits_url"));
         let slow = RawConfig { lightning_timeout_secs: Some(60), ..from_file };
-        assert!(Config::resolve(slow).unwrap_err().0.contains("lightning_timeout_secs"));
+        assert!(error(slow).contains("lightning_timeout_secs"));
         let unknown = RawConfig { lightning: Some("eclair".into()), ..RawConfig::default() };
-        assert!(Config::resolve(unknown).unwrap_err().0.contains("eclair"));
+        assert!(error(unknown).contains("eclair"));
     }
 
     #[test]
@@ -413,6 +582,7 @@ mod tests {
         let LightningChoice::Lnd(settings) = &config.lightning else { panic!() };
         assert_eq!(settings.macaroon_hex.expose(), "0201036c6e64");
         assert_eq!(settings.timeout, Duration::from_secs(3));
+        assert_eq!(config.lightning_timeout, Duration::from_secs(3), "the quote waits as long as the backend");
         assert!(settings.tls_cert_pem.is_some());
         assert!(!format!("{config:?}").contains("0201036c6e64"));
 
@@ -445,7 +615,8 @@ mod tests {
             cln_rune_file: Some(dir.path().join("absent")),
             ..RawConfig::default()
         };
-        assert!(Config::resolve(missing).unwrap_err().0.contains("cln_rune_file"));
+        let missing = Config::resolve(missing).unwrap_err();
+        assert!(matches!(missing, ConfigError::File { key: "cln_rune_file", .. }), "{missing:?}");
 
         let uri = concat!(
             "nostr+walletconnect://b889ff5b1513b641e2a139f661a661364979c5beee91842f8f0ef42ab558e9d4",
@@ -462,6 +633,6 @@ mod tests {
             nwc_uri: Some(Secret::new("https://x")),
             ..RawConfig::default()
         };
-        assert!(Config::resolve(raw).unwrap_err().0.contains("nwc_uri"));
+        assert!(error(raw).contains("nwc_uri"));
     }
 }

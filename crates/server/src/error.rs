@@ -59,8 +59,8 @@ impl ApiError {
 
 /// The HTTP status for a generator error the client caused.
 fn mesh_status(error: &MeshError) -> StatusCode {
-    match error.code() {
-        "image_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+    match error {
+        MeshError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
@@ -90,7 +90,7 @@ impl From<ServiceError> for ApiError {
                 .retry_after(5)
             }
             other => {
-                tracing::error!(error = %other, "service failed");
+                tracing::error!(error = %other, source = ?std::error::Error::source(&other), "service failed");
                 ApiError::internal()
             }
         }
@@ -110,4 +110,14 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The answer to any unknown route.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// The answer to a known route with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This URL does not accept that method.")
 }

@@ -1,22 +1,31 @@
-//! The HTTP face of mesh402: the only crate that knows HTTP.
+//! The HTTP face of mesh402: the only crate that serves HTTP.
 //!
 //! [`Config`] is resolved once; [`build`] opens the data directory (secrets, SQLite, files) and wires the
 //! backends into a [`mesh402_service::Service`]; [`router`] maps routes to handlers; [`serve`] runs it until a
 //! shutdown signal. Every error leaves as one JSON shape ([`error::ApiError`]); `WWW-Authenticate` is only ever
 //! sent on a 402.
+//!
+//! A paid request flows through the modules in this order: `request` (the body) → `gate` (the credential, or a
+//! 402 challenge) → `endpoint` (redeem) → `job_status` (wait, 202, status and events) → `downloads`.
 
 #![deny(missing_docs)]
 
 pub mod config;
+mod dev_pay;
+mod downloads;
+mod endpoint;
 pub mod error;
-mod input;
-mod jobs;
-mod routes;
+mod gate;
+mod health;
+mod job_status;
+mod request;
+mod serve;
 
 pub use config::{Config, ConfigError, LightningChoice, RawConfig};
-pub use routes::model_url;
+pub use downloads::model_url;
+pub use serve::{SHUTDOWN_GRACE, serve};
 
-use std::future::Future;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -26,7 +35,7 @@ use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
 use mesh402_l402::{Keyring, Msat, ServerSecret};
 use mesh402_ln::{DevWallet, LightningBackend};
-use mesh402_service::{EmbeddedGenerator, ModelGenerator, Service, ServiceConfig, ServiceParts};
+use mesh402_service::{EmbeddedGenerator, MAX_ATTEMPTS, ModelGenerator, Service, ServiceConfig, ServiceParts};
 use mesh402_store::{FileStore, LocalFileStore, SqliteJobStore, load_or_create_secret};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -65,8 +74,11 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The database or file store could not be opened.
-    #[error("storage: {0}")]
+    #[error("storage cannot be opened")]
     Storage(#[from] mesh402_store::StoreError),
+    /// The jobs left unfinished by an earlier process could not be resumed.
+    #[error("unfinished jobs cannot be resumed")]
+    Resume(#[source] mesh402_service::ServiceError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -98,7 +110,7 @@ pub async fn build_with_generator(
     let server_secret = load_or_create_secret(&secret_path).map_err(io_error(&secret_path))?;
     let keyring = Keyring::new(ServerSecret::from_bytes(server_secret));
 
-    let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError(format!("lightning: {error}")));
+    let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError::Backend(error));
     let (lightning, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<DevWallet>>) = match &config.lightning {
         LightningChoice::Dev => {
             let key_path = data_dir.join("dev-wallet.key");
@@ -134,8 +146,10 @@ pub async fn build_with_generator(
             invoice_expiry: config.invoice_expiry,
             token_lifetime: config.token_lifetime,
             workers: config.workers,
+            max_attempts: MAX_ATTEMPTS,
+            lightning_timeout: config.lightning_timeout,
+            revoked_tokens: HashSet::new(),
             retention: config.retention,
-            ..ServiceConfig::default()
         },
         keyring,
         lightning,
@@ -168,19 +182,20 @@ pub fn router(state: AppState) -> Router {
         ]);
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
-        .route("/api/l402/3d-model", post(routes::create_model))
-        .route("/api/l402/generate-3d-model", post(routes::create_model))
-        .route("/api/l402/jobs/{job_id}", get(jobs::job_status))
-        .route("/api/l402/jobs/{job_id}/events", get(jobs::job_events))
-        .route("/models/{file}", get(routes::download_primary))
-        .route("/models/{model_id}/{name}", get(routes::download_file))
-        .route("/healthz", get(routes::health));
+        .route("/api/l402/3d-model", post(endpoint::create_model))
+        // The seed service's other name for the same endpoint.
+        .route("/api/l402/generate-3d-model", post(endpoint::create_model))
+        .route("/api/l402/jobs/{job_id}", get(job_status::job_status))
+        .route("/api/l402/jobs/{job_id}/events", get(job_status::job_events))
+        .route("/models/{file}", get(downloads::download_primary))
+        .route("/models/{model_id}/{name}", get(downloads::download_file))
+        .route("/healthz", get(health::health));
     if state.dev_wallet.is_some() {
-        router = router.route("/dev/pay", post(routes::dev_pay));
+        router = router.route("/dev/pay", post(dev_pay::dev_pay));
     }
     router
-        .fallback(routes::not_found)
-        .method_not_allowed_fallback(routes::method_not_allowed)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)
         // Outermost last: request ids are set before tracing sees the request. The default trace layer logs
@@ -189,66 +204,4 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(cors)
-}
-
-/// How long open requests and running jobs get to finish after a shutdown signal. Whatever is still unfinished
-/// then is in the store and resumes at the next start.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// How often the retention sweeper runs.
-const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Binds, resumes unfinished jobs, starts the retention sweeper and serves until `shutdown` resolves; then stops
-/// accepting and gives open requests and running jobs [`SHUTDOWN_GRACE`] to finish.
-pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let state = build(&config, public_url.clone()).await?;
-    let service = state.service.clone();
-    let resumed = service
-        .resume_unfinished()
-        .await
-        .map_err(|error| StartError::Storage(mesh402_store::StoreError::Corrupt(format!("resuming jobs: {error}"))))?;
-    tracing::info!(address = %bound, %public_url, resumed, "mesh402 listening");
-    // A line on stdout that scripts (and the end-to-end tests) can wait for.
-    println!("mesh402 listening on http://{bound} (resumed {resumed} unfinished jobs)");
-
-    let sweeper = tokio::spawn({
-        let service = service.clone();
-        async move {
-            let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
-            loop {
-                ticks.tick().await;
-                if let Err(error) = service.sweep(mesh402_service::unix_now()).await {
-                    tracing::warn!(error = %error, "retention sweep failed; retrying at the next interval");
-                }
-            }
-        }
-    });
-    let (stopping_sender, mut stopping) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_sender.send(true);
-    });
-    let result = tokio::select! {
-        result = std::future::IntoFuture::into_future(server) => {
-            result.map_err(|source| StartError::Bind { addr: bound, source })
-        }
-        () = async {
-            let _ = stopping.changed().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => {
-            tracing::warn!("grace period over; closing the requests still open");
-            Ok(())
-        }
-    };
-    sweeper.abort();
-    let still_running = service.drain(std::time::Duration::from_secs(5)).await;
-    if still_running > 0 {
-        tracing::info!(still_running, "jobs left unfinished; they resume at the next start");
-    }
-    result
 }

@@ -1,48 +1,16 @@
 //! Paid work is never lost: the server in-process on a real socket, with generators that count, stall and fail
-//! (faults are injected here, through the `ModelGenerator` trait, not in production code).
+//! (`mesh402-testkit`'s `FakeGenerator`: faults are injected through the `ModelGenerator` trait, not in production
+//! code).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
-use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model, Preflight, Progress};
 use mesh402_server::{Config, RawConfig, build_with_generator, router};
-use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use mesh402_testkit::{FakeGenerator, disc_png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// The embedded generator, counted, optionally slowed down per stage and failing its first calls.
-#[derive(Default)]
-struct TestGenerator {
-    calls: AtomicUsize,
-    failures_left: AtomicUsize,
-    stage_delay: Duration,
-}
-
-impl ModelGenerator for TestGenerator {
-    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
-        EmbeddedGenerator.preflight(image, kind, params)
-    }
-
-    fn generate(
-        &self,
-        image: &[u8],
-        kind: ImageKind,
-        params: &MeshParams,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Model, MeshError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
-            return Err(MeshError::MeshCheckFailed { reason: "a fault injected by the test".into() });
-        }
-        let delay = self.stage_delay;
-        EmbeddedGenerator.generate(image, kind, params, &mut |step| {
-            std::thread::sleep(delay);
-            progress(step);
-        })
-    }
-}
 
 struct TestServer {
     url: String,
@@ -50,7 +18,7 @@ struct TestServer {
     state: mesh402_server::AppState,
 }
 
-async fn start(generator: Arc<TestGenerator>, max_wait_secs: u64) -> TestServer {
+async fn start(generator: Arc<FakeGenerator>, max_wait_secs: u64) -> TestServer {
     // The test's HTTP clients use rustls with the ring provider, as the binary does.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let data_dir = tempfile::tempdir().unwrap();
@@ -69,19 +37,8 @@ async fn start(generator: Arc<TestGenerator>, max_wait_secs: u64) -> TestServer 
     TestServer { url, data_dir, state }
 }
 
-fn png_disc(size: u32, radius: f32) -> Vec<u8> {
-    let centre = size as f32 / 2.0;
-    let image = image::RgbaImage::from_fn(size, size, |x, y| {
-        let inside = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt() < radius;
-        if inside { image::Rgba([180, 90, 30, 255]) } else { image::Rgba([0, 0, 0, 0]) }
-    });
-    let mut bytes = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
-    bytes
-}
-
 fn body(radius: f32) -> Value {
-    let png = png_disc(160, radius);
+    let png = disc_png(160, radius);
     json!({ "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)) })
 }
 
@@ -123,7 +80,7 @@ impl TestServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_and_repeated_requests_with_one_credential_run_one_generation() {
-    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(30), ..TestGenerator::default() });
+    let generator = Arc::new(FakeGenerator { stage_delay: Duration::from_millis(30), ..FakeGenerator::default() });
     let server = Arc::new(start(generator.clone(), 60).await);
     let body = Arc::new(body(60.0));
     let credential = Arc::new(server.paid_credential(&body).await);
@@ -153,7 +110,7 @@ async fn concurrent_and_repeated_requests_with_one_credential_run_one_generation
 #[tokio::test]
 async fn a_generation_that_fails_after_payment_is_retried_and_the_credential_stays_good() {
     // Three failures use up the automatic attempts; the client's retry then succeeds.
-    let generator = Arc::new(TestGenerator { failures_left: AtomicUsize::new(3), ..TestGenerator::default() });
+    let generator = Arc::new(FakeGenerator { failures_left: AtomicUsize::new(3), ..FakeGenerator::default() });
     let server = start(generator.clone(), 60).await;
     let body = body(50.0);
     let credential = server.paid_credential(&body).await;
@@ -168,10 +125,10 @@ async fn a_generation_that_fails_after_payment_is_retried_and_the_credential_sta
     assert_eq!(generator.calls.load(Ordering::SeqCst), 3, "retried automatically, a bounded number of times");
     let job_id = error["job_id"].as_str().unwrap();
     assert!(error["status_url"].as_str().unwrap().ends_with(job_id));
-    let failures = server.state.service.failures(job_id).await.unwrap();
+    let failures = server.state.service.failures(&job_id.parse().unwrap()).await.unwrap();
     assert_eq!(failures.len(), 3, "every failure is recorded with its reason");
-    assert!(failures.iter().all(|(_, failure, _)| failure.code == "mesh_check_failed"));
-    assert_eq!(failures.iter().map(|(attempt, _, _)| *attempt).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(failures.iter().all(|failed| failed.failure.code == "mesh_check_failed" && failed.failure.server_fault));
+    assert_eq!(failures.iter().map(|failed| failed.attempt).collect::<Vec<_>>(), vec![1, 2, 3]);
 
     let retried = server.post(&body, Some(&credential), None).await;
     assert_eq!(retried.status(), StatusCode::OK);
@@ -185,7 +142,7 @@ async fn a_generation_that_fails_after_payment_is_retried_and_the_credential_sta
 
 #[tokio::test]
 async fn respond_async_gives_202_then_the_status_url_and_events_follow_the_job() {
-    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(80), ..TestGenerator::default() });
+    let generator = Arc::new(FakeGenerator { stage_delay: Duration::from_millis(80), ..FakeGenerator::default() });
     let server = start(generator.clone(), 60).await;
     let body = body(55.0);
     let credential = server.paid_credential(&body).await;
@@ -247,7 +204,7 @@ fn body_for_other() -> Value {
 
 #[tokio::test]
 async fn wait_preference_and_the_servers_bound_end_in_202_while_work_goes_on() {
-    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(150), ..TestGenerator::default() });
+    let generator = Arc::new(FakeGenerator { stage_delay: Duration::from_millis(150), ..FakeGenerator::default() });
     let server = start(generator.clone(), 60).await;
     let body = body(45.0);
     let credential = server.paid_credential(&body).await;
@@ -263,7 +220,7 @@ async fn wait_preference_and_the_servers_bound_end_in_202_while_work_goes_on() {
 
 #[tokio::test]
 async fn a_client_that_disconnects_does_not_cancel_paid_work() {
-    let generator = Arc::new(TestGenerator { stage_delay: Duration::from_millis(150), ..TestGenerator::default() });
+    let generator = Arc::new(FakeGenerator { stage_delay: Duration::from_millis(150), ..FakeGenerator::default() });
     let server = start(generator.clone(), 60).await;
     let body = body(40.0);
     let credential = server.paid_credential(&body).await;
@@ -290,7 +247,7 @@ async fn a_client_that_disconnects_does_not_cancel_paid_work() {
 
 #[tokio::test]
 async fn the_retention_sweep_removes_old_jobs_and_their_files() {
-    let generator = Arc::new(TestGenerator::default());
+    let generator = Arc::new(FakeGenerator::default());
     let server = start(generator, 60).await;
     let body = body(50.0);
     let credential = server.paid_credential(&body).await;
@@ -317,7 +274,7 @@ async fn the_retention_sweep_removes_old_jobs_and_their_files() {
 
 #[tokio::test]
 async fn unpaid_challenges_leave_no_rows_and_no_files() {
-    let server = start(Arc::new(TestGenerator::default()), 60).await;
+    let server = start(Arc::new(FakeGenerator::default()), 60).await;
     for radius in [30.0, 40.0, 50.0] {
         let response = server.post(&body(radius), None, None).await;
         assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);

@@ -1,38 +1,47 @@
 //! The application core of mesh402: it quotes prices, redeems paid credentials and runs durable jobs.
 //!
 //! Data flows one way: the HTTP layer turns a request into a [`ModelRequest`], then either asks for a
-//! [`Quote`] (no credential: an invoice and a macaroon bound to the request) or [`Service::redeem`]s a
-//! credential, which claims the token's one job in the [`JobStore`] and starts it on a worker. Workers run the
-//! [`ModelGenerator`] on blocking threads, store the model through the [`FileStore`] and record the outcome.
-//! This crate knows no HTTP; it holds its backends as trait objects chosen once at start-up.
+//! [`Quote`] (no credential: an invoice and a macaroon bound to the request, see `quote.rs`) or
+//! [`Service::redeem`]s a credential (`redeem.rs`), which verifies it ([`Service::verify`], the one place a
+//! credential is checked), claims the token's one job in the [`JobStore`] and starts it on a worker
+//! (`worker.rs`). Workers run the [`ModelGenerator`] on blocking threads, store the model through the
+//! [`FileStore`] and record the outcome; the sweeper (`sweep.rs`) removes what is past its retention. This crate
+//! knows no HTTP; it holds its backends as trait objects chosen once at start-up.
 
 #![deny(missing_docs)]
 
 mod generator;
-mod jobs;
+mod job_view;
+mod quote;
+mod redeem;
 mod request;
+mod sweep;
+mod worker;
 
 pub use generator::{EmbeddedGenerator, ModelGenerator};
-pub use jobs::JobView;
-pub use request::{ModelRequest, image_kind_name, parse_image_kind};
+pub use job_view::JobView;
+pub use quote::Quote;
+pub use request::ModelRequest;
+pub use sweep::SweepReport;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mesh402_l402::{
-    Challenge, Credential, Identifier, Keyring, MintParams, Msat, PaymentHash, TokenId, VerifyContext, VerifyError,
-    mint, verify,
-};
-use mesh402_ln::{InvoiceRequest, LightningBackend, LnError};
-use mesh402_mesh::{MeshError, Preflight};
-use mesh402_store::{Claim, FileStore, JobState, JobStore, NewJob, StoreError};
+use mesh402_l402::{Keyring, Msat, TokenId, VerifyError};
+use mesh402_ln::{LightningBackend, LnError};
+use mesh402_mesh::MeshError;
+use mesh402_store::{FileStore, JobId, JobStore, StoreError};
 use tokio::sync::{Semaphore, watch};
 
 /// The service name in macaroon caveats (`services=3d-model:0`, `3d-model_valid_until=…`).
 pub const SERVICE_NAME: &str = "3d-model";
 
-/// How the service behaves; resolved once from the server's configuration.
+/// How many times a failing generation is attempted before its job is marked failed.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// How the service behaves. The server fills it from its configuration, which holds the defaults; this crate
+/// has none of its own.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// The price of one model.
@@ -43,29 +52,14 @@ pub struct ServiceConfig {
     pub token_lifetime: Duration,
     /// How many models are generated at once.
     pub workers: usize,
-    /// How many times a failing generation is attempted before the job is marked failed.
+    /// How many times a failing generation is attempted before the job is marked failed (see [`MAX_ATTEMPTS`]).
     pub max_attempts: u32,
-    /// How long a call to the Lightning backend may take.
+    /// How long a call to the Lightning backend may take before the quote fails as unavailable.
     pub lightning_timeout: Duration,
     /// Token ids that are no longer accepted.
     pub revoked_tokens: HashSet<TokenId>,
     /// How long job records and model files are kept after the job was created.
     pub retention: Duration,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        ServiceConfig {
-            price: Msat::from_sats(350),
-            invoice_expiry: Duration::from_secs(600),
-            token_lifetime: Duration::from_secs(24 * 3600),
-            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            max_attempts: 3,
-            lightning_timeout: Duration::from_secs(10),
-            revoked_tokens: HashSet::new(),
-            retention: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
 }
 
 /// Why the service could not do what was asked.
@@ -81,9 +75,30 @@ pub enum ServiceError {
     /// Storage failed.
     #[error("storage failed")]
     Storage(#[from] StoreError),
-    /// Something that should not happen did.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The generator failed through no fault of the input.
+    #[error("the generator failed")]
+    Generator(#[source] MeshError),
+    /// The generator made a model without any file.
+    #[error("the generator made no file")]
+    NoModelFile,
+    /// A blocking task (the generator or the preflight) panicked or was cancelled.
+    #[error("a blocking task failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// The request's parameters could not be written as canonical JSON.
+    #[error("the parameters cannot be written as JSON")]
+    Params(#[source] serde_json::Error),
+    /// A job the service was working with is no longer in the store.
+    #[error("job {0} is no longer in the store")]
+    JobVanished(JobId),
+    /// A stored job holds a request this version cannot read.
+    #[error("job {job_id} holds a request this version cannot read")]
+    StoredRequest {
+        /// The job.
+        job_id: JobId,
+        /// What could not be read.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Why a credential was not redeemed.
@@ -91,38 +106,18 @@ pub enum ServiceError {
 #[non_exhaustive]
 pub enum RedeemError {
     /// The credential is invalid, expired, unpaid or for another request: answer with a fresh challenge.
-    #[error("credential rejected: {0}")]
+    #[error("credential rejected")]
     Rejected(#[from] VerifyError),
     /// The credential was good but the service failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
 
-/// A price quote: the challenge to send, and what it asks for.
-#[derive(Debug, Clone)]
-pub struct Quote {
-    /// Macaroon and invoice.
-    pub challenge: Challenge,
-    /// The invoice's payment hash.
-    pub payment_hash: PaymentHash,
-    /// The amount to pay.
-    pub amount: Msat,
-    /// When the invoice expires (unix seconds).
-    pub expires_at: u64,
+impl From<StoreError> for RedeemError {
+    fn from(error: StoreError) -> Self {
+        RedeemError::Service(error.into())
+    }
 }
-
-/// What one retention sweep removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    /// Jobs past their retention, removed with their model files.
-    pub jobs: usize,
-    /// Inputs left behind without a job (a crash between storing an input and claiming its job).
-    pub orphan_inputs: usize,
-}
-
-/// How old an input without a job must be before the sweeper removes it: far longer than the moment between
-/// storing an input and claiming its job.
-const ORPHAN_INPUT_AGE_SECS: u64 = 3600;
 
 /// Everything the service is built from.
 pub struct ServiceParts {
@@ -155,7 +150,7 @@ struct Inner {
     generator: Arc<dyn ModelGenerator>,
     worker_permits: Semaphore,
     /// Jobs being worked on by this process, with the channel their watchers listen to.
-    active: Mutex<HashMap<String, watch::Sender<JobView>>>,
+    active: Mutex<HashMap<JobId, watch::Sender<JobView>>>,
 }
 
 /// Seconds since the unix epoch.
@@ -191,210 +186,17 @@ impl Service {
         self.inner.lightning.name()
     }
 
-    /// Checks that `request` can succeed, before anyone pays for it.
-    pub async fn preflight(&self, request: &Arc<ModelRequest>) -> Result<Preflight, ServiceError> {
-        let generator = self.inner.generator.clone();
-        let request = request.clone();
-        tokio::task::spawn_blocking(move || generator.preflight(&request.image, request.kind, &request.params))
-            .await
-            .map_err(|error| ServiceError::Internal(format!("preflight panicked: {error}")))?
-            .map_err(|error| {
-                if error.is_client_error() {
-                    ServiceError::Input(error)
-                } else {
-                    ServiceError::Internal(error.to_string())
-                }
-            })
-    }
-
-    /// Makes an invoice and a macaroon bound to `request`. Stores nothing.
-    pub async fn quote(&self, request: &ModelRequest) -> Result<Quote, ServiceError> {
-        let config = &self.inner.config;
-        let invoice_request = InvoiceRequest {
-            amount: config.price,
-            description: format!("mesh402 {SERVICE_NAME}: one model, {} sats", config.price.sats()),
-            expiry: config.invoice_expiry,
-        };
-        let invoice =
-            tokio::time::timeout(config.lightning_timeout, self.inner.lightning.create_invoice(&invoice_request))
-                .await
-                .map_err(|_| ServiceError::LightningUnavailable(LnError::Unavailable("timed out".into())))?
-                .map_err(ServiceError::LightningUnavailable)?;
-        let identifier = Identifier { payment_hash: invoice.payment_hash, token_id: TokenId(rand::random()) };
-        let valid_until = unix_now().saturating_add(config.token_lifetime.as_secs());
-        let macaroon = mint(
-            &self.inner.keyring,
-            &identifier,
-            &MintParams {
-                service: SERVICE_NAME,
-                tier: 0,
-                capabilities: &[],
-                valid_until,
-                request_binding: Some(request.binding()),
-            },
-        );
-        Ok(Quote {
-            challenge: Challenge { macaroon, invoice: invoice.bolt11 },
-            payment_hash: invoice.payment_hash,
-            amount: config.price,
-            expires_at: invoice.expires_at,
-        })
-    }
-
-    /// Verifies a credential for `request` and returns its job: created and started on first use, joined while
-    /// it runs, returned as it is once finished, and started again if it failed (the credential is still good).
-    pub async fn redeem(&self, request: &ModelRequest, credential: &Credential) -> Result<JobView, RedeemError> {
-        let binding = request.binding();
-        let revoked = &self.inner.config.revoked_tokens;
-        let is_revoked = |token_id: &TokenId| revoked.contains(token_id);
-        let token = verify(
-            credential,
-            &self.inner.keyring,
-            &VerifyContext {
-                service: SERVICE_NAME,
-                now_unix: unix_now(),
-                request_binding: Some(binding),
-                is_revoked: &is_revoked,
-            },
-        )?;
-        let token_id = token.token_id.to_string();
-        // Fast path: the token already has a job (a replay, or a client polling by re-sending).
-        if let Some(job) = self.inner.jobs.job_by_token(&token_id).await.map_err(ServiceError::from)? {
-            return Ok(self.rejoin(job, request).await?);
-        }
-        // The input is stored before the job is claimed, so a claimed job always has its input.
-        let job_id = hex::encode(rand::random::<[u8; 16]>());
-        self.inner.files.put_input(&job_id, &request.image).await.map_err(ServiceError::from)?;
-        let new_job = NewJob {
-            job_id: job_id.clone(),
-            token_id,
-            payment_hash: token.payment_hash.to_string(),
-            request_digest: binding.to_string(),
-            image_kind: image_kind_name(request.kind).to_owned(),
-            params_json: request.canonical_params(),
-            credential_expires_at: token.valid_until.unwrap_or(0),
-            created_at: unix_now(),
-        };
-        match self.inner.jobs.claim(&new_job).await.map_err(ServiceError::from)? {
-            Claim::Created(job) => {
-                tracing::info!(job_id = %job.spec.job_id, "job created");
-                Ok(self.start(job))
-            }
-            Claim::Existing(job) => {
-                // Another request with the same credential won the race; ours was never used.
-                self.inner.files.delete_input(&job_id).await.map_err(ServiceError::from)?;
-                Ok(self.rejoin(job, request).await?)
-            }
-        }
-    }
-
-    async fn rejoin(&self, job: mesh402_store::Job, request: &ModelRequest) -> Result<JobView, ServiceError> {
-        match job.state {
-            JobState::Succeeded => Ok(JobView::from(&job)),
-            JobState::Queued | JobState::Running => Ok(self.start(job)),
-            JobState::Failed => {
-                tracing::info!(job_id = %job.spec.job_id, "retrying a failed job for its still-valid credential");
-                let job_id = job.spec.job_id.clone();
-                if self.inner.files.input(&job_id).await?.is_none() {
-                    self.inner.files.put_input(&job_id, &request.image).await?;
-                }
-                self.inner.jobs.requeue(&job_id, unix_now()).await?;
-                let job = self
-                    .inner
-                    .jobs
-                    .job(&job_id)
-                    .await?
-                    .ok_or_else(|| ServiceError::Internal("requeued job vanished".into()))?;
-                Ok(self.start(job))
-            }
-        }
-    }
-
-    /// Starts every job left queued or running by an earlier process.
-    pub async fn resume_unfinished(&self) -> Result<usize, ServiceError> {
-        let unfinished = self.inner.jobs.unfinished().await?;
-        let count = unfinished.len();
-        for job in unfinished {
-            tracing::info!(job_id = %job.spec.job_id, state = job.state.as_str(), "resuming job");
-            self.start(job);
-        }
-        Ok(count)
-    }
-
     /// The job's current view: live from its worker if it runs here, else from the store.
-    pub async fn job(&self, job_id: &str) -> Result<Option<JobView>, ServiceError> {
+    pub async fn job(&self, job_id: &JobId) -> Result<Option<JobView>, ServiceError> {
         if let Some(view) = self.live_view(job_id) {
             return Ok(Some(view));
         }
         Ok(self.inner.jobs.job(job_id).await?.as_ref().map(JobView::from))
     }
 
-    /// The job, if `credential` is the one that paid for it. Status requests carry no image, so the request
-    /// binding is not checked here; everything else is (signature, preimage, expiry, revocation).
-    pub async fn job_for_credential(
-        &self,
-        job_id: &str,
-        credential: &Credential,
-    ) -> Result<Option<JobView>, ServiceError> {
-        let verified = {
-            // Scoped: the context holds a non-Sync callback and must not live across an await.
-            let revoked = &self.inner.config.revoked_tokens;
-            let is_revoked = |token_id: &TokenId| revoked.contains(token_id);
-            let context = VerifyContext {
-                service: SERVICE_NAME,
-                now_unix: unix_now(),
-                request_binding: None,
-                is_revoked: &is_revoked,
-            };
-            verify(credential, &self.inner.keyring, &context)
-        };
-        let token = match verified {
-            Ok(token) => token,
-            Err(reason) => {
-                tracing::info!(reason = reason.code(), "status request with an invalid credential");
-                return Ok(None);
-            }
-        };
-        let Some(job) = self.inner.jobs.job(job_id).await? else { return Ok(None) };
-        if job.spec.token_id != token.token_id.to_string() {
-            return Ok(None);
-        }
-        self.job(job_id).await
-    }
-
-    /// Every recorded failure of a job, oldest first: (attempt, failure, unix seconds).
-    pub async fn failures(&self, job_id: &str) -> Result<Vec<(u32, mesh402_store::JobFailure, u64)>, ServiceError> {
+    /// Every recorded failure of a job, oldest first.
+    pub async fn failures(&self, job_id: &JobId) -> Result<Vec<mesh402_store::FailedAttempt>, ServiceError> {
         Ok(self.inner.jobs.failures(job_id).await?)
-    }
-
-    /// Removes jobs past their retention (records, model files, inputs) and inputs that never got a job.
-    pub async fn sweep(&self, now: u64) -> Result<SweepReport, ServiceError> {
-        let mut report = SweepReport::default();
-        let cutoff = now.saturating_sub(self.inner.config.retention.as_secs());
-        loop {
-            let expired = self.inner.jobs.created_before(cutoff, 500).await?;
-            if expired.is_empty() {
-                break;
-            }
-            for job in expired {
-                if let Some(output) = &job.output {
-                    self.inner.files.delete_model(&output.model_id).await?;
-                }
-                self.inner.files.delete_input(&job.spec.job_id).await?;
-                self.inner.jobs.delete(&job.spec.job_id).await?;
-                report.jobs += 1;
-            }
-        }
-        for (job_id, written_at) in self.inner.files.list_inputs().await? {
-            if written_at.saturating_add(ORPHAN_INPUT_AGE_SECS) < now && self.inner.jobs.job(&job_id).await?.is_none() {
-                self.inner.files.delete_input(&job_id).await?;
-                report.orphan_inputs += 1;
-            }
-        }
-        if report != SweepReport::default() {
-            tracing::info!(jobs = report.jobs, orphan_inputs = report.orphan_inputs, "retention sweep");
-        }
-        Ok(report)
     }
 
     /// Waits until no job is being worked on by this process, or `timeout` passes; returns how many still run.
@@ -409,19 +211,19 @@ impl Service {
         }
     }
 
-    fn live_view(&self, job_id: &str) -> Option<JobView> {
+    fn live_view(&self, job_id: &JobId) -> Option<JobView> {
         let active = self.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         active.get(job_id).map(|sender| sender.borrow().clone())
     }
 
     /// Subscribes to a running job's updates, if it runs here.
-    pub fn watch(&self, job_id: &str) -> Option<watch::Receiver<JobView>> {
+    pub fn watch(&self, job_id: &JobId) -> Option<watch::Receiver<JobView>> {
         let active = self.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         active.get(job_id).map(|sender| sender.subscribe())
     }
 
     /// Waits until the job is finished or `timeout` passes, and returns its latest view.
-    pub async fn wait(&self, job_id: &str, timeout: Duration) -> Result<JobView, ServiceError> {
+    pub async fn wait(&self, job_id: &JobId, timeout: Duration) -> Result<JobView, ServiceError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(mut updates) = self.watch(job_id) {
@@ -437,8 +239,7 @@ impl Service {
                     }
                 }
             }
-            let view =
-                self.job(job_id).await?.ok_or_else(|| ServiceError::Internal(format!("job {job_id} vanished")))?;
+            let view = self.job(job_id).await?.ok_or(ServiceError::JobVanished(*job_id))?;
             if view.is_finished() || tokio::time::Instant::now() >= deadline {
                 return Ok(view);
             }

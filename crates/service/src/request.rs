@@ -16,39 +16,28 @@ pub struct ModelRequest {
     pub params: MeshParams,
 }
 
-/// The short stored name of an image kind.
-pub fn image_kind_name(kind: ImageKind) -> &'static str {
-    match kind {
-        ImageKind::Png => "png",
-        ImageKind::Jpeg => "jpeg",
-        ImageKind::Webp => "webp",
-    }
-}
-
-/// Parses a stored image kind name.
-pub fn parse_image_kind(name: &str) -> Option<ImageKind> {
-    match name {
-        "png" => Some(ImageKind::Png),
-        "jpeg" => Some(ImageKind::Jpeg),
-        "webp" => Some(ImageKind::Webp),
-        _ => None,
-    }
-}
-
 impl ModelRequest {
     /// The parameters as canonical JSON: fixed key order, every default spelled out. Two requests that differ
     /// only in JSON whitespace, key order or explicitly given defaults have the same canonical parameters.
-    pub fn canonical_params(&self) -> String {
-        serde_json::to_string(&self.params).unwrap_or_default()
+    pub fn canonical_params(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&self.params)
     }
 
     /// The digest a credential is bound to: the image bytes, their kind and the canonical parameters.
+    ///
+    /// Parameters are plain data, so writing them as JSON does not fail; if it ever did, the failure is logged and
+    /// the binding covers no parameters, and redeeming fails loudly where the job is recorded
+    /// ([`canonical_params`](Self::canonical_params) is called again there).
     pub fn binding(&self) -> RequestBinding {
+        let params = self.canonical_params().unwrap_or_else(|error| {
+            tracing::error!(%error, "the request's parameters cannot be written as JSON");
+            String::new()
+        });
         let mut hasher = Sha256::new();
         hasher.update(b"mesh402 3d-model request v1\0");
-        hasher.update(image_kind_name(self.kind).as_bytes());
+        hasher.update(self.kind.as_str().as_bytes());
         hasher.update(b"\0");
-        hasher.update(self.canonical_params().as_bytes());
+        hasher.update(params.as_bytes());
         hasher.update(b"\0");
         hasher.update(&self.image);
         RequestBinding(hasher.finalize().into())

@@ -1,10 +1,9 @@
 //! A real LNbits server for tests: started on a free loopback port with the `FakeWallet` funding source, set up
 //! (first admin, a shop wallet and a funded payer wallet, no fiat currency), and stopped by process group.
 //!
-//! The `lnbits` executable is found through `MESH402_TEST_LNBITS` (scripts/test.sh installs it and sets it);
-//! without it the tests that need LNbits fail with a message saying how to get it.
-
-#![allow(dead_code)]
+//! The `lnbits` executable is found through `MESH402_TEST_LNBITS` (scripts/test.sh installs it and sets it).
+//! Tests that need LNbits run when that variable or `MESH402_TEST_TOOLS=1` is set (see [`crate::tools`]); with
+//! the second but not the first they fail with a message saying how to get LNbits.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -84,8 +83,16 @@ fn free_port() -> u16 {
 }
 
 impl LnbitsServer {
-    /// Starts LNbits and sets it up. Panics with LNbits' log when it does not come up.
-    pub async fn start() -> LnbitsServer {
+    /// Starts LNbits and sets it up, or returns `None` (the test is skipped) when the tests that need tools are
+    /// not turned on. Panics with LNbits' log when it does not come up.
+    pub async fn start() -> Option<LnbitsServer> {
+        if std::env::var_os("MESH402_TEST_LNBITS").is_none() && !crate::tools::enabled("LNbits") {
+            return None;
+        }
+        Some(LnbitsServer::start_now().await)
+    }
+
+    async fn start_now() -> LnbitsServer {
         // reqwest is built without a default TLS provider; this process's clients use ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let lnbits = lnbits_executable();
@@ -121,8 +128,10 @@ impl LnbitsServer {
 
     fn log(&self) -> String {
         let mut text = String::new();
-        if let Ok(mut file) = std::fs::File::open(self.data_dir.path().join("lnbits.log")) {
-            let _ = file.read_to_string(&mut text);
+        let read = std::fs::File::open(self.data_dir.path().join("lnbits.log"))
+            .and_then(|mut file| file.read_to_string(&mut text));
+        if let Err(error) = read {
+            return format!("(LNbits' log cannot be read: {error})");
         }
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")

@@ -1,5 +1,8 @@
-//! Job responses: waiting (the default), `202 Accepted` for asynchronous clients (RFC 7240 `Prefer`), the status
-//! URL and its server-sent event stream. Status and events are read with the credential that paid for the job.
+//! A paid request's job, over HTTP: waiting (the default), `202 Accepted` for asynchronous clients (RFC 7240
+//! `Prefer`), the status URL `GET /api/l402/jobs/{job_id}` and its server-sent event stream. Status and events are
+//! read with the credential that paid for the job.
+//!
+//! JSON fields are snake_case; `modelUrl` keeps the seed API's spelling (contract §1), the one exception.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -11,11 +14,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use mesh402_service::JobView;
+use mesh402_store::{JobId, JobState};
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::downloads::model_url;
 use crate::error::ApiError;
-use crate::routes::{credential_from, model_url};
+use crate::gate::L402Credential;
 
 /// How often asynchronous clients are told to poll.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -65,7 +70,7 @@ pub async fn respond_after_wait(state: &AppState, view: JobView, headers: &Heade
     if view.is_finished() {
         return Ok(finished_response(state, &view));
     }
-    let status_url = format!("{}/api/l402/jobs/{}", state.public_url, view.job_id);
+    let status_url = status_url(state, &view.job_id);
     let mut body = status_body(state, &view);
     body["status_url"] = Value::from(status_url.clone());
     body["events_url"] = Value::from(format!("{status_url}/events"));
@@ -81,12 +86,16 @@ pub async fn respond_after_wait(state: &AppState, view: JobView, headers: &Heade
     Ok(response)
 }
 
+/// The URL a job's status is read from.
+fn status_url(state: &AppState, job_id: &JobId) -> String {
+    format!("{}/api/l402/jobs/{job_id}", state.public_url)
+}
+
 /// The body describing a job: its state and, when done, the model; when failed, the error.
 fn status_body(state: &AppState, view: &JobView) -> Value {
     let mut body = json!({
-        "job_id": view.job_id,
-        "jobId": view.job_id,
-        "state": view.state,
+        "job_id": view.job_id.to_string(),
+        "state": view.state.as_str(),
         "stage": view.stage,
         "progress": view.progress,
         "attempts": view.attempts,
@@ -94,7 +103,7 @@ fn status_body(state: &AppState, view: &JobView) -> Value {
     if let Some(output) = &view.output {
         body["modelUrl"] = Value::from(model_url(&state.public_url, &output.model_id, &output.model_file));
         body["format"] = Value::from(output.model_file.rsplit('.').next().unwrap_or(""));
-        body["mediaType"] = Value::from(output.media_type.clone());
+        body["media_type"] = Value::from(output.media_type.clone());
         body["bytes"] = Value::from(output.bytes);
         body["sha256"] = Value::from(output.sha256.clone());
         body["faces"] = Value::from(output.n_faces);
@@ -108,10 +117,8 @@ fn status_body(state: &AppState, view: &JobView) -> Value {
 
 /// The error a failed job is reported with.
 fn failure_error(view: &JobView) -> Option<ApiError> {
-    let failure = view.failure.as_ref().filter(|_| view.state == "failed")?;
-    let server_fault =
-        matches!(failure.code.as_str(), "generation_failed" | "mesh_check_failed" | "encode_failed" | "input_missing");
-    let (status, code) = if server_fault {
+    let failure = view.failure.as_ref().filter(|_| view.state == JobState::Failed)?;
+    let (status, code) = if failure.server_fault {
         (StatusCode::SERVICE_UNAVAILABLE, "generation_failed")
     } else {
         (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
@@ -126,8 +133,8 @@ fn failure_error(view: &JobView) -> Option<ApiError> {
 /// `200` with the model, or the failure as a JSON error.
 fn finished_response(state: &AppState, view: &JobView) -> Response {
     if let Some(error) = failure_error(view) {
-        let status_url = format!("{}/api/l402/jobs/{}", state.public_url, view.job_id);
-        return error.detail("job_id", view.job_id.clone()).detail("status_url", status_url).into_response();
+        let status_url = status_url(state, &view.job_id);
+        return error.detail("job_id", view.job_id.to_string()).detail("status_url", status_url).into_response();
     }
     let mut response = (StatusCode::OK, Json(status_body(state, view))).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -135,21 +142,27 @@ fn finished_response(state: &AppState, view: &JobView) -> Response {
 }
 
 /// The job, if the request's credential paid for it; otherwise a 404 that does not tell whether the job exists.
-async fn authorized_job(state: &AppState, job_id: &str, headers: &HeaderMap) -> Result<JobView, ApiError> {
+async fn authorized_job(
+    state: &AppState,
+    job_id: &str,
+    L402Credential(credential): L402Credential,
+) -> Result<(JobId, JobView), ApiError> {
     let not_found = || {
         ApiError::new(StatusCode::NOT_FOUND, "job_not_found", "No job with this id was paid for by this credential.")
     };
-    let credential = credential_from(headers).ok_or_else(not_found)?;
-    state.service.job_for_credential(job_id, &credential).await?.ok_or_else(not_found)
+    let job_id: JobId = job_id.parse().map_err(|_| not_found())?;
+    let credential = credential.ok_or_else(not_found)?;
+    let view = state.service.job_for_credential(&job_id, &credential).await?.ok_or_else(not_found)?;
+    Ok((job_id, view))
 }
 
 /// `GET /api/l402/jobs/{job_id}`: the job's state, progress and, when done, the model.
 pub async fn job_status(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-    headers: HeaderMap,
+    credential: L402Credential,
 ) -> Result<Response, ApiError> {
-    let view = authorized_job(&state, &job_id, &headers).await?;
+    let (_, view) = authorized_job(&state, &job_id, credential).await?;
     let mut response = (StatusCode::OK, Json(status_body(&state, &view))).into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -164,16 +177,16 @@ pub async fn job_status(
 pub async fn job_events(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-    headers: HeaderMap,
+    credential: L402Credential,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let first = authorized_job(&state, &job_id, &headers).await?;
+    let (job_id, first) = authorized_job(&state, &job_id, credential).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(16);
     tokio::spawn(async move {
         let to_event = |view: &JobView| {
             let name = match view.state {
-                "succeeded" => "done",
-                "failed" => "failed",
-                _ => "progress",
+                JobState::Succeeded => "done",
+                JobState::Failed => "failed",
+                JobState::Queued | JobState::Running => "progress",
             };
             Event::default().event(name).data(status_body(&state, view).to_string())
         };
@@ -195,7 +208,14 @@ pub async fn job_events(
                 }
             }
             // Not running here (finished, or owned by another process): read the store.
-            let Ok(Some(view)) = state.service.job(&job_id).await else { return };
+            let view = match state.service.job(&job_id).await {
+                Ok(Some(view)) => view,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%job_id, error = %error, "event stream ends: the job cannot be read");
+                    return;
+                }
+            };
             if view != last {
                 if sender.send(to_event(&view)).await.is_err() || view.is_finished() {
                     return;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use crate::StoreError;
+use crate::{JobId, ModelId, StoreError};
 
 /// Where a stored file can be read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,29 +18,24 @@ pub enum FileLocation {
 /// Bytes the service keeps: model files (served to clients) and the inputs of jobs not yet finished.
 ///
 /// Contract: writes are atomic (after `Ok` every file is complete; after a crash nothing half-written is
-/// visible), ids and names are checked by the caller with [`is_valid_model_id`] and [`is_valid_file_name`],
-/// and reading something absent is `Ok(None)`.
+/// visible), file names are checked with [`is_valid_file_name`] (ids are valid by their type), reading something
+/// absent is `Ok(None)` and deleting something absent is `Ok(())`.
 #[async_trait]
 pub trait FileStore: Send + Sync + 'static {
     /// Stores all files of one model at once.
-    async fn put_model(&self, model_id: &str, files: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    async fn put_model(&self, model_id: &ModelId, files: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
     /// Where to read one file of a stored model.
-    async fn locate_model_file(&self, model_id: &str, name: &str) -> Result<Option<FileLocation>, StoreError>;
+    async fn locate_model_file(&self, model_id: &ModelId, name: &str) -> Result<Option<FileLocation>, StoreError>;
     /// Removes a model and all its files.
-    async fn delete_model(&self, model_id: &str) -> Result<(), StoreError>;
+    async fn delete_model(&self, model_id: &ModelId) -> Result<(), StoreError>;
     /// Keeps a job's input image until the job has finished.
-    async fn put_input(&self, job_id: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    async fn put_input(&self, job_id: &JobId, bytes: &[u8]) -> Result<(), StoreError>;
     /// Reads a job's input image.
-    async fn input(&self, job_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn input(&self, job_id: &JobId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Removes a job's input image.
-    async fn delete_input(&self, job_id: &str) -> Result<(), StoreError>;
-    /// The job ids of all stored inputs, with when each was written (unix seconds).
-    async fn list_inputs(&self) -> Result<Vec<(String, u64)>, StoreError>;
-}
-
-/// Whether `id` has the shape of ids mesh402 makes: 32 to 64 lowercase hex digits.
-pub fn is_valid_model_id(id: &str) -> bool {
-    (32..=64).contains(&id.len()) && id.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+    async fn delete_input(&self, job_id: &JobId) -> Result<(), StoreError>;
+    /// The job ids of all stored inputs, with when each was written (unix seconds), ordered by job id.
+    async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError>;
 }
 
 /// Whether `name` is a plain file name that cannot leave its folder: letters, digits, `.`, `_`, `-`, not starting
@@ -71,25 +66,24 @@ impl LocalFileStore {
                 let entry = entry?;
                 if entry.file_name().to_string_lossy().starts_with(".partial-") {
                     let path = entry.path();
-                    let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                    let removed =
+                        if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                    if let Err(error) = removed {
+                        tracing::warn!(path = %path.display(), %error, "could not remove a leftover of an interrupted write");
+                    }
                 }
             }
         }
         Ok(LocalFileStore { models_dir, inputs_dir })
     }
 
-    fn checked_model_dir(&self, model_id: &str) -> Result<PathBuf, StoreError> {
-        if !is_valid_model_id(model_id) {
-            return Err(StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad model id")));
-        }
-        Ok(self.models_dir.join(model_id))
+    // Ids are hex by their type, so the paths built from them stay inside their folders.
+    fn model_dir(&self, model_id: &ModelId) -> PathBuf {
+        self.models_dir.join(model_id.to_string())
     }
 
-    fn checked_input_path(&self, job_id: &str) -> Result<PathBuf, StoreError> {
-        if !is_valid_model_id(job_id) {
-            return Err(StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad job id")));
-        }
-        Ok(self.inputs_dir.join(job_id))
+    fn input_path(&self, job_id: &JobId) -> PathBuf {
+        self.inputs_dir.join(job_id.to_string())
     }
 }
 
@@ -118,12 +112,12 @@ async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl FileStore for LocalFileStore {
-    async fn put_model(&self, model_id: &str, files: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        let final_dir = self.checked_model_dir(model_id)?;
+    async fn put_model(&self, model_id: &ModelId, files: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let final_dir = self.model_dir(model_id);
         if files.iter().any(|(name, _)| !is_valid_file_name(name)) {
             return Err(StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad file name")));
         }
-        let partial_dir = self.models_dir.join(partial_name(model_id));
+        let partial_dir = self.models_dir.join(partial_name(&model_id.to_string()));
         let models_dir = self.models_dir.clone();
         let files = files.to_vec();
         blocking(move || {
@@ -138,11 +132,11 @@ impl FileStore for LocalFileStore {
         .await
     }
 
-    async fn locate_model_file(&self, model_id: &str, name: &str) -> Result<Option<FileLocation>, StoreError> {
-        if !is_valid_model_id(model_id) || !is_valid_file_name(name) {
+    async fn locate_model_file(&self, model_id: &ModelId, name: &str) -> Result<Option<FileLocation>, StoreError> {
+        if !is_valid_file_name(name) {
             return Ok(None);
         }
-        let path = self.models_dir.join(model_id).join(name);
+        let path = self.model_dir(model_id).join(name);
         match tokio::fs::metadata(&path).await {
             Ok(metadata) if metadata.is_file() => Ok(Some(FileLocation::Local(path))),
             Ok(_) => Ok(None),
@@ -151,17 +145,17 @@ impl FileStore for LocalFileStore {
         }
     }
 
-    async fn delete_model(&self, model_id: &str) -> Result<(), StoreError> {
-        let dir = self.checked_model_dir(model_id)?;
+    async fn delete_model(&self, model_id: &ModelId) -> Result<(), StoreError> {
+        let dir = self.model_dir(model_id);
         match tokio::fs::remove_dir_all(&dir).await {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(error)),
             _ => Ok(()),
         }
     }
 
-    async fn put_input(&self, job_id: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let final_path = self.checked_input_path(job_id)?;
-        let partial_path = self.inputs_dir.join(partial_name(job_id));
+    async fn put_input(&self, job_id: &JobId, bytes: &[u8]) -> Result<(), StoreError> {
+        let final_path = self.input_path(job_id);
+        let partial_path = self.inputs_dir.join(partial_name(&job_id.to_string()));
         let inputs_dir = self.inputs_dir.clone();
         let bytes = bytes.to_vec();
         blocking(move || {
@@ -172,8 +166,8 @@ impl FileStore for LocalFileStore {
         .await
     }
 
-    async fn input(&self, job_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.checked_input_path(job_id)?;
+    async fn input(&self, job_id: &JobId) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.input_path(job_id);
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -181,23 +175,23 @@ impl FileStore for LocalFileStore {
         }
     }
 
-    async fn delete_input(&self, job_id: &str) -> Result<(), StoreError> {
-        let path = self.checked_input_path(job_id)?;
+    async fn delete_input(&self, job_id: &JobId) -> Result<(), StoreError> {
+        let path = self.input_path(job_id);
         match tokio::fs::remove_file(&path).await {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(error)),
             _ => Ok(()),
         }
     }
 
-    async fn list_inputs(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError> {
         let inputs_dir = self.inputs_dir.clone();
         blocking(move || {
             let mut inputs = Vec::new();
             for entry in std::fs::read_dir(&inputs_dir)? {
                 let entry = entry?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if is_valid_model_id(&name) {
-                    inputs.push((name, modified_unix(&entry.metadata()?)));
+                // Anything else in the folder (a leftover being written) is not an input.
+                if let Ok(job_id) = entry.file_name().to_string_lossy().parse::<JobId>() {
+                    inputs.push((job_id, modified_unix(&entry.metadata()?)));
                 }
             }
             inputs.sort();
@@ -219,7 +213,8 @@ fn modified_unix(metadata: &std::fs::Metadata) -> u64 {
 mod tests {
     use super::*;
 
-    const ID: &str = "0123456789abcdef0123456789abcdef";
+    const MODEL: ModelId = ModelId([0x5a; 32]);
+    const JOB: JobId = JobId([0x01; 16]);
 
     #[tokio::test]
     async fn models_are_stored_whole_and_located_by_safe_names_only() {
@@ -227,31 +222,30 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("models").join(".partial-leftover")).unwrap();
         let store = LocalFileStore::open(dir.path()).unwrap();
         assert!(!dir.path().join("models").join(".partial-leftover").exists(), "leftovers are cleared");
-        store.put_model(ID, &[("model.glb".into(), b"glTF".to_vec())]).await.unwrap();
-        let Some(FileLocation::Local(path)) = store.locate_model_file(ID, "model.glb").await.unwrap() else {
+        store.put_model(&MODEL, &[("model.glb".into(), b"glTF".to_vec())]).await.unwrap();
+        let Some(FileLocation::Local(path)) = store.locate_model_file(&MODEL, "model.glb").await.unwrap() else {
             panic!("stored file not found");
         };
         assert_eq!(std::fs::read(path).unwrap(), b"glTF");
-        assert_eq!(store.locate_model_file(ID, "../models").await.unwrap(), None);
-        assert_eq!(store.locate_model_file("../../etc", "passwd").await.unwrap(), None);
-        assert_eq!(store.locate_model_file(ID, "other.glb").await.unwrap(), None);
-        assert!(store.put_model(ID, &[("../x".into(), vec![])]).await.is_err());
-        store.delete_model(ID).await.unwrap();
-        assert_eq!(store.locate_model_file(ID, "model.glb").await.unwrap(), None);
+        assert_eq!(store.locate_model_file(&MODEL, "../models").await.unwrap(), None);
+        assert_eq!(store.locate_model_file(&MODEL, "other.glb").await.unwrap(), None);
+        assert!(store.put_model(&MODEL, &[("../x".into(), vec![])]).await.is_err());
+        store.delete_model(&MODEL).await.unwrap();
+        assert_eq!(store.locate_model_file(&MODEL, "model.glb").await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn inputs_round_trip_and_disappear() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalFileStore::open(dir.path()).unwrap();
-        assert_eq!(store.input(ID).await.unwrap(), None);
-        store.put_input(ID, b"png bytes").await.unwrap();
-        assert_eq!(store.input(ID).await.unwrap().as_deref(), Some(&b"png bytes"[..]));
+        assert_eq!(store.input(&JOB).await.unwrap(), None);
+        store.put_input(&JOB, b"png bytes").await.unwrap();
+        assert_eq!(store.input(&JOB).await.unwrap().as_deref(), Some(&b"png bytes"[..]));
         let listed = store.list_inputs().await.unwrap();
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].0, ID);
+        assert_eq!(listed[0].0, JOB);
         assert!(listed[0].1 > 1_700_000_000);
-        store.delete_input(ID).await.unwrap();
-        assert_eq!(store.input(ID).await.unwrap(), None);
+        store.delete_input(&JOB).await.unwrap();
+        assert_eq!(store.input(&JOB).await.unwrap(), None);
     }
 }

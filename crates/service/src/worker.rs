@@ -3,76 +3,38 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use mesh402_mesh::{MeshError, MeshParams, Model};
-use mesh402_store::{Job, JobFailure, JobOutput, JobState};
-use serde::Serialize;
+use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model};
+use mesh402_store::{Job, JobFailure, JobOutput, JobState, ModelId};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::{Service, ServiceError, parse_image_kind, unix_now};
-
-/// What a client may know about a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct JobView {
-    /// The job id.
-    pub job_id: String,
-    /// `queued`, `running`, `succeeded` or `failed`.
-    pub state: &'static str,
-    /// The current stage's name while running.
-    pub stage: Option<String>,
-    /// Progress 0–100.
-    pub progress: u8,
-    /// Generation attempts so far.
-    pub attempts: u32,
-    /// The stored model, once succeeded.
-    #[serde(skip)]
-    pub output: Option<JobOutput>,
-    /// The failure, if the job failed.
-    #[serde(skip)]
-    pub failure: Option<JobFailure>,
-}
-
-impl JobView {
-    /// Whether the job has reached an end (success or failure).
-    pub fn is_finished(&self) -> bool {
-        self.state == JobState::Succeeded.as_str() || self.state == JobState::Failed.as_str()
-    }
-}
-
-impl From<&Job> for JobView {
-    fn from(job: &Job) -> Self {
-        JobView {
-            job_id: job.spec.job_id.clone(),
-            state: job.state.as_str(),
-            stage: job.stage.clone(),
-            progress: job.progress,
-            attempts: job.attempts,
-            output: job.output.clone(),
-            failure: job.failure.clone(),
-        }
-    }
-}
+use crate::{JobView, Service, ServiceError, unix_now};
 
 /// A generation failure as the worker sees it.
 struct Failure {
     code: &'static str,
     message: String,
+    /// Worth another attempt without the client doing anything.
     retryable: bool,
+    /// The server, not the input, was at fault.
+    server_fault: bool,
 }
 
 impl From<MeshError> for Failure {
     fn from(error: MeshError) -> Self {
-        Failure { code: error.code(), message: error.to_string(), retryable: !error.is_client_error() }
+        let server_fault = !error.is_client_error();
+        Failure { code: error.code(), message: error.to_string(), retryable: server_fault, server_fault }
     }
 }
 
 impl From<ServiceError> for Failure {
     fn from(error: ServiceError) -> Self {
-        tracing::error!(error = %error, "job infrastructure failure");
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "job infrastructure failure");
         Failure {
             code: "generation_failed",
             message: "The model could not be generated because of a server fault.".into(),
             retryable: true,
+            server_fault: true,
         }
     }
 }
@@ -80,7 +42,7 @@ impl From<ServiceError> for Failure {
 impl Service {
     /// Makes sure the job is being worked on by this process and returns its current view.
     pub(crate) fn start(&self, job: Job) -> JobView {
-        let job_id = job.spec.job_id.clone();
+        let job_id = job.spec.job_id;
         let mut active = self.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = active.get(&job_id) {
             return sender.borrow().clone();
@@ -90,7 +52,7 @@ impl Service {
             return view;
         }
         let (sender, _) = watch::channel(view.clone());
-        active.insert(job_id.clone(), sender.clone());
+        active.insert(job_id, sender.clone());
         drop(active);
         let service = self.clone();
         tokio::spawn(async move {
@@ -101,7 +63,7 @@ impl Service {
     }
 
     async fn run(&self, job: Job, updates: &watch::Sender<JobView>) {
-        let job_id = job.spec.job_id.clone();
+        let job_id = job.spec.job_id;
         let Ok(_permit) = self.inner.worker_permits.acquire().await else { return };
         loop {
             let attempt = match self.inner.jobs.start_attempt(&job_id, unix_now()).await {
@@ -112,7 +74,7 @@ impl Service {
                 }
             };
             updates.send_modify(|view| {
-                view.state = JobState::Running.as_str();
+                view.state = JobState::Running;
                 view.attempts = attempt;
                 view.stage = None;
                 view.progress = 0;
@@ -126,10 +88,10 @@ impl Service {
                         tracing::error!(%job_id, error = %error, "could not record success; the job stays for a restart");
                         return;
                     }
-                    let _ = self.inner.files.delete_input(&job_id).await;
+                    self.delete_input(job.spec.job_id).await;
                     tracing::info!(%job_id, attempt, model_id = %output.model_id, faces = output.n_faces, "job succeeded");
                     updates.send_modify(|view| {
-                        view.state = JobState::Succeeded.as_str();
+                        view.state = JobState::Succeeded;
                         view.stage = None;
                         view.progress = 100;
                         view.output = Some(output);
@@ -140,7 +102,11 @@ impl Service {
                 Err(failure) => {
                     let retry = failure.retryable && attempt < self.inner.config.max_attempts;
                     tracing::warn!(%job_id, attempt, code = failure.code, reason = %failure.message, retry, "generation failed");
-                    let record = JobFailure { code: failure.code.to_owned(), message: failure.message };
+                    let record = JobFailure {
+                        code: failure.code.to_owned(),
+                        message: failure.message,
+                        server_fault: failure.server_fault,
+                    };
                     if let Err(error) = self.inner.jobs.fail(&job_id, &record, retry, now).await {
                         tracing::error!(%job_id, error = %error, "could not record a failure; the job stays for a restart");
                         return;
@@ -148,9 +114,9 @@ impl Service {
                     if retry {
                         continue;
                     }
-                    let _ = self.inner.files.delete_input(&job_id).await;
+                    self.delete_input(job.spec.job_id).await;
                     updates.send_modify(|view| {
-                        view.state = JobState::Failed.as_str();
+                        view.state = JobState::Failed;
                         view.stage = None;
                         view.failure = Some(record);
                     });
@@ -160,16 +126,25 @@ impl Service {
         }
     }
 
+    /// A finished job's input is no longer needed; failing to remove it costs only disk space until the sweep.
+    async fn delete_input(&self, job_id: mesh402_store::JobId) {
+        if let Err(error) = self.inner.files.delete_input(&job_id).await {
+            tracing::warn!(%job_id, error = %error, "could not remove a finished job's input; the sweep will");
+        }
+    }
+
     async fn attempt(&self, job: &Job, updates: &watch::Sender<JobView>) -> Result<JobOutput, Failure> {
-        let job_id = job.spec.job_id.clone();
-        let kind = parse_image_kind(&job.spec.image_kind)
-            .ok_or_else(|| ServiceError::Internal(format!("stored image kind {}", job.spec.image_kind)))?;
-        let params: MeshParams = serde_json::from_str(&job.spec.params_json)
-            .map_err(|error| ServiceError::Internal(format!("stored params: {error}")))?;
+        let job_id = job.spec.job_id;
+        let stored_request =
+            |source: Box<dyn std::error::Error + Send + Sync>| ServiceError::StoredRequest { job_id, source };
+        let kind: ImageKind = job.spec.image_kind.parse().map_err(|error: MeshError| stored_request(error.into()))?;
+        let params: MeshParams =
+            serde_json::from_str(&job.spec.params_json).map_err(|error| stored_request(error.into()))?;
         let image = self.inner.files.input(&job_id).await.map_err(ServiceError::from)?.ok_or_else(|| Failure {
             code: "input_missing",
             message: "The uploaded image is no longer stored; send the same request again with your credential.".into(),
             retryable: false,
+            server_fault: true,
         })?;
 
         let generator = self.inner.generator.clone();
@@ -177,7 +152,7 @@ impl Service {
         let runtime = tokio::runtime::Handle::current();
         let updates = updates.clone();
         let last_stage = Arc::new(AtomicU8::new(u8::MAX));
-        let progress_job_id = job_id.clone();
+        let progress_job_id = job_id;
         let model: Model = tokio::task::spawn_blocking(move || {
             let mut on_progress = |progress: mesh402_mesh::Progress| {
                 let stage = progress.stage.name();
@@ -188,18 +163,22 @@ impl Service {
                 // Persist once per stage: enough to show where a resumed job was, cheap enough not to matter.
                 let stage_index = progress.stage as u8;
                 if last_stage.swap(stage_index, Ordering::Relaxed) != stage_index {
-                    let _ =
+                    let saved =
                         runtime.block_on(jobs.record_progress(&progress_job_id, stage, progress.percent, unix_now()));
+                    if let Err(error) = saved {
+                        // Only what a resumed job shows is lost; the live progress is still published.
+                        tracing::warn!(job_id = %progress_job_id, error = %error, "could not save progress");
+                    }
                 }
             };
             generator.generate(&image, kind, &params, &mut on_progress)
         })
         .await
-        .map_err(|error| ServiceError::Internal(format!("generator panicked: {error}")))??;
+        .map_err(ServiceError::Task)??;
 
-        let primary = model.files.first().ok_or_else(|| ServiceError::Internal("the generator made no file".into()))?;
+        let primary = model.files.first().ok_or(ServiceError::NoModelFile)?;
         let output = JobOutput {
-            model_id: hex::encode(rand::random::<[u8; 32]>()),
+            model_id: ModelId::random(),
             model_file: primary.name.clone(),
             media_type: primary.media_type.to_owned(),
             bytes: primary.bytes.len() as u64,

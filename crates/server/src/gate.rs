@@ -1,0 +1,85 @@
+//! The L402 gate: the credential a request carries ([`L402Credential`], an extractor, so a handler names it in
+//! its signature) and the `402 Payment Required` challenge a request without a valid one gets. Verifying a
+//! credential is the service's ([`mesh402_service::Service::verify`]); this module only reads and answers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mesh402_l402::{Credential, parse_authorization, parse_macaroon_header};
+use mesh402_service::ModelRequest;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The credential of a request: `Authorization: L402 <macaroon>:<preimage>` (or `LSAT`), else a `macaroon` or
+/// `Grpc-Metadata-Macaroon` header as Aperture's clients send it. `None` when there is none or it does not parse:
+/// the client then gets a fresh challenge. The credential itself is never logged.
+#[derive(Debug)]
+pub struct L402Credential(pub Option<Credential>);
+
+impl<S: Send + Sync> FromRequestParts<S> for L402Credential {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(L402Credential(credential_from(&parts.headers)))
+    }
+}
+
+fn credential_from(headers: &HeaderMap) -> Option<Credential> {
+    let authorization = headers.get_all(header::AUTHORIZATION).iter().filter_map(|value| value.to_str().ok());
+    match parse_authorization(authorization) {
+        Ok(Some(credential)) => return Some(credential),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::info!(reason = error.code(), "unreadable L402 credential");
+            return None;
+        }
+    }
+    let macaroon_header = headers.get("grpc-metadata-macaroon").or_else(|| headers.get("macaroon"))?;
+    match parse_macaroon_header(macaroon_header.to_str().ok()?) {
+        Ok(credential) => Some(credential),
+        Err(error) => {
+            tracing::info!(reason = error.code(), "unreadable macaroon header");
+            None
+        }
+    }
+}
+
+/// A 402 with a fresh invoice and macaroon bound to `request`, once the preflight says the request can succeed
+/// (nobody is asked to pay for a request that cannot).
+pub async fn challenge(state: &AppState, request: &Arc<ModelRequest>) -> Result<Response, ApiError> {
+    state.service.preflight(request).await?;
+    let quote = state.service.quote(request).await?;
+    let [l402, lsat] = quote.challenge.header_values();
+    let expires_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(quote.expires_at);
+    let body = json!({
+        "error": {
+            "code": "payment_required",
+            "message": format!(
+                "Pay the invoice ({} sats), then send the same request again with the header \
+                 Authorization: L402 <macaroon>:<preimage>.",
+                quote.amount.sats()
+            ),
+        },
+        "macaroon": quote.challenge.macaroon.to_base64(),
+        "invoice": quote.challenge.invoice,
+        "payment_hash": quote.payment_hash.to_string(),
+        "amount_sats": quote.amount.sats(),
+        "expires_at": humantime::format_rfc3339_seconds(expires_at).to_string(),
+    });
+    let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();
+    let headers = response.headers_mut();
+    for value in [l402, lsat] {
+        let value = HeaderValue::from_str(&value).map_err(|_| ApiError::internal())?;
+        headers.append(header::WWW_AUTHENTICATE, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-error-code", HeaderValue::from_static("payment_required"));
+    Ok(response)
+}

@@ -1,0 +1,43 @@
+//! What a client may know about a job, live from its worker or read from the store.
+
+use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState};
+
+/// What a client may know about a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView {
+    /// The job id.
+    pub job_id: JobId,
+    /// Where the job stands.
+    pub state: JobState,
+    /// The current stage's name while running.
+    pub stage: Option<String>,
+    /// Progress 0–100.
+    pub progress: u8,
+    /// Generation attempts so far.
+    pub attempts: u32,
+    /// The stored model, once succeeded.
+    pub output: Option<JobOutput>,
+    /// The failure, if the job failed.
+    pub failure: Option<JobFailure>,
+}
+
+impl JobView {
+    /// Whether the job has reached an end (success or failure).
+    pub fn is_finished(&self) -> bool {
+        self.state.is_finished()
+    }
+}
+
+impl From<&Job> for JobView {
+    fn from(job: &Job) -> Self {
+        JobView {
+            job_id: job.spec.job_id,
+            state: job.state,
+            stage: job.stage.clone(),
+            progress: job.progress,
+            attempts: job.attempts,
+            output: job.output.clone(),
+            failure: job.failure.clone(),
+        }
+    }
+}

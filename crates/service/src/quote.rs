@@ -1,0 +1,73 @@
+//! The unpaid path: the preflight (can this request succeed?) and the quote (an invoice and a macaroon bound to
+//! the request). Nothing here stores anything.
+
+use std::sync::Arc;
+
+use mesh402_l402::{Challenge, Identifier, MintParams, Msat, PaymentHash, TokenId, mint};
+use mesh402_ln::{InvoiceRequest, LnError};
+use mesh402_mesh::Preflight;
+
+use crate::{ModelRequest, SERVICE_NAME, Service, ServiceError, unix_now};
+
+/// A price quote: the challenge to send, and what it asks for.
+#[derive(Debug, Clone)]
+pub struct Quote {
+    /// Macaroon and invoice.
+    pub challenge: Challenge,
+    /// The invoice's payment hash.
+    pub payment_hash: PaymentHash,
+    /// The amount to pay.
+    pub amount: Msat,
+    /// When the invoice expires (unix seconds).
+    pub expires_at: u64,
+}
+
+impl Service {
+    /// Checks that `request` can succeed, before anyone pays for it.
+    pub async fn preflight(&self, request: &Arc<ModelRequest>) -> Result<Preflight, ServiceError> {
+        let generator = self.inner.generator.clone();
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || generator.preflight(&request.image, request.kind, &request.params))
+            .await
+            .map_err(ServiceError::Task)?
+            .map_err(
+                |error| {
+                    if error.is_client_error() { ServiceError::Input(error) } else { ServiceError::Generator(error) }
+                },
+            )
+    }
+
+    /// Makes an invoice and a macaroon bound to `request`. Stores nothing.
+    pub async fn quote(&self, request: &ModelRequest) -> Result<Quote, ServiceError> {
+        let config = &self.inner.config;
+        let invoice_request = InvoiceRequest {
+            amount: config.price,
+            description: format!("mesh402 {SERVICE_NAME}: one model, {} sats", config.price.sats()),
+            expiry: config.invoice_expiry,
+        };
+        let invoice =
+            tokio::time::timeout(config.lightning_timeout, self.inner.lightning.create_invoice(&invoice_request))
+                .await
+                .map_err(|_| ServiceError::LightningUnavailable(LnError::Unavailable("timed out".into())))?
+                .map_err(ServiceError::LightningUnavailable)?;
+        let identifier = Identifier { payment_hash: invoice.payment_hash, token_id: TokenId(rand::random()) };
+        let valid_until = unix_now().saturating_add(config.token_lifetime.as_secs());
+        let macaroon = mint(
+            &self.inner.keyring,
+            &identifier,
+            &MintParams {
+                service: SERVICE_NAME,
+                tier: 0,
+                capabilities: &[],
+                valid_until,
+                request_binding: Some(request.binding()),
+            },
+        );
+        Ok(Quote {
+            challenge: Challenge { macaroon, invoice: invoice.bolt11 },
+            payment_hash: invoice.payment_hash,
+            amount: config.price,
+            expires_at: invoice.expires_at,
+        })
+    }
+}

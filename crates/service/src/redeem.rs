@@ -1,0 +1,112 @@
+//! The paid path: verifying a credential (the one place it is done), claiming the token's one job, and finding a
+//! job again for the credential that paid for it.
+
+use mesh402_l402::{Credential, RequestBinding, VerifiedToken, VerifyContext, VerifyError, verify};
+use mesh402_store::{Claim, Job, JobId, JobState, NewJob};
+
+use crate::{JobView, ModelRequest, RedeemError, SERVICE_NAME, Service, ServiceError, unix_now};
+
+impl Service {
+    /// Verifies a credential: signature, preimage, expiry, revocation, and, when `binding` is given, that it was
+    /// bought for that request. Needs no call to the Lightning node. This is the only place a
+    /// [`VerifyContext`] is made.
+    pub fn verify(
+        &self,
+        credential: &Credential,
+        binding: Option<RequestBinding>,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let revoked = &self.inner.config.revoked_tokens;
+        let context = VerifyContext {
+            service: SERVICE_NAME,
+            now_unix: unix_now(),
+            request_binding: binding,
+            is_revoked: &|token_id| revoked.contains(token_id),
+        };
+        verify(credential, &self.inner.keyring, &context)
+    }
+
+    /// Verifies a credential for `request` and returns its job: created and started on first use, joined while
+    /// it runs, returned as it is once finished, and started again if it failed (the credential is still good).
+    pub async fn redeem(&self, request: &ModelRequest, credential: &Credential) -> Result<JobView, RedeemError> {
+        let binding = request.binding();
+        let token = self.verify(credential, Some(binding))?;
+        // Fast path: the token already has a job (a replay, or a client polling by re-sending).
+        if let Some(job) = self.inner.jobs.job_by_token(&token.token_id).await? {
+            return Ok(self.rejoin(job, request).await?);
+        }
+        let params_json = request.canonical_params().map_err(ServiceError::Params)?;
+        // The input is stored before the job is claimed, so a claimed job always has its input.
+        let job_id = JobId::random();
+        self.inner.files.put_input(&job_id, &request.image).await?;
+        let new_job = NewJob {
+            job_id,
+            token_id: token.token_id,
+            payment_hash: token.payment_hash,
+            request_binding: binding,
+            image_kind: request.kind.as_str().to_owned(),
+            params_json,
+            credential_expires_at: token.valid_until.unwrap_or(0),
+            created_at: unix_now(),
+        };
+        match self.inner.jobs.claim(&new_job).await? {
+            Claim::Created(job) => {
+                tracing::info!(job_id = %job.spec.job_id, "job created");
+                Ok(self.start(job))
+            }
+            Claim::Existing(job) => {
+                // Another request with the same credential won the race; ours was never used.
+                self.inner.files.delete_input(&job_id).await?;
+                Ok(self.rejoin(job, request).await?)
+            }
+        }
+    }
+
+    async fn rejoin(&self, job: Job, request: &ModelRequest) -> Result<JobView, ServiceError> {
+        match job.state {
+            JobState::Succeeded => Ok(JobView::from(&job)),
+            JobState::Queued | JobState::Running => Ok(self.start(job)),
+            JobState::Failed => {
+                tracing::info!(job_id = %job.spec.job_id, "retrying a failed job for its still-valid credential");
+                let job_id = job.spec.job_id;
+                if self.inner.files.input(&job_id).await?.is_none() {
+                    self.inner.files.put_input(&job_id, &request.image).await?;
+                }
+                self.inner.jobs.requeue(&job_id, unix_now()).await?;
+                let job = self.inner.jobs.job(&job_id).await?.ok_or(ServiceError::JobVanished(job_id))?;
+                Ok(self.start(job))
+            }
+        }
+    }
+
+    /// Starts every job left queued or running by an earlier process.
+    pub async fn resume_unfinished(&self) -> Result<usize, ServiceError> {
+        let unfinished = self.inner.jobs.unfinished().await?;
+        let count = unfinished.len();
+        for job in unfinished {
+            tracing::info!(job_id = %job.spec.job_id, state = job.state.as_str(), "resuming job");
+            self.start(job);
+        }
+        Ok(count)
+    }
+
+    /// The job, if `credential` is the one that paid for it. Status requests carry no image, so the request
+    /// binding is not checked here; everything else is (signature, preimage, expiry, revocation).
+    pub async fn job_for_credential(
+        &self,
+        job_id: &JobId,
+        credential: &Credential,
+    ) -> Result<Option<JobView>, ServiceError> {
+        let token = match self.verify(credential, None) {
+            Ok(token) => token,
+            Err(reason) => {
+                tracing::info!(reason = reason.code(), "status request with an invalid credential");
+                return Ok(None);
+            }
+        };
+        let Some(job) = self.inner.jobs.job(job_id).await? else { return Ok(None) };
+        if job.spec.token_id != token.token_id {
+            return Ok(None);
+        }
+        self.job(job_id).await
+    }
+}

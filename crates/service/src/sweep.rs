@@ -1,0 +1,51 @@
+//! Retention: jobs, model files and inputs past their time are removed.
+
+use crate::{Service, ServiceError};
+
+/// What one retention sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Jobs past their retention, removed with their model files.
+    pub jobs: usize,
+    /// Inputs left behind without a job (a crash between storing an input and claiming its job).
+    pub orphan_inputs: usize,
+}
+
+/// How old an input without a job must be before the sweeper removes it: far longer than the moment between
+/// storing an input and claiming its job.
+const ORPHAN_INPUT_AGE_SECS: u64 = 3600;
+
+/// How many expired jobs one store call returns.
+const SWEEP_BATCH: u32 = 500;
+
+impl Service {
+    /// Removes jobs past their retention (records, model files, inputs) and inputs that never got a job.
+    pub async fn sweep(&self, now: u64) -> Result<SweepReport, ServiceError> {
+        let mut report = SweepReport::default();
+        let cutoff = now.saturating_sub(self.inner.config.retention.as_secs());
+        loop {
+            let expired = self.inner.jobs.created_before(cutoff, SWEEP_BATCH).await?;
+            if expired.is_empty() {
+                break;
+            }
+            for job in expired {
+                if let Some(output) = &job.output {
+                    self.inner.files.delete_model(&output.model_id).await?;
+                }
+                self.inner.files.delete_input(&job.spec.job_id).await?;
+                self.inner.jobs.delete(&job.spec.job_id).await?;
+                report.jobs += 1;
+            }
+        }
+        for (job_id, written_at) in self.inner.files.list_inputs().await? {
+            if written_at.saturating_add(ORPHAN_INPUT_AGE_SECS) < now && self.inner.jobs.job(&job_id).await?.is_none() {
+                self.inner.files.delete_input(&job_id).await?;
+                report.orphan_inputs += 1;
+            }
+        }
+        if report != SweepReport::default() {
+            tracing::info!(jobs = report.jobs, orphan_inputs = report.orphan_inputs, "retention sweep");
+        }
+        Ok(report)
+    }
+}

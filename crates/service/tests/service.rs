@@ -1,0 +1,163 @@
+//! The application core without a socket, a disk or a node: redeeming, retrying, resuming and sweeping, on the
+//! in-memory stores, the fake Lightning backend and the controllable generator of `mesh402-testkit`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh402_l402::{Credential, Preimage, VerifyError};
+use mesh402_service::{RedeemError, ServiceError, unix_now};
+use mesh402_store::{FileStore, JobId, JobState, JobStore, NewJob};
+use mesh402_testkit::{FakeGenerator, TestService, disc_request};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paid_credential_buys_exactly_one_generation_for_its_request_only() {
+    let test = Arc::new(TestService::new(FakeGenerator::slow(Duration::from_millis(20))));
+    let request = Arc::new(disc_request(96, 36.0));
+    let credential = Arc::new(test.paid_credential(&request).await);
+    assert!(test.jobs.is_empty(), "a quote stores nothing");
+
+    let mut redeems = Vec::new();
+    for _ in 0..8 {
+        let (test, request, credential) = (test.clone(), request.clone(), credential.clone());
+        redeems.push(tokio::spawn(async move { test.service.redeem(&request, &credential).await.unwrap().job_id }));
+    }
+    let mut job_ids = Vec::new();
+    for redeem in redeems {
+        job_ids.push(redeem.await.unwrap());
+    }
+    assert!(job_ids.iter().all(|job_id| *job_id == job_ids[0]), "one job for the token: {job_ids:?}");
+    let done = test.service.wait(&job_ids[0], WAIT).await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+    let output = done.output.expect("a succeeded job has its model");
+    let glb = test.files.model_file(&output.model_id, &output.model_file).expect("the model is stored");
+    assert_eq!(&glb[..4], b"glTF");
+    assert_eq!(output.bytes as usize, glb.len());
+    assert_eq!(test.files.n_inputs(), 0, "the input goes once the job is done");
+
+    // Replays return the finished job without generating again.
+    let replay = test.service.redeem(&request, &credential).await.unwrap();
+    assert_eq!((replay.job_id, replay.state), (job_ids[0], JobState::Succeeded));
+    assert_eq!(test.generator.n_calls(), 1);
+    assert_eq!(test.jobs.len(), 1);
+
+    // The credential does not buy another image, and a preimage that was not paid buys nothing.
+    let other = disc_request(96, 30.0);
+    let refused = test.service.redeem(&other, &credential).await.unwrap_err();
+    assert!(matches!(refused, RedeemError::Rejected(VerifyError::RequestMismatch)), "{refused:?}");
+    let unpaid = Credential { macaroons: credential.macaroons.clone(), preimage: Preimage([7; 32]) };
+    let refused = test.service.redeem(&request, &unpaid).await.unwrap_err();
+    assert!(matches!(refused, RedeemError::Rejected(VerifyError::PreimageMismatch)), "{refused:?}");
+
+    // The status of the job is for its credential only.
+    assert!(test.service.job_for_credential(&job_ids[0], &credential).await.unwrap().is_some());
+    let someone_else = test.paid_credential(&other).await;
+    assert!(test.service.job_for_credential(&job_ids[0], &someone_else).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_failing_generation_is_retried_then_failed_and_the_credential_tries_again() {
+    let test = TestService::new(FakeGenerator::failing(3));
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    let failed = test.service.wait(&job_id, WAIT).await.unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    let failure = failed.failure.expect("the failure");
+    assert_eq!(failure.code, "mesh_check_failed");
+    assert!(failure.server_fault, "a failed self-check is the server's fault, not the input's");
+    assert_eq!(test.generator.n_calls(), 3, "a bounded number of automatic attempts");
+    let attempts: Vec<u32> = test.service.failures(&job_id).await.unwrap().iter().map(|f| f.attempt).collect();
+    assert_eq!(attempts, vec![1, 2, 3], "every attempt's failure is recorded");
+    assert_eq!(test.files.n_inputs(), 0, "a failed job's input is removed");
+
+    // The client sends the same request with the same credential: the job runs again and succeeds.
+    let retried = test.service.redeem(&request, &credential).await.unwrap();
+    assert_eq!(retried.job_id, job_id, "the same job, not a second one");
+    let done = test.service.wait(&job_id, WAIT).await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+    assert_eq!(done.failure, None);
+    assert_eq!(test.generator.n_calls(), 4);
+}
+
+#[tokio::test]
+async fn an_input_the_generator_rejects_fails_once_as_the_clients_fault() {
+    let test = TestService::new(FakeGenerator::default());
+    // Quoted for a real disc, then the stored input is replaced by a blank image, as a bad upload would be.
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    let done = test.service.wait(&job_id, WAIT).await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+
+    let blank = mesh402_testkit::disc_png(96, 0.0);
+    let job = JobId([9; 16]);
+    let spec = NewJob { job_id: job, token_id: mesh402_l402::TokenId([9; 32]), ..test_spec(&test, &job_id).await };
+    test.files.put_input(&job, &blank).await.unwrap();
+    test.jobs.claim(&spec).await.unwrap();
+    assert_eq!(test.service.resume_unfinished().await.unwrap(), 1, "the queued job is picked up");
+    let rejected = test.service.wait(&job, WAIT).await.unwrap();
+    assert_eq!(rejected.state, JobState::Failed);
+    let failure = rejected.failure.expect("the failure");
+    assert_eq!(failure.code, "no_object_found");
+    assert!(!failure.server_fault);
+    assert_eq!(test.generator.n_calls(), 2, "a client error is not retried");
+}
+
+/// The recorded spec of a job, to make another like it.
+async fn test_spec(test: &TestService, job_id: &JobId) -> NewJob {
+    test.jobs.job(job_id).await.unwrap().expect("the job").spec
+}
+
+#[tokio::test]
+async fn jobs_left_unfinished_are_resumed_and_a_missing_input_is_reported() {
+    let test = TestService::new(FakeGenerator::default());
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    let first = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    test.service.wait(&first, WAIT).await.unwrap();
+    let orphaned = JobId([8; 16]);
+    let spec = NewJob { job_id: orphaned, token_id: mesh402_l402::TokenId([8; 32]), ..test_spec(&test, &first).await };
+    test.jobs.claim(&spec).await.unwrap();
+    assert_eq!(test.service.resume_unfinished().await.unwrap(), 1);
+    let failed = test.service.wait(&orphaned, WAIT).await.unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    let failure = failed.failure.expect("the failure");
+    assert_eq!(failure.code, "input_missing");
+    assert!(failure.server_fault, "a lost input is not the client's fault");
+}
+
+#[tokio::test]
+async fn the_sweep_removes_what_is_past_retention_and_orphaned_inputs() {
+    let test = TestService::new(FakeGenerator::default());
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    let model_id = test.service.wait(&job_id, WAIT).await.unwrap().output.expect("a model").model_id;
+    let now = unix_now();
+    assert_eq!(test.service.sweep(now).await.unwrap().jobs, 0, "a fresh job is kept");
+    let swept = test.service.sweep(now + 8 * 24 * 3600).await.unwrap();
+    assert_eq!(swept.jobs, 1);
+    assert!(test.jobs.is_empty());
+    assert!(test.files.model_file(&model_id, "model.glb").is_none());
+
+    // An input that never got a job (a crash between storing it and claiming the job) goes too, once old.
+    test.files.put_input_written_at(JobId([0xab; 16]), b"png", now);
+    assert_eq!(test.service.sweep(now).await.unwrap().orphan_inputs, 0, "too young to be an orphan");
+    assert_eq!(test.service.sweep(now + 7200).await.unwrap().orphan_inputs, 1);
+    assert_eq!(test.files.n_inputs(), 0);
+}
+
+#[tokio::test]
+async fn a_node_that_is_down_makes_the_quote_fail_and_paid_credentials_still_work() {
+    let test = TestService::new(FakeGenerator::default());
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    test.lightning.set_down(true);
+    let error = test.service.quote(&request).await.unwrap_err();
+    assert!(matches!(error, ServiceError::LightningUnavailable(_)), "{error:?}");
+    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    assert_eq!(test.service.wait(&job_id, WAIT).await.unwrap().state, JobState::Succeeded);
+    assert_eq!(test.lightning.n_invoices(), 1);
+}

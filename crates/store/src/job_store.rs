@@ -1,0 +1,194 @@
+//! Job records: what a paid request asked for, where it stands, and what it produced; and [`JobStore`], the
+//! contract every store of them keeps.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use mesh402_l402::{PaymentHash, RequestBinding, TokenId};
+
+use crate::{JobId, ModelId, StoreError};
+
+/// The life of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Recorded, waiting for a worker.
+    Queued,
+    /// A worker is generating the model (or was, when the server stopped: it is resumed on start-up).
+    Running,
+    /// The model is stored and downloadable.
+    Succeeded,
+    /// Generation failed after its retries; the credential stays good for another try.
+    Failed,
+}
+
+impl JobState {
+    /// The name stored in the database and shown to clients.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Whether the job is still to be worked on.
+    pub fn is_unfinished(&self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    /// Whether the job has reached an end (success or failure).
+    pub fn is_finished(&self) -> bool {
+        !self.is_unfinished()
+    }
+}
+
+/// A name that is not a [`JobState`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a job state: {0:?}")]
+pub struct UnknownJobState(pub String);
+
+impl FromStr for JobState {
+    type Err = UnknownJobState;
+
+    fn from_str(name: &str) -> Result<JobState, UnknownJobState> {
+        Ok(match name {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "succeeded" => JobState::Succeeded,
+            "failed" => JobState::Failed,
+            _ => return Err(UnknownJobState(name.to_owned())),
+        })
+    }
+}
+
+/// A job as the service records it when a paid credential is first redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The L402 token id that paid for it; unique across all jobs.
+    pub token_id: TokenId,
+    /// The payment hash of the invoice that paid for it.
+    pub payment_hash: PaymentHash,
+    /// The request binding the credential commits to.
+    pub request_binding: RequestBinding,
+    /// The image kind, as the service names it (`png`, `jpeg`, `webp`); the store does not read it.
+    pub image_kind: String,
+    /// The generator parameters as the service's canonical JSON; the store does not read it.
+    pub params_json: String,
+    /// When the credential expires (unix seconds); a failed job may be retried until then.
+    pub credential_expires_at: u64,
+    /// When the job was recorded (unix seconds).
+    pub created_at: u64,
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutput {
+    /// The stored model's id; the download URL carries it.
+    pub model_id: ModelId,
+    /// The primary file's name inside the model (`model.glb`, …).
+    pub model_file: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+    /// Triangles in the mesh.
+    pub n_faces: u32,
+    /// Vertices in the mesh.
+    pub n_vertices: u32,
+}
+
+/// Why a job failed, in the words the client is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// A stable snake_case code.
+    pub code: String,
+    /// One sentence a person understands.
+    pub message: String,
+    /// True when the server, not the input, was at fault: the client is told to try again later rather than to
+    /// change the request.
+    pub server_fault: bool,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// What was recorded when the job was claimed.
+    pub spec: NewJob,
+    /// Where it stands.
+    pub state: JobState,
+    /// How many generation attempts have started.
+    pub attempts: u32,
+    /// The current stage's name, while running.
+    pub stage: Option<String>,
+    /// Progress 0–100.
+    pub progress: u8,
+    /// The result, once succeeded.
+    pub output: Option<JobOutput>,
+    /// The last failure, if any.
+    pub failure: Option<JobFailure>,
+    /// When the record last changed (unix seconds).
+    pub updated_at: u64,
+}
+
+/// One failed attempt, as [`JobStore::failures`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    /// The attempt's number (1 for the first since the job was last queued by a client).
+    pub attempt: u32,
+    /// Why it failed.
+    pub failure: JobFailure,
+    /// When (unix seconds).
+    pub failed_at: u64,
+}
+
+/// The outcome of [`JobStore::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// No job existed for the token: this one was recorded.
+    Created(Job),
+    /// A job already exists for the token (it may be for other content: the caller compares bindings).
+    Existing(Job),
+}
+
+/// Durable job records.
+///
+/// Contract: every method is atomic. [`claim`](Self::claim) is the only way a job is created and it is keyed by
+/// the token id, so concurrent claims of one token yield exactly one `Created`; every other caller gets
+/// `Existing`. Missing jobs are `Ok(None)`, never an error. State changes on an unknown job id are no-ops. A value
+/// the store cannot read back is [`StoreError::Corrupt`], never a silent default. `mesh402-testkit`'s
+/// `job_store_story` checks all of this; every implementation runs it.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Records `job` unless a job for its token already exists; returns which happened, with the stored job.
+    async fn claim(&self, job: &NewJob) -> Result<Claim, StoreError>;
+    /// The job paid for by this token id.
+    async fn job_by_token(&self, token_id: &TokenId) -> Result<Option<Job>, StoreError>;
+    /// The job with this id.
+    async fn job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError>;
+    /// Marks the job running and counts the attempt; returns the attempt number (1 for the first), or 0 for an
+    /// unknown job.
+    async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError>;
+    /// Records progress of a running job.
+    async fn record_progress(&self, job_id: &JobId, stage: &str, percent: u8, now: u64) -> Result<(), StoreError>;
+    /// Marks the job succeeded with its output.
+    async fn succeed(&self, job_id: &JobId, output: &JobOutput, now: u64) -> Result<(), StoreError>;
+    /// Records a failure. `retry_later` puts the job back in the queue; otherwise it is marked failed. A job that
+    /// already succeeded keeps its success.
+    async fn fail(&self, job_id: &JobId, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError>;
+    /// Every failure recorded for the job, oldest first.
+    async fn failures(&self, job_id: &JobId) -> Result<Vec<FailedAttempt>, StoreError>;
+    /// Puts a failed job back in the queue with its attempts reset (the client retried with its still-valid
+    /// credential); returns whether the job was failed.
+    async fn requeue(&self, job_id: &JobId, now: u64) -> Result<bool, StoreError>;
+    /// Jobs queued or running, oldest first: the work to resume after a restart.
+    async fn unfinished(&self) -> Result<Vec<Job>, StoreError>;
+    /// Up to `limit` jobs created before `created_before` (unix seconds), oldest first: past their retention.
+    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Removes a job's record and its failures. Removing an unknown job is not an error.
+    async fn delete(&self, job_id: &JobId) -> Result<(), StoreError>;
+}

@@ -1,0 +1,60 @@
+//! A controllable generator: the embedded one, counted, optionally slowed down per stage and failing its first
+//! calls. Faults are injected here, through the `ModelGenerator` trait, never in production code.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model, Preflight, Progress};
+use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+
+/// See the module docs. Build it with struct syntax: `FakeGenerator { stage_delay, ..FakeGenerator::default() }`.
+#[derive(Debug, Default)]
+pub struct FakeGenerator {
+    /// How many times `generate` was called.
+    pub calls: AtomicUsize,
+    /// How many of the next calls fail with a server fault (`mesh_check_failed`).
+    pub failures_left: AtomicUsize,
+    /// A pause after each stage, to keep jobs running while a test looks at them.
+    pub stage_delay: Duration,
+}
+
+impl FakeGenerator {
+    /// A generator whose first `n` calls fail.
+    pub fn failing(n: usize) -> FakeGenerator {
+        FakeGenerator { failures_left: AtomicUsize::new(n), ..FakeGenerator::default() }
+    }
+
+    /// A generator that pauses `delay` after each stage.
+    pub fn slow(delay: Duration) -> FakeGenerator {
+        FakeGenerator { stage_delay: delay, ..FakeGenerator::default() }
+    }
+
+    /// How many times `generate` was called.
+    pub fn n_calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl ModelGenerator for FakeGenerator {
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
+        EmbeddedGenerator.preflight(image, kind, params)
+    }
+
+    fn generate(
+        &self,
+        image: &[u8],
+        kind: ImageKind,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, MeshError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
+            return Err(MeshError::MeshCheckFailed { reason: "a fault injected by the test".into() });
+        }
+        let delay = self.stage_delay;
+        EmbeddedGenerator.generate(image, kind, params, &mut |step| {
+            std::thread::sleep(delay);
+            progress(step);
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! Test support for mesh402, shared by the test suites of every crate (`publish = false`).
+//!
+//! - [`MemoryJobStore`] and [`MemoryFileStore`]: the storage traits in memory.
+//! - [`FakeLightning`]: a Lightning backend whose invoices a test pays (or whose node it switches off).
+//! - [`FakeGenerator`]: the embedded generator, counted, slowed down and failing on demand.
+//! - [`TestService`]: a [`mesh402_service::Service`] built from those, with a helper that pays for a request.
+//! - [`job_store_story`]: the one story every [`mesh402_store::JobStore`] implementation must pass.
+//! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
+
+#![deny(missing_docs)]
+
+mod generator;
+mod lightning;
+pub mod lnbits;
+mod memory;
+mod service;
+mod story;
+pub mod tools;
+
+pub use generator::FakeGenerator;
+pub use lightning::FakeLightning;
+pub use memory::{MemoryFileStore, MemoryJobStore};
+pub use service::{TestService, disc_png, disc_request, test_config};
+pub use story::job_store_story;

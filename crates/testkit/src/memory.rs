@@ -1,0 +1,266 @@
+//! [`JobStore`] and [`FileStore`] in memory: the same contract as SQLite and the local directory, nothing on disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use mesh402_l402::TokenId;
+use mesh402_service::unix_now;
+use mesh402_store::{
+    Claim, FailedAttempt, FileLocation, FileStore, Job, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId,
+    NewJob, StoreError, is_valid_file_name,
+};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Job records in memory. One lock makes every method atomic, as the contract asks.
+#[derive(Debug, Default)]
+pub struct MemoryJobStore {
+    inner: Mutex<Jobs>,
+}
+
+#[derive(Debug, Default)]
+struct Jobs {
+    by_id: BTreeMap<JobId, Job>,
+    by_token: HashMap<TokenId, JobId>,
+    failures: Vec<(JobId, FailedAttempt)>,
+}
+
+impl MemoryJobStore {
+    /// An empty store.
+    pub fn new() -> MemoryJobStore {
+        MemoryJobStore::default()
+    }
+
+    /// How many jobs are recorded.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).by_id.len()
+    }
+
+    /// Whether no job is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn sorted(jobs: impl Iterator<Item = Job>) -> Vec<Job> {
+        let mut jobs: Vec<Job> = jobs.collect();
+        jobs.sort_by_key(|job| (job.spec.created_at, job.spec.job_id));
+        jobs
+    }
+}
+
+#[async_trait]
+impl JobStore for MemoryJobStore {
+    async fn claim(&self, job: &NewJob) -> Result<Claim, StoreError> {
+        let mut jobs = lock(&self.inner);
+        if let Some(job_id) = jobs.by_token.get(&job.token_id) {
+            let existing = jobs.by_id.get(job_id).ok_or(StoreError::Inconsistent("a token's job vanished"))?;
+            return Ok(Claim::Existing(existing.clone()));
+        }
+        let stored = Job {
+            spec: job.clone(),
+            state: JobState::Queued,
+            attempts: 0,
+            stage: None,
+            progress: 0,
+            output: None,
+            failure: None,
+            updated_at: job.created_at,
+        };
+        jobs.by_token.insert(job.token_id, job.job_id);
+        jobs.by_id.insert(job.job_id, stored.clone());
+        Ok(Claim::Created(stored))
+    }
+
+    async fn job_by_token(&self, token_id: &TokenId) -> Result<Option<Job>, StoreError> {
+        let jobs = lock(&self.inner);
+        Ok(jobs.by_token.get(token_id).and_then(|job_id| jobs.by_id.get(job_id)).cloned())
+    }
+
+    async fn job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError> {
+        Ok(lock(&self.inner).by_id.get(job_id).cloned())
+    }
+
+    async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError> {
+        let mut jobs = lock(&self.inner);
+        let Some(job) = jobs.by_id.get_mut(job_id) else { return Ok(0) };
+        job.state = JobState::Running;
+        job.attempts += 1;
+        job.stage = None;
+        job.progress = 0;
+        job.updated_at = now;
+        Ok(job.attempts)
+    }
+
+    async fn record_progress(&self, job_id: &JobId, stage: &str, percent: u8, now: u64) -> Result<(), StoreError> {
+        let mut jobs = lock(&self.inner);
+        if let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state == JobState::Running) {
+            job.stage = Some(stage.to_owned());
+            job.progress = percent.min(100);
+            job.updated_at = now;
+        }
+        Ok(())
+    }
+
+    async fn succeed(&self, job_id: &JobId, output: &JobOutput, now: u64) -> Result<(), StoreError> {
+        let mut jobs = lock(&self.inner);
+        if let Some(job) = jobs.by_id.get_mut(job_id) {
+            job.state = JobState::Succeeded;
+            job.stage = None;
+            job.progress = 100;
+            job.output = Some(output.clone());
+            job.failure = None;
+            job.updated_at = now;
+        }
+        Ok(())
+    }
+
+    async fn fail(&self, job_id: &JobId, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError> {
+        let mut jobs = lock(&self.inner);
+        let Some(job) = jobs.by_id.get_mut(job_id) else { return Ok(()) };
+        let attempt = job.attempts;
+        if job.state != JobState::Succeeded {
+            job.state = if retry_later { JobState::Queued } else { JobState::Failed };
+            job.stage = None;
+            job.failure = Some(failure.clone());
+            job.updated_at = now;
+        }
+        jobs.failures.push((*job_id, FailedAttempt { attempt, failure: failure.clone(), failed_at: now }));
+        Ok(())
+    }
+
+    async fn failures(&self, job_id: &JobId) -> Result<Vec<FailedAttempt>, StoreError> {
+        let jobs = lock(&self.inner);
+        Ok(jobs.failures.iter().filter(|(id, _)| id == job_id).map(|(_, failed)| failed.clone()).collect())
+    }
+
+    async fn requeue(&self, job_id: &JobId, now: u64) -> Result<bool, StoreError> {
+        let mut jobs = lock(&self.inner);
+        let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state == JobState::Failed) else {
+            return Ok(false);
+        };
+        job.state = JobState::Queued;
+        job.attempts = 0;
+        job.updated_at = now;
+        Ok(true)
+    }
+
+    async fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
+        let jobs = lock(&self.inner);
+        Ok(MemoryJobStore::sorted(jobs.by_id.values().filter(|job| job.state.is_unfinished()).cloned()))
+    }
+
+    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let jobs = lock(&self.inner);
+        let mut old =
+            MemoryJobStore::sorted(jobs.by_id.values().filter(|job| job.spec.created_at < created_before).cloned());
+        old.truncate(limit as usize);
+        Ok(old)
+    }
+
+    async fn delete(&self, job_id: &JobId) -> Result<(), StoreError> {
+        let mut jobs = lock(&self.inner);
+        if let Some(job) = jobs.by_id.remove(job_id) {
+            jobs.by_token.remove(&job.spec.token_id);
+        }
+        jobs.failures.retain(|(id, _)| id != job_id);
+        Ok(())
+    }
+}
+
+/// Model files and inputs in memory.
+///
+/// Models cannot be served over HTTP from here ([`FileStore::locate_model_file`] has no location to give, so it
+/// answers `None`); tests read them with [`MemoryFileStore::model_file`].
+#[derive(Debug, Default)]
+pub struct MemoryFileStore {
+    inner: Mutex<Files>,
+}
+
+#[derive(Debug, Default)]
+struct Files {
+    models: HashMap<ModelId, Vec<(String, Vec<u8>)>>,
+    /// Each input with when it was written (unix seconds).
+    inputs: BTreeMap<JobId, (Vec<u8>, u64)>,
+}
+
+impl MemoryFileStore {
+    /// An empty store.
+    pub fn new() -> MemoryFileStore {
+        MemoryFileStore::default()
+    }
+
+    /// One file of a stored model.
+    pub fn model_file(&self, model_id: &ModelId, name: &str) -> Option<Vec<u8>> {
+        let files = lock(&self.inner);
+        let model = files.models.get(model_id)?;
+        model.iter().find(|(file_name, _)| file_name == name).map(|(_, bytes)| bytes.clone())
+    }
+
+    /// How many models are stored.
+    pub fn n_models(&self) -> usize {
+        lock(&self.inner).models.len()
+    }
+
+    /// How many inputs are stored.
+    pub fn n_inputs(&self) -> usize {
+        lock(&self.inner).inputs.len()
+    }
+
+    /// Stores an input as if it had been written at `written_at` (a leftover of a crash, for sweep tests).
+    pub fn put_input_written_at(&self, job_id: JobId, bytes: &[u8], written_at: u64) {
+        lock(&self.inner).inputs.insert(job_id, (bytes.to_vec(), written_at));
+    }
+}
+
+#[async_trait]
+impl FileStore for MemoryFileStore {
+    async fn put_model(&self, model_id: &ModelId, files: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if files.iter().any(|(name, _)| !is_valid_file_name(name)) {
+            return Err(StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad file name")));
+        }
+        lock(&self.inner).models.insert(*model_id, files.to_vec());
+        Ok(())
+    }
+
+    async fn locate_model_file(&self, _model_id: &ModelId, _name: &str) -> Result<Option<FileLocation>, StoreError> {
+        Ok(None)
+    }
+
+    async fn delete_model(&self, model_id: &ModelId) -> Result<(), StoreError> {
+        lock(&self.inner).models.remove(model_id);
+        Ok(())
+    }
+
+    async fn put_input(&self, job_id: &JobId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.put_input_written_at(*job_id, bytes, unix_now());
+        Ok(())
+    }
+
+    async fn input(&self, job_id: &JobId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(lock(&self.inner).inputs.get(job_id).map(|(bytes, _)| bytes.clone()))
+    }
+
+    async fn delete_input(&self, job_id: &JobId) -> Result<(), StoreError> {
+        lock(&self.inner).inputs.remove(job_id);
+        Ok(())
+    }
+
+    async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError> {
+        Ok(lock(&self.inner).inputs.iter().map(|(job_id, (_, written_at))| (*job_id, *written_at)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_job_store_passes_the_story() {
+        crate::job_store_story(Arc::new(MemoryJobStore::new())).await;
+    }
+}

@@ -1,0 +1,87 @@
+//! A [`Service`] built from the fakes, with no socket, no disk and no node: for tests of the application core.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh402_l402::{Credential, Keyring, Msat, ServerSecret};
+use mesh402_mesh::{ImageKind, MeshParams};
+use mesh402_service::{MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts};
+
+use crate::{FakeGenerator, FakeLightning, MemoryFileStore, MemoryJobStore};
+
+/// The configuration tests run with: the server's defaults for price and lifetimes, two workers.
+pub fn test_config() -> ServiceConfig {
+    ServiceConfig {
+        price: Msat::from_sats(350),
+        invoice_expiry: Duration::from_secs(600),
+        token_lifetime: Duration::from_secs(24 * 3600),
+        workers: 2,
+        max_attempts: MAX_ATTEMPTS,
+        lightning_timeout: Duration::from_secs(5),
+        revoked_tokens: HashSet::new(),
+        retention: Duration::from_secs(7 * 24 * 3600),
+    }
+}
+
+/// A service and the fakes it is made of, for the test to look at and steer.
+pub struct TestService {
+    /// The service.
+    pub service: Service,
+    /// Its Lightning backend.
+    pub lightning: Arc<FakeLightning>,
+    /// Its job records.
+    pub jobs: Arc<MemoryJobStore>,
+    /// Its files.
+    pub files: Arc<MemoryFileStore>,
+    /// Its generator.
+    pub generator: Arc<FakeGenerator>,
+}
+
+impl TestService {
+    /// A service with [`test_config`] and this generator.
+    pub fn new(generator: FakeGenerator) -> TestService {
+        TestService::with_config(test_config(), generator)
+    }
+
+    /// A service with this configuration and generator.
+    pub fn with_config(config: ServiceConfig, generator: FakeGenerator) -> TestService {
+        let lightning = Arc::new(FakeLightning::new());
+        let jobs = Arc::new(MemoryJobStore::new());
+        let files = Arc::new(MemoryFileStore::new());
+        let generator = Arc::new(generator);
+        let service = Service::new(ServiceParts {
+            config,
+            keyring: Keyring::new(ServerSecret::from_bytes(rand::random())),
+            lightning: lightning.clone(),
+            jobs: jobs.clone(),
+            files: files.clone(),
+            generator: generator.clone(),
+        });
+        TestService { service, lightning, jobs, files, generator }
+    }
+
+    /// Quotes `request`, pays the invoice and returns the credential a client would send.
+    pub async fn paid_credential(&self, request: &ModelRequest) -> Credential {
+        let quote = self.service.quote(request).await.expect("a quote");
+        let preimage = self.lightning.pay(&quote.payment_hash).expect("the fake node issued the invoice");
+        Credential { macaroons: vec![quote.challenge.macaroon], preimage }
+    }
+}
+
+/// A PNG of a `size`×`size` picture with an opaque disc of `radius` pixels on a transparent background.
+pub fn disc_png(size: u32, radius: f32) -> Vec<u8> {
+    let centre = size as f32 / 2.0;
+    let image = image::RgbaImage::from_fn(size, size, |x, y| {
+        let inside = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt() < radius;
+        if inside { image::Rgba([180, 90, 30, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).expect("a PNG in memory");
+    bytes
+}
+
+/// A request for a model of [`disc_png`] with default parameters.
+pub fn disc_request(size: u32, radius: f32) -> ModelRequest {
+    ModelRequest { image: disc_png(size, radius), kind: ImageKind::Png, params: MeshParams::default() }
+}

@@ -1,0 +1,177 @@
+//! The story every [`JobStore`] must pass: the life of jobs from claim to deletion, told once and run on every
+//! implementation (SQLite in `mesh402-store`'s tests, memory here, PostgreSQL when it comes), as atuin does for
+//! its databases. It expects an empty store.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use mesh402_l402::{PaymentHash, RequestBinding, TokenId};
+use mesh402_store::{Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId, NewJob};
+
+fn new_job(n: u8, created_at: u64) -> NewJob {
+    NewJob {
+        job_id: JobId([n; 16]),
+        token_id: TokenId([n; 32]),
+        payment_hash: PaymentHash([n.wrapping_add(100); 32]),
+        request_binding: RequestBinding([n.wrapping_add(200); 32]),
+        image_kind: "png".into(),
+        params_json: "{\"target_faces\":20000}".into(),
+        credential_expires_at: created_at + 86_400,
+        created_at,
+    }
+}
+
+fn failure(code: &str, server_fault: bool) -> JobFailure {
+    JobFailure { code: code.into(), message: format!("{code}: it broke."), server_fault }
+}
+
+fn output(n: u8) -> JobOutput {
+    JobOutput {
+        model_id: ModelId([n; 32]),
+        model_file: "model.glb".into(),
+        media_type: "model/gltf-binary".into(),
+        bytes: 1_234_567,
+        sha256: "22".repeat(32),
+        n_faces: 20_000,
+        n_vertices: 10_002,
+    }
+}
+
+/// Runs the story on `store` (which must be empty), panicking at the first broken promise.
+pub async fn job_store_story(store: Arc<dyn JobStore>) {
+    claims_are_exactly_once(store.clone()).await;
+    a_job_moves_through_its_states(store.as_ref()).await;
+    unknown_jobs_are_none_and_changes_to_them_no_ops(store.as_ref()).await;
+    listing_and_retention(store.as_ref()).await;
+}
+
+/// Concurrent claims of one token: exactly one `Created`, everyone sees the same job; a different job id for the
+/// same token is not recorded.
+async fn claims_are_exactly_once(store: Arc<dyn JobStore>) {
+    let mut tasks = Vec::new();
+    for n in 0..16u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let job = NewJob { job_id: JobId([n; 16]), ..new_job(1, 1_000) };
+            store.claim(&job).await.expect("claim")
+        }));
+    }
+    let (mut created, mut job_ids) = (0, HashSet::new());
+    for task in tasks {
+        match task.await.expect("the claim task") {
+            Claim::Created(job) => {
+                created += 1;
+                job_ids.insert(job.spec.job_id);
+            }
+            Claim::Existing(job) => {
+                job_ids.insert(job.spec.job_id);
+            }
+        }
+    }
+    assert_eq!(created, 1, "one claim of a token creates its job");
+    assert_eq!(job_ids.len(), 1, "every claimant sees the same job");
+    let job = store.job_by_token(&TokenId([1; 32])).await.unwrap().expect("the claimed job");
+    assert_eq!((job.state, job.attempts, job.progress), (JobState::Queued, 0, 0));
+    assert_eq!(job.spec.token_id, TokenId([1; 32]));
+    assert_eq!(job.spec.payment_hash, new_job(1, 1_000).payment_hash);
+    assert_eq!(job.spec.request_binding, new_job(1, 1_000).request_binding);
+    assert_eq!(job.spec.params_json, new_job(1, 1_000).params_json);
+    store.delete(&job.spec.job_id).await.unwrap();
+    assert!(store.job_by_token(&TokenId([1; 32])).await.unwrap().is_none(), "deleted with its token");
+}
+
+async fn a_job_moves_through_its_states(store: &dyn JobStore) {
+    let spec = new_job(2, 1_000);
+    let job_id = spec.job_id;
+    let Claim::Created(job) = store.claim(&spec).await.unwrap() else { panic!("a fresh token creates its job") };
+    assert_eq!(job.spec, spec, "the record holds what was claimed");
+    assert_eq!(job.updated_at, 1_000);
+    assert!(matches!(store.claim(&spec).await.unwrap(), Claim::Existing(_)), "a replay finds it");
+
+    // Progress is recorded only while running.
+    store.record_progress(&job_id, "mask", 20, 1_001).await.unwrap();
+    assert_eq!(store.job(&job_id).await.unwrap().unwrap().stage, None);
+    assert_eq!(store.start_attempt(&job_id, 1_002).await.unwrap(), 1);
+    store.record_progress(&job_id, "heights", 140, 1_003).await.unwrap();
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.stage.as_deref(), job.progress), (JobState::Running, Some("heights"), 100));
+    assert_eq!(job.updated_at, 1_003);
+
+    // A failure to retry puts it back in the queue; a second attempt counts up; a final failure is failed.
+    store.fail(&job_id, &failure("mesh_check_failed", true), true, 1_004).await.unwrap();
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.stage.as_deref()), (JobState::Queued, None));
+    assert_eq!(job.failure, Some(failure("mesh_check_failed", true)));
+    assert_eq!(store.unfinished().await.unwrap().len(), 1);
+    assert_eq!(store.start_attempt(&job_id, 1_005).await.unwrap(), 2);
+    store.fail(&job_id, &failure("no_object_found", false), false, 1_006).await.unwrap();
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.failure, Some(failure("no_object_found", false)), "the server-fault flag is kept");
+    assert!(store.unfinished().await.unwrap().is_empty(), "a failed job is not resumed");
+    assert_eq!(
+        store.failures(&job_id).await.unwrap(),
+        vec![
+            FailedAttempt { attempt: 1, failure: failure("mesh_check_failed", true), failed_at: 1_004 },
+            FailedAttempt { attempt: 2, failure: failure("no_object_found", false), failed_at: 1_006 },
+        ],
+        "every failure, oldest first"
+    );
+
+    // The client retries: attempts start again; success clears the failure and keeps the history.
+    assert!(store.requeue(&job_id, 1_007).await.unwrap());
+    assert!(!store.requeue(&job_id, 1_007).await.unwrap(), "only a failed job is requeued");
+    assert_eq!(store.job(&job_id).await.unwrap().unwrap().state, JobState::Queued);
+    assert_eq!(store.start_attempt(&job_id, 1_008).await.unwrap(), 1);
+    store.succeed(&job_id, &output(2), 1_009).await.unwrap();
+    let job = store.job_by_token(&spec.token_id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.stage.as_deref(), job.progress), (JobState::Succeeded, None, 100));
+    assert_eq!(job.output, Some(output(2)), "the output reads back exactly");
+    assert_eq!(job.failure, None);
+    assert_eq!(job.updated_at, 1_009);
+    assert_eq!(store.failures(&job_id).await.unwrap().len(), 2);
+
+    // A late failure report does not undo a success.
+    store.fail(&job_id, &failure("generation_failed", true), false, 1_010).await.unwrap();
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.output), (JobState::Succeeded, Some(output(2))));
+
+    store.delete(&job_id).await.unwrap();
+    assert!(store.job(&job_id).await.unwrap().is_none());
+    assert!(store.failures(&job_id).await.unwrap().is_empty(), "failures go with their job");
+    store.delete(&job_id).await.unwrap();
+}
+
+async fn unknown_jobs_are_none_and_changes_to_them_no_ops(store: &dyn JobStore) {
+    let unknown = JobId([0xee; 16]);
+    assert!(store.job(&unknown).await.unwrap().is_none());
+    assert!(store.job_by_token(&TokenId([0xee; 32])).await.unwrap().is_none());
+    assert_eq!(store.start_attempt(&unknown, 1).await.unwrap(), 0);
+    store.record_progress(&unknown, "mask", 1, 1).await.unwrap();
+    store.succeed(&unknown, &output(0xee), 1).await.unwrap();
+    store.fail(&unknown, &failure("generation_failed", true), false, 1).await.unwrap();
+    assert!(!store.requeue(&unknown, 1).await.unwrap());
+    assert!(store.failures(&unknown).await.unwrap().is_empty());
+    assert!(store.job(&unknown).await.unwrap().is_none(), "nothing was created by the changes");
+    store.delete(&unknown).await.unwrap();
+}
+
+async fn listing_and_retention(store: &dyn JobStore) {
+    // Created out of order; listed oldest first.
+    for (n, created_at) in [(10u8, 3_000), (11, 1_000), (12, 2_000), (13, 2_000)] {
+        store.claim(&new_job(n, created_at)).await.unwrap();
+    }
+    store.start_attempt(&JobId([12; 16]), 2_001).await.unwrap();
+    store.succeed(&JobId([13; 16]), &output(13), 2_002).await.unwrap();
+    let unfinished: Vec<JobId> = store.unfinished().await.unwrap().iter().map(|job| job.spec.job_id).collect();
+    assert_eq!(unfinished, vec![JobId([11; 16]), JobId([12; 16]), JobId([10; 16])], "queued and running, oldest first");
+
+    assert!(store.created_before(1_000, 10).await.unwrap().is_empty(), "strictly before");
+    let old: Vec<JobId> = store.created_before(2_001, 10).await.unwrap().iter().map(|job| job.spec.job_id).collect();
+    assert_eq!(old, vec![JobId([11; 16]), JobId([12; 16]), JobId([13; 16])]);
+    assert_eq!(store.created_before(u64::MAX, 2).await.unwrap().len(), 2, "at most the limit");
+    for n in 10..14u8 {
+        store.delete(&JobId([n; 16])).await.unwrap();
+    }
+    assert!(store.created_before(u64::MAX, 100).await.unwrap().is_empty(), "the story leaves the store empty");
+}
