@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use mesh402_l402::{Credential, Preimage, VerifyError};
 use mesh402_service::{RedeemError, ServiceError, unix_now};
-use mesh402_store::{FileStore, JobId, JobState, JobStore, NewJob};
-use mesh402_testkit::{FakeGenerator, TestService, disc_request};
+use mesh402_store::{JobId, JobState};
+use mesh402_testkit::{FakeGenerator, TestService, disc_png, disc_request};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -60,9 +60,8 @@ async fn a_paid_credential_buys_exactly_one_generation_for_its_request_only() {
 async fn a_failing_generation_is_retried_then_failed_and_the_credential_tries_again() {
     let test = TestService::new(FakeGenerator::failing(3));
     let request = disc_request(96, 40.0);
-    let credential = test.paid_credential(&request).await;
-    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
-    let failed = test.service.wait(&job_id, WAIT).await.unwrap();
+    let (credential, failed) = test.buy(&request).await;
+    let job_id = failed.job_id;
     assert_eq!(failed.state, JobState::Failed);
     let failure = failed.failure.expect("the failure");
     assert_eq!(failure.code, "mesh_check_failed");
@@ -84,57 +83,36 @@ async fn a_failing_generation_is_retried_then_failed_and_the_credential_tries_ag
 #[tokio::test]
 async fn an_input_the_generator_rejects_fails_once_as_the_clients_fault() {
     let test = TestService::new(FakeGenerator::default());
-    // Quoted for a real disc, then the stored input is replaced by a blank image, as a bad upload would be.
+    // A job left queued whose stored input has no object in it (a blank picture).
     let request = disc_request(96, 40.0);
-    let credential = test.paid_credential(&request).await;
-    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
-    let done = test.service.wait(&job_id, WAIT).await.unwrap();
-    assert_eq!(done.state, JobState::Succeeded);
-
-    let blank = mesh402_testkit::disc_png(96, 0.0);
-    let job = JobId([9; 16]);
-    let spec = NewJob { job_id: job, token_id: mesh402_l402::TokenId([9; 32]), ..test_spec(&test, &job_id).await };
-    test.files.put_input(&job, &blank).await.unwrap();
-    test.jobs.claim(&spec).await.unwrap();
+    let job_id = test.queue_job(9, &request, Some(&disc_png(96, 0.0))).await;
     assert_eq!(test.service.resume_unfinished().await.unwrap(), 1, "the queued job is picked up");
-    let rejected = test.service.wait(&job, WAIT).await.unwrap();
+    let rejected = test.service.wait(&job_id, WAIT).await.unwrap();
     assert_eq!(rejected.state, JobState::Failed);
     let failure = rejected.failure.expect("the failure");
     assert_eq!(failure.code, "no_object_found");
     assert!(!failure.server_fault);
-    assert_eq!(test.generator.n_calls(), 2, "a client error is not retried");
-}
-
-/// The recorded spec of a job, to make another like it.
-async fn test_spec(test: &TestService, job_id: &JobId) -> NewJob {
-    test.jobs.job(job_id).await.unwrap().expect("the job").spec
+    assert_eq!(test.generator.n_calls(), 1, "a client error is not retried");
 }
 
 #[tokio::test]
-async fn jobs_left_unfinished_are_resumed_and_a_missing_input_is_reported() {
+async fn a_job_resumed_without_its_input_fails_as_a_server_fault() {
     let test = TestService::new(FakeGenerator::default());
-    let request = disc_request(96, 40.0);
-    let credential = test.paid_credential(&request).await;
-    let first = test.service.redeem(&request, &credential).await.unwrap().job_id;
-    test.service.wait(&first, WAIT).await.unwrap();
-    let orphaned = JobId([8; 16]);
-    let spec = NewJob { job_id: orphaned, token_id: mesh402_l402::TokenId([8; 32]), ..test_spec(&test, &first).await };
-    test.jobs.claim(&spec).await.unwrap();
+    let job_id = test.queue_job(8, &disc_request(96, 40.0), None).await;
     assert_eq!(test.service.resume_unfinished().await.unwrap(), 1);
-    let failed = test.service.wait(&orphaned, WAIT).await.unwrap();
+    let failed = test.service.wait(&job_id, WAIT).await.unwrap();
     assert_eq!(failed.state, JobState::Failed);
     let failure = failed.failure.expect("the failure");
     assert_eq!(failure.code, "input_missing");
     assert!(failure.server_fault, "a lost input is not the client's fault");
+    assert_eq!(test.generator.n_calls(), 0);
 }
 
 #[tokio::test]
 async fn the_sweep_removes_what_is_past_retention_and_orphaned_inputs() {
     let test = TestService::new(FakeGenerator::default());
-    let request = disc_request(96, 40.0);
-    let credential = test.paid_credential(&request).await;
-    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
-    let model_id = test.service.wait(&job_id, WAIT).await.unwrap().output.expect("a model").model_id;
+    let (_, done) = test.buy(&disc_request(96, 40.0)).await;
+    let model_id = done.output.expect("a model").model_id;
     let now = unix_now();
     assert_eq!(test.service.sweep(now).await.unwrap().jobs, 0, "a fresh job is kept");
     let swept = test.service.sweep(now + 8 * 24 * 3600).await.unwrap();

@@ -146,11 +146,7 @@ impl FileStore for LocalFileStore {
     }
 
     async fn delete_model(&self, model_id: &ModelId) -> Result<(), StoreError> {
-        let dir = self.model_dir(model_id);
-        match tokio::fs::remove_dir_all(&dir).await {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(error)),
-            _ => Ok(()),
-        }
+        removed(tokio::fs::remove_dir_all(self.model_dir(model_id)).await)
     }
 
     async fn put_input(&self, job_id: &JobId, bytes: &[u8]) -> Result<(), StoreError> {
@@ -176,11 +172,7 @@ impl FileStore for LocalFileStore {
     }
 
     async fn delete_input(&self, job_id: &JobId) -> Result<(), StoreError> {
-        let path = self.input_path(job_id);
-        match tokio::fs::remove_file(&path).await {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(error)),
-            _ => Ok(()),
-        }
+        removed(tokio::fs::remove_file(self.input_path(job_id)).await)
     }
 
     async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError> {
@@ -198,6 +190,14 @@ impl FileStore for LocalFileStore {
             Ok(inputs)
         })
         .await
+    }
+}
+
+/// Removing something already gone is not an error.
+fn removed(result: std::io::Result<()>) -> Result<(), StoreError> {
+    match result {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(error)),
+        _ => Ok(()),
     }
 }
 

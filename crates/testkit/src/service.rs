@@ -4,9 +4,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh402_l402::{Credential, Keyring, Msat, ServerSecret};
+use mesh402_l402::{Credential, Keyring, Msat, PaymentHash, ServerSecret, TokenId};
 use mesh402_mesh::{ImageKind, MeshParams};
-use mesh402_service::{MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts};
+use mesh402_service::{JobView, MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts, unix_now};
+use mesh402_store::{FileStore, JobId, JobStore, NewJob};
 
 use crate::{FakeGenerator, FakeLightning, MemoryFileStore, MemoryJobStore};
 
@@ -66,6 +67,36 @@ impl TestService {
         let quote = self.service.quote(request).await.expect("a quote");
         let preimage = self.lightning.pay(&quote.payment_hash).expect("the fake node issued the invoice");
         Credential { macaroons: vec![quote.challenge.macaroon], preimage }
+    }
+
+    /// Pays for `request`, redeems the credential and waits for the job to finish (a minute at most); returns the
+    /// credential and the job as it ended.
+    pub async fn buy(&self, request: &ModelRequest) -> (Credential, JobView) {
+        let credential = self.paid_credential(request).await;
+        let job_id = self.service.redeem(request, &credential).await.expect("the paid credential redeems").job_id;
+        let view = self.service.wait(&job_id, Duration::from_secs(60)).await.expect("the job can be read");
+        (credential, view)
+    }
+
+    /// Records a queued job for `request` as an earlier process would have left it, with `input` stored as its
+    /// input (or none), and returns its id. [`Service::resume_unfinished`] picks it up.
+    pub async fn queue_job(&self, n: u8, request: &ModelRequest, input: Option<&[u8]>) -> JobId {
+        let job_id = JobId([n; 16]);
+        if let Some(input) = input {
+            self.files.put_input(&job_id, input).await.expect("the input is stored");
+        }
+        let job = NewJob {
+            job_id,
+            token_id: TokenId([n; 32]),
+            payment_hash: PaymentHash([n; 32]),
+            request_binding: request.binding(),
+            image_kind: request.kind.as_str().to_owned(),
+            params_json: request.canonical_params().expect("parameters as JSON"),
+            credential_expires_at: unix_now() + 3600,
+            created_at: unix_now(),
+        };
+        self.jobs.claim(&job).await.expect("the job is recorded");
+        job_id
     }
 }
 
