@@ -1,0 +1,53 @@
+//! The layers of `mesh402 serve`'s settings on the real binary: a flag beats its `MESH402_*` variable, which
+//! beats the `--config` file, which beats the default.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::Duration;
+
+use lightning_invoice::Bolt11Invoice;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn flags_beat_variables_beat_the_file_beats_defaults() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mesh402.toml");
+    // price_sats from the file and a variable (the variable wins), invoice_expiry_secs from all three (the flag
+    // wins), token_lifetime_secs from the file alone; max_wait_secs is left to its default.
+    std::fs::write(&config, "price_sats = 10\ninvoice_expiry_secs = 900\ntoken_lifetime_secs = 7200\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--invoice-expiry-secs", "1500", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("MESH402_PRICE_SATS", "20")
+        .env("MESH402_INVOICE_EXPIRY_SECS", "1200")
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the mesh402 binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.strip_prefix("mesh402 listening on ").and_then(|rest| rest.split_whitespace().next());
+    let url = url.expect("the listening line").to_owned();
+
+    let png = mesh402_testkit::disc_png(128, 50.0);
+    let body = json!({ "image": format!("data:image/png;base64,{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, png)) });
+    let response = reqwest::Client::new().post(format!("{url}/api/l402/3d-model")).json(&body).send().await.unwrap();
+    let challenge: Value = response.json().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(challenge["amount_sats"], 20, "the variable beats the file");
+    let invoice = Bolt11Invoice::from_str(challenge["invoice"].as_str().unwrap()).unwrap();
+    assert_eq!(invoice.expiry_time(), Duration::from_secs(1500), "the flag beats the variable and the file");
+    let macaroon = mesh402_l402::Macaroon::from_base64(challenge["macaroon"].as_str().unwrap()).unwrap();
+    let valid_until = macaroon
+        .caveats()
+        .iter()
+        .find_map(|caveat| String::from_utf8_lossy(caveat).strip_prefix("3d-model_valid_until=").map(str::to_owned))
+        .expect("a validity caveat");
+    let lifetime = valid_until.parse::<u64>().unwrap().saturating_sub(mesh402_service::unix_now());
+    assert!((7100..=7200).contains(&lifetime), "the file beats the default: {lifetime} s");
+}
