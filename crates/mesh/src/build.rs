@@ -16,6 +16,44 @@ pub(crate) struct Mesh3 {
     pub tris: Vec<[u32; 3]>,
 }
 
+impl Mesh3 {
+    /// Re-frames the model exactly on its own vertices: origin at the bottom centre and the longer side one metre.
+    /// The frame is set from the outlines before meshing; the meshed outline sits within a fraction of a pixel of
+    /// them, and this removes that difference.
+    pub fn normalise(&mut self) {
+        let mut lo = [f32::MAX; 2];
+        let mut hi = [f32::MIN; 2];
+        for p in &self.positions {
+            for d in 0..2 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        let longer = f64::from((hi[0] - lo[0]).max(hi[1] - lo[1]));
+        if !(longer > 0.0 && longer.is_finite()) {
+            return;
+        }
+        let scale = 1.0 / longer;
+        let centre_x = (f64::from(lo[0]) + f64::from(hi[0])) / 2.0;
+        for p in &mut self.positions {
+            *p = [
+                ((f64::from(p[0]) - centre_x) * scale) as f32,
+                ((f64::from(p[1]) - f64::from(lo[1])) * scale) as f32,
+                (f64::from(p[2]) * scale) as f32,
+            ];
+        }
+    }
+
+    /// Adds `part`'s vertices and triangles (a separate body) to this mesh.
+    pub fn append(&mut self, part: Mesh3) {
+        let base = self.positions.len() as u32;
+        self.positions.extend(part.positions);
+        self.normals.extend(part.normals);
+        self.uvs.extend(part.uvs);
+        self.tris.extend(part.tris.into_iter().map(|t| t.map(|i| i + base)));
+    }
+}
+
 /// Maps working-image coordinates to model coordinates and texture coordinates.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Frame {
@@ -30,11 +68,11 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    /// The frame for `mesh` with the texture covering `uv_rect`.
-    pub fn new(mesh: &Mesh2, uv_rect: [f64; 4]) -> Frame {
+    /// The frame around `points` (every part's outline) with the texture covering `uv_rect`.
+    pub fn new(points: &[[f64; 2]], uv_rect: [f64; 4]) -> Frame {
         let mut lo = [f64::MAX; 2];
         let mut hi = [f64::MIN; 2];
-        for p in &mesh.points {
+        for p in points {
             for d in 0..2 {
                 lo[d] = lo[d].min(p[d]);
                 hi[d] = hi[d].max(p[d]);

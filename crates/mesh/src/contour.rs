@@ -114,9 +114,9 @@ fn point_in_polygon(p: [f64; 2], poly: &[[f64; 2]]) -> bool {
     inside
 }
 
-/// Marching squares at iso 0.5 with saddles resolved by the cell's mean; returns the largest outer loop and its
-/// holes, or `None` when there is no loop.
-pub(crate) fn trace(field: &Field) -> Option<Outline> {
+/// Marching squares at iso 0.5 with saddles resolved by the cell's mean; returns every outer loop with its holes,
+/// largest first, or `None` when there is no loop.
+pub(crate) fn trace(field: &Field) -> Option<Vec<Outline>> {
     let (w, h) = (field.w, field.h);
     let iso = 0.5f32;
     let v = |x: usize, y: usize| field.values[y * w + x];
@@ -215,21 +215,36 @@ pub(crate) fn trace(field: &Field) -> Option<Outline> {
         }
     }
     // Outer loops and holes have opposite orientation; the outer loop of the largest area decides the sign.
-    let (outer_idx, _) = loops
+    let (largest, _) = loops
         .iter()
         .enumerate()
         .map(|(i, l)| (i, signed_area(l)))
         .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(&a.0)))?;
-    let outer_sign = signed_area(&loops[outer_idx]).signum();
-    let outer = loops[outer_idx].clone();
-    let holes = loops
-        .iter()
-        .enumerate()
-        .filter(|&(i, l)| i != outer_idx && signed_area(l).signum() != outer_sign)
-        .filter(|(_, l)| point_in_polygon(l[0], &outer))
-        .map(|(_, l)| l.clone())
-        .collect();
-    Some(Outline { outer, holes })
+    let outer_sign = signed_area(&loops[largest]).signum();
+    let (outers, holes): (Vec<Loop>, Vec<Loop>) =
+        loops.into_iter().partition(|l| signed_area(l).signum() == outer_sign);
+    let mut outlines: Vec<Outline> = outers.into_iter().map(|outer| Outline { outer, holes: Vec::new() }).collect();
+    // Each hole belongs to the smallest outer loop around it (an island inside a ring's hole is its own part).
+    for hole in holes {
+        let owner = outlines
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| point_in_polygon(hole[0], &o.outer))
+            .min_by(|a, b| signed_area(&a.1.outer).abs().total_cmp(&signed_area(&b.1.outer).abs()))
+            .map(|(i, _)| i);
+        if let Some(i) = owner {
+            outlines[i].holes.push(hole);
+        }
+    }
+    outlines.sort_by(|a, b| signed_area(&b.outer).abs().total_cmp(&signed_area(&a.outer).abs()));
+    Some(outlines)
+}
+
+impl Outline {
+    /// The area inside the outer loop and outside the holes, in square working pixels.
+    pub fn area(&self) -> f64 {
+        signed_area(&self.outer).abs() - self.holes.iter().map(|h| signed_area(h).abs()).sum::<f64>()
+    }
 }
 
 fn dp_recurse(points: &[[f64; 2]], first: usize, last: usize, tol2: f64, keep: &mut [bool]) {
@@ -302,6 +317,7 @@ pub(crate) fn subdivide(points: &[[f64; 2]], edge: f64) -> Loop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::MaskSource;
 
     fn ring_mask() -> Mask {
         let (w, h) = (120u32, 100u32);
@@ -312,12 +328,14 @@ mod tests {
                 u8::from((15.0..40.0).contains(&r))
             })
             .collect();
-        Mask { width: w, height: h, data, foreground_fraction: 0.0, from_alpha: true }
+        Mask { width: w, height: h, data, foreground_fraction: 0.0, source: MaskSource::Alpha, n_parts: 1 }
     }
 
     #[test]
     fn ring_gives_one_outer_loop_and_one_hole() {
-        let outline = trace(&Field::from_mask(&ring_mask())).expect("outline");
+        let outlines = trace(&Field::from_mask(&ring_mask())).expect("outline");
+        assert_eq!(outlines.len(), 1);
+        let outline = &outlines[0];
         assert_eq!(outline.holes.len(), 1);
         let outer = signed_area(&outline.outer).abs();
         let hole = signed_area(&outline.holes[0]).abs();

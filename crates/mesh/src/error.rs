@@ -52,9 +52,7 @@ pub enum MeshError {
         max_pixels: u64,
     },
     /// Segmentation found no usable object; the message says why and what kind of photo works.
-    #[error(
-        "{reason}; use a PNG with a transparent background or a photo of one object on a plain, evenly lit background."
-    )]
+    #[error("{reason}; send a photo in which an object (or a few) stands out, or a PNG with a transparent background.")]
     NoObjectFound {
         /// What was wrong with the segmentation: a clause without a final full stop.
         reason: String,
@@ -63,6 +61,12 @@ pub enum MeshError {
     #[error("The generated model failed its integrity check ({reason}).")]
     MeshCheckFailed {
         /// What the check found.
+        reason: String,
+    },
+    /// The segmentation network could not run; this is a bug, not the caller's fault.
+    #[error("The object could not be segmented ({reason}).")]
+    SegmentationFailed {
+        /// What went wrong.
         reason: String,
     },
     /// Encoding the output failed; this is a bug, not the caller's fault.
@@ -85,13 +89,17 @@ impl MeshError {
             MeshError::ImageTooLarge { .. } => "image_too_large",
             MeshError::NoObjectFound { .. } => "no_object_found",
             MeshError::MeshCheckFailed { .. } => "mesh_check_failed",
+            MeshError::SegmentationFailed { .. } => "segmentation_failed",
             MeshError::EncodeFailed { .. } => "encode_failed",
         }
     }
 
     /// True when the caller's input caused the error (an HTTP 4xx), false for internal failures.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, MeshError::MeshCheckFailed { .. } | MeshError::EncodeFailed { .. })
+        !matches!(
+            self,
+            MeshError::MeshCheckFailed { .. } | MeshError::SegmentationFailed { .. } | MeshError::EncodeFailed { .. }
+        )
     }
 
     pub(crate) fn decode(source: image::ImageError) -> MeshError {

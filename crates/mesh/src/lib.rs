@@ -1,8 +1,11 @@
 //! The embedded generator: one photo becomes a closed, watertight, textured model (GLB, OBJ or STL).
 //!
-//! The method is silhouette inflation: decode → mask → contours → constrained Delaunay triangulation → Poisson
-//! heights → closed mesh → front-projected texture → self-check → file. It is pure and deterministic: no I/O, no
-//! global state, no threads, and the same bytes and parameters always give byte-identical files.
+//! The method is silhouette inflation: decode → mask (alpha, a border colour model or a learned saliency network,
+//! chosen per picture) → contours → constrained Delaunay triangulation → Poisson heights → closed mesh per part →
+//! front-projected texture → self-check → file. It is pure and deterministic: no I/O and no mutable global state
+//! (the vendored network is parsed once into an immutable model), and the same bytes and parameters always give
+//! byte-identical files. The network's inference runs on `rten`'s thread pool; everything else on the caller's
+//! thread.
 //!
 //! Conventions of every model: +Y up, the photo's front faces +Z, metres (the silhouette's longer side is one
 //! metre), origin at the bottom centre of the silhouette. The back of an inflated model is the front mirrored
@@ -18,6 +21,9 @@ mod export;
 mod heights;
 mod mask;
 mod params;
+mod refine;
+mod saliency;
+mod segment;
 mod texture;
 mod triangulate;
 
@@ -28,8 +34,10 @@ pub use params::{
     Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
     Mode,
 };
+pub use segment::MaskSource;
 
 use contour::{Field, Loop, Outline, signed_area, simplify, subdivide};
+use mask::Mask;
 use triangulate::{TriangulateError, triangulate};
 
 /// The kind of image the caller declares.
@@ -111,8 +119,6 @@ pub struct Preflight {
     pub width: u32,
     /// Height after EXIF orientation.
     pub height: u32,
-    /// Fraction of the picture that is the object.
-    pub foreground_fraction: f32,
 }
 
 /// A stage of the pipeline, as reported through [`Progress`] and timed in [`Stats`].
@@ -179,6 +185,10 @@ pub struct Stats {
     pub n_faces: u32,
     /// Vertices in the written file.
     pub n_vertices: u32,
+    /// Which evidence the mask came from.
+    pub mask_source: MaskSource,
+    /// Separate bodies in the model (parts of the silhouette: letters of a logo, several objects).
+    pub n_parts: u32,
     /// Wall-clock milliseconds per stage, in the order the stages ran (not part of the output bytes).
     pub stage_ms: Vec<(Stage, f64)>,
 }
@@ -193,8 +203,10 @@ pub struct Model {
 }
 
 /// Cheap check run before payment: validates the parameters, checks the header's dimensions before decoding
-/// allocates, decodes fully within the default [`Limits`], verifies the bytes are of the declared kind, builds the
-/// mask and runs the segmentation gate.
+/// allocates, decodes within the default [`Limits`], verifies the bytes are of the declared kind, and refuses a
+/// picture that shows nothing (blank, one colour, noise). The segmentation itself (and its network) runs only in
+/// [`generate`]: a picture that passes here and has no usable object after all fails there with
+/// `no_object_found`.
 pub fn preflight(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
     preflight_with_limits(bytes, kind, params, &Limits::default())
 }
@@ -208,9 +220,52 @@ pub fn preflight_with_limits(
 ) -> Result<Preflight, MeshError> {
     params.validate()?;
     let decoded = decode::decode(bytes, kind, limits)?;
-    let mask = mask::build_mask(&decoded.work)?;
+    if let Some(reason) = segment::nothing_to_see(&decoded.work) {
+        return Err(MeshError::no_object(reason));
+    }
     let (width, height) = decoded.full.dimensions();
-    Ok(Preflight { width, height, foreground_fraction: mask.foreground_fraction })
+    Ok(Preflight { width, height })
+}
+
+/// A picture's mask, as [`segment`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segmentation {
+    /// Width of the mask: the picture's, reduced to at most about a megapixel.
+    pub width: u32,
+    /// Height of the mask.
+    pub height: u32,
+    /// The integer factor from the picture's pixels to the mask's: mask pixel `(x, y)` covers picture pixels
+    /// `[x·f, (x+1)·f) × [y·f, (y+1)·f)`.
+    pub factor: u32,
+    /// Row-major, `true` where the object is.
+    pub object: Vec<bool>,
+    /// Which evidence the mask came from.
+    pub source: MaskSource,
+    /// Separate parts kept.
+    pub n_parts: u32,
+}
+
+/// The segmentation stage alone (decode and mask, with the default [`Limits`]), for measuring and debugging it.
+pub fn segment(bytes: &[u8], kind: ImageKind) -> Result<Segmentation, MeshError> {
+    segment_with(bytes, kind, None)
+}
+
+/// [`segment`] with the mask taken from `source` alone instead of the per-picture choice (when `Some`): for
+/// comparing the sources on a fixture.
+pub fn segment_with(bytes: &[u8], kind: ImageKind, source: Option<MaskSource>) -> Result<Segmentation, MeshError> {
+    let decoded = decode::decode(bytes, kind, &Limits::default())?;
+    let mask = match source {
+        None => segment::segment(&decoded.work)?,
+        Some(source) => segment::segment_as(&decoded.work, source)?,
+    };
+    Ok(Segmentation {
+        width: mask.width,
+        height: mask.height,
+        factor: decoded.factor,
+        object: mask.data.iter().map(|&v| v == 1).collect(),
+        source: mask.source,
+        n_parts: mask.n_parts as u32,
+    })
 }
 
 /// The whole pipeline with the default [`Limits`]. `progress` is called with increasing percentages as stages
@@ -257,13 +312,13 @@ pub fn generate_with_limits(
     };
     let decoded = decode::decode(bytes, kind, limits)?;
     report(&mut clock, progress, Stage::Decode, 10);
-    let mask = mask::build_mask(&decoded.work)?;
+    let mask = segment::segment(&decoded.work)?;
     report(&mut clock, progress, Stage::Mask, 20);
     let field = Field::from_mask(&mask);
-    let outline =
+    let outlines =
         contour::trace(&field).ok_or_else(|| MeshError::no_object("No outline could be traced around the object"))?;
     report(&mut clock, progress, Stage::Contour, 30);
-    let (mesh3, crop) = geometry(&outline, params, &decoded, &mut clock)?;
+    let (mesh3, crop, n_parts) = parts_geometry(outlines, &mask, params, &decoded, &mut clock)?;
     for (stage, percent) in [(Stage::Triangulate, 45), (Stage::Heights, 55), (Stage::Check, 65)] {
         progress(Progress { stage, percent });
     }
@@ -300,6 +355,8 @@ pub fn generate_with_limits(
         stats: Stats {
             n_faces: mesh3.tris.len() as u32,
             n_vertices: mesh3.positions.len() as u32,
+            mask_source: mask.source,
+            n_parts,
             stage_ms: clock.stage_ms,
         },
     })
@@ -358,17 +415,66 @@ fn planar_mesh(
     if triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 { triangulate::extract(&cdt) } else { Ok(mesh2) }
 }
 
-/// Triangulation, heights, lifting and the self-check, with feedback on the edge length until the face cap is
+/// The fewest faces a part is given; smaller shares drop the smallest parts.
+const MIN_PART_FACES: f64 = 80.0;
+
+/// The model of every part: the face cap shared in proportion to area (the smallest parts dropped when a share
+/// would be too small to model them), one frame and one texture crop around all of them, each part meshed and
+/// checked as its own closed body, then joined. A part other than the largest that cannot be meshed is dropped.
+fn parts_geometry(
+    mut outlines: Vec<Outline>,
+    mask: &Mask,
+    params: &MeshParams,
+    decoded: &decode::Decoded,
+    clock: &mut Clock,
+) -> Result<(build::Mesh3, texture::Crop, u32), MeshError> {
+    // Loops of a few pixels are traces of specks the smoothing left; the mask's own filter decided the parts.
+    let min_area = (f64::from(mask.width) * f64::from(mask.height) * 0.0002).max(16.0);
+    outlines.retain(|o| o.area() >= min_area);
+    let target = f64::from(params.target_faces);
+    loop {
+        let total: f64 = outlines.iter().map(Outline::area).sum();
+        let smallest = outlines.last().map(Outline::area).unwrap_or(0.0);
+        if outlines.len() <= 1 || target * smallest / total.max(1.0) >= MIN_PART_FACES {
+            break;
+        }
+        outlines.pop();
+    }
+    if outlines.is_empty() {
+        return Err(MeshError::no_object("The object is too small or too thin to model"));
+    }
+    let all_points: Vec<[f64; 2]> = outlines.iter().flat_map(|o| o.outer.iter().copied()).collect();
+    let crop = texture::crop_for(bounding_box(&all_points), decoded);
+    let frame = build::Frame::new(&all_points, crop.work);
+    let total: f64 = outlines.iter().map(Outline::area).sum();
+    let mut joined = build::Mesh3::default();
+    let mut n_parts = 0u32;
+    for (i, outline) in outlines.iter().enumerate() {
+        // Shares are rounded down so that together they never exceed the cap.
+        let share = (target * outline.area() / total).floor();
+        match geometry(outline, params, share, &frame, clock) {
+            Ok(part) => {
+                joined.append(part);
+                n_parts += 1;
+            }
+            Err(err) if i == 0 => return Err(err),
+            Err(_) => {}
+        }
+    }
+    joined.normalise();
+    Ok((joined, crop, n_parts))
+}
+
+/// Triangulation, heights, lifting and the self-check of one part, with feedback on the edge length until the face cap is
 /// met and safer parameters after a failed check.
 fn geometry(
     outline: &Outline,
     params: &MeshParams,
-    decoded: &decode::Decoded,
+    target: f64,
+    frame: &build::Frame,
     clock: &mut Clock,
-) -> Result<(build::Mesh3, texture::Crop), MeshError> {
-    let area =
-        (signed_area(&outline.outer).abs() - outline.holes.iter().map(|h| signed_area(h).abs()).sum::<f64>()).max(1.0);
-    let target = f64::from(params.target_faces);
+) -> Result<build::Mesh3, MeshError> {
+    let area = outline.area().max(1.0);
     let per_side = target * 0.45;
     let mut edge = (4.0 * area / (3f64.sqrt() * per_side)).sqrt().max(1.0);
     let mut tol = (edge / 8.0).clamp(0.5, 1.0);
@@ -422,24 +528,21 @@ fn geometry(
             continue;
         }
         let genus = loops.len() - 1;
-        let bbox = bounding_box(&mesh2.points);
-        let crop = texture::crop_for(bbox, decoded);
-        let frame = build::Frame::new(&mesh2, crop.work);
         let mesh3 = match params.mode {
             Mode::Inflate => {
                 let u = heights::solve_poisson(&mesh2, usize::MAX);
-                build::inflate(&mesh2, &u, depth, eps, &frame)
+                build::inflate(&mesh2, &u, depth, eps, frame)
             }
             Mode::Extrude => {
                 let thickness = depth * frame.longer_side() / 4.0;
-                build::extrude(&mesh2, thickness, &frame)
+                build::extrude(&mesh2, thickness, frame)
             }
         };
         clock.lap(Stage::Heights);
         let checked = check::check(&mesh3, genus);
         clock.lap(Stage::Check);
         match checked {
-            Ok(_) => return Ok((mesh3, crop)),
+            Ok(_) => return Ok(mesh3),
             Err(reason) => {
                 last_error = reason;
                 eps_factor *= 2.0;

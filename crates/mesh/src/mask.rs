@@ -1,11 +1,11 @@
-//! Segmentation: the object's mask from the alpha channel, or from a colour model of the picture's border, and the
-//! sanity gate that refuses pictures the method cannot handle.
+//! Mask building blocks: the alpha channel, the border colour model, connected parts, holes and morphology. Which
+//! of them (or the network) makes a picture's mask is decided in `segment.rs`.
 
 use std::collections::VecDeque;
 
 use image::RgbaImage;
 
-use crate::MeshError;
+use crate::segment::MaskSource;
 
 /// A binary mask over the working image: 1 is object, 0 is background.
 #[derive(Debug, Clone)]
@@ -17,70 +17,68 @@ pub(crate) struct Mask {
     /// Row-major, one byte per pixel, 0 or 1.
     pub data: Vec<u8>,
     /// Fraction of the image that is object.
-    pub foreground_fraction: f32,
-    /// True when the mask came from the alpha channel.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub from_alpha: bool,
+    pub foreground_fraction: f32,
+    /// Which evidence the mask came from.
+    pub source: MaskSource,
+    /// Separate parts (connected components) kept.
+    pub n_parts: usize,
 }
 
-/// Builds the mask and applies the sanity gate.
-pub(crate) fn build_mask(work: &RgbaImage) -> Result<Mask, MeshError> {
-    let (width, height) = work.dimensions();
-    let n = width as usize * height as usize;
-    if n == 0 {
-        return Err(MeshError::ImageEmpty);
-    }
-    let raw = work.as_raw();
-    let min_alpha = raw.chunks_exact(4).map(|p| p[3]).min().unwrap_or(255);
-    let n_transparent = raw.chunks_exact(4).filter(|p| p[3] < 128).count();
-    let use_alpha = min_alpha < 250 && n_transparent * 100 > n;
-    let mut data = if use_alpha {
-        raw.chunks_exact(4).map(|p| u8::from(p[3] >= 128)).collect::<Vec<u8>>()
-    } else {
-        colour_mask(work)
+/// The border colour model's mask and how much it can be trusted.
+#[derive(Debug, Clone)]
+pub(crate) struct ColourModel {
+    /// Row-major, 0 or 1, before clean-up.
+    pub data: Vec<u8>,
+    /// Each pixel's CIELAB distance to the nearest background colour.
+    pub distance: Vec<f32>,
+    /// True when the border is one plain, evenly lit colour (the background clusters lie close together and the
+    /// border ring stays close to them): then the colour model is exact and preferred to the network.
+    pub plain_background: bool,
+}
+
+/// Keeps every significant part of `data` (a connected component of at least 2 % of the largest one and at least
+/// 0.05 % of the picture, at most [`MAX_PARTS`] of them, largest first), drops the specks and fills holes smaller
+/// than `min_hole_fraction` of the largest part. Returns the number of parts kept.
+pub(crate) fn keep_parts(data: &mut [u8], w: usize, h: usize, min_hole_fraction: f64) -> usize {
+    let (labels, sizes) = label_components(data, w, h, 1);
+    let Some(&largest) = sizes.iter().max() else {
+        return 0;
     };
-    let w = width as usize;
-    let h = height as usize;
-    if !use_alpha {
-        let radius = (w.min(h) / 300).max(1);
-        data = erode(&data, w, h, radius);
-        data = dilate(&data, w, h, radius);
-    }
-    let n_fg = data.iter().filter(|&&v| v == 1).count();
-    let fraction = n_fg as f32 / n as f32;
-    let min_fraction = if use_alpha { 0.002 } else { 0.03 };
-    if n_fg == 0 || fraction < min_fraction {
-        return Err(MeshError::no_object("No object stood out from the background"));
-    }
-    if fraction > 0.95 {
-        return Err(MeshError::no_object("The object fills almost the whole picture, so its outline cannot be found"));
-    }
-    if !use_alpha {
-        let border_total = 2 * (w + h) - 4;
-        let border_fg = border_indices(w, h).filter(|&i| data[i] == 1).count();
-        if border_fg as f64 > 0.4 * border_total as f64 {
-            return Err(MeshError::no_object(
-                "The object touches too much of the picture's edge to be separated from the background",
-            ));
-        }
-    }
-    let (labels, sizes) = label_components(&data, w, h, 1);
-    let (best, best_size) = sizes
-        .iter()
-        .enumerate()
-        .max_by_key(|&(i, &s)| (s, usize::MAX - i))
-        .map(|(i, &s)| (i as u32 + 1, s))
-        .unwrap_or((0, 0));
-    if !use_alpha && (best_size as f64) < 0.9 * n_fg as f64 {
-        return Err(MeshError::no_object("The picture shows several separate objects or a busy background"));
+    let min_size = ((largest as f64 * 0.02).max((w * h) as f64 * 0.0005)).max(16.0) as usize;
+    let mut order: Vec<usize> = (0..sizes.len()).filter(|&k| sizes[k] >= min_size).collect();
+    order.sort_by_key(|&k| (usize::MAX - sizes[k], k));
+    order.truncate(MAX_PARTS);
+    let mut keep = vec![false; sizes.len()];
+    for &k in &order {
+        keep[k] = true;
     }
     for (value, &label) in data.iter_mut().zip(&labels) {
-        *value = u8::from(label == best);
+        *value = u8::from(label > 0 && keep[label as usize - 1]);
     }
-    let min_hole = if use_alpha { (best_size / 1000).max(16) } else { (best_size / 50).max(64) };
-    fill_small_holes(&mut data, w, h, min_hole);
-    let n_fg = data.iter().filter(|&&v| v == 1).count();
-    Ok(Mask { width, height, data, foreground_fraction: n_fg as f32 / n as f32, from_alpha: use_alpha })
+    let min_hole = ((largest as f64 * min_hole_fraction) as usize).max(16);
+    fill_small_holes(data, w, h, min_hole);
+    order.len()
+}
+
+/// The most parts a model is made of; smaller ones are dropped.
+pub(crate) const MAX_PARTS: usize = 64;
+
+/// The alpha channel as a mask when the picture really uses it (`min α < 250` and more than 1 % of the pixels
+/// below 128), else `None`.
+pub(crate) fn alpha_mask(work: &RgbaImage) -> Option<Vec<u8>> {
+    let raw = work.as_raw();
+    let n = raw.len() / 4;
+    let min_alpha = raw.chunks_exact(4).map(|p| p[3]).min().unwrap_or(255);
+    let n_transparent = raw.chunks_exact(4).filter(|p| p[3] < 128).count();
+    (min_alpha < 250 && n_transparent * 100 > n).then(|| raw.chunks_exact(4).map(|p| u8::from(p[3] >= 128)).collect())
+}
+
+/// Removes details thinner than about 1/150 of the picture's shorter side (an opening), as the colour model's
+/// threshold leaves ragged edges and specks.
+pub(crate) fn open(data: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let radius = (w.min(h) / 300).max(1);
+    dilate(&erode(data, w, h, radius), w, h, radius)
 }
 
 fn border_indices(w: usize, h: usize) -> impl Iterator<Item = usize> {
@@ -202,9 +200,53 @@ fn otsu(values: &[f32], max_value: f32) -> f32 {
     (best as f32 + 0.5) / (BINS - 1) as f32 * max_value
 }
 
+/// Pixels of `object` (the colour model's raw mask) that look like a shadow on the background: the background's
+/// colour (the border ring's median) dimmed to between 20 % and 97 % of its brightness, within 14 levels per
+/// channel. A background darker than about 40 levels has no visible shadows; then none are reported.
+pub(crate) fn shadow_like(work: &RgbaImage, object: &[u8]) -> Vec<bool> {
+    let (w, h) = (work.width() as usize, work.height() as usize);
+    let raw = work.as_raw();
+    let ring = (w.min(h) / 40).max(2);
+    let mut channels: [Vec<u8>; 3] = Default::default();
+    for y in 0..h {
+        for x in 0..w {
+            if x < ring || y < ring || x + ring >= w || y + ring >= h {
+                let p = &raw[(y * w + x) * 4..(y * w + x) * 4 + 3];
+                for c in 0..3 {
+                    channels[c].push(p[c]);
+                }
+            }
+        }
+    }
+    let background = channels.map(|mut v| {
+        v.sort_unstable();
+        f64::from(v.get(v.len() / 2).copied().unwrap_or(0))
+    });
+    let norm2: f64 = background.iter().map(|b| b * b).sum();
+    if norm2 < 3.0 * 40.0 * 40.0 {
+        return vec![false; w * h];
+    }
+    raw.chunks_exact(4)
+        .zip(object)
+        .map(|(p, &o)| {
+            if o == 0 {
+                return false;
+            }
+            let p = [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])];
+            let k = (p[0] * background[0] + p[1] * background[1] + p[2] * background[2]) / norm2;
+            (0.2..=0.97).contains(&k) && (0..3).all(|c| (p[c] - k * background[c]).abs() <= 14.0)
+        })
+        .collect()
+}
+
+/// The largest CIELAB distance between background colours of a plain background.
+const PLAIN_SPREAD: f32 = 14.0;
+/// The largest 98th percentile of the border ring's distance to them.
+const PLAIN_RING: f32 = 10.0;
+
 /// The border colour model: distance in CIELAB to the nearest border colour cluster, thresholded, then the
 /// background is flood-filled from the picture's edge.
-fn colour_mask(work: &RgbaImage) -> Vec<u8> {
+pub(crate) fn colour_mask(work: &RgbaImage) -> ColourModel {
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
     let lab = lab_image(work);
@@ -274,6 +316,10 @@ fn colour_mask(work: &RgbaImage) -> Vec<u8> {
     let p98 = ring_d.get(ring_d.len() * 98 / 100).copied().unwrap_or(0.0);
     let max_d = dist.iter().copied().fold(0.0f32, f32::max);
     let threshold = otsu(&dist, max_d).max(p98).max(6.0);
+    // Plain and evenly lit: the background colours lie within a small distance of each other (no gradient, no
+    // texture) and almost all of the border ring is close to them.
+    let spread = centres.iter().flat_map(|a| centres.iter().map(move |b| dist2(a, b).sqrt())).fold(0.0f32, f32::max);
+    let plain_background = spread <= PLAIN_SPREAD && p98 <= PLAIN_RING;
     // Background: reachable from the border through pixels close to a border colour.
     let mut background = vec![0u8; w * h];
     let mut queue = VecDeque::new();
@@ -315,7 +361,7 @@ fn colour_mask(work: &RgbaImage) -> Vec<u8> {
             data[i] = 0;
         }
     }
-    data
+    ColourModel { data, distance: dist, plain_background }
 }
 
 /// 4-connected components of pixels equal to `value`: a label per pixel (0 = other value) and component sizes.
@@ -403,36 +449,4 @@ fn erode(data: &[u8], w: usize, h: usize, radius: usize) -> Vec<u8> {
 
 fn dilate(data: &[u8], w: usize, h: usize, radius: usize) -> Vec<u8> {
     morph(data, w, h, radius, 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn disc_on(bg: [u8; 4], fg: [u8; 4]) -> RgbaImage {
-        RgbaImage::from_fn(200, 150, |x, y| {
-            let (dx, dy) = (x as f32 - 100.0, y as f32 - 75.0);
-            if dx * dx + dy * dy < 50.0 * 50.0 { image::Rgba(fg) } else { image::Rgba(bg) }
-        })
-    }
-
-    #[test]
-    fn colour_mask_finds_a_disc_on_plain_background() {
-        let mask = build_mask(&disc_on([240, 240, 235, 255], [200, 40, 30, 255])).expect("mask");
-        assert!(!mask.from_alpha);
-        let expected = std::f32::consts::PI * 2500.0 / (200.0 * 150.0);
-        assert!((mask.foreground_fraction - expected).abs() < 0.01, "{}", mask.foreground_fraction);
-    }
-
-    #[test]
-    fn alpha_mask_is_exact() {
-        let mask = build_mask(&disc_on([0, 0, 0, 0], [20, 200, 30, 255])).expect("mask");
-        assert!(mask.from_alpha);
-    }
-
-    #[test]
-    fn gate_rejects_blank_pictures() {
-        let err = build_mask(&disc_on([255, 255, 255, 255], [255, 255, 255, 255])).expect_err("blank");
-        assert_eq!(err.code(), "no_object_found");
-    }
 }

