@@ -501,7 +501,6 @@ mod tests {
     fn the_example_config_documents_every_key_with_its_flag_and_variable() {
         let (text, raw) = example();
         let command = RawConfig::augment_args(clap::Command::new("serve"));
-        let mut n_settings = 0;
         for arg in command.get_arguments() {
             let key = arg.get_id().as_str();
             assert!(text.contains(&format!("\n# {key} = ")), "mesh402.example.toml lacks `# {key} = …`");
@@ -511,9 +510,7 @@ mod tests {
             let flag = format!("--{}", arg.get_long().expect("every setting has a flag"));
             assert_eq!(flag, format!("--{}", key.replace('_', "-")));
             assert!(text.contains(&flag), "mesh402.example.toml does not name {flag}");
-            n_settings += 1;
         }
-        assert_eq!(n_settings, 24, "a setting was added or removed: update this count with the example file");
         // The backend settings are read only when their backend is chosen; the example chooses `dev`.
         Config::resolve(raw).unwrap();
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model};
-use mesh402_store::{Job, JobFailure, JobOutput, JobState, ModelId};
+use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState, ModelId};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -88,7 +88,7 @@ impl Service {
                         tracing::error!(%job_id, error = %error, "could not record success; the job stays for a restart");
                         return;
                     }
-                    self.delete_input(job.spec.job_id).await;
+                    self.delete_input(job_id).await;
                     tracing::info!(%job_id, attempt, model_id = %output.model_id, faces = output.n_faces, "job succeeded");
                     updates.send_modify(|view| {
                         view.state = JobState::Succeeded;
@@ -114,7 +114,7 @@ impl Service {
                     if retry {
                         continue;
                     }
-                    self.delete_input(job.spec.job_id).await;
+                    self.delete_input(job_id).await;
                     updates.send_modify(|view| {
                         view.state = JobState::Failed;
                         view.stage = None;
@@ -126,10 +126,11 @@ impl Service {
         }
     }
 
-    /// A finished job's input is no longer needed; failing to remove it costs only disk space until the sweep.
-    async fn delete_input(&self, job_id: mesh402_store::JobId) {
+    /// A finished job's input is no longer needed; failing to remove it costs only disk space until the retention
+    /// sweep removes it with its job.
+    async fn delete_input(&self, job_id: JobId) {
         if let Err(error) = self.inner.files.delete_input(&job_id).await {
-            tracing::warn!(%job_id, error = %error, "could not remove a finished job's input; the sweep will");
+            tracing::warn!(%job_id, error = %error, "could not remove a finished job's input; it goes with its job");
         }
     }
 
