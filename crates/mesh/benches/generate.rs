@@ -1,10 +1,13 @@
-//! Benchmarks of the whole pipeline on photo-like synthetic JPEGs of about 1 and 12 megapixels.
+//! Benchmarks of the whole pipeline: photo-like synthetic JPEGs of about 1 and 12 megapixels on a plain background
+//! (the colour model's path), and a cluttered photo (a scene fixture, the network's path) at 1 and 12 megapixels,
+//! with the segmentation alone.
 //!
-//! Run with `cargo bench -p mesh402-mesh --bench generate`. The bar: at most 300 ms per 1 MP photo on one core.
+//! Run with `cargo bench -p mesh402-mesh --bench generate`. The budget on a 2-core machine: 1.0 s per 1 MP photo
+//! and 1.5 s per 12 MP photo, segmentation included.
 
 mod synth;
 
-use mesh402_mesh::{ImageKind, MeshParams, generate};
+use mesh402_mesh::{ImageKind, MeshParams, generate, segment};
 
 fn main() {
     divan::main();
@@ -32,4 +35,32 @@ fn preflight_1mp(bencher: divan::Bencher) {
     let bytes = synth::photo_jpeg(1155, 866);
     bencher
         .bench(|| mesh402_mesh::preflight(divan::black_box(&bytes), ImageKind::Jpeg, &MeshParams::default()).is_ok());
+}
+
+/// The cluttered scene fixture (a bear on a forest path) resized to `width`×`height` and encoded as JPEG.
+fn cluttered_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scenes/bear_forest_border.jpg");
+    let photo = image::open(path).expect("fixture").to_rgb8();
+    let resized = image::imageops::resize(&photo, width, height, image::imageops::FilterType::Triangle);
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90).encode_image(&resized).expect("encode");
+    bytes
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn segment_cluttered_1mp(bencher: divan::Bencher) {
+    let bytes = cluttered_jpeg(1155, 866);
+    bencher.bench(|| segment(divan::black_box(&bytes), ImageKind::Jpeg).expect("segment").n_parts);
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn cluttered_1mp(bencher: divan::Bencher) {
+    let bytes = cluttered_jpeg(1155, 866);
+    bencher.bench(|| run(divan::black_box(&bytes)));
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn cluttered_12mp(bencher: divan::Bencher) {
+    let bytes = cluttered_jpeg(4000, 3000);
+    bencher.bench(|| run(divan::black_box(&bytes)));
 }

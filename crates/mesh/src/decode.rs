@@ -35,26 +35,44 @@ fn detected_name(format: ImageFormat) -> &'static str {
     }
 }
 
-/// Decodes `bytes` as `kind` within `limits`.
-pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<Decoded, MeshError> {
-    if bytes.is_empty() {
-        return Err(MeshError::ImageEmpty);
-    }
-    let format = match kind {
+fn format_of(kind: ImageKind) -> ImageFormat {
+    match kind {
         ImageKind::Png => ImageFormat::Png,
         ImageKind::Jpeg => ImageFormat::Jpeg,
         ImageKind::Webp => ImageFormat::WebP,
-    };
+    }
+}
+
+/// The header alone: the bytes are of the declared kind and their dimensions within `limits`; returns the stored
+/// width and height and whether EXIF orientation turns them by a quarter. No pixel buffer is allocated.
+pub(crate) fn header(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<(u32, u32, bool), MeshError> {
+    if bytes.is_empty() {
+        return Err(MeshError::ImageEmpty);
+    }
+    let format = format_of(kind);
     match image::guess_format(bytes) {
         Ok(found) if found == format => {}
         Ok(found) => return Err(MeshError::mismatch(kind, detected_name(found))),
         Err(_) => return Err(MeshError::ImageDecodeFailed { source: None }),
     }
-    // The header alone first: the caller's limits are checked before any decoder allocates pixel buffers.
     let mut probe = ImageReader::with_format(Cursor::new(bytes), format);
     probe.no_limits();
-    let (width, height) = probe.into_dimensions().map_err(MeshError::decode)?;
+    let mut decoder = probe.into_decoder().map_err(MeshError::decode)?;
+    let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
+    use image::metadata::Orientation;
+    let turned = matches!(
+        decoder.orientation(),
+        Ok(Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH)
+    );
+    Ok((width, height, turned))
+}
+
+/// Decodes `bytes` as `kind` within `limits`.
+pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<Decoded, MeshError> {
+    let format = format_of(kind);
+    // The header alone first: the caller's limits are checked before any decoder allocates pixel buffers.
+    let (width, height, _) = header(bytes, kind, limits)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);

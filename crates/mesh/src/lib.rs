@@ -24,6 +24,7 @@ mod params;
 mod refine;
 mod saliency;
 mod segment;
+mod structure;
 mod texture;
 mod triangulate;
 
@@ -202,11 +203,12 @@ pub struct Model {
     pub stats: Stats,
 }
 
-/// Cheap check run before payment: validates the parameters, checks the header's dimensions before decoding
-/// allocates, decodes within the default [`Limits`], verifies the bytes are of the declared kind, and refuses a
-/// picture that shows nothing (blank, one colour, noise). The segmentation itself (and its network) runs only in
-/// [`generate`]: a picture that passes here and has no usable object after all fails there with
-/// `no_object_found`.
+/// Cheap check run before payment: validates the parameters, checks that the bytes are of the declared kind and
+/// the header's dimensions are within the default [`Limits`]. Pictures up to [`PREFLIGHT_DECODE_PIXELS`] are
+/// then decoded and refused if they show nothing (blank, one colour, noise); larger ones only have their file
+/// structure proven whole (every marker, chunk and checksum), which costs a few milliseconds instead of a full
+/// decode. The segmentation (and its network) runs only in [`generate`]: a picture that passes here and turns out
+/// undecodable or without an object fails there with the same codes.
 pub fn preflight(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
     preflight_with_limits(bytes, kind, params, &Limits::default())
 }
@@ -219,6 +221,15 @@ pub fn preflight_with_limits(
     limits: &Limits,
 ) -> Result<Preflight, MeshError> {
     params.validate()?;
+    let (width, height, turned) = decode::header(bytes, kind, limits)?;
+    if u64::from(width) * u64::from(height) > PREFLIGHT_DECODE_PIXELS {
+        let (width, height) = if turned { (height, width) } else { (width, height) };
+        if width.min(height) < decode::MIN_SIDE {
+            return Err(MeshError::ImageTooSmall { width, height, min: decode::MIN_SIDE });
+        }
+        structure::check(bytes, kind)?;
+        return Ok(Preflight { width, height });
+    }
     let decoded = decode::decode(bytes, kind, limits)?;
     if let Some(reason) = segment::nothing_to_see(&decoded.work) {
         return Err(MeshError::no_object(reason));
@@ -226,6 +237,9 @@ pub fn preflight_with_limits(
     let (width, height) = decoded.full.dimensions();
     Ok(Preflight { width, height })
 }
+
+/// The largest picture, in pixels, that [`preflight`] decodes in full; larger ones get the structural check.
+pub const PREFLIGHT_DECODE_PIXELS: u64 = 2_000_000;
 
 /// A picture's mask, as [`segment`] finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -352,3 +352,38 @@ fn jpeg_exif_orientation_is_applied() {
     assert!((extent(1) - 1.0).abs() < 1e-4, "the bar stands upright: height {}", extent(1));
     assert!(extent(0) < 0.1, "and is narrow: width {}", extent(0));
 }
+
+#[test]
+fn large_pictures_get_the_structural_preflight() {
+    // Over the preflight's full-decode size: the preflight proves the file whole without decoding it.
+    let image = RgbaImage::from_fn(1800, 1200, |x, y| {
+        let (dx, dy) = (x as f32 - 900.0, y as f32 - 600.0);
+        if dx * dx + dy * dy < 400.0 * 400.0 {
+            image::Rgba([200, 40, 30, 255])
+        } else {
+            image::Rgba([235, 235, 230, 255])
+        }
+    });
+    assert!(u64::from(image.width() * image.height()) > mesh402_mesh::PREFLIGHT_DECODE_PIXELS);
+    for (kind, bytes) in [(ImageKind::Jpeg, jpeg_bytes(&image)), (ImageKind::Png, png_bytes(&image))] {
+        let pre = preflight(&bytes, kind, &MeshParams::default()).expect("whole file");
+        assert_eq!((pre.width, pre.height), (1800, 1200));
+        for cut in [bytes.len() - 3, bytes.len() / 2] {
+            let err = preflight(&bytes[..cut], kind, &MeshParams::default()).expect_err("cut file");
+            assert_eq!(err.code(), "image_decode_failed", "{kind:?} cut at {cut}");
+        }
+    }
+    // Damage inside the compressed data keeps the structure whole: the preflight passes, the paid decode refuses
+    // it with the same code the preflight would have given.
+    let mut png = png_bytes(&image);
+    let idat = png.windows(4).position(|w| w == b"IDAT").expect("IDAT");
+    let len = u32::from_be_bytes([png[idat - 4], png[idat - 3], png[idat - 2], png[idat - 1]]) as usize;
+    for b in &mut png[idat + 4 + len / 2..idat + 4 + len / 2 + 64] {
+        *b ^= 0x5a;
+    }
+    let crc = crc32(&png[idat..idat + 4 + len]).to_be_bytes();
+    png[idat + 4 + len..idat + 8 + len].copy_from_slice(&crc);
+    preflight(&png, ImageKind::Png, &MeshParams::default()).expect("structure is whole");
+    let err = attempt(&png, ImageKind::Png).expect_err("damaged pixels");
+    assert_eq!(err.code(), "image_decode_failed");
+}
