@@ -96,6 +96,53 @@ pub struct RawConfig {
     /// A file holding the Nostr Wallet Connect connection string.
     #[arg(long, env = "MESH402_NWC_URI_FILE", value_name = "FILE")]
     pub nwc_uri_file: Option<PathBuf>,
+    /// Bytes of request bodies read at once, over all clients; beyond it, 503 server_busy before the body is read
+    /// (a quarter, and at least max_body_bytes, is kept for paid requests) [default: 268435456, 256 MiB].
+    #[arg(long, env = "MESH402_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
+    pub max_inflight_body_bytes: Option<usize>,
+    /// Bytes of unpaid request bodies one client may have being read at once; beyond it, 503 too_many_uploads
+    /// [default: 67108864, 64 MiB].
+    #[arg(long, env = "MESH402_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT", value_name = "BYTES")]
+    pub max_inflight_body_bytes_per_client: Option<usize>,
+    /// Seconds a client has to send a request body once its headers are in; then 408 body_timeout and the
+    /// connection is closed, 1 to 3600 [default: 60].
+    #[arg(long, env = "MESH402_BODY_READ_TIMEOUT_SECS", value_name = "SECS")]
+    pub body_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's headers (also how long an idle connection is kept), 1 to 600
+    /// [default: 10].
+    #[arg(long, env = "MESH402_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Open connections per client address; more are closed at once [default: 128].
+    #[arg(long, env = "MESH402_MAX_CONNECTIONS_PER_CLIENT", value_name = "N")]
+    pub max_connections_per_client: Option<usize>,
+    /// Unpaid model requests (challenges) per client and minute, 0 for no limit; beyond it, 429 rate_limited
+    /// [default: 60].
+    #[arg(long, env = "MESH402_CHALLENGES_PER_MINUTE", value_name = "N")]
+    pub challenges_per_minute: Option<u32>,
+    /// Challenges a client may make at once before challenges_per_minute applies [default: 30].
+    #[arg(long, env = "MESH402_CHALLENGE_BURST", value_name = "N")]
+    pub challenge_burst: Option<u32>,
+    /// Requests without a valid credential per client and minute, on every route but /healthz, 0 for no limit
+    /// [default: 600].
+    #[arg(long, env = "MESH402_UNPAID_REQUESTS_PER_MINUTE", value_name = "N")]
+    pub unpaid_requests_per_minute: Option<u32>,
+    /// Unpaid requests a client may make at once before unpaid_requests_per_minute applies [default: 120].
+    #[arg(long, env = "MESH402_UNPAID_BURST", value_name = "N")]
+    pub unpaid_burst: Option<u32>,
+    /// Reverse proxies in front of the server that append to X-Forwarded-For; the client is the address the
+    /// outermost of them saw. 0 uses the socket's peer and ignores the header, 0 to 10 [default: 0].
+    #[arg(long, env = "MESH402_TRUSTED_PROXY_HOPS", value_name = "N")]
+    pub trusted_proxy_hops: Option<u8>,
+    /// Unpaid requests checked (parsed and preflighted) at once, apart from paid work, 1 to 256 [default: half the
+    /// CPU cores, at least 1].
+    #[arg(long, env = "MESH402_PREFLIGHT_WORKERS", value_name = "N")]
+    pub preflight_workers: Option<usize>,
+    /// Seconds a job's event stream stays open without news before it ends, 1 to 86400 [default: 300].
+    #[arg(long, env = "MESH402_EVENTS_IDLE_TIMEOUT_SECS", value_name = "SECS")]
+    pub events_idle_timeout_secs: Option<u64>,
+    /// Longest a job's event stream stays open, in seconds, 1 to 86400 [default: 3600].
+    #[arg(long, env = "MESH402_EVENTS_MAX_SECS", value_name = "SECS")]
+    pub events_max_secs: Option<u64>,
 }
 
 impl RawConfig {
@@ -237,6 +284,28 @@ pub const DEFAULT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_LIGHTNING: &str = "dev";
 /// Default seconds per call to the Lightning backend.
 pub const DEFAULT_LIGHTNING_TIMEOUT_SECS: u64 = 5;
+/// Default cap on bytes of request bodies being read at once (256 MiB).
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Default cap on one client's unpaid bytes being read at once (64 MiB: two bodies of the default limit).
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT: usize = 64 * 1024 * 1024;
+/// Default seconds to send a body.
+pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 60;
+/// Default seconds to send the headers.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default open connections per client.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 128;
+/// Default challenges per client and minute.
+pub const DEFAULT_CHALLENGES_PER_MINUTE: u32 = 60;
+/// Default burst of challenges.
+pub const DEFAULT_CHALLENGE_BURST: u32 = 30;
+/// Default unpaid requests per client and minute.
+pub const DEFAULT_UNPAID_REQUESTS_PER_MINUTE: u32 = 600;
+/// Default burst of unpaid requests.
+pub const DEFAULT_UNPAID_BURST: u32 = 120;
+/// Default seconds an event stream may go without news.
+pub const DEFAULT_EVENTS_IDLE_TIMEOUT_SECS: u64 = 300;
+/// Default longest life of an event stream.
+pub const DEFAULT_EVENTS_MAX_SECS: u64 = 3600;
 
 /// The checked configuration the server runs with.
 #[derive(Debug, Clone)]
@@ -265,6 +334,39 @@ pub struct Config {
     pub lightning_timeout: Duration,
     /// The Lightning backend.
     pub lightning: LightningChoice,
+    /// Limits on unpaid traffic: uploads, timeouts, rates, connections.
+    pub traffic: TrafficLimits,
+}
+
+/// What unpaid traffic may use (contract §11): checked settings, read by `limits.rs` and the connection loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficLimits {
+    /// Bytes of request bodies read at once, over all clients.
+    pub max_inflight_body_bytes: usize,
+    /// Bytes of one client's unpaid request bodies read at once.
+    pub max_inflight_body_bytes_per_client: usize,
+    /// How long a client has to send a body.
+    pub body_read_timeout: Duration,
+    /// How long a client has to send the headers (and how long an idle connection stays).
+    pub header_read_timeout: Duration,
+    /// Open connections per client address.
+    pub max_connections_per_client: usize,
+    /// Challenges per client and minute (0: no limit).
+    pub challenges_per_minute: u32,
+    /// Challenges at once.
+    pub challenge_burst: u32,
+    /// Unpaid requests per client and minute (0: no limit).
+    pub unpaid_requests_per_minute: u32,
+    /// Unpaid requests at once.
+    pub unpaid_burst: u32,
+    /// Trusted proxies that append to `X-Forwarded-For` (0: the socket's peer is the client).
+    pub trusted_proxy_hops: u8,
+    /// Unpaid requests parsed and preflighted at once.
+    pub preflight_workers: usize,
+    /// How long an event stream stays open without news.
+    pub events_idle_timeout: Duration,
+    /// Longest an event stream stays open.
+    pub events_max: Duration,
 }
 
 /// `value` unless it lies outside `range`.
@@ -283,6 +385,9 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
 impl Config {
     /// Resolves raw settings, filling defaults and checking ranges.
     pub fn resolve(raw: RawConfig) -> Result<Config, ConfigError> {
+        let max_body_bytes =
+            in_range("max_body_bytes", raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES), 1024..=512 * 1024 * 1024)?;
+        let traffic = traffic_limits(&raw, max_body_bytes)?;
         let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().map_err(|_| {
             ConfigError::invalid("listen", format!("{listen_text:?} is not an address like {DEFAULT_LISTEN}"))
@@ -302,8 +407,6 @@ impl Config {
         if token_lifetime_secs < invoice_expiry_secs {
             return Err(ConfigError::invalid("token_lifetime_secs", "must be at least invoice_expiry_secs"));
         }
-        let max_body_bytes =
-            in_range("max_body_bytes", raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES), 1024..=512 * 1024 * 1024)?;
         let workers = in_range(
             "workers",
             raw.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -370,8 +473,83 @@ impl Config {
             retention: Duration::from_secs(retention_secs),
             lightning_timeout: timeout,
             lightning,
+            traffic,
         })
     }
+}
+
+/// The limits on unpaid traffic, with their defaults and ranges.
+fn traffic_limits(raw: &RawConfig, max_body_bytes: usize) -> Result<TrafficLimits, ConfigError> {
+    let max_inflight_body_bytes = raw.max_inflight_body_bytes.unwrap_or(DEFAULT_MAX_INFLIGHT_BODY_BYTES);
+    if max_inflight_body_bytes < max_body_bytes.saturating_mul(2) {
+        return Err(ConfigError::invalid("max_inflight_body_bytes", "must be at least twice max_body_bytes"));
+    }
+    let per_client = in_range(
+        "max_inflight_body_bytes_per_client",
+        raw.max_inflight_body_bytes_per_client.unwrap_or(DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT),
+        max_body_bytes..=max_inflight_body_bytes,
+    )
+    .map_err(|_| {
+        ConfigError::invalid(
+            "max_inflight_body_bytes_per_client",
+            "must be at least max_body_bytes and at most max_inflight_body_bytes",
+        )
+    })?;
+    let seconds = |key, value: Option<u64>, default, range| {
+        Ok(Duration::from_secs(in_range(key, value.unwrap_or(default), range)?))
+    };
+    let events_idle_timeout = seconds(
+        "events_idle_timeout_secs",
+        raw.events_idle_timeout_secs,
+        DEFAULT_EVENTS_IDLE_TIMEOUT_SECS,
+        1..=86_400,
+    )?;
+    Ok(TrafficLimits {
+        max_inflight_body_bytes,
+        max_inflight_body_bytes_per_client: per_client,
+        body_read_timeout: seconds(
+            "body_read_timeout_secs",
+            raw.body_read_timeout_secs,
+            DEFAULT_BODY_READ_TIMEOUT_SECS,
+            1..=3600,
+        )?,
+        header_read_timeout: seconds(
+            "header_read_timeout_secs",
+            raw.header_read_timeout_secs,
+            DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            1..=600,
+        )?,
+        max_connections_per_client: in_range(
+            "max_connections_per_client",
+            raw.max_connections_per_client.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+            1..=1_000_000,
+        )?,
+        challenges_per_minute: in_range(
+            "challenges_per_minute",
+            raw.challenges_per_minute.unwrap_or(DEFAULT_CHALLENGES_PER_MINUTE),
+            0..=1_000_000,
+        )?,
+        challenge_burst: in_range(
+            "challenge_burst",
+            raw.challenge_burst.unwrap_or(DEFAULT_CHALLENGE_BURST),
+            1..=1_000_000,
+        )?,
+        unpaid_requests_per_minute: in_range(
+            "unpaid_requests_per_minute",
+            raw.unpaid_requests_per_minute.unwrap_or(DEFAULT_UNPAID_REQUESTS_PER_MINUTE),
+            0..=1_000_000,
+        )?,
+        unpaid_burst: in_range("unpaid_burst", raw.unpaid_burst.unwrap_or(DEFAULT_UNPAID_BURST), 1..=1_000_000)?,
+        trusted_proxy_hops: in_range("trusted_proxy_hops", raw.trusted_proxy_hops.unwrap_or(0), 0..=10)?,
+        preflight_workers: in_range(
+            "preflight_workers",
+            raw.preflight_workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1)),
+            1..=256,
+        )?,
+        events_idle_timeout,
+        events_max: seconds("events_max_secs", raw.events_max_secs, DEFAULT_EVENTS_MAX_SECS, 1..=86_400)?,
+    })
 }
 
 /// A setting the chosen backend cannot do without.
@@ -518,8 +696,10 @@ mod tests {
     #[test]
     fn the_example_config_shows_the_defaults() {
         let (_, raw) = example();
-        // Keys with a default; public_url has none, workers depends on the machine, backends are examples.
-        let shown = Config::resolve(RawConfig { public_url: None, workers: None, ..raw }).unwrap();
+        // Keys with a default; public_url has none, workers and preflight_workers depend on the machine, backends
+        // are examples.
+        let shown =
+            Config::resolve(RawConfig { public_url: None, workers: None, preflight_workers: None, ..raw }).unwrap();
         let defaults = Config::resolve(RawConfig::default()).unwrap();
         assert_eq!(format!("{shown:?}"), format!("{defaults:?}"));
     }

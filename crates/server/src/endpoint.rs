@@ -3,51 +3,72 @@
 //! response waits for the job (see `job_status.rs`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::Extension;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use mesh402_service::RedeemError;
+use futures_util::StreamExt;
+use mesh402_service::{ModelRequest, RedeemError};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::gate::{L402Credential, challenge};
+use crate::limits::Caller;
 use crate::request::parse_model_request;
 
 /// A 402 challenge without a valid credential; the model with one.
+///
+/// Before a byte of the body is read: an unpaid request takes a challenge token (`429 rate_limited`), its type
+/// and declared size are checked, and its size is reserved from the upload budget (`503` when full). The body
+/// then has `body_read_timeout_secs` to arrive (`408 body_timeout`). Unpaid bodies are parsed and preflighted on
+/// the preflight pool; paid ones on the blocking pool, never behind them.
 pub async fn create_model(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     L402Credential(credential): L402Credential,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("The request body is larger than the {} byte limit.", state.max_body_bytes),
-            )
-        } else {
-            ApiError::bad_request("body_unreadable", "The request body could not be read.")
-        }
-    })?;
+    let limits = state.limits.clone();
+    // A credential that verifies makes the request paid; one that is rejected later (bought for another picture)
+    // leads to a challenge and is counted as unpaid then.
+    let paid = caller.paid && credential.is_some();
+    if !paid {
+        limits.take_challenge(caller.client)?;
+    }
     check_content_type(&headers)?;
-    let request = Arc::new(parse_model_request(&body)?);
-    drop(body);
+    let declared = declared_length(&headers)?;
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(body_too_large(state.max_body_bytes));
+    }
+    // A body without Content-Length (chunked) may be as large as the limit: that much is reserved.
+    let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), paid)?;
+    let body = read_body(body, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
 
-    // A valid credential is bound to content that passed the preflight when it was quoted, so paid requests
-    // (and their replays) skip it; everything that leads to a challenge runs it first.
-    let Some(credential) = credential else {
-        return challenge(&state, &request).await;
+    let Some(credential) = credential.filter(|_| paid) else {
+        // Unpaid: parsing and the preflight run on the bounded preflight pool; the reservation is held until
+        // then, so the memory of decoded bodies is bounded too.
+        let response = limits
+            .on_preflight_pool(async {
+                let request = parse_off_thread(body).await?;
+                challenge(&state, &request).await
+            })
+            .await?;
+        drop(reservation);
+        return response;
     };
+    let request = parse_off_thread(body).await?;
+    drop(reservation);
     match state.service.redeem(&request, &credential).await {
         Ok(view) => crate::job_status::respond_after_wait(&state, view, &headers).await,
         Err(RedeemError::Rejected(reason)) => {
+            // A credential bought for another request: this one is unpaid, and is counted and checked as such.
             tracing::info!(reason = reason.code(), "credential rejected; sending a fresh challenge");
-            challenge(&state, &request).await
+            limits.take_challenge(caller.client)?;
+            limits.on_preflight_pool(challenge(&state, &request)).await?
         }
         Err(RedeemError::Service(error)) => Err(error.into()),
         Err(error) => {
@@ -55,6 +76,59 @@ pub async fn create_model(
             Err(ApiError::internal())
         }
     }
+}
+
+/// The declared `Content-Length`, if any.
+fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_LENGTH) else { return Ok(None) };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .map(|length| Some(usize::try_from(length).unwrap_or(usize::MAX)))
+        .ok_or_else(|| ApiError::bad_request("body_unreadable", "The Content-Length header is not a number."))
+}
+
+fn body_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("The request body is larger than the {limit} byte limit."),
+    )
+}
+
+/// Reads the body, at most `limit` bytes, within `deadline`. Answering without reading the rest closes the
+/// connection (the server never reads a body it has refused).
+async fn read_body(body: Body, declared: Option<usize>, limit: usize, deadline: Duration) -> Result<Vec<u8>, ApiError> {
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::bad_request("body_unreadable", "The request body could not be read."))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(body_too_large(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    };
+    tokio::time::timeout(deadline, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("The request body did not arrive within {} s.", deadline.as_secs()),
+        )
+    })?
+}
+
+/// Parses a body on the blocking pool (a 30 MB body takes tens of milliseconds), not on a runtime thread.
+async fn parse_off_thread(body: Vec<u8>) -> Result<Arc<ModelRequest>, ApiError> {
+    let parsed = tokio::task::spawn_blocking(move || parse_model_request(&body)).await.map_err(|error| {
+        tracing::error!(error = %error, "parsing a body failed");
+        ApiError::internal()
+    })?;
+    Ok(Arc::new(parsed?))
 }
 
 /// JSON bodies only; a missing Content-Type is tolerated (curl without -H still works).

@@ -32,23 +32,33 @@ impl<S: Send + Sync> FromRequestParts<S> for L402Credential {
 }
 
 fn credential_from(headers: &HeaderMap) -> Option<Credential> {
-    let authorization = headers.get_all(header::AUTHORIZATION).iter().filter_map(|value| value.to_str().ok());
-    match parse_authorization(authorization) {
-        Ok(Some(credential)) => return Some(credential),
-        Ok(None) => {}
-        Err(error) => {
-            tracing::info!(reason = error.code(), "unreadable L402 credential");
-            return None;
-        }
-    }
-    let macaroon_header = headers.get("grpc-metadata-macaroon").or_else(|| headers.get("macaroon"))?;
-    match parse_macaroon_header(macaroon_header.to_str().ok()?) {
-        Ok(credential) => Some(credential),
-        Err(error) => {
-            tracing::info!(reason = error.code(), "unreadable macaroon header");
+    match read_credential(headers) {
+        Ok(credential) => credential,
+        Err((what, reason)) => {
+            tracing::info!(reason, "unreadable {what}");
             None
         }
     }
+}
+
+/// The credential of a request, as [`L402Credential`] reads it, without logging (the limits read it first).
+pub fn quiet_credential(headers: &HeaderMap) -> Option<Credential> {
+    read_credential(headers).ok().flatten()
+}
+
+/// The credential, none, or what could not be read and why.
+fn read_credential(headers: &HeaderMap) -> Result<Option<Credential>, (&'static str, &'static str)> {
+    let authorization = headers.get_all(header::AUTHORIZATION).iter().filter_map(|value| value.to_str().ok());
+    match parse_authorization(authorization) {
+        Ok(Some(credential)) => return Ok(Some(credential)),
+        Ok(None) => {}
+        Err(error) => return Err(("L402 credential", error.code())),
+    }
+    let Some(macaroon_header) = headers.get("grpc-metadata-macaroon").or_else(|| headers.get("macaroon")) else {
+        return Ok(None);
+    };
+    let Ok(text) = macaroon_header.to_str() else { return Ok(None) };
+    parse_macaroon_header(text).map(Some).map_err(|error| ("macaroon header", error.code()))
 }
 
 /// A 402 with a fresh invoice and macaroon bound to `request`, once the preflight says the request can succeed

@@ -172,8 +172,15 @@ pub async fn job_status(
     Ok(response)
 }
 
+/// How often an event stream sends a keep-alive comment (proxies close connections that look idle).
+const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// `GET /api/l402/jobs/{job_id}/events`: server-sent events, one `progress` event per change and a final `done`
 /// or `failed` event with the same body as the status URL. Closing the stream does not cancel the job.
+///
+/// The stream sends a keep-alive comment every 15 s and ends with a `timeout` event (`{"reason": "idle" |
+/// "max_duration", "status_url"}`) after `events_idle_timeout_secs` without news or `events_max_secs` in all;
+/// the client reconnects or polls the status URL.
 pub async fn job_events(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
@@ -181,57 +188,84 @@ pub async fn job_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (job_id, first) = authorized_job(&state, &job_id, credential).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(16);
+    let idle = state.limits.settings.events_idle_timeout;
+    let ends_at = tokio::time::Instant::now() + state.limits.settings.events_max;
+    let status_url = status_url(&state, &job_id);
     tokio::spawn(async move {
-        let to_event = |view: &JobView| {
-            let name = match view.state {
-                JobState::Succeeded => "done",
-                JobState::Failed => "failed",
-                JobState::Queued | JobState::Running => "progress",
-            };
-            Event::default().event(name).data(status_body(&state, view).to_string())
-        };
-        if sender.send(to_event(&first)).await.is_err() || first.is_finished() {
-            return;
+        // Ends as soon as the stream is gone, even while the job makes no progress.
+        let closed = sender.clone();
+        tokio::select! {
+            () = send_events(&state, job_id, first, sender) => {}
+            () = closed.closed() => {}
         }
-        let mut last = first;
-        loop {
-            if let Some(mut updates) = state.service.watch(&job_id) {
-                while updates.changed().await.is_ok() {
-                    let view = updates.borrow_and_update().clone();
-                    if view == last {
-                        continue;
+    });
+    let stream =
+        futures_util::stream::unfold(Some((receiver, ends_at.min(tokio::time::Instant::now() + idle))), move |open| {
+            let status_url = status_url.clone();
+            async move {
+                let (mut receiver, deadline) = open?;
+                match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                    Ok(Some(event)) => {
+                        let next = ends_at.min(tokio::time::Instant::now() + idle);
+                        Some((Ok(event), Some((receiver, next))))
                     }
-                    if sender.send(to_event(&view)).await.is_err() || view.is_finished() {
-                        return;
+                    Ok(None) => None,
+                    Err(_) => {
+                        let reason = if deadline >= ends_at { "max_duration" } else { "idle" };
+                        let data = json!({ "reason": reason, "status_url": status_url });
+                        let event = Event::default().event("timeout").data(data.to_string()).retry(POLL_INTERVAL);
+                        Some((Ok(event), None))
                     }
-                    last = view;
                 }
             }
-            // Not running here (finished, or owned by another process): read the store.
-            let view = match state.service.job(&job_id).await {
-                Ok(Some(view)) => view,
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::warn!(%job_id, error = %error, "event stream ends: the job cannot be read");
-                    return;
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(EVENTS_KEEP_ALIVE)))
+}
+
+/// Sends the job's events until it is finished or nobody listens.
+async fn send_events(state: &AppState, job_id: JobId, first: JobView, sender: tokio::sync::mpsc::Sender<Event>) {
+    let to_event = |view: &JobView| {
+        let name = match view.state {
+            JobState::Succeeded => "done",
+            JobState::Failed => "failed",
+            JobState::Queued | JobState::Running => "progress",
+        };
+        Event::default().event(name).data(status_body(state, view).to_string())
+    };
+    if sender.send(to_event(&first)).await.is_err() || first.is_finished() {
+        return;
+    }
+    let mut last = first;
+    loop {
+        if let Some(mut updates) = state.service.watch(&job_id) {
+            while updates.changed().await.is_ok() {
+                let view = updates.borrow_and_update().clone();
+                if view == last {
+                    continue;
                 }
-            };
-            if view != last {
                 if sender.send(to_event(&view)).await.is_err() || view.is_finished() {
                     return;
                 }
                 last = view;
             }
-            if sender.is_closed() {
+        }
+        // Not running here (finished, or owned by another process): read the store.
+        let view = match state.service.job(&job_id).await {
+            Ok(Some(view)) => view,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%job_id, error = %error, "event stream ends: the job cannot be read");
                 return;
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+        };
+        if view != last {
+            if sender.send(to_event(&view)).await.is_err() || view.is_finished() {
+                return;
+            }
+            last = view;
         }
-    });
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|event| (Ok(event), receiver))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
 }
 
 #[cfg(test)]

@@ -18,12 +18,13 @@ pub mod error;
 mod gate;
 mod health;
 mod job_status;
+pub mod limits;
 mod request;
 mod serve;
 
 pub use config::{Config, ConfigError, LightningChoice, RawConfig};
 pub use downloads::model_url;
-pub use serve::{SHUTDOWN_GRACE, serve};
+pub use serve::{SHUTDOWN_GRACE, serve, serve_app};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub max_wait: std::time::Duration,
     /// The body size limit.
     pub max_body_bytes: usize,
+    /// The limits on unpaid traffic.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// A failure to start.
@@ -164,6 +167,7 @@ pub async fn build_with_generator(
         public_url,
         max_wait: config.max_wait,
         max_body_bytes: config.max_body_bytes,
+        limits: Arc::new(limits::Limits::new(config.traffic.clone(), config.max_body_bytes)),
     })
 }
 
@@ -197,6 +201,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        // Rate limits on unpaid requests, and who the caller is (limits.rs).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::admit))
         .with_state(state)
         // Outermost last: request ids are set before tracing sees the request. The default trace layer logs
         // method, path and status, never headers, so credentials stay out of the logs.

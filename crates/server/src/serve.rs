@@ -1,8 +1,20 @@
-//! Running the server: bind, resume unfinished jobs, sweep past retention every hour, and shut down gracefully.
+//! Running the server: bind, resume unfinished jobs, sweep past retention every hour, accept connections with
+//! their limits ([`serve_app`]), and shut down gracefully.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::time::Duration;
 
-use crate::{Config, StartError};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tower::ServiceExt;
+
+use crate::limits::ClientKey;
+use crate::{AppState, Config, StartError};
 
 /// How long open requests and running jobs get to finish after a shutdown signal. Whatever is still unfinished
 /// then is in the store and resumes at the next start.
@@ -39,14 +51,12 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         }
     });
     let (stopping_sender, mut stopping) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, crate::router(state)).with_graceful_shutdown(async move {
+    let server = serve_app(listener, state, async move {
         shutdown.await;
         let _ = stopping_sender.send(true);
     });
     let result = tokio::select! {
-        result = std::future::IntoFuture::into_future(server) => {
-            result.map_err(|source| StartError::Bind { addr: bound, source })
-        }
+        result = server => result.map_err(|source| StartError::Bind { addr: bound, source }),
         () = async {
             let _ = stopping.changed().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -61,4 +71,88 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         tracing::info!(still_running, "jobs left unfinished; they resume at the next start");
     }
     result
+}
+
+/// Serves the app's routes on `listener` until `shutdown` resolves, then stops accepting and waits for the open
+/// connections to finish their requests. HTTP/1.1 (put TLS and HTTP/2 at a proxy in front). Each connection has
+/// `header_read_timeout_secs` to send a request's headers (idle keep-alive connections are closed after as long),
+/// and a client (the socket's peer) has at most `max_connections_per_client` open; further ones are closed at
+/// once. Behind trusted proxies every connection comes from a proxy, so that cap is not applied then.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.limits.clone();
+    let app = crate::router(state);
+    let header_read_timeout = limits.settings.header_read_timeout;
+    let per_client_cap = limits.settings.trusted_proxy_hops == 0;
+    // Dropping `stop` asks every connection to finish; `open.closed()` resolves once they all have.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let (open, _) = tokio::sync::watch::channel(());
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was accepted: wait a little rather
+                    // than spin.
+                    tracing::warn!(error = %error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let slot = if per_client_cap {
+            match limits.connections.open(ClientKey::of(peer.ip())) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::debug!(%peer, "connection refused: too many open from this client");
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut stopped = stopped.clone();
+        let open = open.subscribe();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                let app = app.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        app.oneshot(request.map(Body::new)).await.unwrap_or_else(|never| match never {}),
+                    )
+                }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
+            let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(error) = result {
+                            tracing::debug!(%peer, error = %error, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = stopped.changed(), if !stopping => {
+                        stopping = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop((slot, open));
+        });
+    }
+    drop(listener);
+    drop(stop);
+    open.closed().await;
+    Ok(())
 }
