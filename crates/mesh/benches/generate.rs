@@ -64,3 +64,10 @@ fn cluttered_12mp(bencher: divan::Bencher) {
     let bytes = cluttered_jpeg(4000, 3000);
     bencher.bench(|| run(divan::black_box(&bytes)));
 }
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn preflight_12mp(bencher: divan::Bencher) {
+    let bytes = synth::photo_jpeg(4000, 3000);
+    bencher
+        .bench(|| mesh402_mesh::preflight(divan::black_box(&bytes), ImageKind::Jpeg, &MeshParams::default()).is_ok());
+}

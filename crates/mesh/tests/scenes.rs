@@ -185,3 +185,13 @@ fn cluttered_scenes_use_the_network_and_plain_ones_the_colour_model() {
         assert_eq!(seg.source, expected, "{name}");
     }
 }
+
+#[test]
+fn the_network_path_is_byte_identical_on_reruns() {
+    let scene = scenes().into_iter().find(|s| s.name == "cementmixer_jetty").expect("listed");
+    let bytes = std::fs::read(dir().join(&scene.file)).expect("fixture");
+    let run = || generate(&bytes, ImageKind::Jpeg, &MeshParams::default(), &mut |_| {}).expect("model");
+    let (first, second) = (run(), run());
+    assert_eq!(first.stats.mask_source, MaskSource::Learned);
+    assert!(first.files == second.files, "two runs of the same photo differ");
+}
