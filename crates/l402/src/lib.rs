@@ -84,4 +84,4 @@ pub use identifier::{IDENTIFIER_LEN, Identifier, IdentifierError};
 pub use keyring::Keyring;
 pub use macaroon::{DecodeError, Macaroon};
 pub use types::{HexError, Msat, PaymentHash, Preimage, RequestBinding, RootKey, ServerSecret, TokenId};
-pub use verify::{MAX_CAVEATS, VerifiedToken, VerifyContext, VerifyError, verify};
+pub use verify::{MAX_CAVEATS, VerifiedToken, VerifyContext, VerifyError, verify, verify_unpaid};

@@ -10,7 +10,8 @@ use crate::caveat;
 use crate::credential::Credential;
 use crate::identifier::{Identifier, IdentifierError};
 use crate::keyring::Keyring;
-use crate::types::{PaymentHash, RequestBinding, RootKey, TokenId};
+use crate::macaroon::Macaroon;
+use crate::types::{PaymentHash, Preimage, RequestBinding, RootKey, TokenId};
 
 /// The most caveats a macaroon may carry to be verified. Tokens mesh402 mints carry four; the limit
 /// leaves room for client-added caveats and bounds the HMAC work an unpaid request can cause.
@@ -135,17 +136,41 @@ pub fn verify(
     })
 }
 
+/// Verifies a macaroon as [`verify`] does, but without a preimage: the identifier, revocation, the signature
+/// chain under the keyring and the caveats. It proves that this server minted the macaroon (and that nobody
+/// widened it), not that it was paid: use it only to let the holder of a challenge ask about its own invoice,
+/// never to grant what a payment buys.
+pub fn verify_unpaid(
+    macaroon: &Macaroon,
+    keyring: &Keyring,
+    ctx: &VerifyContext<'_>,
+) -> Result<VerifiedToken, VerifyError> {
+    check(std::slice::from_ref(macaroon), None, ctx, |identifier| {
+        [Some(keyring.root_key(identifier)), keyring.previous_root_key(identifier)]
+    })
+}
+
 /// [`verify`] with the candidate root keys of an identifier supplied by `root_keys`.
 pub(crate) fn verify_with(
     credential: &Credential,
     ctx: &VerifyContext<'_>,
     root_keys: impl Fn(&Identifier) -> [Option<RootKey>; 2],
 ) -> Result<VerifiedToken, VerifyError> {
-    let (first, rest) = credential.macaroons.split_first().ok_or(VerifyError::NoMacaroon)?;
+    check(&credential.macaroons, Some(&credential.preimage), ctx, root_keys)
+}
+
+/// The checks of [`verify`]; the proof of payment only when a preimage is given.
+fn check(
+    macaroons: &[Macaroon],
+    preimage: Option<&Preimage>,
+    ctx: &VerifyContext<'_>,
+    root_keys: impl Fn(&Identifier) -> [Option<RootKey>; 2],
+) -> Result<VerifiedToken, VerifyError> {
+    let (first, rest) = macaroons.split_first().ok_or(VerifyError::NoMacaroon)?;
 
     // Identifiers, and one payment hash for all.
     let first_identifier = Identifier::decode(first.identifier()).map_err(VerifyError::BadIdentifier)?;
-    let mut identifiers = Vec::with_capacity(credential.macaroons.len());
+    let mut identifiers = Vec::with_capacity(macaroons.len());
     identifiers.push(first_identifier);
     for macaroon in rest {
         let identifier = Identifier::decode(macaroon.identifier()).map_err(VerifyError::BadIdentifier)?;
@@ -156,21 +181,23 @@ pub(crate) fn verify_with(
     }
 
     // Proof of payment.
-    let paid: bool = credential.preimage.hash().0.ct_eq(&first_identifier.payment_hash.0).into();
-    if !paid {
-        return Err(VerifyError::PreimageMismatch);
+    if let Some(preimage) = preimage {
+        let paid: bool = preimage.hash().0.ct_eq(&first_identifier.payment_hash.0).into();
+        if !paid {
+            return Err(VerifyError::PreimageMismatch);
+        }
     }
 
     if identifiers.iter().any(|identifier| (ctx.is_revoked)(&identifier.token_id)) {
         return Err(VerifyError::Revoked);
     }
 
-    if credential.macaroons.iter().any(|macaroon| macaroon.caveats().len() > MAX_CAVEATS) {
+    if macaroons.iter().any(|macaroon| macaroon.caveats().len() > MAX_CAVEATS) {
         return Err(VerifyError::TooManyCaveats);
     }
 
     // Signatures: each macaroon under the current secret, else the previous one.
-    for (macaroon, identifier) in credential.macaroons.iter().zip(&identifiers) {
+    for (macaroon, identifier) in macaroons.iter().zip(&identifiers) {
         let signed =
             root_keys(identifier).iter().flatten().any(|root_key| macaroon.verify_signature(root_key.as_bytes()));
         if !signed {
@@ -180,7 +207,7 @@ pub(crate) fn verify_with(
 
     // Caveats.
     let mut valid_until: Option<u64> = None;
-    for macaroon in &credential.macaroons {
+    for macaroon in macaroons {
         let allowed = caveat::narrow(macaroon.caveats(), ctx.service)?;
         let names_service = allowed.services.as_ref().is_some_and(|names| names.contains(&ctx.service));
         if !names_service {
@@ -202,4 +229,49 @@ pub(crate) fn verify_with(
     }
 
     Ok(VerifiedToken { payment_hash: first_identifier.payment_hash, token_id: first_identifier.token_id, valid_until })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::{MintParams, mint};
+    use crate::types::ServerSecret;
+
+    fn minted(keyring: &Keyring) -> Macaroon {
+        let identifier = Identifier { payment_hash: PaymentHash([3; 32]), token_id: TokenId([4; 32]) };
+        let params = MintParams {
+            service: "3d-model",
+            tier: 0,
+            capabilities: &[],
+            valid_until: 1_000,
+            request_binding: Some(RequestBinding([5; 32])),
+        };
+        mint(keyring, &identifier, &params)
+    }
+
+    fn context(now_unix: u64) -> VerifyContext<'static> {
+        VerifyContext { service: "3d-model", now_unix, request_binding: None, is_revoked: &|_| false }
+    }
+
+    #[test]
+    fn an_unpaid_macaroon_verifies_only_under_the_keyring_that_minted_it() {
+        let keyring = Keyring::new(ServerSecret::from_bytes([1; 32]));
+        let macaroon = minted(&keyring);
+        let token = verify_unpaid(&macaroon, &keyring, &context(10)).expect("our own macaroon");
+        assert_eq!(token.payment_hash, PaymentHash([3; 32]));
+        assert_eq!(token.valid_until, Some(1_000));
+
+        let other = Keyring::new(ServerSecret::from_bytes([2; 32]));
+        assert_eq!(verify_unpaid(&macaroon, &other, &context(10)), Err(VerifyError::BadSignature));
+        assert_eq!(verify_unpaid(&minted(&other), &keyring, &context(10)), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify_unpaid(&macaroon, &keyring, &context(1_000)),
+            Err(VerifyError::Expired { valid_until: 1_000 })
+        );
+
+        // A holder may narrow a macaroon, never widen it.
+        let mut widened = macaroon.clone();
+        widened.add_first_party_caveat("3d-model_valid_until=2000");
+        assert!(matches!(verify_unpaid(&widened, &keyring, &context(10)), Err(VerifyError::WidenedCaveat { .. })));
+    }
 }

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod generator;
+mod invoice_status;
 mod job_view;
 mod quote;
 mod redeem;
@@ -19,6 +20,7 @@ mod sweep;
 mod worker;
 
 pub use generator::{EmbeddedGenerator, ModelGenerator};
+pub use invoice_status::{InvoiceStatus, InvoiceStatusError};
 pub use job_view::JobView;
 pub use quote::Quote;
 pub use request::ModelRequest;
