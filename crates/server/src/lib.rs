@@ -17,10 +17,12 @@ mod endpoint;
 pub mod error;
 mod gate;
 mod health;
+mod invoice_status;
 mod job_status;
 pub mod limits;
 mod request;
 mod serve;
+mod web;
 
 pub use config::{Config, ConfigError, LightningChoice, RawConfig};
 pub use downloads::model_url;
@@ -193,7 +195,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/l402/jobs/{job_id}/events", get(job_status::job_events))
         .route("/models/{file}", get(downloads::download_primary))
         .route("/models/{model_id}/{name}", get(downloads::download_file))
-        .route("/healthz", get(health::health));
+        .route("/healthz", get(health::health))
+        .merge(web::routes());
     if state.dev_wallet.is_some() {
         router = router.route("/dev/pay", post(dev_pay::dev_pay));
     }

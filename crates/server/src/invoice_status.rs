@@ -1,0 +1,134 @@
+//! `POST /api/l402/invoice-status`: the holder of a challenge's macaroon asks whether its invoice was paid, and
+//! once it is, gets the preimage from the Lightning backend. This is for wallets that pay a QR code and never hand
+//! the preimage to the page that shows it.
+//!
+//! Why it weakens nothing: the macaroon must verify under this server's keyring (signature chain, caveats,
+//! expiry, revocation) before the node is asked, and the payment hash looked up is the one inside it, so the
+//! answer goes only to whoever was handed the challenge; a payment hash alone (which the invoice shows to anyone
+//! who sees it) gets nothing. Forged and foreign macaroons get `404 invoice_not_found` after an HMAC chain, with
+//! no call to the node. Lookups are rate-limited for the whole server, so the node cannot be flooded through this
+//! route. The preimage is never logged.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mesh402_l402::Macaroon;
+use mesh402_service::{InvoiceStatus, InvoiceStatusError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Lookups per second, for the whole server.
+const LOOKUPS_PER_SECOND: f64 = 20.0;
+/// How many lookups may come at once before the rate applies.
+const BURST: f64 = 40.0;
+
+/// Body of `POST /api/l402/invoice-status`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// The challenge's macaroon, base64 (standard or URL-safe, padded or not).
+    macaroon: String,
+}
+
+/// A token bucket shared by every request.
+struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+static BUCKET: Mutex<Option<Bucket>> = Mutex::new(None);
+
+/// Takes one token, or says how long until one is there.
+fn take_token() -> Result<(), Duration> {
+    let mut bucket = BUCKET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = Instant::now();
+    let bucket = bucket.get_or_insert(Bucket { tokens: BURST, refilled: now });
+    let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
+    bucket.tokens = (bucket.tokens + elapsed * LOOKUPS_PER_SECOND).min(BURST);
+    bucket.refilled = now;
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        Ok(())
+    } else {
+        Err(Duration::from_secs_f64((1.0 - bucket.tokens) / LOOKUPS_PER_SECOND))
+    }
+}
+
+/// The handler.
+pub async fn invoice_status(
+    State(state): State<AppState>,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(|rejection| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("Send {{\"macaroon\": \"<the challenge's macaroon, base64>\"}} ({rejection})."),
+        )
+    })?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invoice_not_found",
+            "This server issued no such macaroon, or it has expired; ask for a new invoice.",
+        )
+    };
+    let macaroon = Macaroon::from_base64(request.macaroon.trim()).map_err(|_| not_found())?;
+    if let Err(wait) = take_token() {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many invoice status requests; wait a moment and ask again.",
+        )
+        .retry_after(wait.as_secs().max(1)));
+    }
+    let (payment_hash, status) = match state.service.invoice_status(&macaroon).await {
+        Ok(answer) => answer,
+        Err(InvoiceStatusError::Rejected(reason)) => {
+            tracing::info!(reason = reason.code(), "invoice status asked with a macaroon that does not verify");
+            return Err(not_found());
+        }
+        Err(InvoiceStatusError::Service(error)) => {
+            return Err(match error {
+                mesh402_service::ServiceError::LightningUnavailable(error) => {
+                    tracing::warn!(reason = error.code(), "invoice lookup failed");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "lightning_unavailable",
+                        "The Lightning node cannot be asked about the invoice right now; try again shortly.",
+                    )
+                    .retry_after(5)
+                }
+                other => other.into(),
+            });
+        }
+        Err(_) => return Err(ApiError::internal()),
+    };
+    let payment_hash = payment_hash.to_string();
+    let body = match status {
+        InvoiceStatus::Paid { preimage: Some(preimage) } => {
+            json!({ "paid": true, "state": "paid", "payment_hash": payment_hash, "preimage": preimage.to_hex() })
+        }
+        InvoiceStatus::Paid { preimage: None } => json!({
+            "paid": true,
+            "state": "paid",
+            "payment_hash": payment_hash,
+            "preimage": null,
+            "message": "The invoice is paid, but the Lightning backend does not reveal its preimage; \
+                        take it from the wallet that paid.",
+        }),
+        InvoiceStatus::Open => json!({ "paid": false, "state": "open", "payment_hash": payment_hash }),
+        InvoiceStatus::Expired => json!({ "paid": false, "state": "expired", "payment_hash": payment_hash }),
+        _ => json!({ "paid": false, "state": "unknown", "payment_hash": payment_hash }),
+    };
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
