@@ -1,7 +1,10 @@
-//! The `mesh402` binary: the server, the generator offline, and the development wallet's pay command.
+//! The `mesh402` binary: the server, the generator offline, the buyer (`generate`), and the development wallet's
+//! pay command.
 //!
 //! Arguments are parsed here, resolved once into the server's checked `Config`, and errors become exit codes
 //! only in `main`.
+
+mod generate;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -31,6 +34,9 @@ enum Command {
     Mesh(MeshArgs),
     /// Pay an invoice with a running server's development wallet and print the preimage.
     DevPay(DevPayArgs),
+    /// Buy a model from a server: pay its invoice with your wallet (within --max-sats, never twice) and download
+    /// the model.
+    Generate(generate::GenerateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +95,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args, &matches),
         Command::Mesh(args) => mesh(args),
         Command::DevPay(args) => dev_pay(args),
+        Command::Generate(args) => return generate::generate(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,7 +6,8 @@
 //! built-in development wallet every fresh install uses, and real nodes implement the same trait: [`Lnbits`]
 //! (tested against a real LNbits server), [`Lnd`] (REST, pinned certificate), [`Cln`] (`clnrest`) and [`Nwc`]
 //! (Nostr Wallet Connect, NIP-47, over a relay), the last three tested against fakes in the shape of their
-//! documentation. `http.rs` holds what the HTTP backends share: deadlines, [`Secret`], and the check that an
+//! documentation. [`InvoicePayer`] is the buyer's side (pay an invoice, get its preimage): [`LnbitsPayer`] and
+//! [`DevPayEndpoint`]. `http.rs` holds what the HTTP backends share: deadlines, [`Secret`], and the check that an
 //! invoice is the one asked for.
 
 #![deny(missing_docs)]
@@ -17,6 +18,7 @@ mod http;
 mod lnbits;
 mod lnd;
 mod nwc;
+mod pay;
 
 pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, PayError};
@@ -24,6 +26,7 @@ pub use http::{Secret, install_crypto_provider};
 pub use lnbits::{Lnbits, LnbitsSettings};
 pub use lnd::{Lnd, LndSettings};
 pub use nwc::{Nwc, NwcSettings};
+pub use pay::{DevPayEndpoint, InvoicePayer, LnbitsPayer};
 
 use std::time::Duration;
 

@@ -1,0 +1,186 @@
+//! `mesh402 generate`: buy one model from a server that speaks the seed's API, with a wallet the buyer already
+//! has, within a budget, never twice. The logic lives in `mesh402-client`; this file is arguments, progress and
+//! exit codes.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mesh402_client::{Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, Order, Secret, Step, Vault};
+use serde_json::{Map, Value, json};
+
+/// Exit codes of `generate` besides 0 (done) and 2 (bad arguments or a bad image file).
+const EXIT_CODES: &str = "exit codes: 0 done, 2 bad arguments or image, 3 over budget (nothing paid), 4 payment failed, \
+                          5 the server refused or failed, 6 the wallet's preimage did not match (not used), \
+                          7 the saved purchase could not be read or written, 8 protocol or network error";
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct GenerateArgs {
+    /// The image: PNG, JPEG or WebP.
+    image: PathBuf,
+    /// Where to write the model.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// The server's base URL.
+    #[arg(long, env = "MESH402_SERVER", default_value = "http://127.0.0.1:8402")]
+    server: String,
+    /// The wallet that pays: `dev` (the server's development wallet) or `lnbits`.
+    #[arg(long, value_parser = ["dev", "lnbits"], default_value = "dev")]
+    wallet: String,
+    /// LNbits: the base URL of the paying wallet's server.
+    #[arg(long, env = "MESH402_LNBITS_URL")]
+    lnbits_url: Option<String>,
+    /// LNbits: a file holding the paying wallet's admin key (or set MESH402_LNBITS_ADMIN_KEY).
+    #[arg(long, value_name = "FILE")]
+    lnbits_admin_key_file: Option<PathBuf>,
+    /// The most this purchase may cost, in satoshis; the amount is read from the invoice.
+    #[arg(long, default_value_t = 1_000)]
+    max_sats: u64,
+    /// Print one JSON object with the result instead of progress.
+    #[arg(long)]
+    json: bool,
+    /// Where purchases are saved before they are paid [default: $XDG_STATE_HOME/mesh402/purchases].
+    #[arg(long, env = "MESH402_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// inflate (photos of objects) or extrude (logos, alpha art).
+    #[arg(long, value_parser = ["inflate", "extrude"])]
+    mode: Option<String>,
+    /// glb, obj or stl.
+    #[arg(long, value_parser = ["glb", "obj", "stl"])]
+    format: Option<String>,
+    /// Hard cap on triangles.
+    #[arg(long)]
+    target_faces: Option<u32>,
+}
+
+fn fail(json: bool, code: u8, kind: &str, message: &str) -> ExitCode {
+    if json {
+        println!("{}", json!({"ok": false, "error": {"code": kind, "message": message}, "exit_code": code}));
+    } else {
+        eprintln!("mesh402 generate: {message}");
+    }
+    ExitCode::from(code)
+}
+
+fn payer(args: &GenerateArgs) -> Result<Arc<dyn InvoicePayer>, String> {
+    let timeout = Duration::from_secs(90);
+    match args.wallet.as_str() {
+        "lnbits" => {
+            let url = args.lnbits_url.as_deref().ok_or("--wallet lnbits needs --lnbits-url")?;
+            let key = match (&args.lnbits_admin_key_file, std::env::var("MESH402_LNBITS_ADMIN_KEY")) {
+                (Some(file), _) => {
+                    std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?.trim().to_owned()
+                }
+                (None, Ok(key)) => key,
+                (None, Err(_)) => {
+                    return Err("--wallet lnbits needs --lnbits-admin-key-file or MESH402_LNBITS_ADMIN_KEY".into());
+                }
+            };
+            let payer = LnbitsPayer::new(url, Secret::new(key), timeout).map_err(|err| err.to_string())?;
+            Ok(Arc::new(payer))
+        }
+        _ => Ok(Arc::new(DevPayEndpoint::new(&args.server, timeout).map_err(|err| err.to_string())?)),
+    }
+}
+
+fn order(args: &GenerateArgs) -> Result<Order, String> {
+    let image = std::fs::read(&args.image).map_err(|err| format!("{}: {err}", args.image.display()))?;
+    let extension = args.image.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let media_type = match extension.as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => return Err(format!("{}: not a .png, .jpg or .webp file", args.image.display())),
+    };
+    let mut options = Map::new();
+    if let Some(mode) = &args.mode {
+        options.insert("mode".into(), json!(mode));
+    }
+    if let Some(format) = &args.format {
+        options.insert("format".into(), json!(format));
+    }
+    if let Some(faces) = args.target_faces {
+        options.insert("target_faces".into(), json!(faces));
+    }
+    Ok(Order { image, media_type: media_type.into(), options })
+}
+
+/// Runs the command and maps its outcome to an exit code.
+pub fn generate(args: GenerateArgs) -> ExitCode {
+    let (order, payer) = match order(&args).and_then(|order| Ok((order, payer(&args)?))) {
+        Ok(pair) => pair,
+        Err(message) => return fail(args.json, 2, "bad_input", &message),
+    };
+    let Some(state_dir) = args.state_dir.clone().or_else(Vault::default_dir) else {
+        return fail(args.json, 2, "bad_input", "no state directory: set --state-dir or HOME");
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(args.json, 7, "runtime", &err.to_string()),
+    };
+    let bar = if args.json || !std::io::stderr().is_terminal() { ProgressBar::hidden() } else { ProgressBar::new(100) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:40} [{bar:30}] {pos}%").unwrap_or(ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let mut progress = |step: Step| match step {
+        Step::Asking => bar.set_message("asking for a price"),
+        Step::Quoted(msat) => bar.set_message(format!("price {} sat", msat.div_ceil(1000))),
+        Step::Paying => bar.set_message(format!("paying with the {} wallet", args.wallet)),
+        Step::Resuming => bar.set_message("resuming a paid purchase (no payment)"),
+        Step::Generating(stage, percent) => {
+            bar.set_message(format!("generating: {stage}"));
+            bar.set_position(u64::from(percent));
+        }
+        Step::Downloading => {
+            bar.set_position(100);
+            bar.set_message("downloading the model");
+        }
+    };
+    let result = runtime.block_on(async {
+        let buyer = Buyer::new(&args.server, payer, args.max_sats, Vault::new(state_dir))?;
+        buyer.buy(&order, &mut progress).await
+    });
+    bar.finish_and_clear();
+    let receipt = match result {
+        Ok(receipt) => receipt,
+        Err(err) => {
+            let kind = match err.exit_code() {
+                3 => "over_budget",
+                4 => "payment_failed",
+                5 => "server_error",
+                6 => "wrong_preimage",
+                7 => "storage",
+                _ => "protocol",
+            };
+            return fail(args.json, err.exit_code(), kind, &err.to_string());
+        }
+    };
+    let aside = args.output.with_extension("part");
+    if let Err(err) = std::fs::write(&aside, &receipt.model).and_then(|()| std::fs::rename(&aside, &args.output)) {
+        return fail(args.json, 7, "storage", &format!("{}: {err}", args.output.display()));
+    }
+    let path = args.output.display().to_string();
+    if args.json {
+        let value: Value = json!({
+            "ok": true,
+            "paid_sats": receipt.paid_sats,
+            "price_sats": receipt.price_sats,
+            "payment_hash": receipt.payment_hash,
+            "model_url": receipt.model_url,
+            "file": path,
+            "bytes": receipt.model.len(),
+        });
+        println!("{value}");
+    } else if receipt.paid_sats == 0 {
+        println!("{path}: {} bytes (already paid earlier, nothing paid now)", receipt.model.len());
+    } else {
+        println!("{path}: {} bytes, paid {} sat", receipt.model.len(), receipt.paid_sats);
+    }
+    ExitCode::SUCCESS
+}

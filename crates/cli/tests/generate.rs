@@ -1,0 +1,186 @@
+//! `mesh402 generate` against the real server (the binary on port 0, development wallet): it pays once and
+//! downloads a valid GLB, a rerun pays nothing, a budget below the price pays nothing (checked in the wallet's
+//! ledger of paid invoices), a wallet's wrong preimage is refused before it is sent, and a client killed after
+//! paying resumes on the next run without paying again.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mesh402_client::{BuyError, Buyer, InvoicePayer, LnError, Order, Vault};
+use mesh402_l402::{PaymentHash, Preimage};
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    url: String,
+    data_dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.strip_prefix("mesh402 listening on ").and_then(|rest| rest.split_whitespace().next()).unwrap();
+    Server { child, url: url.to_owned(), data_dir }
+}
+
+/// Invoices the development wallet has paid: one line each in its ledger.
+fn paid_invoices(server: &Server) -> usize {
+    std::fs::read_to_string(server.data_dir.path().join("dev-wallet-paid.ledger"))
+        .map(|text| text.lines().filter(|line| !line.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
+fn photo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mesh/tests/fixtures/horse.png")
+}
+
+fn generate(server: &Server, state: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh402"));
+    command
+        .arg("generate")
+        .arg(photo())
+        .arg("-o")
+        .arg(out)
+        .args(["--server", &server.url, "--wallet", "dev", "--json", "--state-dir"])
+        .arg(state)
+        .args(extra);
+    command
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn pays_once_downloads_and_a_rerun_pays_nothing() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("horse.glb");
+    let first = generate(&server, &dir.path().join("state"), &out, &[]).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stdout));
+    let receipt = json_of(&first);
+    assert_eq!(receipt["ok"], true);
+    assert_eq!(receipt["paid_sats"], receipt["price_sats"]);
+    assert!(receipt["paid_sats"].as_u64().unwrap() > 0);
+    let model = std::fs::read(&out).unwrap();
+    assert_eq!(&model[..4], b"glTF");
+    assert_eq!(receipt["bytes"].as_u64().unwrap() as usize, model.len());
+    assert_eq!(paid_invoices(&server), 1);
+    // The credential was saved privately.
+    let saved = std::fs::read_dir(dir.path().join("state")).unwrap().next().unwrap().unwrap().path();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let again = generate(&server, &dir.path().join("state"), &out, &[]).output().unwrap();
+    assert!(again.status.success());
+    let receipt_again = json_of(&again);
+    assert_eq!(receipt_again["paid_sats"], 0);
+    assert_eq!(receipt_again["model_url"], receipt["model_url"]);
+    assert_eq!(paid_invoices(&server), 1, "the rerun paid nothing");
+}
+
+#[test]
+fn over_budget_pays_nothing_and_exits_3() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.glb");
+    let output = generate(&server, &dir.path().join("state"), &out, &["--max-sats", "1"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(json_of(&output)["error"]["code"], "over_budget");
+    assert_eq!(paid_invoices(&server), 0);
+    assert!(!out.exists());
+}
+
+/// A wallet that pays nothing and returns a preimage of its own making.
+#[derive(Debug)]
+struct LyingWallet;
+
+#[async_trait::async_trait]
+impl InvoicePayer for LyingWallet {
+    fn name(&self) -> &'static str {
+        "lying"
+    }
+    async fn pay(&self, _bolt11: &str) -> Result<Preimage, LnError> {
+        Ok(Preimage([7; 32]))
+    }
+    async fn paid_preimage(&self, _payment_hash: &PaymentHash) -> Result<Option<Preimage>, LnError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_preimage_is_refused_before_it_is_sent() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::new(dir.path().join("state"));
+    let buyer = Buyer::new(&server.url, Arc::new(LyingWallet), 10_000, vault.clone()).unwrap();
+    let order =
+        Order { image: std::fs::read(photo()).unwrap(), media_type: "image/png".into(), options: Default::default() };
+    match buyer.buy(&order, &mut |_| {}).await {
+        Err(BuyError::WrongPreimage) => {}
+        other => panic!("expected WrongPreimage, got {other:?}"),
+    }
+    // Saved before paying, but never with the wrong preimage; the server made no job.
+    let saved: Vec<_> = std::fs::read_dir(dir.path().join("state")).unwrap().collect();
+    assert_eq!(saved.len(), 1);
+    let text = std::fs::read_to_string(saved[0].as_ref().unwrap().path()).unwrap();
+    assert!(!text.contains(&"07".repeat(32)), "{text}");
+    assert!(std::fs::read_dir(server.data_dir.path().join("models")).map(|d| d.count()).unwrap_or(0) == 0);
+}
+
+#[test]
+fn a_client_killed_after_paying_resumes_without_paying_again() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("horse.glb");
+    let mut child = generate(&server, &state, &out, &[]).stdout(Stdio::null()).spawn().unwrap();
+    // Kill it as soon as the preimage is saved: the paid request is then in flight or about to be sent.
+    let started = Instant::now();
+    let killed = loop {
+        let paid = std::fs::read_dir(&state)
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    e.file_name().to_string_lossy().ends_with(".json")
+                        && std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"preimage\": \""))
+                })
+            })
+            .unwrap_or(false);
+        if paid {
+            child.kill().unwrap();
+            break true;
+        }
+        if child.try_wait().unwrap().is_some() || started.elapsed() > Duration::from_secs(120) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.wait();
+    assert!(killed, "the client finished before it could be killed");
+    assert_eq!(paid_invoices(&server), 1);
+    let rerun = generate(&server, &state, &out, &[]).output().unwrap();
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stdout));
+    assert_eq!(json_of(&rerun)["paid_sats"], 0);
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
+    assert_eq!(paid_invoices(&server), 1, "one payment in all");
+}

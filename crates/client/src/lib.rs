@@ -1,0 +1,383 @@
+//! The buyer's side of L402: send a request, read the `402` challenge, decode its BOLT11 invoice, refuse to pay
+//! above the budget (the amount comes from the invoice, never from the body), pay with an [`InvoicePayer`],
+//! check that the preimage hashes to the invoice's payment hash before using it, repeat the identical request
+//! with the credential, follow the asynchronous job if the server offers one, and download the model.
+//!
+//! Never twice: the purchase is saved in a [`Vault`] before it is paid and again with the preimage before the
+//! paid request is sent, so a rerun after a crash, a timeout or a `503` resumes with the saved credential and
+//! pays nothing. Works with any server that speaks mesh402's (the seed's) API: `POST` JSON with an `image` data
+//! URI, `{"modelUrl": …}` back.
+#![deny(missing_docs)]
+
+mod vault;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bitcoin::hashes::Hash;
+use lightning_invoice::Bolt11Invoice;
+use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
+pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+pub use vault::{Purchase, Vault};
+
+/// The path of the paid endpoint on a mesh402 server.
+pub const ENDPOINT: &str = "/api/l402/3d-model";
+
+/// What to buy: an image and the generator's options.
+#[derive(Debug, Clone)]
+pub struct Order {
+    /// The image's bytes.
+    pub image: Vec<u8>,
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    pub media_type: String,
+    /// Options sent at the top level of the body (`mode`, `format`, `target_faces`, …).
+    pub options: Map<String, Value>,
+}
+
+impl Order {
+    /// The request body: `{"image": "data:<type>;base64,…", …options}`.
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = self.options.clone();
+        let data = base64::engine::general_purpose::STANDARD.encode(&self.image);
+        body.insert("image".into(), Value::String(format!("data:{};base64,{data}", self.media_type)));
+        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+    }
+}
+
+/// A step of a purchase, for progress displays.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Sending the request.
+    Asking,
+    /// The server quoted this many millisatoshis.
+    Quoted(u64),
+    /// Paying the invoice.
+    Paying,
+    /// Resuming a purchase paid earlier: no payment.
+    Resuming,
+    /// The model is being made: stage and percent, when the server reports them.
+    Generating(String, u8),
+    /// Downloading the model.
+    Downloading,
+}
+
+/// What a finished purchase cost and gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Satoshis paid by this run: 0 when it resumed an earlier payment (or the server charged nothing).
+    pub paid_sats: u64,
+    /// The invoice's price in satoshis (rounded up).
+    pub price_sats: u64,
+    /// The payment hash, hex.
+    pub payment_hash: String,
+    /// The model's URL.
+    pub model_url: String,
+    /// The model's bytes.
+    pub model: Vec<u8>,
+}
+
+/// Why a purchase stopped. [`BuyError::exit_code`] gives the documented exit code of the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum BuyError {
+    /// The invoice asks for more than the budget; nothing was paid.
+    #[error("the price is {price_sats} sat, over the budget of {max_sats} sat; nothing was paid")]
+    OverBudget {
+        /// The invoice's amount, rounded up.
+        price_sats: u64,
+        /// The budget.
+        max_sats: u64,
+    },
+    /// The wallet could not pay.
+    #[error("the payment failed: {0}")]
+    Payment(#[source] LnError),
+    /// The wallet returned a preimage that does not hash to the invoice's payment hash; it was not sent.
+    #[error("the wallet returned a preimage that does not match the invoice; it was not used")]
+    WrongPreimage,
+    /// The server refused the request or failed.
+    #[error("the server answered {status}: {code}: {message}")]
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The error code from the JSON error (or `http_error`).
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The server's answer breaks the protocol (a bad challenge, an amountless invoice, a mismatched hash).
+    #[error("the server's answer is not valid L402: {0}")]
+    Protocol(String),
+    /// The server could not be reached.
+    #[error("the server could not be reached: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// The vault could not be read or written (nothing is paid without it).
+    #[error("the saved purchase could not be read or written: {0}")]
+    Vault(#[source] std::io::Error),
+}
+
+impl BuyError {
+    /// The command line's exit code: 3 over budget, 4 payment failed, 5 server error or refusal, 6 wrong
+    /// preimage, 7 local storage, 8 protocol or transport.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BuyError::OverBudget { .. } => 3,
+            BuyError::Payment(_) => 4,
+            BuyError::Server { .. } => 5,
+            BuyError::WrongPreimage => 6,
+            BuyError::Vault(_) => 7,
+            BuyError::Protocol(_) | BuyError::Transport(_) => 8,
+        }
+    }
+}
+
+/// A buyer: one server, one wallet, one budget per purchase.
+#[derive(Debug, Clone)]
+pub struct Buyer {
+    server: String,
+    http: reqwest::Client,
+    payer: Arc<dyn InvoicePayer>,
+    max_msat: u64,
+    vault: Vault,
+}
+
+/// The invoice's facts the buyer checks before paying.
+struct Quote {
+    challenge: Challenge,
+    amount_msat: u64,
+    payment_hash: PaymentHash,
+}
+
+impl Buyer {
+    /// A buyer from `server` (its base URL) paying with `payer`, at most `max_sats` per purchase, saving
+    /// purchases in `vault`.
+    pub fn new(server: &str, payer: Arc<dyn InvoicePayer>, max_sats: u64, vault: Vault) -> Result<Buyer, BuyError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(BuyError::Transport)?;
+        Ok(Buyer {
+            server: server.trim_end_matches('/').to_owned(),
+            http,
+            payer,
+            max_msat: max_sats.saturating_mul(1000),
+            vault,
+        })
+    }
+
+    /// Buys one model for `order`, reporting steps to `progress`.
+    pub async fn buy(&self, order: &Order, progress: &mut (dyn FnMut(Step) + Send)) -> Result<Receipt, BuyError> {
+        let body = order.body();
+        let key = hex::encode(Sha256::new().chain_update(self.server.as_bytes()).chain_update(&body).finalize());
+        let url = format!("{}{ENDPOINT}", self.server);
+        let saved = self.vault.load(&key).map_err(BuyError::Vault)?;
+        let (purchase, paid_msat) = match saved {
+            Some(purchase) if purchase.preimage.is_some() => {
+                progress(Step::Resuming);
+                (purchase, 0)
+            }
+            saved => {
+                progress(Step::Asking);
+                let quote = match saved {
+                    // Saved before a payment that may or may not have happened: the wallet knows.
+                    Some(purchase) => self.requote(&purchase)?,
+                    None => match self.ask(&url, &body).await? {
+                        Ok(quote) => quote,
+                        Err(done) => return self.finish(done, 0, 0, String::new(), progress).await,
+                    },
+                };
+                progress(Step::Quoted(quote.amount_msat));
+                if quote.amount_msat > self.max_msat {
+                    return Err(BuyError::OverBudget {
+                        price_sats: quote.amount_msat.div_ceil(1000),
+                        max_sats: self.max_msat / 1000,
+                    });
+                }
+                let mut purchase = Purchase {
+                    macaroon: quote.challenge.macaroon.to_base64(),
+                    invoice: quote.challenge.invoice.clone(),
+                    payment_hash: quote.payment_hash.to_string(),
+                    amount_msat: quote.amount_msat,
+                    preimage: None,
+                };
+                self.vault.save(&key, &purchase).map_err(BuyError::Vault)?;
+                progress(Step::Paying);
+                let (preimage, paid) = match self.payer.paid_preimage(&quote.payment_hash).await {
+                    Ok(Some(preimage)) => (preimage, 0),
+                    _ => (self.payer.pay(&purchase.invoice).await.map_err(BuyError::Payment)?, quote.amount_msat),
+                };
+                if preimage.hash() != quote.payment_hash {
+                    return Err(BuyError::WrongPreimage);
+                }
+                purchase.preimage = Some(preimage.to_hex());
+                self.vault.save(&key, &purchase).map_err(BuyError::Vault)?;
+                (purchase, paid)
+            }
+        };
+        let authorization = format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default());
+        let response = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Authorization", &authorization)
+            .header("Prefer", "respond-async")
+            .body(body)
+            .send()
+            .await
+            .map_err(BuyError::Transport)?;
+        let done = self.follow(response, &authorization, progress).await?;
+        let price_msat = purchase.amount_msat;
+        self.finish(done, paid_msat, price_msat, purchase.payment_hash, progress).await
+    }
+
+    /// The quote of a purchase saved before its payment.
+    fn requote(&self, purchase: &Purchase) -> Result<Quote, BuyError> {
+        let macaroon = mesh402_l402::Macaroon::from_base64(&purchase.macaroon)
+            .map_err(|err| BuyError::Protocol(format!("the saved macaroon: {err}")))?;
+        check_invoice(Challenge { macaroon, invoice: purchase.invoice.clone() })
+    }
+
+    /// Sends the unpaid request: a quote from its 402, or (when the server asks no payment) the final answer.
+    async fn ask(&self, url: &str, body: &[u8]) -> Result<Result<Quote, Value>, BuyError> {
+        let response = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(BuyError::Transport)?;
+        if response.status().as_u16() != 402 {
+            return Ok(Err(answer(response).await?));
+        }
+        let header = response
+            .headers()
+            .get_all("WWW-Authenticate")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|value| Challenge::parse(value).ok())
+            .ok_or_else(|| BuyError::Protocol("the 402 has no L402 challenge".into()))?;
+        check_invoice(header).map(Ok)
+    }
+
+    /// Reads a paid answer: the model's URL at once, or a job to follow until it is done.
+    async fn follow(
+        &self,
+        response: reqwest::Response,
+        authorization: &str,
+        progress: &mut (dyn FnMut(Step) + Send),
+    ) -> Result<Value, BuyError> {
+        if response.status().as_u16() == 402 {
+            return Err(BuyError::Protocol("the server did not accept the paid credential (expired?)".into()));
+        }
+        let mut document = answer(response).await?;
+        let mut status_url: Option<String> = None;
+        loop {
+            if document.get("modelUrl").and_then(Value::as_str).is_some() {
+                return Ok(document);
+            }
+            if let Some(url) = document.get("status_url").and_then(Value::as_str) {
+                status_url = Some(url.to_owned());
+            }
+            let Some(status_url) = status_url.clone() else {
+                return Err(BuyError::Protocol("the answer has neither modelUrl nor status_url".into()));
+            };
+            let stage = document.get("stage").and_then(Value::as_str).unwrap_or("queued").to_owned();
+            let percent = document.get("progress").and_then(Value::as_u64).unwrap_or(0).min(100) as u8;
+            progress(Step::Generating(stage, percent));
+            let wait = document.get("poll_interval_ms").and_then(Value::as_u64).unwrap_or(1000).clamp(200, 10_000);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let url = if status_url.starts_with("http") { status_url } else { format!("{}{status_url}", self.server) };
+            let response =
+                self.http.get(&url).header("Authorization", authorization).send().await.map_err(BuyError::Transport)?;
+            document = answer(response).await?;
+            if document.get("state").and_then(Value::as_str) == Some("failed") {
+                let error = document.get("error").cloned().unwrap_or(Value::Null);
+                return Err(BuyError::Server {
+                    status: 200,
+                    code: error.get("code").and_then(Value::as_str).unwrap_or("generation_failed").to_owned(),
+                    message: error.get("message").and_then(Value::as_str).unwrap_or("the job failed").to_owned(),
+                });
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        done: Value,
+        paid_msat: u64,
+        price_msat: u64,
+        payment_hash: String,
+        progress: &mut (dyn FnMut(Step) + Send),
+    ) -> Result<Receipt, BuyError> {
+        let model_url = done
+            .get("modelUrl")
+            .and_then(Value::as_str)
+            .ok_or_else(|| BuyError::Protocol("the answer has no modelUrl".into()))?
+            .to_owned();
+        progress(Step::Downloading);
+        let response = self.http.get(&model_url).send().await.map_err(BuyError::Transport)?;
+        if !response.status().is_success() {
+            return Err(BuyError::Server {
+                status: response.status().as_u16(),
+                code: "download_failed".into(),
+                message: format!("the model could not be downloaded from {model_url}"),
+            });
+        }
+        let model = response.bytes().await.map_err(BuyError::Transport)?.to_vec();
+        Ok(Receipt {
+            paid_sats: paid_msat.div_ceil(1000),
+            price_sats: price_msat.div_ceil(1000),
+            payment_hash,
+            model_url,
+            model,
+        })
+    }
+}
+
+/// Reads a JSON answer; an error status becomes [`BuyError::Server`] with the JSON error's code and message.
+async fn answer(response: reqwest::Response) -> Result<Value, BuyError> {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.map_err(BuyError::Transport)?;
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status >= 400 {
+        let error = value.get("error").cloned().unwrap_or(Value::Null);
+        return Err(BuyError::Server {
+            status,
+            code: error.get("code").and_then(Value::as_str).unwrap_or("http_error").to_owned(),
+            message: error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+        });
+    }
+    if !value.is_object() {
+        return Err(BuyError::Protocol(format!("HTTP {status} with a body that is not a JSON object")));
+    }
+    Ok(value)
+}
+
+/// Decodes the challenge's invoice: it must be validly signed, carry an amount, and commit to the payment hash
+/// the macaroon's identifier holds.
+fn check_invoice(challenge: Challenge) -> Result<Quote, BuyError> {
+    let invoice = Bolt11Invoice::from_str(&challenge.invoice)
+        .map_err(|err| BuyError::Protocol(format!("the invoice does not decode: {err}")))?;
+    let amount_msat =
+        invoice.amount_milli_satoshis().ok_or_else(|| BuyError::Protocol("the invoice has no amount".into()))?;
+    let payment_hash = PaymentHash(invoice.payment_hash().to_byte_array());
+    let identifier = Identifier::decode(challenge.macaroon.identifier())
+        .map_err(|err| BuyError::Protocol(format!("the macaroon's identifier: {err}")))?;
+    if identifier.payment_hash != payment_hash {
+        return Err(BuyError::Protocol("the invoice is not the one the macaroon was minted for".into()));
+    }
+    Ok(Quote { challenge, amount_msat, payment_hash })
+}
+
+/// Checks that `preimage` unlocks `payment_hash` (exposed for wallets' tests).
+pub fn preimage_matches(preimage: &Preimage, payment_hash: &PaymentHash) -> bool {
+    preimage.hash() == *payment_hash
+}
