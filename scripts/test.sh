@@ -16,6 +16,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 need node
 need npm
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing Debian's chromium (the web page's browser test drives it headless with playwright-core)"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+need chromium
 
 echo "==> JavaScript test tools (pinned by tests/js/package-lock.json)"
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error

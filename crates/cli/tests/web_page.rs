@@ -1,0 +1,224 @@
+//! The web page on the real binary: what `GET /` and its assets are served with, `POST /api/l402/invoice-status`
+//! (the holder of a challenge's macaroon, and nobody else, learns that its invoice was paid and gets the
+//! preimage), and, with `MESH402_TEST_TOOLS=1`, the page itself in headless Chromium (`tests/js/web-page.mjs`):
+//! paid with the development wallet's button, and paid outside the page.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use mesh402_l402::{Identifier, Keyring, MintParams, PaymentHash, ServerSecret, TokenId, mint};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the mesh402 binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let rest = line.strip_prefix("mesh402 listening on ").expect("the listening line");
+    let url = rest.split_whitespace().next().expect("the URL").to_owned();
+    Server { child, url, _data_dir: data_dir }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn horse() -> Vec<u8> {
+    std::fs::read(repo().join("crates/mesh/tests/fixtures/horse.png")).unwrap()
+}
+
+async fn challenge(server: &Server, body: &Value) -> Value {
+    let response =
+        reqwest::Client::new().post(format!("{}/api/l402/3d-model", server.url)).json(body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    response.json().await.unwrap()
+}
+
+async fn invoice_status(server: &Server, body: Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/l402/invoice-status", server.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("www-authenticate").is_none());
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_invoice_status_answers_the_macaroons_holder_and_nobody_else() {
+    let server = start_server();
+    let body = json!({ "image": format!("data:image/png;base64,{}", STANDARD.encode(horse())) });
+    let quote = challenge(&server, &body).await;
+    let macaroon = quote["macaroon"].as_str().unwrap();
+    let payment_hash: PaymentHash = quote["payment_hash"].as_str().unwrap().parse().unwrap();
+
+    let (status, open) = invoice_status(&server, json!({ "macaroon": macaroon })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(open["paid"], false);
+    assert_eq!(open["state"], "open");
+    assert!(open.get("preimage").is_none());
+
+    // Whoever knows only the payment hash (it is in the invoice) mints a macaroon for it under another secret.
+    let forged = mint(
+        &Keyring::new(ServerSecret::from_bytes([7; 32])),
+        &Identifier { payment_hash, token_id: TokenId([9; 32]) },
+        &MintParams { service: "3d-model", tier: 0, capabilities: &[], valid_until: u64::MAX, request_binding: None },
+    )
+    .to_base64();
+    let refused = |status: StatusCode, body: &Value| {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(body["error"]["code"], "invoice_not_found");
+        assert!(body.get("preimage").is_none());
+    };
+    let (status, answer) = invoice_status(&server, json!({ "macaroon": forged })).await;
+    refused(status, &answer);
+    let (status, answer) = invoice_status(&server, json!({ "macaroon": "not a macaroon" })).await;
+    refused(status, &answer);
+    let (status, answer) = invoice_status(&server, json!({ "payment_hash": payment_hash.to_string() })).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
+
+    // Paid outside: the holder gets the preimage, which completes its credential; the forger still gets nothing.
+    let paid = reqwest::Client::new()
+        .post(format!("{}/dev/pay", server.url))
+        .json(&json!({ "invoice": quote["invoice"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+    let wallet_preimage = paid.json::<Value>().await.unwrap()["preimage"].as_str().unwrap().to_owned();
+    let (status, settled) = invoice_status(&server, json!({ "macaroon": macaroon })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(settled["paid"], true);
+    assert_eq!(settled["preimage"], wallet_preimage.as_str());
+    let (status, answer) = invoice_status(&server, json!({ "macaroon": forged })).await;
+    refused(status, &answer);
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/l402/3d-model", server.url))
+        .header("Authorization", format!("L402 {macaroon}:{wallet_preimage}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.json::<Value>().await.unwrap()["modelUrl"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn the_page_and_its_assets_are_served_from_the_binary_with_a_strict_policy() {
+    let server = start_server();
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{}/", server.url)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for directive in ["default-src 'none'", "script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self' blob:"] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"), "{csp}");
+    let html = page.text().await.unwrap();
+    let etag = headers["etag"].clone();
+    let again = client.get(format!("{}/", server.url)).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // Every asset the page names is versioned, served with its type, and cached for good.
+    let mut named = 0;
+    for (path, media_type) in [
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+        ("/vendor/model-viewer.min.js", "text/javascript"),
+        ("/vendor/qrcode.js", "text/javascript"),
+    ] {
+        let start = html.find(&format!("\"{path}?v=")).unwrap_or_else(|| panic!("the page names {path}"));
+        let url = &html[start + 1..];
+        let url = &url[..url.find('"').unwrap()];
+        let asset = client.get(format!("{}{url}", server.url)).send().await.unwrap();
+        assert_eq!(asset.status(), StatusCode::OK, "{url}");
+        assert!(asset.headers()["content-type"].to_str().unwrap().starts_with(media_type), "{url}");
+        assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+        named += 1;
+    }
+    assert_eq!(named, 4);
+    let licences = client.get(format!("{}/vendor/LICENSES.txt", server.url)).send().await.unwrap();
+    assert!(licences.text().await.unwrap().contains("Apache License"));
+
+    let config: Value =
+        client.get(format!("{}/api/page-config", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(config["dev_wallet"], true);
+    assert_eq!(config["price_sats"], 350);
+    assert_eq!(config["target_faces"]["min"], 500);
+}
+
+/// Runs `tests/js/web-page.mjs` against a fresh server; returns its summary.
+fn run_page(payment: &str, screenshot: &Path) -> Value {
+    let server = start_server();
+    let downloads = tempfile::tempdir().unwrap();
+    let output = Command::new("node")
+        .arg(repo().join("tests/js/web-page.mjs"))
+        .arg(&server.url)
+        .arg(repo().join("crates/mesh/tests/fixtures/horse.png"))
+        .arg(screenshot)
+        .arg(downloads.path())
+        .arg(payment)
+        .output()
+        .expect("node is installed (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the page test failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(&stdout).expect("a JSON summary")
+}
+
+#[test]
+fn in_a_browser_the_development_wallets_button_buys_a_model_shown_in_the_viewer() {
+    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
+        return;
+    }
+    // The screenshot of the page with the model on it is kept for people to look at.
+    let screenshot = repo().join("target/web-page.png");
+    let summary = run_page("dev-button", &screenshot);
+    assert_eq!(summary["validator_errors"], 0);
+    assert_eq!(summary["validator_warnings"], 0);
+    assert_eq!(summary["reload_shows_model"], true);
+    assert!(summary["model_pixels"]["drawn"].as_u64().unwrap() > 1000, "{summary}");
+    assert!(screenshot.exists());
+}
+
+#[test]
+fn in_a_browser_a_payment_made_outside_the_page_is_picked_up_by_it() {
+    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
+        return;
+    }
+    let screenshot = tempfile::NamedTempFile::with_suffix(".png").unwrap();
+    let summary = run_page("external", screenshot.path());
+    assert_eq!(summary["validator_errors"], 0);
+    assert!(summary["states"].as_array().unwrap().iter().any(|state| state == "generating"), "{summary}");
+}

@@ -1,0 +1,173 @@
+// Drives mesh402's web page in headless Chromium (Debian's, through playwright-core; no downloaded browser):
+// open the page, choose a photo with the keyboard-opened file chooser, get the price, pay, wait for the viewer,
+// check that the viewer drew the model, download the GLB and validate it with the Khronos validator, reload and get
+// the model again without paying, and check the page on a phone-sized screen.
+//
+// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external>
+//   dev-button: the page's "pay with the development wallet" button pays.
+//   external:   this script pays the invoice through the server's /dev/pay, outside the page, and the page must
+//               notice the payment on its own (through /api/l402/invoice-status) and show the model.
+// Prints a JSON summary on stdout; exits non-zero on any failure.
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const [base, photo, screenshotPath, downloadDir, payment] = process.argv.slice(2);
+if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external'].includes(payment)) {
+  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external>');
+  process.exit(2);
+}
+
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // WebGL without a GPU: SwiftShader through ANGLE.
+    '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+  ],
+});
+
+const problems = [];
+const summary = { payment };
+try {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 1400 }, acceptDownloads: true });
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+    });
+    window.__states = [];
+    new MutationObserver(() => {
+      const state = document.body?.dataset.state;
+      if (state && window.__states.at(-1) !== state) window.__states.push(state);
+    }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // The 402 of the price request is the protocol, not a fault.
+    if (message.type() === 'error' && !message.text().includes('402 (Payment Required)')) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  const offsite = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith('blob:')) offsite.push(url);
+  });
+
+  const response = await page.goto(base + '/');
+  const headers = response.headers();
+  summary.csp = headers['content-security-policy'];
+  if (!summary.csp?.includes("script-src 'self'")) problems.push('the page has no strict Content-Security-Policy');
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 15000 });
+
+  // Keyboard: the drop zone opens the file chooser with Enter.
+  await page.focus('#drop');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await chooser.setFiles(photo);
+  await page.waitForSelector('body[data-state="photo-chosen"]');
+  await page.click('#quote');
+  await page.waitForSelector('body[data-state="awaiting-payment"]', { timeout: 30000 });
+  summary.price = await page.textContent('#price');
+  summary.countdown = await page.textContent('#countdown');
+  const invoice = await page.inputValue('#invoice');
+  summary.invoice_prefix = invoice.slice(0, 8);
+  summary.open_in_wallet = await page.getAttribute('#open-wallet', 'href');
+  summary.qr_dark_modules = await page.evaluate(() => {
+    const canvas = document.getElementById('qr');
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let dark = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] < 128) dark++;
+    return dark;
+  });
+  if (!(summary.qr_dark_modules > 0)) problems.push('the QR code is empty');
+  summary.dev_button_visible = await page.isVisible('#dev-pay');
+
+  if (payment === 'dev-button') {
+    await page.click('#dev-pay');
+  } else {
+    // Pay outside the page: the page never sees this preimage and must learn of the payment from the server.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const paid = await fetch(`${base}/dev/pay`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ invoice }),
+    });
+    if (!paid.ok) throw new Error(`/dev/pay answered ${paid.status}`);
+  }
+  await page.waitForSelector('body[data-state="model-shown"]', { timeout: 180000 });
+  summary.states = await page.evaluate(() => window.__states);
+  if (!summary.states.includes('generating')) problems.push('the progress step was never shown');
+
+  // The viewer drew something: pixels of the viewer on screen that are not its plain background.
+  await page.waitForTimeout(1500);
+  const shot = await page.locator('#viewer').screenshot();
+  summary.model_pixels = await page.evaluate(async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    // The background is the most common colour; the model is what differs from it.
+    const counts = new Map();
+    for (let i = 0; i < data.length; i += 4) {
+      const key = (data[i] >> 3) << 10 | (data[i + 1] >> 3) << 5 | data[i + 2] >> 3;
+      counts.set(key, (counts.get(key) || 0) + 1);
+    }
+    const top = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    const background = [(top >> 10 & 31) * 8 + 4, (top >> 5 & 31) * 8 + 4, (top & 31) * 8 + 4];
+    let drawn = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const distance = Math.abs(data[i] - background[0]) + Math.abs(data[i + 1] - background[1])
+        + Math.abs(data[i + 2] - background[2]);
+      if (distance > 48) drawn++;
+    }
+    return { drawn, total: data.length / 4 };
+  }, shot.toString('base64'));
+  if (summary.model_pixels.drawn < summary.model_pixels.total * 0.01) problems.push('the viewer shows no model');
+  summary.stats = await page.textContent('#stats');
+  await page.screenshot({ path: screenshotPath, fullPage: true });
+
+  // Download the GLB through the page's button and validate it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads a')]);
+  const glbPath = join(downloadDir, `web-page-${payment}.glb`);
+  await download.saveAs(glbPath);
+  const validator = require('gltf-validator');
+  const report = await validator.validateBytes(new Uint8Array(await readFile(glbPath)), { maxIssues: 0 });
+  summary.validator_errors = report.issues.numErrors;
+  summary.validator_warnings = report.issues.numWarnings;
+  summary.glb_bytes = (await readFile(glbPath)).length;
+
+  // A reload gets the same model again from the kept credential, with no payment.
+  await page.reload();
+  await page.waitForSelector('body[data-state="model-shown"]', { timeout: 60000 });
+  summary.reload_shows_model = true;
+
+  summary.csp_violations = await page.evaluate(() => window.__cspViolations);
+  if (summary.csp_violations.length > 0) problems.push(`CSP violations: ${summary.csp_violations.join('; ')}`);
+  summary.offsite_requests = offsite;
+  if (offsite.length > 0) problems.push(`requests off the server: ${offsite.join(', ')}`);
+
+  // A phone-sized screen: nothing wider than the screen.
+  const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const phonePage = await phone.newPage();
+  await phonePage.goto(base + '/');
+  await phonePage.waitForSelector('body[data-state="ready"]');
+  summary.phone_overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (summary.phone_overflow > 0) problems.push(`the page is ${summary.phone_overflow}px wider than a phone screen`);
+  summary.unlabelled_controls = await phonePage.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((control) => !(control.labels?.length || control.getAttribute('aria-label') || control.textContent.trim()))
+    .map((control) => control.id));
+  if (summary.unlabelled_controls.length > 0) problems.push(`controls without a label: ${summary.unlabelled_controls}`);
+} catch (error) {
+  problems.push(`failed: ${error.message}`);
+} finally {
+  await browser.close();
+}
+summary.problems = problems;
+console.log(JSON.stringify(summary, null, 2));
+process.exit(problems.length === 0 ? 0 : 1);
