@@ -21,7 +21,8 @@ use crate::request::parse_model_request;
 
 /// A 402 challenge without a valid credential; the model with one.
 ///
-/// Before a byte of the body is read: an unpaid request takes a challenge token (`429 rate_limited`), its type
+/// Before a byte of the body is read: an unpaid request takes a challenge token (`429 rate_limited`, after a
+/// pause that slows down clients that ignore `Retry-After`), its type
 /// and declared size are checked, and its size is reserved from the upload budget (`503` when full). The body
 /// then has `body_read_timeout_secs` to arrive (`408 body_timeout`). Unpaid bodies are parsed and preflighted on
 /// the preflight pool; paid ones on the blocking pool, never behind them.
@@ -37,7 +38,7 @@ pub async fn create_model(
     // leads to a challenge and is counted as unpaid then.
     let paid = caller.paid && credential.is_some();
     if !paid {
-        limits.take_challenge(caller.client)?;
+        limits.take_challenge(caller.client).await?;
     }
     check_content_type(&headers)?;
     let declared = declared_length(&headers)?;
@@ -67,7 +68,7 @@ pub async fn create_model(
         Err(RedeemError::Rejected(reason)) => {
             // A credential bought for another request: this one is unpaid, and is counted and checked as such.
             tracing::info!(reason = reason.code(), "credential rejected; sending a fresh challenge");
-            limits.take_challenge(caller.client)?;
+            limits.take_challenge(caller.client).await?;
             limits.on_preflight_pool(challenge(&state, &request)).await?
         }
         Err(RedeemError::Service(error)) => Err(error.into()),

@@ -34,6 +34,11 @@ const MAX_TRACKED_CLIENTS: usize = 100_000;
 /// How long an unpaid request waits for a place on the preflight pool before it gets `503 server_busy`.
 const PREFLIGHT_QUEUE_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a rate-limited request waits for its `429` (at most until its next token). A client that ignores
+/// `Retry-After` and reconnects at once would otherwise make the server accept, and its kernel buffer, hundreds of
+/// bodies a second; held for this long, its connections (capped per client) slow it down instead.
+const TARPIT: Duration = Duration::from_secs(1);
+
 /// `Retry-After` of a `503` for a full upload budget or preflight pool.
 const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
@@ -148,8 +153,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// `429 rate_limited` with the wait until the next token.
-fn rate_limited(wait: Duration, what: &str) -> ApiError {
+/// `429 rate_limited` with the wait until the next token, after the tarpit's pause.
+async fn rate_limited(wait: Duration, what: &str) -> ApiError {
+    tokio::time::sleep(TARPIT.min(wait)).await;
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -328,9 +334,12 @@ impl Limits {
         }
     }
 
-    /// Takes a challenge token for `client`, or `429 rate_limited`.
-    pub fn take_challenge(&self, client: ClientKey) -> Result<(), ApiError> {
-        self.challenges.take(client, Instant::now()).map_err(|wait| rate_limited(wait, "unpaid model requests"))
+    /// Takes a challenge token for `client`, or `429 rate_limited` (after the tarpit's pause).
+    pub async fn take_challenge(&self, client: ClientKey) -> Result<(), ApiError> {
+        match self.challenges.take(client, Instant::now()) {
+            Ok(()) => Ok(()),
+            Err(wait) => Err(rate_limited(wait, "unpaid model requests").await),
+        }
     }
 
     /// Runs `work` on the preflight pool: at most `preflight_workers` at once, each waiting at most a few seconds
@@ -362,7 +371,7 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
         && request.uri().path() != "/healthz"
         && let Err(wait) = limits.unpaid.take(client, Instant::now())
     {
-        return rate_limited(wait, "requests without a credential").into_response();
+        return rate_limited(wait, "requests without a credential").await.into_response();
     }
     request.extensions_mut().insert(Caller { client, paid });
     next.run(request).await
