@@ -26,10 +26,15 @@ impl Drop for Server {
 }
 
 fn start_server() -> Server {
+    start_server_with(&[])
+}
+
+fn start_server_with(extra_args: &[&str]) -> Server {
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir.path())
+        .args(extra_args)
         .env("MESH402_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -183,4 +188,50 @@ fn a_client_killed_after_paying_resumes_without_paying_again() {
     assert_eq!(json_of(&rerun)["paid_sats"], 0);
     assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
     assert_eq!(paid_invoices(&server), 1, "one payment in all");
+}
+
+#[tokio::test]
+async fn lnbits_end_to_end_the_servers_invoice_paid_from_a_second_wallet() {
+    // Skipped (with a message) unless MESH402_TEST_LNBITS names an LNbits; scripts/test.sh always sets it.
+    let Some(lnbits) = mesh402_testkit::lnbits::LnbitsServer::start().await else {
+        return;
+    };
+    let server = start_server_with(&[
+        "--price-sats",
+        "21",
+        "--lightning",
+        "lnbits",
+        "--lnbits-url",
+        &lnbits.url,
+        "--lnbits-invoice-key",
+        &lnbits.shop_invoice_key,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("admin.key");
+    std::fs::write(&key_file, &lnbits.payer_admin_key).unwrap();
+    let out = dir.path().join("model.glb");
+    let output = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .arg("generate")
+        .arg(photo())
+        .arg("-o")
+        .arg(&out)
+        .args(["--server", &server.url, "--wallet", "lnbits", "--lnbits-url", &lnbits.url, "--json"])
+        .arg("--lnbits-admin-key-file")
+        .arg(&key_file)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let receipt = json_of(&output);
+    assert_eq!(receipt["paid_sats"], 21);
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
+    // The key never appears in what the client prints.
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(&lnbits.payer_admin_key));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(&lnbits.payer_admin_key));
 }

@@ -8,6 +8,18 @@
 
 use image::RgbaImage;
 
+/// Bilinear sample of a `w`×`h` row-major grid at grid coordinates (cell centres at integers), clamped to its
+/// edges.
+pub(crate) fn bilinear(grid: &[f64], w: usize, h: usize, gx: f64, gy: f64) -> f64 {
+    let gx = gx.clamp(0.0, (w - 1) as f64);
+    let gy = gy.clamp(0.0, (h - 1) as f64);
+    let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (tx, ty) = (gx - x0 as f64, gy - y0 as f64);
+    let v = |x: usize, y: usize| grid[y * w + x];
+    (v(x0, y0) * (1.0 - tx) + v(x1, y0) * tx) * (1.0 - ty) + (v(x0, y1) * (1.0 - tx) + v(x1, y1) * tx) * ty
+}
+
 /// Mean over the `(2r+1)²` window around each pixel, clipped at the image's edges, by an integral image.
 fn box_mean(values: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
     let stride = w + 1;
@@ -77,15 +89,7 @@ pub(crate) fn guided_filter(guide: &RgbaImage, input: &[f32], factor: u32, r: us
     }
     let (coeff, offset) = coefficients(&low, &p, r, eps);
     // Bilinear upsampling of the coefficients, then q = a·I + b at full resolution.
-    let sample = |grid: &[f64], gx: f64, gy: f64| -> f64 {
-        let gx = gx.clamp(0.0, (lw - 1) as f64);
-        let gy = gy.clamp(0.0, (lh - 1) as f64);
-        let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(lw - 1), (y0 + 1).min(lh - 1));
-        let (tx, ty) = (gx - x0 as f64, gy - y0 as f64);
-        let v = |x: usize, y: usize| grid[y * lw + x];
-        (v(x0, y0) * (1.0 - tx) + v(x1, y0) * tx) * (1.0 - ty) + (v(x0, y1) * (1.0 - tx) + v(x1, y1) * tx) * ty
-    };
+    let sample = |grid: &[f64], gx: f64, gy: f64| bilinear(grid, lw, lh, gx, gy);
     let scale = 1.0 / factor as f64;
     let raw = guide.as_raw();
     let mut out = Vec::with_capacity(w * h);

@@ -19,6 +19,7 @@ use rten_tensor::NdTensor;
 use rten_tensor::prelude::*;
 
 use crate::MeshError;
+use crate::refine::bilinear;
 
 /// The vendored network file.
 pub(crate) const NETWORK: &[u8] = include_bytes!("../assets/u2netp.onnx");
@@ -71,24 +72,13 @@ pub(crate) fn predict(work: &RgbaImage) -> Result<Saliency, MeshError> {
     let map: Vec<f32> = output.iter().copied().collect();
     let (lo, hi) = map.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let range = (hi - lo).max(1e-6);
-    let normalised: Vec<f32> = map.iter().map(|&v| (v - lo) / range).collect();
-    let sample = |gx: f32, gy: f32| -> f32 {
-        let gx = gx.clamp(0.0, (SIDE - 1) as f32);
-        let gy = gy.clamp(0.0, (SIDE - 1) as f32);
-        let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(SIDE - 1), (y0 + 1).min(SIDE - 1));
-        let (tx, ty) = (gx - x0 as f32, gy - y0 as f32);
-        let v = |x: usize, y: usize| normalised[y * SIDE + x];
-        let top = v(x0, y0) * (1.0 - tx) + v(x1, y0) * tx;
-        let bottom = v(x0, y1) * (1.0 - tx) + v(x1, y1) * tx;
-        top * (1.0 - ty) + bottom * ty
-    };
-    let (sx, sy) = (SIDE as f32 / w as f32, SIDE as f32 / h as f32);
+    let normalised: Vec<f64> = map.iter().map(|&v| f64::from((v - lo) / range)).collect();
+    let (sx, sy) = (SIDE as f64 / w as f64, SIDE as f64 / h as f64);
     let mut values = Vec::with_capacity(w * h);
     for y in 0..h {
-        let gy = (y as f32 + 0.5) * sy - 0.5;
+        let gy = (y as f64 + 0.5) * sy - 0.5;
         for x in 0..w {
-            values.push(sample((x as f32 + 0.5) * sx - 0.5, gy));
+            values.push(bilinear(&normalised, SIDE, SIDE, (x as f64 + 0.5) * sx - 0.5, gy) as f32);
         }
     }
     Ok(Saliency { values, raw_max: hi })
