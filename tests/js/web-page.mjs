@@ -3,10 +3,12 @@
 // check that the viewer drew the model, download the GLB and validate it with the Khronos validator, reload and get
 // the model again without paying, and check the page on a phone-sized screen.
 //
-// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external>
+// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|wait>
 //   dev-button: the page's "pay with the development wallet" button pays.
 //   external:   this script pays the invoice through the server's /dev/pay, outside the page, and the page must
 //               notice the payment on its own (through /api/l402/invoice-status) and show the model.
+//   wait:       this script writes `invoice: <bolt11>` on stderr and waits: the caller pays it from a wallet of
+//               its own (another LNbits wallet), and the page must notice the payment on its own.
 // Prints a JSON summary on stdout; exits non-zero on any failure.
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
@@ -15,8 +17,8 @@ import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const [base, photo, screenshotPath, downloadDir, payment] = process.argv.slice(2);
-if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external'].includes(payment)) {
-  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external>');
+if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external', 'wait'].includes(payment)) {
+  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|wait>');
   process.exit(2);
 }
 
@@ -67,8 +69,16 @@ try {
   await page.waitForSelector('body[data-state="ready"]', { timeout: 15000 });
 
   // Keyboard: the drop zone opens the file chooser with Enter.
-  await page.focus('#drop');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  let chooser = null;
+  for (let attempt = 1; attempt <= 3 && !chooser; attempt++) {
+    await page.focus('#drop');
+    [chooser] = await Promise.all([
+      page.waitForEvent('filechooser', { timeout: 10000 }).catch(() => null),
+      page.keyboard.press('Enter'),
+    ]);
+    summary.file_chooser_attempts = attempt;
+  }
+  if (!chooser) throw new Error('Enter on the drop zone does not open the file chooser');
   await chooser.setFiles(photo);
   await page.waitForSelector('body[data-state="photo-chosen"]');
   await page.click('#quote');
@@ -90,6 +100,8 @@ try {
 
   if (payment === 'dev-button') {
     await page.click('#dev-pay');
+  } else if (payment === 'wait') {
+    process.stderr.write(`invoice: ${invoice}\n`);
   } else {
     // Pay outside the page: the page never sees this preimage and must learn of the payment from the server.
     await new Promise((resolve) => setTimeout(resolve, 2500));

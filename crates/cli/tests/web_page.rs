@@ -1,15 +1,17 @@
 //! The web page on the real binary: what `GET /` and its assets are served with, `POST /api/l402/invoice-status`
 //! (the holder of a challenge's macaroon, and nobody else, learns that its invoice was paid and gets the
 //! preimage), and, with `MESH402_TEST_TOOLS=1`, the page itself in headless Chromium (`tests/js/web-page.mjs`):
-//! paid with the development wallet's button, and paid outside the page.
+//! paid with the development wallet's button, paid outside the page through the development wallet, and, with the
+//! server on a real LNbits, paid from a second LNbits wallet.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mesh402_l402::{Identifier, Keyring, MintParams, PaymentHash, ServerSecret, TokenId, mint};
+use mesh402_testkit::lnbits::LnbitsServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,11 +30,17 @@ impl Drop for Server {
 }
 
 fn start_server() -> Server {
+    start_server_with(&[], &[])
+}
+
+fn start_server_with(args: &[&str], env: &[(&str, &str)]) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir.path())
+        .args(args)
+        .envs(env.iter().copied())
         .env("MESH402_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -221,4 +229,57 @@ fn in_a_browser_a_payment_made_outside_the_page_is_picked_up_by_it() {
     let summary = run_page("external", screenshot.path());
     assert_eq!(summary["validator_errors"], 0);
     assert!(summary["states"].as_array().unwrap().iter().any(|state| state == "generating"), "{summary}");
+}
+
+#[tokio::test]
+async fn in_a_browser_on_lnbits_an_invoice_paid_from_another_wallet_is_picked_up_by_the_page() {
+    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let server = start_server_with(
+        &["--lightning", "lnbits", "--lnbits-url", &lnbits.url],
+        &[("MESH402_LNBITS_INVOICE_KEY", &lnbits.shop_invoice_key)],
+    );
+    let downloads = tempfile::tempdir().unwrap();
+    let screenshot = tempfile::NamedTempFile::with_suffix(".png").unwrap();
+    let mut node = Command::new("node")
+        .arg(repo().join("tests/js/web-page.mjs"))
+        .arg(&server.url)
+        .arg(repo().join("crates/mesh/tests/fixtures/horse.png"))
+        .arg(screenshot.path())
+        .arg(downloads.path())
+        .arg("wait")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is installed (scripts/test.sh installs it)");
+    let stderr = node.stderr.take().unwrap();
+    let (invoice_tx, invoice_rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn(move || {
+        let mut invoice_tx = Some(invoice_tx);
+        let mut rest = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            match line.strip_prefix("invoice: ") {
+                Some(invoice) => {
+                    if let Some(tx) = invoice_tx.take() {
+                        let _ = tx.send(invoice.to_owned());
+                    }
+                }
+                None => rest.push(line),
+            }
+        }
+        rest.join("\n")
+    });
+    // The page shows the invoice; a second LNbits wallet pays it; the page never sees this preimage.
+    if let Ok(invoice) = invoice_rx.await {
+        assert!(invoice.starts_with("lnbc"), "{invoice}");
+        lnbits.pay(&invoice).await;
+    }
+    let mut stdout = String::new();
+    node.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    let status = node.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "the page test failed:\n{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["dev_button_visible"], false, "no development wallet on LNbits");
+    assert_eq!(summary["validator_errors"], 0);
+    assert_eq!(summary["reload_shows_model"], true);
 }

@@ -6,11 +6,8 @@
 //! expiry, revocation) before the node is asked, and the payment hash looked up is the one inside it, so the
 //! answer goes only to whoever was handed the challenge; a payment hash alone (which the invoice shows to anyone
 //! who sees it) gets nothing. Forged and foreign macaroons get `404 invoice_not_found` after an HMAC chain, with
-//! no call to the node. Lookups are rate-limited for the whole server, so the node cannot be flooded through this
-//! route. The preimage is never logged.
-
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! no call to the node. Lookups of verified macaroons are rate-limited for the whole process (in the service), so
+//! the node cannot be flooded through this route. The preimage is never logged.
 
 use axum::Json;
 use axum::extract::State;
@@ -25,41 +22,12 @@ use serde_json::json;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Lookups per second, for the whole server.
-const LOOKUPS_PER_SECOND: f64 = 20.0;
-/// How many lookups may come at once before the rate applies.
-const BURST: f64 = 40.0;
-
 /// Body of `POST /api/l402/invoice-status`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// The challenge's macaroon, base64 (standard or URL-safe, padded or not).
     macaroon: String,
-}
-
-/// A token bucket shared by every request.
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-}
-
-static BUCKET: Mutex<Option<Bucket>> = Mutex::new(None);
-
-/// Takes one token, or says how long until one is there.
-fn take_token() -> Result<(), Duration> {
-    let mut bucket = BUCKET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let now = Instant::now();
-    let bucket = bucket.get_or_insert(Bucket { tokens: BURST, refilled: now });
-    let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
-    bucket.tokens = (bucket.tokens + elapsed * LOOKUPS_PER_SECOND).min(BURST);
-    bucket.refilled = now;
-    if bucket.tokens >= 1.0 {
-        bucket.tokens -= 1.0;
-        Ok(())
-    } else {
-        Err(Duration::from_secs_f64((1.0 - bucket.tokens) / LOOKUPS_PER_SECOND))
-    }
 }
 
 /// The handler.
@@ -81,19 +49,19 @@ pub async fn invoice_status(
         )
     };
     let macaroon = Macaroon::from_base64(request.macaroon.trim()).map_err(|_| not_found())?;
-    if let Err(wait) = take_token() {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many invoice status requests; wait a moment and ask again.",
-        )
-        .retry_after(wait.as_secs().max(1)));
-    }
     let (payment_hash, status) = match state.service.invoice_status(&macaroon).await {
         Ok(answer) => answer,
         Err(InvoiceStatusError::Rejected(reason)) => {
             tracing::info!(reason = reason.code(), "invoice status asked with a macaroon that does not verify");
             return Err(not_found());
+        }
+        Err(InvoiceStatusError::Busy(wait)) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many invoice status requests; wait a moment and ask again.",
+            )
+            .retry_after(wait.as_secs().max(1)));
         }
         Err(InvoiceStatusError::Service(error)) => {
             return Err(match error {
