@@ -3,10 +3,11 @@
 // check that the viewer drew the model, download the GLB and validate it with the Khronos validator, reload and get
 // the model again without paying, and check the page on a phone-sized screen.
 //
-// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|wait>
+// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|webln|wait>
 //   dev-button: the page's "pay with the development wallet" button pays.
 //   external:   this script pays the invoice through the server's /dev/pay, outside the page, and the page must
 //               notice the payment on its own (through /api/l402/invoice-status) and show the model.
+//   webln:      a stand-in browser wallet (window.webln, paying through /dev/pay) is in the page; its button pays.
 //   wait:       this script writes `invoice: <bolt11>` on stderr and waits: the caller pays it from a wallet of
 //               its own (another LNbits wallet), and the page must notice the payment on its own.
 // Prints a JSON summary on stdout; exits non-zero on any failure.
@@ -17,8 +18,8 @@ import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const [base, photo, screenshotPath, downloadDir, payment] = process.argv.slice(2);
-if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external', 'wait'].includes(payment)) {
-  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|wait>');
+if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external', 'webln', 'wait'].includes(payment)) {
+  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|webln|wait>');
   process.exit(2);
 }
 
@@ -48,6 +49,20 @@ try {
       if (state && window.__states.at(-1) !== state) window.__states.push(state);
     }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
   });
+  if (payment === 'webln') {
+    // What a WebLN browser extension provides, backed by the development wallet.
+    await context.addInitScript(() => {
+      window.webln = {
+        enable: async () => {},
+        sendPayment: async (invoice) => {
+          const paid = await fetch('/dev/pay', {
+            method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ invoice }),
+          });
+          return { preimage: (await paid.json()).preimage };
+        },
+      };
+    });
+  }
   const page = await context.newPage();
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
@@ -97,9 +112,16 @@ try {
   });
   if (!(summary.qr_dark_modules > 0)) problems.push('the QR code is empty');
   summary.dev_button_visible = await page.isVisible('#dev-pay');
+  summary.webln_button_visible = await page.isVisible('#pay-webln');
+  if (summary.webln_button_visible !== (payment === 'webln')) {
+    problems.push(`the WebLN button is ${summary.webln_button_visible ? 'shown without' : 'hidden with'} a browser wallet`);
+  }
+  await page.screenshot({ path: screenshotPath.replace(/\.png$/, '-pay.png'), fullPage: true });
 
   if (payment === 'dev-button') {
     await page.click('#dev-pay');
+  } else if (payment === 'webln') {
+    await page.click('#pay-webln');
   } else if (payment === 'wait') {
     process.stderr.write(`invoice: ${invoice}\n`);
   } else {

@@ -1,8 +1,8 @@
 //! The web page on the real binary: what `GET /` and its assets are served with, `POST /api/l402/invoice-status`
 //! (the holder of a challenge's macaroon, and nobody else, learns that its invoice was paid and gets the
 //! preimage), and, with `MESH402_TEST_TOOLS=1`, the page itself in headless Chromium (`tests/js/web-page.mjs`):
-//! paid with the development wallet's button, paid outside the page through the development wallet, and, with the
-//! server on a real LNbits, paid from a second LNbits wallet.
+//! paid with the development wallet's button, with a (stand-in) WebLN browser wallet, outside the page through the
+//! development wallet, and, with the server on a real LNbits, from a second LNbits wallet.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -188,13 +188,13 @@ async fn the_page_and_its_assets_are_served_from_the_binary_with_a_strict_policy
 }
 
 /// Runs `tests/js/web-page.mjs` against a fresh server; returns its summary.
-fn run_page(payment: &str, screenshot: &Path) -> Value {
+fn run_page(payment: &str, photo: &str, screenshot: &Path) -> Value {
     let server = start_server();
     let downloads = tempfile::tempdir().unwrap();
     let output = Command::new("node")
         .arg(repo().join("tests/js/web-page.mjs"))
         .arg(&server.url)
-        .arg(repo().join("crates/mesh/tests/fixtures/horse.png"))
+        .arg(repo().join("crates/mesh/tests/fixtures").join(photo))
         .arg(screenshot)
         .arg(downloads.path())
         .arg(payment)
@@ -210,9 +210,10 @@ fn in_a_browser_the_development_wallets_button_buys_a_model_shown_in_the_viewer(
     if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
         return;
     }
-    // The screenshot of the page with the model on it is kept for people to look at.
+    // Screenshots of the page with the model on it (a textured photo of three fruits on a table) and of the
+    // payment step are kept for people to look at: target/web-page.png and target/web-page-pay.png.
     let screenshot = repo().join("target/web-page.png");
-    let summary = run_page("dev-button", &screenshot);
+    let summary = run_page("dev-button", "scenes/fruit_trio_table.jpg", &screenshot);
     assert_eq!(summary["validator_errors"], 0);
     assert_eq!(summary["validator_warnings"], 0);
     assert_eq!(summary["reload_shows_model"], true);
@@ -226,9 +227,20 @@ fn in_a_browser_a_payment_made_outside_the_page_is_picked_up_by_it() {
         return;
     }
     let screenshot = tempfile::NamedTempFile::with_suffix(".png").unwrap();
-    let summary = run_page("external", screenshot.path());
+    let summary = run_page("external", "horse.png", screenshot.path());
     assert_eq!(summary["validator_errors"], 0);
     assert!(summary["states"].as_array().unwrap().iter().any(|state| state == "generating"), "{summary}");
+}
+
+#[test]
+fn in_a_browser_a_webln_wallet_pays_from_its_button() {
+    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
+        return;
+    }
+    let screenshot = tempfile::NamedTempFile::with_suffix(".png").unwrap();
+    let summary = run_page("webln", "horse.png", screenshot.path());
+    assert_eq!(summary["webln_button_visible"], true);
+    assert_eq!(summary["validator_errors"], 0);
 }
 
 #[tokio::test]

@@ -253,7 +253,8 @@ function showPayment() {
   $("open-wallet").href = uri;
   $("qr-link").href = uri;
   drawQr(uri.toUpperCase());
-  $("webln").hidden = typeof window.webln === "undefined";
+  // A browser wallet (WebLN) defines window.webln; no element of the page has that id, so it is never a DOM node.
+  $("pay-webln").hidden = typeof window.webln?.sendPayment !== "function";
   $("pay-status").textContent = "Waiting for the payment… Scan the code with a Lightning wallet, or use a button.";
   const deadline = Date.parse(expires_at);
   const tick = () => {
@@ -527,7 +528,7 @@ function wire() {
   });
   $("quote").addEventListener("click", quote);
   $("copy").addEventListener("click", copyInvoice);
-  $("webln").addEventListener("click", payWithWebln);
+  $("pay-webln").addEventListener("click", payWithWebln);
   $("dev-pay").addEventListener("click", payWithDevWallet);
   $("cancel").addEventListener("click", startOver);
   $("again").addEventListener("click", startOver);
