@@ -11,13 +11,10 @@
 
 mod vault;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use bitcoin::hashes::Hash;
-use lightning_invoice::Bolt11Invoice;
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
 pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
 use serde_json::{Map, Value};
@@ -364,11 +361,12 @@ async fn answer(response: reqwest::Response) -> Result<Value, BuyError> {
 /// Decodes the challenge's invoice: it must be validly signed, carry an amount, and commit to the payment hash
 /// the macaroon's identifier holds.
 fn check_invoice(challenge: Challenge) -> Result<Quote, BuyError> {
-    let invoice = Bolt11Invoice::from_str(&challenge.invoice)
+    // Read leniently, as the server side does: the signature must be valid, but fields some wallets omit
+    // (features, a payment secret) are not required.
+    let facts = mesh402_ln::invoice_facts(challenge.invoice.trim())
         .map_err(|err| BuyError::Protocol(format!("the invoice does not decode: {err}")))?;
-    let amount_msat =
-        invoice.amount_milli_satoshis().ok_or_else(|| BuyError::Protocol("the invoice has no amount".into()))?;
-    let payment_hash = PaymentHash(invoice.payment_hash().to_byte_array());
+    let amount_msat = facts.amount_msat.ok_or_else(|| BuyError::Protocol("the invoice has no amount".into()))?;
+    let payment_hash = facts.payment_hash;
     let identifier = Identifier::decode(challenge.macaroon.identifier())
         .map_err(|err| BuyError::Protocol(format!("the macaroon's identifier: {err}")))?;
     if identifier.payment_hash != payment_hash {

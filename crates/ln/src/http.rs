@@ -230,17 +230,23 @@ impl Answer {
 
 /// What mesh402 needs from a BOLT11 invoice, read leniently: the signature must be valid, but optional fields
 /// some wallets omit (features, a payment secret: LNbits' FakeWallet writes neither) are not required.
-struct InvoiceFacts {
-    amount_msat: Option<u64>,
-    payment_hash: PaymentHash,
-    expiry: Duration,
-    expires_at: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceFacts {
+    /// The amount, when the invoice names one.
+    pub amount_msat: Option<u64>,
+    /// The payment hash it commits to.
+    pub payment_hash: PaymentHash,
+    /// How long it is payable after its timestamp.
+    pub expiry: Duration,
+    /// When it stops being payable, in unix seconds.
+    pub expires_at: u64,
 }
 
 /// BOLT11's expiry when the invoice names none.
 const DEFAULT_BOLT11_EXPIRY: Duration = Duration::from_secs(3600);
 
-fn invoice_facts(bolt11: &str) -> Result<InvoiceFacts, String> {
+/// Reads `bolt11` leniently (see [`InvoiceFacts`]); the error says what is wrong.
+pub fn invoice_facts(bolt11: &str) -> Result<InvoiceFacts, String> {
     let signed = SignedRawBolt11Invoice::from_str(bolt11).map_err(|error| error.to_string())?;
     if !signed.check_signature() {
         return Err("its signature is invalid".into());

@@ -22,7 +22,7 @@ mod pay;
 
 pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, PayError};
-pub use http::{Secret, install_crypto_provider};
+pub use http::{InvoiceFacts, Secret, install_crypto_provider, invoice_facts};
 pub use lnbits::{Lnbits, LnbitsSettings};
 pub use lnd::{Lnd, LndSettings};
 pub use nwc::{Nwc, NwcSettings};
