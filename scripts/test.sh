@@ -52,6 +52,17 @@ export MESH402_TEST_LNBITS="$LNBITS_VENV/bin/lnbits"
 # runs `cargo test` on a crate alone; here they must run, and a missing tool fails them.
 export MESH402_TEST_TOOLS=1
 
+echo "==> The MCP Python SDK (an independent MCP client for the mcp tests), pinned, in target/mcp-venv"
+MCP_VERSION=1.30.0
+MCP_VENV="$PWD/target/mcp-venv"
+if [ "$(cat "$MCP_VENV/.installed" 2>/dev/null)" != "$MCP_VERSION" ]; then
+  rm -rf "$MCP_VENV"
+  python3 -m venv "$MCP_VENV"
+  "$MCP_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
+  echo "$MCP_VERSION" >"$MCP_VENV/.installed"
+fi
+export MESH402_TEST_MCP_PYTHON="$MCP_VENV/bin/python"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

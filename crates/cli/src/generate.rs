@@ -26,27 +26,15 @@ pub struct GenerateArgs {
     /// Where to write the model.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// The server's base URL.
-    #[arg(long, env = "MESH402_SERVER", default_value = "http://127.0.0.1:8402")]
-    server: String,
-    /// The wallet that pays: `dev` (the server's development wallet) or `lnbits`.
-    #[arg(long, value_parser = ["dev", "lnbits"], default_value = "dev")]
-    wallet: String,
-    /// LNbits: the base URL of the paying wallet's server.
-    #[arg(long, env = "MESH402_LNBITS_URL")]
-    lnbits_url: Option<String>,
-    /// LNbits: a file holding the paying wallet's admin key (or set MESH402_LNBITS_ADMIN_KEY).
-    #[arg(long, value_name = "FILE")]
-    lnbits_admin_key_file: Option<PathBuf>,
+    /// The server, the wallet and where purchases are saved.
+    #[command(flatten)]
+    wallet: WalletArgs,
     /// The most this purchase may cost, in satoshis; the amount is read from the invoice.
     #[arg(long, default_value_t = 1_000)]
     max_sats: u64,
     /// Print one JSON object with the result instead of progress.
     #[arg(long)]
     json: bool,
-    /// Where purchases are saved before they are paid [default: $XDG_STATE_HOME/mesh402/purchases].
-    #[arg(long, env = "MESH402_STATE_DIR", value_name = "DIR")]
-    state_dir: Option<PathBuf>,
     /// inflate (photos of objects) or extrude (logos, alpha art).
     #[arg(long, value_parser = ["inflate", "extrude"])]
     mode: Option<String>,
@@ -67,7 +55,39 @@ fn fail(json: bool, code: u8, kind: &str, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn payer(args: &GenerateArgs) -> Result<Arc<dyn InvoicePayer>, String> {
+/// The server to buy from, the wallet that pays, and where purchases are saved: shared by `generate` and `mcp`.
+#[derive(Debug, Args)]
+pub struct WalletArgs {
+    /// The server's base URL.
+    #[arg(long, env = "MESH402_SERVER", default_value = "http://127.0.0.1:8402")]
+    pub server: String,
+    /// The wallet that pays: `dev` (the server's development wallet) or `lnbits`.
+    #[arg(long, value_parser = ["dev", "lnbits"], default_value = "dev")]
+    pub wallet: String,
+    /// LNbits: the base URL of the paying wallet's server.
+    #[arg(long, env = "MESH402_LNBITS_URL")]
+    pub lnbits_url: Option<String>,
+    /// LNbits: a file holding the paying wallet's admin key (or set MESH402_LNBITS_ADMIN_KEY).
+    #[arg(long, value_name = "FILE")]
+    pub lnbits_admin_key_file: Option<PathBuf>,
+    /// Where purchases are saved before they are paid [default: $XDG_STATE_HOME/mesh402/purchases].
+    #[arg(long, env = "MESH402_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl WalletArgs {
+    /// The vault of saved purchases.
+    pub fn vault(&self) -> Result<Vault, String> {
+        self.state_dir
+            .clone()
+            .or_else(Vault::default_dir)
+            .map(Vault::new)
+            .ok_or_else(|| "no state directory: set --state-dir or HOME".to_owned())
+    }
+}
+
+/// The wallet `args` name.
+pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
     let timeout = Duration::from_secs(90);
     match args.wallet.as_str() {
         "lnbits" => {
@@ -88,36 +108,46 @@ fn payer(args: &GenerateArgs) -> Result<Arc<dyn InvoicePayer>, String> {
     }
 }
 
-fn order(args: &GenerateArgs) -> Result<Order, String> {
-    let image = std::fs::read(&args.image).map_err(|err| format!("{}: {err}", args.image.display()))?;
-    let extension = args.image.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let media_type = match extension.as_deref() {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("webp") => "image/webp",
-        _ => return Err(format!("{}: not a .png, .jpg or .webp file", args.image.display())),
-    };
+/// The media type of an image file, from its extension.
+pub fn media_type_of(path: &std::path::Path) -> Result<&'static str, String> {
+    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("png") => Ok("image/png"),
+        Some("jpg" | "jpeg") => Ok("image/jpeg"),
+        Some("webp") => Ok("image/webp"),
+        _ => Err(format!("{}: not a .png, .jpg or .webp file", path.display())),
+    }
+}
+
+/// The order for an image file and the generator's options.
+pub fn order(
+    image: &std::path::Path,
+    mode: &Option<String>,
+    format: &Option<String>,
+    target_faces: Option<u32>,
+) -> Result<Order, String> {
+    let media_type = media_type_of(image)?;
+    let bytes = std::fs::read(image).map_err(|err| format!("{}: {err}", image.display()))?;
     let mut options = Map::new();
-    if let Some(mode) = &args.mode {
+    if let Some(mode) = mode {
         options.insert("mode".into(), json!(mode));
     }
-    if let Some(format) = &args.format {
+    if let Some(format) = format {
         options.insert("format".into(), json!(format));
     }
-    if let Some(faces) = args.target_faces {
+    if let Some(faces) = target_faces {
         options.insert("target_faces".into(), json!(faces));
     }
-    Ok(Order { image, media_type: media_type.into(), options })
+    Ok(Order { image: bytes, media_type: media_type.into(), options })
 }
 
 /// Runs the command and maps its outcome to an exit code.
 pub fn generate(args: GenerateArgs) -> ExitCode {
-    let (order, payer) = match order(&args).and_then(|order| Ok((order, payer(&args)?))) {
-        Ok(pair) => pair,
+    let prepared = order(&args.image, &args.mode, &args.format, args.target_faces)
+        .and_then(|order| Ok((order, payer(&args.wallet)?, args.wallet.vault()?)));
+    let (order, payer, vault) = match prepared {
+        Ok(parts) => parts,
         Err(message) => return fail(args.json, 2, "bad_input", &message),
-    };
-    let Some(state_dir) = args.state_dir.clone().or_else(Vault::default_dir) else {
-        return fail(args.json, 2, "bad_input", "no state directory: set --state-dir or HOME");
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -131,7 +161,7 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
     let mut progress = |step: Step| match step {
         Step::Asking => bar.set_message("asking for a price"),
         Step::Quoted(msat) => bar.set_message(format!("price {} sat", msat.div_ceil(1000))),
-        Step::Paying => bar.set_message(format!("paying with the {} wallet", args.wallet)),
+        Step::Paying => bar.set_message(format!("paying with the {} wallet", args.wallet.wallet)),
         Step::Resuming => bar.set_message("resuming a paid purchase (no payment)"),
         Step::Generating(stage, percent) => {
             bar.set_message(format!("generating: {stage}"));
@@ -143,7 +173,7 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let buyer = Buyer::new(&args.server, payer, args.max_sats, Vault::new(state_dir))?;
+        let buyer = Buyer::new(&args.wallet.server, payer, args.max_sats, vault)?;
         buyer.buy(&order, &mut progress).await
     });
     bar.finish_and_clear();

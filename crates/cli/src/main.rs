@@ -5,6 +5,7 @@
 //! only in `main`.
 
 mod generate;
+mod mcp;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -37,6 +38,9 @@ enum Command {
     /// Buy a model from a server: pay its invoice with your wallet (within --max-sats, never twice) and download
     /// the model.
     Generate(generate::GenerateArgs),
+    /// A Model Context Protocol server on stdio: AI agents quote and buy models with the configured wallet,
+    /// within per-call and per-session budgets.
+    Mcp(mcp::McpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Mesh(args) => mesh(args),
         Command::DevPay(args) => dev_pay(args),
         Command::Generate(args) => return generate::generate(args),
+        Command::Mcp(args) => mcp::mcp(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

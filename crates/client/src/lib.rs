@@ -230,6 +230,13 @@ impl Buyer {
         self.finish(done, paid_msat, price_msat, purchase.payment_hash, progress).await
     }
 
+    /// The price of `order` in millisatoshis, read from the invoice of the server's 402, without paying (the
+    /// server makes an invoice that nobody pays). `None` when the server asks no payment.
+    pub async fn quote(&self, order: &Order) -> Result<Option<u64>, BuyError> {
+        let url = format!("{}{ENDPOINT}", self.server);
+        Ok(self.ask(&url, &order.body()).await?.ok().map(|quote| quote.amount_msat))
+    }
+
     /// The quote of a purchase saved before its payment.
     fn requote(&self, purchase: &Purchase) -> Result<Quote, BuyError> {
         let macaroon = mesh402_l402::Macaroon::from_base64(&purchase.macaroon)

@@ -1,0 +1,75 @@
+//! `mesh402 mcp` driven by an independent MCP client, the official Python SDK (PyPI `mcp`, installed by
+//! scripts/test.sh into a venv named by `MESH402_TEST_MCP_PYTHON`): the tools are listed, a photo is quoted and
+//! its model bought from the real server with the development wallet; with a session budget below the price the
+//! purchase is refused and nothing is paid.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn python() -> Option<String> {
+    if !mesh402_testkit::tools::enabled("the MCP Python SDK") {
+        return None;
+    }
+    Some(std::env::var("MESH402_TEST_MCP_PYTHON").expect("MESH402_TEST_MCP_PYTHON names the venv's python"))
+}
+
+fn run_agent(python: &str, server: &str, state: &std::path::Path, out: &std::path::Path, session_sats: &str) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let image = root.join("crates/mesh/tests/fixtures/horse.png");
+    let output = Command::new(python)
+        .arg(root.join("tests/mcp/buy_with_mcp.py"))
+        .arg(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["--server", server, "--wallet", "dev", "--max-sats-per-session", session_sats, "--state-dir"])
+        .arg(state)
+        .arg("--output-dir")
+        .arg(out)
+        .arg("--")
+        .arg(&image)
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn an_agent_lists_quotes_and_buys_within_its_budget() {
+    let Some(python) = python() else { return };
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server =
+        line.strip_prefix("mesh402 listening on ").and_then(|r| r.split_whitespace().next()).unwrap().to_owned();
+    let ledger = data_dir.path().join("dev-wallet-paid.ledger");
+    let paid = || std::fs::read_to_string(&ledger).map(|t| t.lines().count()).unwrap_or(0);
+
+    // A session budget of 1 sat: the quote works, the purchase is refused, nothing is paid.
+    let dir = tempfile::tempdir().unwrap();
+    let poor = run_agent(&python, &server, &dir.path().join("state-poor"), dir.path(), "1");
+    assert_eq!(poor["tools"], serde_json::json!(["generate_model", "quote_model"]));
+    assert!(poor["descriptions"]["generate_model"].as_str().unwrap().contains("budget"));
+    let quote: Value = serde_json::from_str(poor["quote"]["text"].as_str().unwrap()).unwrap();
+    assert!(quote["price_sats"].as_u64().unwrap() > 1);
+    assert_eq!(poor["generate"]["is_error"], true);
+    assert!(poor["generate"]["text"].as_str().unwrap().contains("over the budget"), "{poor}");
+    assert_eq!(paid(), 0);
+
+    // Enough budget: the model is bought once and written locally.
+    let rich = run_agent(&python, &server, &dir.path().join("state"), dir.path(), "5000");
+    assert_eq!(rich["generate"]["is_error"], false, "{rich}");
+    let result: Value = serde_json::from_str(rich["generate"]["text"].as_str().unwrap()).unwrap();
+    assert!(result["model_url"].as_str().unwrap().starts_with("http"));
+    assert_eq!(result["paid_sats"], quote["price_sats"]);
+    assert_eq!(&std::fs::read(result["file"].as_str().unwrap()).unwrap()[..4], b"glTF");
+    assert_eq!(paid(), 1);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,30 @@
+"""Drives `mesh402 mcp` with the official MCP Python SDK (PyPI `mcp`), as an agent would: list the tools, quote a
+photo, buy its model. Prints one JSON object with what it saw. Arguments: the mesh402 binary, then the arguments
+of `mesh402 mcp`, then `--`, then the image path."""
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+async def main() -> None:
+    split = sys.argv.index("--")
+    command, server_args, image = sys.argv[1], sys.argv[2:split], sys.argv[split + 1]
+    params = StdioServerParameters(command=command, args=["mcp", *server_args])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            quote = await session.call_tool("quote_model", {"image_path": image})
+            bought = await session.call_tool("generate_model", {"image_path": image})
+            print(json.dumps({
+                "tools": sorted(tool.name for tool in tools.tools),
+                "descriptions": {tool.name: tool.description for tool in tools.tools},
+                "quote": {"is_error": bool(quote.isError), "text": quote.content[0].text},
+                "generate": {"is_error": bool(bought.isError), "text": bought.content[0].text},
+            }))
+
+
+asyncio.run(main())
