@@ -190,7 +190,8 @@ pub struct Stats {
     pub mask_source: MaskSource,
     /// Separate bodies in the model (parts of the silhouette: letters of a logo, several objects).
     pub n_parts: u32,
-    /// Wall-clock milliseconds per stage, in the order the stages ran (not part of the output bytes).
+    /// Wall-clock milliseconds per stage, in the order the stages ran (not part of the output bytes). The texture
+    /// is baked alongside the geometry stages; its entry is the time still spent on it after they finished.
     pub stage_ms: Vec<(Stage, f64)>,
 }
 
@@ -332,15 +333,24 @@ pub fn generate_with_limits(
     let outlines =
         contour::trace(&field).ok_or_else(|| MeshError::no_object("No outline could be traced around the object"))?;
     report(&mut clock, progress, Stage::Contour, 30);
-    let (mesh3, crop, n_parts) = parts_geometry(outlines, &mask, params, &decoded, &mut clock)?;
+    let (outlines, crop) = select_parts(outlines, &mask, &decoded, params)?;
+    // The texture depends only on the mask and the crop, so it is baked on a second thread while the geometry is
+    // built: both stages are single-threaded, and the machine's other core is otherwise idle here.
+    let (geometry, texture_jpeg) = std::thread::scope(|scope| {
+        let texture = (params.format != Format::Stl)
+            .then(|| scope.spawn(|| texture::bake(&decoded, &field, &crop, params.texture_size)));
+        let geometry = parts_geometry(&outlines, params, &crop, &mut clock);
+        let texture = match texture {
+            None => Ok(Vec::new()),
+            Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        };
+        (geometry, texture)
+    });
+    let (mesh3, n_parts) = geometry?;
+    let texture_jpeg = texture_jpeg?;
     for (stage, percent) in [(Stage::Triangulate, 45), (Stage::Heights, 55), (Stage::Check, 65)] {
         progress(Progress { stage, percent });
     }
-    let texture_jpeg = if params.format == Format::Stl {
-        Vec::new()
-    } else {
-        texture::bake(&decoded, &field, &crop, params.texture_size)?
-    };
     drop(decoded);
     report(&mut clock, progress, Stage::Texture, 80);
     let files = match params.format {
@@ -432,16 +442,14 @@ fn planar_mesh(
 /// The fewest faces a part is given; smaller shares drop the smallest parts.
 const MIN_PART_FACES: f64 = 80.0;
 
-/// The model of every part: the face cap shared in proportion to area (the smallest parts dropped when a share
-/// would be too small to model them), one frame and one texture crop around all of them, each part meshed and
-/// checked as its own closed body, then joined. A part other than the largest that cannot be meshed is dropped.
-fn parts_geometry(
+/// The parts to model and the one texture crop around all of them: specks are dropped, then the smallest parts
+/// while the face cap, shared in proportion to area, would give one too few faces to model it.
+fn select_parts(
     mut outlines: Vec<Outline>,
     mask: &Mask,
-    params: &MeshParams,
     decoded: &decode::Decoded,
-    clock: &mut Clock,
-) -> Result<(build::Mesh3, texture::Crop, u32), MeshError> {
+    params: &MeshParams,
+) -> Result<(Vec<Outline>, texture::Crop), MeshError> {
     // Loops of a few pixels are traces of specks the smoothing left; the mask's own filter decided the parts.
     let min_area = (f64::from(mask.width) * f64::from(mask.height) * 0.0002).max(16.0);
     outlines.retain(|o| o.area() >= min_area);
@@ -459,7 +467,21 @@ fn parts_geometry(
     }
     let all_points: Vec<[f64; 2]> = outlines.iter().flat_map(|o| o.outer.iter().copied()).collect();
     let crop = texture::crop_for(bounding_box(&all_points), decoded);
+    Ok((outlines, crop))
+}
+
+/// The model of the selected parts: one frame around all of them, each part meshed and checked as its own closed
+/// body with its share of the face cap, then joined. A part other than the largest that cannot be meshed is
+/// dropped; the number built is returned.
+fn parts_geometry(
+    outlines: &[Outline],
+    params: &MeshParams,
+    crop: &texture::Crop,
+    clock: &mut Clock,
+) -> Result<(build::Mesh3, u32), MeshError> {
+    let all_points: Vec<[f64; 2]> = outlines.iter().flat_map(|o| o.outer.iter().copied()).collect();
     let frame = build::Frame::new(&all_points, crop.work);
+    let target = f64::from(params.target_faces);
     let total: f64 = outlines.iter().map(Outline::area).sum();
     let mut joined = build::Mesh3::default();
     let mut n_parts = 0u32;
@@ -476,7 +498,7 @@ fn parts_geometry(
         }
     }
     joined.normalise();
-    Ok((joined, crop, n_parts))
+    Ok((joined, n_parts))
 }
 
 /// Triangulation, heights, lifting and the self-check of one part, with feedback on the edge length until the face cap is

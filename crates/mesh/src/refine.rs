@@ -88,23 +88,32 @@ pub(crate) fn guided_filter(guide: &RgbaImage, input: &[f32], factor: u32, r: us
         *slot = sum / count.max(1) as f64;
     }
     let (coeff, offset) = coefficients(&low, &p, r, eps);
-    // Bilinear upsampling of the coefficients, then q = a·I + b at full resolution.
+    // Bilinear upsampling of the coefficients, then q = a·I + b at full resolution; the rows are split between two
+    // threads (each pixel is computed alone, so the result does not depend on the split).
     let sample = |grid: &[f64], gx: f64, gy: f64| bilinear(grid, lw, lh, gx, gy);
     let scale = 1.0 / factor as f64;
     let raw = guide.as_raw();
-    let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let gy = (y as f64 + 0.5) * scale - 0.5;
-        for x in 0..w {
-            let gx = (x as f64 + 0.5) * scale - 0.5;
-            let px = &raw[(y * w + x) * 4..(y * w + x) * 4 + 3];
-            let mut q = sample(&offset, gx, gy);
-            for c in 0..3 {
-                q += sample(&coeff[c], gx, gy) * f64::from(px[c]) / 255.0;
+    let apply_rows = |rows: std::ops::Range<usize>, out: &mut [f32]| {
+        for (y, row) in rows.zip(out.chunks_exact_mut(w)) {
+            let gy = (y as f64 + 0.5) * scale - 0.5;
+            for (x, slot) in row.iter_mut().enumerate() {
+                let gx = (x as f64 + 0.5) * scale - 0.5;
+                let px = &raw[(y * w + x) * 4..(y * w + x) * 4 + 3];
+                let mut q = sample(&offset, gx, gy);
+                for c in 0..3 {
+                    q += sample(&coeff[c], gx, gy) * f64::from(px[c]) / 255.0;
+                }
+                *slot = q.clamp(0.0, 1.0) as f32;
             }
-            out.push(q.clamp(0.0, 1.0) as f32);
         }
-    }
+    };
+    let mut out = vec![0f32; w * h];
+    let half = h / 2;
+    let (top, bottom) = out.split_at_mut(half * w);
+    std::thread::scope(|scope| {
+        scope.spawn(|| apply_rows(0..half, top));
+        apply_rows(half..h, bottom);
+    });
     out
 }
 
