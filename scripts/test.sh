@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mesh402 on a fresh machine: installs what the tests need beyond the Rust toolchain
-# (the pinned JavaScript tools in tests/js, and LNbits for the Lightning backend tests), checks formatting and
-# lints, then runs the whole test suite.
+# (the pinned JavaScript tools in tests/js, LNbits for the Lightning backend tests, the MCP Python SDK, the
+# OpenAPI validator and schemathesis, promtool), checks formatting and lints, then runs the whole test suite.
 # Nothing is skipped because a tool is missing: a missing tool fails the run (MESH402_TEST_TOOLS=1 below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,24 @@ if [ "$(cat "$MCP_VENV/.installed" 2>/dev/null)" != "$MCP_VERSION" ]; then
   echo "$MCP_VERSION" >"$MCP_VENV/.installed"
 fi
 export MESH402_TEST_MCP_PYTHON="$MCP_VENV/bin/python"
+
+echo "==> OpenAPI tools (openapi-spec-validator, schemathesis), pinned, in target/openapi-venv"
+OPENAPI_TOOLS="openapi-spec-validator==0.9.0 schemathesis==4.32.5"
+OPENAPI_VENV="$PWD/target/openapi-venv"
+if [ "$(cat "$OPENAPI_VENV/.installed" 2>/dev/null)" != "$OPENAPI_TOOLS" ]; then
+  rm -rf "$OPENAPI_VENV"
+  python3 -m venv "$OPENAPI_VENV"
+  # shellcheck disable=SC2086
+  "$OPENAPI_VENV/bin/pip" install --quiet --disable-pip-version-check $OPENAPI_TOOLS
+  echo "$OPENAPI_TOOLS" >"$OPENAPI_VENV/.installed"
+fi
+export MESH402_TEST_OPENAPI_BIN="$OPENAPI_VENV/bin"
+
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "test.sh: installing Debian's prometheus (the metrics test checks /metrics with promtool)"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+need promtool
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

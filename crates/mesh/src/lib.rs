@@ -65,6 +65,15 @@ impl ImageKind {
         }
     }
 
+    /// The media type: `image/png`, `image/jpeg` or `image/webp`.
+    pub fn media_type(&self) -> &'static str {
+        match self {
+            ImageKind::Png => "image/png",
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::Webp => "image/webp",
+        }
+    }
+
     /// A human name: `PNG`, `JPEG` or `WebP`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -28,6 +28,10 @@ pub struct RawConfig {
     /// Directory for the database, secrets and model files [default: ./mesh402-data].
     #[arg(long, env = "MESH402_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Address of a second listener that serves only Prometheus metrics at /metrics; keep it private [default:
+    /// none, no metrics are served].
+    #[arg(long, env = "MESH402_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Base of the URLs handed to clients (modelUrl), e.g. https://models.example.com [default: http://<listen
     /// address>].
     #[arg(long, env = "MESH402_PUBLIC_URL", value_name = "URL")]
@@ -312,6 +316,8 @@ pub const DEFAULT_EVENTS_MAX_SECS: u64 = 3600;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the metrics listener, if metrics are served.
+    pub metrics_listen: Option<SocketAddr>,
     /// State directory.
     pub data_dir: PathBuf,
     /// Base URL for links; `None` means `http://<the bound address>`.
@@ -392,6 +398,12 @@ impl Config {
         let listen = listen_text.parse().map_err(|_| {
             ConfigError::invalid("listen", format!("{listen_text:?} is not an address like {DEFAULT_LISTEN}"))
         })?;
+        let metrics_listen = match raw.metrics_listen {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::invalid("metrics_listen", format!("{text:?} is not an address like 127.0.0.1:9402"))
+            })?),
+        };
         let public_url = match raw.public_url {
             Some(url) => Some(http_url("public_url", url)?),
             None => None,
@@ -462,6 +474,7 @@ impl Config {
         };
         Ok(Config {
             listen,
+            metrics_listen,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             public_url,
             price_sats,
@@ -696,10 +709,16 @@ mod tests {
     #[test]
     fn the_example_config_shows_the_defaults() {
         let (_, raw) = example();
-        // Keys with a default; public_url has none, workers and preflight_workers depend on the machine, backends
-        // are examples.
-        let shown =
-            Config::resolve(RawConfig { public_url: None, workers: None, preflight_workers: None, ..raw }).unwrap();
+        // Keys with a default; public_url and metrics_listen have none, workers and preflight_workers depend on the
+        // machine, backends are examples.
+        let shown = Config::resolve(RawConfig {
+            public_url: None,
+            metrics_listen: None,
+            workers: None,
+            preflight_workers: None,
+            ..raw
+        })
+        .unwrap();
         let defaults = Config::resolve(RawConfig::default()).unwrap();
         assert_eq!(format!("{shown:?}"), format!("{defaults:?}"));
     }

@@ -1,17 +1,22 @@
 //! `POST /api/l402/3d-model` (alias `POST /api/l402/generate-3d-model`): the body becomes a request, the gate
 //! lets a paid credential through or answers 402, the service redeems the credential into a job, and the
 //! response waits for the job (see `job_status.rs`).
+//!
+//! `POST /api/l402/quote` takes the same body and the same unpaid path up to the 402: the same limits, checks
+//! and errors, then the price instead of an invoice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use mesh402_service::{ModelRequest, RedeemError};
+use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -77,6 +82,52 @@ pub async fn create_model(
             Err(ApiError::internal())
         }
     }
+}
+
+/// `POST /api/l402/quote`: what the paid request would cost and whether its photo passes the checks made before
+/// an invoice. Counted, limited and checked exactly like an unpaid model request; makes no invoice and stores
+/// nothing. Answers `200` with the price, the resolved options and the image's size, or the error the paid
+/// request would get.
+pub async fn quote_model(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let limits = state.limits.clone();
+    limits.take_challenge(caller.client).await?;
+    check_content_type(&headers)?;
+    let declared = declared_length(&headers)?;
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(body_too_large(state.max_body_bytes));
+    }
+    let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), false)?;
+    let body = read_body(body, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
+    let answer = limits
+        .on_preflight_pool(async {
+            let request = parse_off_thread(body).await?;
+            let checked = state.service.preflight(&request).await?;
+            Ok::<_, ApiError>(json!({
+                "price_sats": state.offer.price_sats,
+                "accepted": true,
+                "options": request.params,
+                "image": {
+                    "media_type": request.kind.media_type(),
+                    "width": checked.width,
+                    "height": checked.height,
+                },
+                "limits": {
+                    "max_body_bytes": state.offer.max_body_bytes,
+                    "invoice_expiry_secs": state.offer.invoice_expiry_secs,
+                    "token_lifetime_secs": state.offer.token_lifetime_secs,
+                },
+            }))
+        })
+        .await??;
+    drop(reservation);
+    let mut response = Json(answer).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// The declared `Content-Length`, if any.

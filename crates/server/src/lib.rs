@@ -12,14 +12,18 @@
 
 pub mod config;
 mod dev_pay;
+pub mod discovery;
 mod downloads;
 mod endpoint;
 pub mod error;
+pub mod error_codes;
 mod gate;
 mod health;
 mod invoice_status;
 mod job_status;
 pub mod limits;
+pub mod metrics;
+mod openapi;
 mod request;
 mod serve;
 mod web;
@@ -61,6 +65,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The limits on unpaid traffic.
     pub limits: Arc<limits::Limits>,
+    /// What is sold and on what terms, for the discovery documents.
+    pub offer: Arc<discovery::Offer>,
 }
 
 /// A failure to start.
@@ -143,6 +149,9 @@ pub async fn build_with_generator(
             (Arc::new(wallet), None)
         }
     };
+    if config.metrics_listen.is_some() {
+        metrics::handle();
+    }
     let jobs = Arc::new(SqliteJobStore::open(&data_dir.join("mesh402.db")).await?);
     let files: Arc<dyn FileStore> = Arc::new(LocalFileStore::open(data_dir)?);
     let service = Service::new(ServiceParts {
@@ -166,10 +175,11 @@ pub async fn build_with_generator(
         service,
         files,
         dev_wallet,
-        public_url,
         max_wait: config.max_wait,
         max_body_bytes: config.max_body_bytes,
         limits: Arc::new(limits::Limits::new(config.traffic.clone(), config.max_body_bytes)),
+        offer: Arc::new(discovery::Offer::new(config, &public_url)),
+        public_url,
     })
 }
 
@@ -185,22 +195,32 @@ pub fn router(state: AppState) -> Router {
             header::LOCATION,
             HeaderName::from_static("x-error-code"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("preference-applied"),
         ]);
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
-        .route("/api/l402/3d-model", post(endpoint::create_model))
+        .route("/api/l402/3d-model", post(endpoint::create_model).get(discovery::get_model_metadata))
         // The seed service's other name for the same endpoint.
         .route("/api/l402/generate-3d-model", post(endpoint::create_model))
         .route("/api/l402/jobs/{job_id}", get(job_status::job_status))
         .route("/api/l402/jobs/{job_id}/events", get(job_status::job_events))
         .route("/models/{file}", get(downloads::download_primary))
         .route("/models/{model_id}/{name}", get(downloads::download_file))
+        .route("/api/l402/quote", post(endpoint::quote_model))
         .route("/healthz", get(health::health))
+        .route("/.well-known/l402-services", get(discovery::get_manifest))
+        .route("/.well-known/l402.json", get(discovery::get_l402_json))
+        .route("/.well-known/l402", get(discovery::get_l402_json))
+        .route("/llms.txt", get(discovery::get_llms_txt))
+        .route("/openapi.json", get(discovery::get_openapi))
+        .route("/api/error-codes", get(discovery::get_error_codes))
         .merge(web::routes());
     if state.dev_wallet.is_some() {
         router = router.route("/dev/pay", post(dev_pay::dev_pay));
     }
     router
+        // Counted under the route's pattern: a route layer runs after the route is matched.
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

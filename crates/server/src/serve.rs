@@ -1,5 +1,5 @@
-//! Running the server: bind, resume unfinished jobs, sweep past retention every hour, accept connections with
-//! their limits ([`serve_app`]), and shut down gracefully.
+//! Running the server: bind (and the metrics listener, when set), resume unfinished jobs, sweep past retention
+//! every hour, accept connections with their limits ([`serve_app`]), and shut down gracefully.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,6 +33,22 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
     let state = crate::build(&config, public_url.clone()).await?;
     let service = state.service.clone();
+    let metrics_server = match config.metrics_listen {
+        None => None,
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| StartError::Bind { addr: address, source })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: address, source })?;
+            println!("mesh402 metrics on http://{bound}/metrics");
+            let app = crate::metrics::router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(error = %error, "the metrics listener stopped");
+                }
+            }))
+        }
+    };
     let resumed = service.resume_unfinished().await.map_err(StartError::Resume)?;
     tracing::info!(address = %bound, %public_url, resumed, "mesh402 listening");
     // A line on stdout that scripts (and the end-to-end tests) can wait for.
@@ -66,6 +82,9 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         }
     };
     sweeper.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     let still_running = service.drain(std::time::Duration::from_secs(5)).await;
     if still_running > 0 {
         tracing::info!(still_running, "jobs left unfinished; they resume at the next start");

@@ -27,14 +27,16 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      connect-src 'self' blob:; worker-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// One embedded file.
-struct Asset {
-    path: &'static str,
-    content_type: &'static str,
+pub(crate) struct Asset {
+    /// The URL path it is served at.
+    pub path: &'static str,
+    /// Its media type.
+    pub content_type: &'static str,
     bytes: &'static [u8],
 }
 
 /// Every file the page is made of, under the URL it is served at.
-const ASSETS: &[Asset] = &[
+pub(crate) const ASSETS: &[Asset] = &[
     Asset {
         path: "/assets/app.js",
         content_type: "text/javascript; charset=utf-8",

@@ -84,12 +84,12 @@ impl Service {
         let token = verify_unpaid(macaroon, &self.inner.keyring, &context)?;
         take_token().map_err(InvoiceStatusError::Busy)?;
         let payment_hash = token.payment_hash;
-        let lookup = tokio::time::timeout(
+        let lookup = crate::metrics::timed_lightning_call(
+            "lookup_invoice",
             self.inner.config.lightning_timeout,
             self.inner.lightning.lookup_invoice(&payment_hash),
         )
-        .await
-        .map_err(|_| ServiceError::LightningUnavailable(LnError::Unavailable("timed out".into())))?;
+        .await;
         let status = match lookup {
             Ok(InvoiceState::Open) => InvoiceStatus::Open,
             Ok(InvoiceState::Settled { preimage }) => {

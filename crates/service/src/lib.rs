@@ -13,6 +13,7 @@
 mod generator;
 mod invoice_status;
 mod job_view;
+pub mod metrics;
 mod quote;
 mod redeem;
 mod request;
@@ -186,6 +187,11 @@ impl Service {
     /// The Lightning backend's name.
     pub fn lightning_name(&self) -> &'static str {
         self.inner.lightning.name()
+    }
+
+    /// How many jobs the store holds in each state (for the metrics scrape).
+    pub async fn job_counts(&self) -> Result<Vec<(mesh402_store::JobState, u64)>, ServiceError> {
+        Ok(self.inner.jobs.count_by_state().await?)
     }
 
     /// The job's current view: live from its worker if it runs here, else from the store.

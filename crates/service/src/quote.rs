@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mesh402_l402::{Challenge, Identifier, MintParams, Msat, PaymentHash, TokenId, mint};
-use mesh402_ln::{InvoiceRequest, LnError};
+use mesh402_ln::InvoiceRequest;
 use mesh402_mesh::Preflight;
 
 use crate::{ModelRequest, SERVICE_NAME, Service, ServiceError, unix_now};
@@ -45,11 +45,13 @@ impl Service {
             description: format!("mesh402 {SERVICE_NAME}: one model, {} sats", config.price.sats()),
             expiry: config.invoice_expiry,
         };
-        let invoice =
-            tokio::time::timeout(config.lightning_timeout, self.inner.lightning.create_invoice(&invoice_request))
-                .await
-                .map_err(|_| ServiceError::LightningUnavailable(LnError::Unavailable("timed out".into())))?
-                .map_err(ServiceError::LightningUnavailable)?;
+        let invoice = crate::metrics::timed_lightning_call(
+            "create_invoice",
+            config.lightning_timeout,
+            self.inner.lightning.create_invoice(&invoice_request),
+        )
+        .await
+        .map_err(ServiceError::LightningUnavailable)?;
         let identifier = Identifier { payment_hash: invoice.payment_hash, token_id: TokenId(rand::random()) };
         let valid_until = unix_now().saturating_add(config.token_lifetime.as_secs());
         let macaroon = mint(
@@ -63,6 +65,7 @@ impl Service {
                 request_binding: Some(request.binding()),
             },
         );
+        crate::metrics::challenge_issued();
         Ok(Quote {
             challenge: Challenge { macaroon, invoice: invoice.bolt11 },
             payment_hash: invoice.payment_hash,

@@ -29,7 +29,16 @@ impl Service {
     /// it runs, returned as it is once finished, and started again if it failed (the credential is still good).
     pub async fn redeem(&self, request: &ModelRequest, credential: &Credential) -> Result<JobView, RedeemError> {
         let binding = request.binding();
-        let token = self.verify(credential, Some(binding))?;
+        let token = match self.verify(credential, Some(binding)) {
+            Ok(token) => {
+                crate::metrics::credential(true, "valid");
+                token
+            }
+            Err(reason) => {
+                crate::metrics::credential(false, reason.code());
+                return Err(reason.into());
+            }
+        };
         // Fast path: the token already has a job (a replay, or a client polling by re-sending).
         if let Some(job) = self.inner.jobs.job_by_token(&token.token_id).await? {
             return Ok(self.rejoin(job, request).await?);
@@ -51,6 +60,7 @@ impl Service {
         match self.inner.jobs.claim(&new_job).await? {
             Claim::Created(job) => {
                 tracing::info!(job_id = %job.spec.job_id, "job created");
+                crate::metrics::earned(self.inner.config.price.sats());
                 Ok(self.start(job))
             }
             Claim::Existing(job) => {

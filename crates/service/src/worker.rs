@@ -64,7 +64,9 @@ impl Service {
 
     async fn run(&self, job: Job, updates: &watch::Sender<JobView>) {
         let job_id = job.spec.job_id;
+        let waiting = std::time::Instant::now();
         let Ok(_permit) = self.inner.worker_permits.acquire().await else { return };
+        crate::metrics::queue_wait(waiting.elapsed());
         loop {
             let attempt = match self.inner.jobs.start_attempt(&job_id, unix_now()).await {
                 Ok(attempt) => attempt,
@@ -79,7 +81,9 @@ impl Service {
                 view.stage = None;
                 view.progress = 0;
             });
+            let started = std::time::Instant::now();
             let outcome = self.attempt(&job, updates).await;
+            crate::metrics::generation(started.elapsed(), outcome.is_ok());
             let now = unix_now();
             match outcome {
                 Ok(output) => {
@@ -89,6 +93,7 @@ impl Service {
                         return;
                     }
                     self.delete_input(job_id).await;
+                    crate::metrics::job_finished(JobState::Succeeded);
                     tracing::info!(%job_id, attempt, model_id = %output.model_id, faces = output.n_faces, "job succeeded");
                     updates.send_modify(|view| {
                         view.state = JobState::Succeeded;
@@ -115,6 +120,7 @@ impl Service {
                         continue;
                     }
                     self.delete_input(job_id).await;
+                    crate::metrics::job_finished(JobState::Failed);
                     updates.send_modify(|view| {
                         view.state = JobState::Failed;
                         view.stage = None;
@@ -189,6 +195,7 @@ impl Service {
         };
         let files: Vec<(String, Vec<u8>)> = model.files.into_iter().map(|file| (file.name, file.bytes)).collect();
         self.inner.files.put_model(&output.model_id, &files).await.map_err(ServiceError::from)?;
+        crate::metrics::stored(files.iter().map(|(_, bytes)| bytes.len() as u64).sum());
         Ok(output)
     }
 }

@@ -22,6 +22,9 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state, in the order of a job's life.
+    pub const ALL: [JobState; 4] = [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Failed];
+
     /// The name stored in the database and shown to clients.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -191,4 +194,6 @@ pub trait JobStore: Send + Sync + 'static {
     async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError>;
     /// Removes a job's record and its failures. Removing an unknown job is not an error.
     async fn delete(&self, job_id: &JobId) -> Result<(), StoreError>;
+    /// How many jobs are in each state, every state listed (zero included), in [`JobState::ALL`]'s order.
+    async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError>;
 }

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
-use crate::{Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobStore, NewJob, StoreError};
+use crate::{Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, NewJob, StoreError};
 
 /// Job records in one SQLite database file (WAL mode, migrations applied on open).
 #[derive(Debug, Clone)]
@@ -289,6 +289,22 @@ impl JobStore for SqliteJobStore {
             .await
             .map_err(db_error)?;
         rows.iter().map(job_from_row).collect()
+    }
+
+    async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let mut counts: Vec<(JobState, u64)> = JobState::ALL.iter().map(|&state| (state, 0)).collect();
+        for (name, count) in rows {
+            let state =
+                JobState::from_str(&name).map_err(|_| StoreError::Corrupt { field: "state", value: name.clone() })?;
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 = u64::try_from(count).unwrap_or(0);
+            }
+        }
+        Ok(counts)
     }
 
     async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {

@@ -5,6 +5,7 @@
 //! - [`FakeGenerator`]: the embedded generator, counted, slowed down and failing on demand.
 //! - [`TestService`]: a [`mesh402_service::Service`] built from those, with a helper that pays for a request.
 //! - [`job_store_story`]: the one story every [`mesh402_store::JobStore`] implementation must pass.
+//! - [`ServerProcess`]: the real `mesh402` binary as a child process, for end-to-end tests.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
 
 #![deny(missing_docs)]
@@ -13,6 +14,7 @@ mod generator;
 mod lightning;
 pub mod lnbits;
 mod memory;
+mod process;
 mod service;
 mod story;
 pub mod tools;
@@ -20,5 +22,6 @@ pub mod tools;
 pub use generator::FakeGenerator;
 pub use lightning::FakeLightning;
 pub use memory::{MemoryFileStore, MemoryJobStore};
+pub use process::ServerProcess;
 pub use service::{TestService, disc_png, disc_request, test_config};
 pub use story::job_store_story;

@@ -152,6 +152,14 @@ impl JobStore for MemoryJobStore {
         Ok(MemoryJobStore::sorted(jobs.by_id.values().filter(|job| job.state.is_unfinished()).cloned()))
     }
 
+    async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        let jobs = lock(&self.inner);
+        Ok(JobState::ALL
+            .iter()
+            .map(|&state| (state, jobs.by_id.values().filter(|job| job.state == state).count() as u64))
+            .collect())
+    }
+
     async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
         let jobs = lock(&self.inner);
         let mut old =

@@ -109,6 +109,9 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert_eq!(job.state, JobState::Failed);
     assert_eq!(job.failure, Some(failure("no_object_found", false)), "the server-fault flag is kept");
     assert!(store.unfinished().await.unwrap().is_empty(), "a failed job is not resumed");
+    let failed = store.count_by_state().await.unwrap();
+    assert_eq!(failed.iter().map(|(state, _)| *state).collect::<Vec<_>>(), JobState::ALL.to_vec());
+    assert_eq!(failed.iter().find(|(state, _)| *state == JobState::Failed).map(|(_, n)| *n), Some(1));
     assert_eq!(
         store.failures(&job_id).await.unwrap(),
         vec![

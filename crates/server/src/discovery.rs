@@ -1,0 +1,395 @@
+//! Discovery (contract §9): what an agent or a directory needs to find, price and call the service, generated
+//! from the running configuration ([`Offer`]) and never written by hand.
+//!
+//! - `GET /.well-known/l402-services`: the service manifest (name, protocols, each paid service with its endpoint,
+//!   method, price, input schema, output and the URLs of the error codes, the docs and the OpenAPI document).
+//! - `GET /.well-known/l402.json` (also `/.well-known/l402`): the same offer, path by path.
+//! - `GET /llms.txt`: how an agent buys a model, step by step, with the real price.
+//! - `GET /api/l402/3d-model`: the paid endpoint's own entry of the manifest (instead of 405).
+//! - `GET /api/error-codes`: the error catalogue ([`crate::error_codes`]).
+//!
+//! All of them are free, stored nowhere and the same for every caller.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use mesh402_mesh::{
+    Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
+    Mode,
+};
+use serde_json::{Value, json};
+
+use crate::config::{Config, LightningChoice};
+use crate::{AppState, error_codes};
+
+/// The product's name in every discovery document.
+pub const SERVICE_TITLE: &str = "mesh402";
+/// The paid endpoint.
+pub const MODEL_PATH: &str = "/api/l402/3d-model";
+/// The free quote.
+pub const QUOTE_PATH: &str = "/api/l402/quote";
+/// One sentence on what is sold.
+const SUMMARY: &str = "Image to 3D model: send a photo (PNG, JPEG or WebP as a base64 data URI), pay one Lightning \
+                       invoice, receive a textured 3D model (GLB by default) to download.";
+
+/// What this server sells and on what terms: the settings every discovery document is made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    /// Price of one model in satoshis.
+    pub price_sats: u64,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// The generator's limits on images (checked before decoding).
+    pub image_limits: mesh402_mesh::Limits,
+    /// Seconds a client has to pay an invoice.
+    pub invoice_expiry_secs: u64,
+    /// Seconds a paid credential stays valid.
+    pub token_lifetime_secs: u64,
+    /// Longest a request waits for its model before a 202.
+    pub max_wait_secs: u64,
+    /// Challenges a client may ask for per minute.
+    pub challenges_per_minute: u32,
+    /// The Lightning backend's name (`dev`, `lnbits`, `lnd`, `cln`, `nwc`).
+    pub backend: &'static str,
+    /// Base of every URL handed out, without a trailing slash.
+    pub public_url: String,
+}
+
+impl Offer {
+    /// The offer the configuration makes, with links under `public_url`.
+    pub fn new(config: &Config, public_url: &str) -> Offer {
+        Offer {
+            price_sats: config.price_sats,
+            max_body_bytes: config.max_body_bytes,
+            image_limits: mesh402_mesh::Limits::default(),
+            invoice_expiry_secs: config.invoice_expiry.as_secs(),
+            token_lifetime_secs: config.token_lifetime.as_secs(),
+            max_wait_secs: config.max_wait.as_secs(),
+            challenges_per_minute: config.traffic.challenges_per_minute,
+            backend: match config.lightning {
+                LightningChoice::Dev => "dev",
+                LightningChoice::Lnbits(_) => "lnbits",
+                LightningChoice::Lnd(_) => "lnd",
+                LightningChoice::Cln(_) => "cln",
+                LightningChoice::Nwc(_) => "nwc",
+            },
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// An absolute URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+
+    /// Whether invoices are on regtest (the development wallet) rather than a real network.
+    pub fn is_test_money(&self) -> bool {
+        self.backend == "dev"
+    }
+}
+
+/// The JSON Schema of the request body: the image and every generator option with its default and range.
+pub fn request_schema(offer: &Offer) -> Value {
+    let defaults = MeshParams::default();
+    let name = |value: &dyn erased::Named| value.name();
+    let powers: Vec<u32> =
+        (0..16).map(|k| 1u32 << k).filter(|&s| (MIN_TEXTURE_SIZE..=MAX_TEXTURE_SIZE).contains(&s)).collect();
+    json!({
+        "type": "object",
+        "required": ["image"],
+        "additionalProperties": false,
+        "properties": {
+            "image": {
+                "type": "string",
+                "description": format!(
+                    "The photo as a data URI with its prefix: data:image/png;base64,…, data:image/jpeg;base64,… or \
+                     data:image/webp;base64,…. The whole body is at most {} bytes; the image at most {} pixels and \
+                     {} px on a side. One object that stands out (on a plain background, or clearly in front of a \
+                     busy one) gives the best model.",
+                    offer.max_body_bytes, offer.image_limits.max_pixels, offer.image_limits.max_dimension
+                ),
+                "maxLength": offer.max_body_bytes,
+            },
+            "mode": {
+                "type": "string",
+                "enum": [name(&Mode::Inflate), name(&Mode::Extrude)],
+                "default": name(&defaults.mode),
+                "description": "inflate: a rounded solid like a balloon; extrude: a flat slab with straight walls \
+                                (logos, stickers).",
+            },
+            "target_faces": {
+                "type": "integer",
+                "minimum": MIN_TARGET_FACES,
+                "maximum": MAX_TARGET_FACES,
+                "default": defaults.target_faces,
+                "description": "Hard cap on the number of triangles.",
+            },
+            "depth": {
+                "type": "number",
+                "minimum": MIN_DEPTH,
+                "maximum": MAX_DEPTH,
+                "default": defaults.depth,
+                "description": "Thickness relative to the object's width.",
+            },
+            "texture_size": {
+                "type": "integer",
+                "enum": powers,
+                "default": defaults.texture_size,
+                "description": "Side of the square texture in pixels.",
+            },
+            "format": {
+                "type": "string",
+                "enum": [name(&Format::Glb), name(&Format::Obj), name(&Format::Stl)],
+                "default": name(&defaults.format),
+                "description": "glb: one binary glTF file with its texture; obj: OBJ, MTL and a JPEG texture; stl: \
+                                geometry only.",
+            },
+        },
+    })
+}
+
+/// The serialised names of the option enums, from their serde names (declared once, in the generator).
+mod erased {
+    /// A value whose serde name is a string.
+    pub trait Named {
+        fn name(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Named for T {
+        fn name(&self) -> String {
+            serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        }
+    }
+}
+
+/// The schema of a delivered model's answer.
+fn output_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["modelUrl"],
+        "properties": {
+            "modelUrl": { "type": "string", "format": "uri", "description": "Where to download the model." },
+        },
+    })
+}
+
+/// The paid service's entry: endpoint, method, price, input, output and where to read more. `endpoint` is the
+/// path (directories match entries by path); `url` is absolute. `request_schema` is the flat field map older
+/// readers fill a test request from; `input_schema` is the full JSON Schema.
+pub fn service_entry(offer: &Offer) -> Value {
+    json!({
+        "id": "3d-model",
+        "name": "Image to 3D model",
+        "description": SUMMARY,
+        "endpoint": MODEL_PATH,
+        "url": offer.url(MODEL_PATH),
+        "method": "POST",
+        "content_type": "application/json",
+        "protocol": "L402",
+        "pricing": {
+            "type": "fixed",
+            "amount": offer.price_sats,
+            "currency": "SAT",
+            "per": "request",
+            "base_cost_sats": offer.price_sats,
+        },
+        "price_sats": offer.price_sats,
+        "estimate_url": offer.url(QUOTE_PATH),
+        "request_schema": {
+            "image": {
+                "type": "string",
+                "required": true,
+                "description": "The photo as a base64 data URI: data:image/png;base64,… (PNG, JPEG or WebP).",
+            },
+        },
+        "input_schema": request_schema(offer),
+        "output_schema": output_schema(),
+        "response": {
+            "content_type": "application/json",
+            "example": { "modelUrl": offer.url("/models/<model-id>.glb") },
+            "model_media_types": ["model/gltf-binary", "model/obj", "model/stl"],
+            "delivery": "The paid request waits for the model (up to max_wait_secs) and answers 200 with modelUrl; \
+                         later it answers 202 with a status URL to poll with the same credential.",
+        },
+        "limits": {
+            "max_body_bytes": offer.max_body_bytes,
+            "max_image_pixels": offer.image_limits.max_pixels,
+            "max_image_side": offer.image_limits.max_dimension,
+            "invoice_expiry_secs": offer.invoice_expiry_secs,
+            "token_lifetime_secs": offer.token_lifetime_secs,
+            "max_wait_secs": offer.max_wait_secs,
+            "challenges_per_minute": offer.challenges_per_minute,
+        },
+        "error_codes_url": offer.url("/api/error-codes"),
+        "docs_url": offer.url("/llms.txt"),
+        "openapi_url": offer.url("/openapi.json"),
+    })
+}
+
+/// How a client authenticates, as the manifest states it.
+fn authentication() -> Value {
+    json!({
+        "protocols_supported": ["L402"],
+        "l402": {
+            "challenge_status": 402,
+            "challenge_header": "WWW-Authenticate",
+            "challenge_format": "L402 macaroon=\"<base64>\", invoice=\"<bolt11>\"",
+            "authorization_header": "Authorization: L402 <macaroon>:<preimage-hex>",
+        },
+    })
+}
+
+/// The manifest at `/.well-known/l402-services`, in the shape hosted L402 services publish and directories read.
+pub fn manifest(offer: &Offer) -> Value {
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "name": SERVICE_TITLE,
+        "description": SUMMARY,
+        "homepage": offer.url("/"),
+        "protocol": "L402",
+        "protocols": ["L402"],
+        "payment_network": if offer.is_test_money() { "regtest" } else { "lightning" },
+        "lightning_backend": offer.backend,
+        "authentication": authentication(),
+        "features": {
+            "async_jobs": true,
+            "free_estimate": true,
+            "refunds": false,
+        },
+        "services": [service_entry(offer)],
+        "error_codes_url": offer.url("/api/error-codes"),
+        "estimate_cost_url": offer.url(QUOTE_PATH),
+        "docs_url": offer.url("/llms.txt"),
+        "llms_txt_url": offer.url("/llms.txt"),
+        "openapi_url": offer.url("/openapi.json"),
+    })
+}
+
+/// The document at `/.well-known/l402.json` (and `/.well-known/l402`). No discovery draft is settled; this carries
+/// both shapes in use: `endpoints` (paths with `price_sats`, joined onto `provider.url`) and `pricing` (the same
+/// per endpoint).
+pub fn l402_json(offer: &Offer) -> Value {
+    let description = "Turn one photo into a textured 3D model.";
+    json!({
+        "version": "1.0",
+        "protocol": "L402",
+        "name": SERVICE_TITLE,
+        "description": SUMMARY,
+        "url": offer.public_url,
+        "provider": { "name": SERVICE_TITLE, "url": offer.public_url, "description": SUMMARY },
+        "endpoints": [{
+            "path": MODEL_PATH,
+            "method": "POST",
+            "category": "3d",
+            "description": description,
+            "price_sats": offer.price_sats,
+            "content_type": "application/json",
+        }],
+        "pricing": [{
+            "endpoint": MODEL_PATH,
+            "method": "POST",
+            "price_sats": offer.price_sats,
+            "description": description,
+        }],
+        "payment": {
+            "protocol": "L402",
+            "network": if offer.is_test_money() { "regtest" } else { "lightning" },
+            "methods": ["lightning"],
+        },
+        "auth": {
+            "challenge_header": "WWW-Authenticate",
+            "authorization_format": "L402 <macaroon>:<preimage-hex>",
+        },
+        "links": {
+            "l402_services": offer.url("/.well-known/l402-services"),
+            "openapi": offer.url("/openapi.json"),
+            "llms_txt": offer.url("/llms.txt"),
+            "error_codes": offer.url("/api/error-codes"),
+            "quote": offer.url(QUOTE_PATH),
+        },
+    })
+}
+
+/// `/llms.txt`: the buying steps for an agent, in Markdown (llmstxt.org).
+pub fn llms_txt(offer: &Offer) -> String {
+    let price = offer.price_sats;
+    let money =
+        if offer.is_test_money() { " (regtest test money: this server runs the development wallet)" } else { "" };
+    format!(
+        "# {SERVICE_TITLE}\n\n\
+         > {SUMMARY} One model costs {price} sats{money}, paid per request over L402 (HTTP 402, a macaroon and a \
+         Lightning invoice). No account and no API key: the payment is the credential.\n\n\
+         ## How to buy a model\n\n\
+         1. Optionally check the photo and the price for free: `POST {quote}` with the same body as step 2. It \
+         answers 200 with the price and the resolved options, or the error the paid request would give; it makes \
+         no invoice.\n\
+         2. `POST {model}` with `Content-Type: application/json` and `{{\"image\": \"data:image/png;base64,...\"}}` \
+         (PNG, JPEG or WebP; the data-URI prefix is required; at most {body} bytes; options are listed in the \
+         OpenAPI document).\n\
+         3. The answer is `402 Payment Required` with `WWW-Authenticate: L402 macaroon=\"<base64>\", \
+         invoice=\"<bolt11>\"` (the JSON body repeats them with `amount_sats`). Check that the invoice asks for \
+         {price} sats, then pay it with any Lightning wallet and keep the preimage (64 hex characters).\n\
+         4. Repeat the identical request with `Authorization: L402 <macaroon>:<preimage>`. The request waits until \
+         the model is ready (up to {wait} s) and answers `200` with `{{\"modelUrl\": \"...\"}}`; after that it \
+         answers `202` with a `status_url` to poll with the same credential.\n\
+         5. Download `modelUrl` (a GLB by default). The credential stays valid for {lifetime} s: a retry of the \
+         same request never pays twice.\n\n\
+         A good photo shows one object (or a few parts of one, like the letters of a logo) that stands out from its \
+         background. Blank, single-colour or noise pictures are refused before any invoice is made.\n\n\
+         ## Documents\n\n\
+         - [OpenAPI 3.1]({openapi}): every route, body and error\n\
+         - [Service manifest]({manifest}): price, limits and input schema\n\
+         - [Error codes]({errors}): every code with its status and what to do\n",
+        quote = offer.url(QUOTE_PATH),
+        model = offer.url(MODEL_PATH),
+        body = offer.max_body_bytes,
+        wait = offer.max_wait_secs,
+        lifetime = offer.token_lifetime_secs,
+        openapi = offer.url("/openapi.json"),
+        manifest = offer.url("/.well-known/l402-services"),
+        errors = offer.url("/api/error-codes"),
+    )
+}
+
+/// `GET /.well-known/l402-services`.
+pub async fn get_manifest(State(state): State<AppState>) -> Response {
+    public_json(manifest(&state.offer))
+}
+
+/// `GET /.well-known/l402.json`.
+pub async fn get_l402_json(State(state): State<AppState>) -> Response {
+    public_json(l402_json(&state.offer))
+}
+
+/// `GET /api/l402/3d-model`: the service's entry, for a client that looks before it posts.
+pub async fn get_model_metadata(State(state): State<AppState>) -> Response {
+    public_json(service_entry(&state.offer))
+}
+
+/// `GET /api/error-codes`.
+pub async fn get_error_codes() -> Response {
+    public_json(json!({ "groups": error_codes::CATALOGUE }))
+}
+
+/// `GET /llms.txt`.
+pub async fn get_llms_txt(State(state): State<AppState>) -> Response {
+    let mut response = llms_txt(&state.offer).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8"));
+    cacheable(response)
+}
+
+/// `GET /openapi.json`.
+pub async fn get_openapi(State(state): State<AppState>) -> Response {
+    public_json(crate::openapi::document(&state.offer, state.dev_wallet.is_some()))
+}
+
+fn public_json(value: Value) -> Response {
+    cacheable(Json(value).into_response())
+}
+
+/// Discovery documents change only with the configuration: caches may keep them a minute.
+fn cacheable(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response
+}

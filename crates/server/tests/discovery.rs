@@ -1,0 +1,153 @@
+//! Discovery (contract §9), in process: the manifest, the L402 discovery document, llms.txt, the endpoint's
+//! metadata, the OpenAPI document and the quote all follow the running configuration; the quote makes no job
+//! (whether it makes an invoice is checked on a real LNbits in `lnbits_flow.rs`); the error catalogue is served.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use mesh402_server::{AppState, Config, RawConfig, build_with_generator};
+use mesh402_testkit::{FakeGenerator, disc_png};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PUBLIC_URL: &str = "https://models.example.com";
+
+async fn server(raw: RawConfig) -> (Router, AppState, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let config =
+        Config::resolve(RawConfig { data_dir: Some(data_dir.path().to_path_buf()), workers: Some(1), ..raw }).unwrap();
+    let state = build_with_generator(&config, PUBLIC_URL.into(), Arc::new(FakeGenerator::default())).await.unwrap();
+    (mesh402_server::router(state.clone()), state, data_dir)
+}
+
+async fn get(app: &Router, path: &str) -> (StatusCode, String, String) {
+    let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn get_json(app: &Router, path: &str) -> Value {
+    let (status, content_type, body) = get(app, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    assert!(content_type.starts_with("application/json"), "{path}: {content_type}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn post(app: &Router, path: &str, body: &Value) -> (StatusCode, Value) {
+    let request = Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string()));
+    let response = app.clone().oneshot(request.unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn photo() -> Value {
+    let png = disc_png(160, 50.0);
+    json!({ "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)) })
+}
+
+#[tokio::test]
+async fn every_discovery_document_follows_the_configuration() {
+    for (price, max_body) in [(350u64, 33_554_432usize), (1234, 2_097_152)] {
+        let (app, _state, _dir) =
+            server(RawConfig { price_sats: Some(price), max_body_bytes: Some(max_body), ..RawConfig::default() }).await;
+
+        let manifest = get_json(&app, "/.well-known/l402-services").await;
+        let service = &manifest["services"][0];
+        assert_eq!(manifest["protocols"], json!(["L402"]));
+        assert_eq!(service["endpoint"], "/api/l402/3d-model");
+        assert_eq!(service["url"], format!("{PUBLIC_URL}/api/l402/3d-model"));
+        assert_eq!(service["method"], "POST");
+        assert_eq!(service["pricing"]["amount"], price);
+        assert_eq!(service["limits"]["max_body_bytes"], max_body);
+        assert_eq!(service["input_schema"]["properties"]["image"]["maxLength"], max_body);
+        assert_eq!(service["request_schema"]["image"]["required"], true);
+        assert_eq!(manifest["openapi_url"], format!("{PUBLIC_URL}/openapi.json"));
+        assert_eq!(manifest["payment_network"], "regtest", "the development wallet is test money");
+
+        let l402 = get_json(&app, "/.well-known/l402.json").await;
+        assert_eq!(l402["endpoints"][0]["price_sats"], price);
+        assert_eq!(l402["pricing"][0]["endpoint"], "/api/l402/3d-model");
+        assert_eq!(get_json(&app, "/.well-known/l402").await, l402);
+
+        assert_eq!(&get_json(&app, "/api/l402/3d-model").await, service, "GET on the endpoint is its entry");
+
+        let (status, content_type, llms) = get(&app, "/llms.txt").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("text/markdown"), "{content_type}");
+        assert!(llms.starts_with("# mesh402\n\n> "), "llms.txt opens with its title and summary");
+        assert!(llms.contains(&format!("costs {price} sats")), "{llms}");
+        assert!(llms.contains(&format!("at most {max_body} bytes")), "{llms}");
+        assert!(llms.contains("Authorization: L402 <macaroon>:<preimage>"));
+
+        let openapi = get_json(&app, "/openapi.json").await;
+        assert_eq!(openapi["openapi"], "3.1.0");
+        assert_eq!(openapi["servers"][0]["url"], PUBLIC_URL);
+        assert_eq!(openapi["components"]["schemas"]["PaymentRequired"]["properties"]["amount_sats"]["const"], price);
+        assert_eq!(openapi["components"]["securitySchemes"]["L402"]["scheme"], "L402");
+        assert!(openapi["paths"]["/dev/pay"].is_object(), "the development wallet's route is described with it");
+
+        let (status, quote) = post(&app, "/api/l402/quote", &photo()).await;
+        assert_eq!(status, StatusCode::OK, "{quote}");
+        assert_eq!(quote["price_sats"], price);
+        assert_eq!(quote["limits"]["max_body_bytes"], max_body);
+    }
+}
+
+#[tokio::test]
+async fn the_quote_resolves_the_options_checks_the_photo_and_stores_nothing() {
+    let (app, state, _dir) = server(RawConfig::default()).await;
+    let mut body = photo();
+    body["format"] = json!("stl");
+    let (status, quote) = post(&app, "/api/l402/quote", &body).await;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    assert_eq!(quote["accepted"], true);
+    assert_eq!(quote["options"]["format"], "stl");
+    assert_eq!(quote["options"]["target_faces"], 20_000, "defaults are filled in");
+    assert_eq!(quote["image"], json!({ "media_type": "image/png", "width": 160, "height": 160 }));
+
+    // The same errors as the paid request, before any invoice.
+    let (status, error) = post(&app, "/api/l402/quote", &json!({ "image": "data:image/gif;base64,R0lGOD=" })).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_image_type"))
+    );
+    let (status, error) = post(&app, "/api/l402/quote", &json!({ "image": photo()["image"], "depth": 9 })).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_option")));
+    let blank = image::RgbaImage::from_pixel(64, 64, image::Rgba([255, 255, 255, 255]));
+    let mut png = Vec::new();
+    blank.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let data_uri = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png));
+    let (status, error) = post(&app, "/api/l402/quote", &json!({ "image": data_uri })).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("no_object_found")));
+
+    let counts = state.service.job_counts().await.unwrap();
+    assert!(counts.iter().all(|(_, n)| *n == 0), "a quote stores no job: {counts:?}");
+}
+
+#[tokio::test]
+async fn the_error_catalogue_is_served_and_every_code_is_in_the_openapi_enum() {
+    let (app, _state, _dir) = server(RawConfig::default()).await;
+    let catalogue = get_json(&app, "/api/error-codes").await;
+    let groups = catalogue["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3);
+    let codes: Vec<&str> =
+        groups.iter().flat_map(|g| g["codes"].as_array().unwrap()).map(|c| c["code"].as_str().unwrap()).collect();
+    for code in ["payment_required", "rate_limited", "invalid_option", "invoice_not_found", "invoice_expired"] {
+        assert!(codes.contains(&code), "{code}");
+    }
+    let openapi = get_json(&app, "/openapi.json").await;
+    let listed = openapi["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for code in &codes {
+        assert!(listed.contains(&Value::from(*code)), "{code} is not in the OpenAPI enum");
+    }
+}

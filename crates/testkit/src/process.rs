@@ -1,0 +1,77 @@
+//! The real `mesh402` binary as a child process for end-to-end tests: started on port 0 with a temporary data
+//! directory, its address read from the line it prints once listening, killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `mesh402 serve`; killed when dropped.
+pub struct ServerProcess {
+    /// The child process.
+    pub child: Child,
+    /// Base URL of the public listener, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// The metrics URL (`…/metrics`), when the server was started with `--metrics-listen`.
+    pub metrics_url: Option<String>,
+    /// How many unfinished jobs it resumed at start-up.
+    pub resumed: usize,
+    /// Its data directory (removed with the temporary directory, if the process made it).
+    pub data_dir: PathBuf,
+    _owned_dir: Option<tempfile::TempDir>,
+}
+
+impl ServerProcess {
+    /// Starts `binary serve` on a fresh temporary data directory with `extra_args`.
+    pub fn start(binary: &Path, extra_args: &[&str]) -> ServerProcess {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut server = ServerProcess::start_in(binary, dir.path(), extra_args);
+        server._owned_dir = Some(dir);
+        server
+    }
+
+    /// Starts `binary serve` on `data_dir` (kept after the process ends: restart tests reuse it).
+    pub fn start_in(binary: &Path, data_dir: &Path, extra_args: &[&str]) -> ServerProcess {
+        // The test's own HTTP clients use rustls with the ring provider, as the binary does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut child = Command::new(binary)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_args)
+            .env("MESH402_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the mesh402 binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut metrics_url = None;
+        loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).expect("reading the server's stdout");
+            assert!(read > 0, "the server exited before it listened");
+            if let Some(url) = line.strip_prefix("mesh402 metrics on ") {
+                metrics_url = Some(url.trim().to_owned());
+                continue;
+            }
+            // "mesh402 listening on http://ADDR (resumed N unfinished jobs)"
+            let rest = line.strip_prefix("mesh402 listening on ").expect("the listening line");
+            let mut words = rest.split_whitespace();
+            let url = words.next().expect("the URL").to_owned();
+            let resumed = words.nth(1).and_then(|count| count.parse().ok()).expect("the resumed count");
+            return ServerProcess {
+                child,
+                url,
+                metrics_url,
+                resumed,
+                data_dir: data_dir.to_path_buf(),
+                _owned_dir: None,
+            };
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
