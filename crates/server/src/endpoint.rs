@@ -42,6 +42,9 @@ pub async fn create_model(
     // A credential that verifies makes the request paid; one that is rejected later (bought for another picture)
     // leads to a challenge and is counted as unpaid then.
     let paid = caller.paid && credential.is_some();
+    if let Some(reason) = caller.rejected_credential {
+        mesh402_service::metrics::credential(false, reason);
+    }
     if !paid {
         limits.take_challenge(caller.client).await?;
     }

@@ -92,6 +92,8 @@ pub struct Caller {
     pub client: ClientKey,
     /// The request carries a credential that verifies.
     pub paid: bool,
+    /// Why the credential the request carries does not verify (the verifier's code), if it carries one.
+    pub rejected_credential: Option<&'static str>,
 }
 
 /// A token bucket per client: `per_minute` tokens a minute, at most `burst` at once; 0 per minute means no limit.
@@ -365,15 +367,17 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
     let limits = &state.limits;
     let client = client_address(peer, request.headers(), limits.settings.trusted_proxy_hops)
         .map_or_else(ClientKey::unknown, ClientKey::of);
-    let paid = crate::gate::quiet_credential(request.headers())
-        .is_some_and(|credential| state.service.verify(&credential, None).is_ok());
+    let checked = crate::gate::quiet_credential(request.headers())
+        .map(|credential| state.service.verify(&credential, None).map(|_| ()).map_err(|reason| reason.code()));
+    let paid = matches!(checked, Some(Ok(())));
+    let rejected_credential = checked.and_then(Result::err);
     if !paid
         && request.uri().path() != "/healthz"
         && let Err(wait) = limits.unpaid.take(client, Instant::now())
     {
         return rate_limited(wait, "requests without a credential").await.into_response();
     }
-    request.extensions_mut().insert(Caller { client, paid });
+    request.extensions_mut().insert(Caller { client, paid, rejected_credential });
     next.run(request).await
 }
 

@@ -47,7 +47,8 @@ pub(crate) fn challenge_issued() {
     counter!(CHALLENGES_ISSUED).increment(1);
 }
 
-pub(crate) fn credential(accepted: bool, reason: &'static str) {
+/// Counts a credential sent for a model: accepted (`reason` = `valid`), or rejected with the verifier's code.
+pub fn credential(accepted: bool, reason: &'static str) {
     let outcome = if accepted { "accepted" } else { "rejected" };
     counter!(CREDENTIALS, "outcome" => outcome, "reason" => reason).increment(1);
 }
