@@ -1,7 +1,7 @@
 //! mesh402 on a real LNbits server, over HTTP: a request gets a 402 with an LNbits invoice, a second LNbits wallet
 //! pays it and gets the preimage, and the paid request gets its model — even after LNbits has gone away, since
 //! verifying a credential never needs the node. With the node down or silent, the 402 path fails fast with 503
-//! `lightning_unavailable` and `Retry-After`.
+//! `lightning_unavailable` and `Retry-After`. A free quote makes no invoice on the node.
 
 use std::time::{Duration, Instant};
 
@@ -78,8 +78,18 @@ async fn a_client_pays_from_another_lnbits_wallet_and_gets_its_model() {
     let health = app.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(json_body(health).await["lightning"], "lnbits");
 
+    // A free quote makes no invoice on the node (and stores nothing; see discovery.rs); a challenge makes one.
+    for _ in 0..3 {
+        let request = Request::post("/api/l402/quote").header("content-type", "application/json");
+        let quote = app.clone().oneshot(request.body(Body::from(body())).unwrap()).await.unwrap();
+        assert_eq!(quote.status(), StatusCode::OK);
+        assert_eq!(json_body(quote).await["price_sats"], 21);
+    }
+    assert_eq!(lnbits.shop_invoice_count().await, 0, "a quote makes no invoice");
+
     let challenge = post_model(&app, None).await;
     assert_eq!(challenge.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(lnbits.shop_invoice_count().await, 1, "a challenge makes one invoice");
     let challenge = json_body(challenge).await;
     let macaroon = challenge["macaroon"].as_str().unwrap().to_owned();
     let invoice = challenge["invoice"].as_str().unwrap().to_owned();

@@ -202,6 +202,18 @@ impl LnbitsServer {
         self.payer_admin_key = wallets[1]["adminkey"].as_str().unwrap().to_owned();
     }
 
+    /// How many invoices the shop wallet has issued (LNbits lists pending incoming payments too).
+    pub async fn shop_invoice_count(&self) -> usize {
+        let payments = self
+            .call(
+                reqwest::Client::new()
+                    .get(format!("{}/api/v1/payments?limit=10000", self.url))
+                    .header("X-Api-Key", &self.shop_invoice_key),
+            )
+            .await;
+        payments.as_array().expect("a list of payments").len()
+    }
+
     /// Pays `bolt11` from the payer wallet and returns the preimage (hex) LNbits hands the payer.
     pub async fn pay(&self, bolt11: &str) -> String {
         let paid = self
