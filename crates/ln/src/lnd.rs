@@ -3,6 +3,10 @@
 //! `POST /v1/invoices` makes an invoice (`value_msat`, `memo`, `expiry`; the answer carries `r_hash` in base64);
 //! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it. Errors come as
 //! grpc-gateway JSON (`{"code", "message"}`); gRPC code 5 is "not found" and 16 "unauthenticated".
+//!
+//! As the buyer's payer (a macaroon that may send, such as `admin.macaroon`): `POST /v1/channels/transactions`
+//! (`SendPaymentSync`: `payment_request` in, `payment_error` or `payment_preimage` in base64 out) pays, and
+//! `GET /v1/payments` (hex `payment_hash`, `payment_preimage` and `status`) finds a payment made earlier.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use mesh402_l402::{PaymentHash, Preimage};
 use serde::Deserialize;
 
 use crate::http::{self, Answer, Secret};
+use crate::pay::InvoicePayer;
 use crate::{CreatedInvoice, InvoiceRequest, InvoiceState, LightningBackend, LnError, unix_now};
 
 /// How to reach an LND node's REST API.
@@ -202,5 +207,81 @@ impl LightningBackend for Lnd {
             }
             other => Err(LnError::BadResponse(format!("LND reported an unknown invoice state {other:?}"))),
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    #[serde(default)]
+    payment_error: Option<String>,
+    #[serde(default)]
+    payment_preimage: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Payments {
+    #[serde(default)]
+    payments: Vec<Payment>,
+}
+
+#[derive(Deserialize)]
+struct Payment {
+    payment_hash: String,
+    #[serde(default)]
+    payment_preimage: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// How many of the node's most recent payments are searched for an earlier payment of an invoice.
+const RECENT_PAYMENTS: u32 = 1000;
+
+#[async_trait]
+impl InvoicePayer for Lnd {
+    fn name(&self) -> &'static str {
+        "lnd"
+    }
+
+    async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
+        let call = self
+            .client
+            .post(format!("{}/v1/channels/transactions", self.url))
+            .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose())
+            .json(&serde_json::json!({ "payment_request": bolt11 }));
+        let answer = Answer::fetch(call).await?;
+        if !answer.status.is_success() {
+            return Err(Lnd::error(&answer));
+        }
+        let sent: SendResponse = answer.json()?;
+        if let Some(error) = sent.payment_error.filter(|error| !error.is_empty()) {
+            return Err(LnError::Rejected(format!("LND could not pay: {error}")));
+        }
+        sent.payment_preimage
+            .and_then(|text| STANDARD.decode(text).ok())
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .map(Preimage)
+            .ok_or_else(|| LnError::BadResponse("LND reported the payment without a preimage".into()))
+    }
+
+    async fn paid_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, LnError> {
+        let call = self
+            .client
+            .get(format!(
+                "{}/v1/payments?include_incomplete=false&reversed=true&max_payments={RECENT_PAYMENTS}",
+                self.url
+            ))
+            .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose());
+        let answer = Answer::fetch(call).await?;
+        if !answer.status.is_success() {
+            return Err(Lnd::error(&answer));
+        }
+        let listed: Payments = answer.json()?;
+        let wanted = payment_hash.to_string();
+        Ok(listed
+            .payments
+            .into_iter()
+            .filter(|payment| payment.payment_hash == wanted && payment.status.as_deref() == Some("SUCCEEDED"))
+            .find_map(|payment| payment.payment_preimage.and_then(|text| text.parse::<Preimage>().ok()))
+            .filter(|preimage| preimage.hash() == *payment_hash))
     }
 }

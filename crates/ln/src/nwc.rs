@@ -1,4 +1,5 @@
-//! Nostr Wallet Connect (NIP-47): `make_invoice` and `lookup_invoice` sent to a wallet service through a relay.
+//! Nostr Wallet Connect (NIP-47): `make_invoice` and `lookup_invoice` sent to a wallet service through a relay
+//! (the server's side, [`LightningBackend`]), and `pay_invoice` (the buyer's side, [`InvoicePayer`]).
 //!
 //! The connection string (`nostr+walletconnect://<wallet pubkey>?relay=…&secret=…`) names the wallet, its relay
 //! and the secret this client signs and encrypts with. Each call opens a WebSocket to the relay, subscribes to
@@ -13,14 +14,15 @@ use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use mesh402_l402::{PaymentHash, Preimage};
 use nostr::nips::nip47::{
-    ErrorCode, LookupInvoiceRequest, MakeInvoiceRequest, NIP47Error, NostrWalletConnectURI, Request, Response,
-    TransactionState,
+    ErrorCode, LookupInvoiceRequest, MakeInvoiceRequest, NIP47Error, NostrWalletConnectURI, PayInvoiceRequest, Request,
+    Response, TransactionState,
 };
 use nostr::{ClientMessage, Filter, JsonUtil, Kind, RelayMessage, SubscriptionId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::http::{self, Secret};
+use crate::pay::InvoicePayer;
 use crate::{CreatedInvoice, InvoiceRequest, InvoiceState, LightningBackend, LnError, unix_now};
 
 /// How to reach a wallet over Nostr Wallet Connect.
@@ -228,5 +230,44 @@ impl LightningBackend for Nwc {
             Some(expires_at) if expires_at.as_secs() <= unix_now() => Ok(InvoiceState::Expired),
             _ => Ok(InvoiceState::Open),
         }
+    }
+}
+
+/// The same wallet as the buyer's payer: `pay_invoice` returns the preimage; a payment already made is found again
+/// with `lookup_invoice` by its payment hash (NIP-47 looks up outgoing payments too). The wallet service is trusted
+/// with the amount only as far as the buyer's client checked the invoice before calling `pay`.
+#[async_trait]
+impl InvoicePayer for Nwc {
+    fn name(&self) -> &'static str {
+        "nwc"
+    }
+
+    async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
+        let call = Request::pay_invoice(PayInvoiceRequest::new(bolt11));
+        let paid = response_result(self.call(call).await?, Response::to_pay_invoice)?;
+        paid.preimage
+            .parse::<Preimage>()
+            .map_err(|_| LnError::BadResponse("the wallet returned a preimage that is not 64 hex digits".into()))
+    }
+
+    async fn paid_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, LnError> {
+        let call = Request::lookup_invoice(LookupInvoiceRequest {
+            payment_hash: Some(payment_hash.to_string()),
+            invoice: None,
+        });
+        let found = match response_result(self.call(call).await?, Response::to_lookup_invoice) {
+            Ok(found) => found,
+            Err(LnError::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let settled = match found.state {
+            Some(state) => state == TransactionState::Settled,
+            None => found.settled_at.is_some(),
+        };
+        Ok(found
+            .preimage
+            .filter(|_| settled)
+            .and_then(|text| text.parse::<Preimage>().ok())
+            .filter(|preimage| preimage.hash() == *payment_hash))
     }
 }

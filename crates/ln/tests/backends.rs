@@ -17,8 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use mesh402_l402::{Msat, PaymentHash, Preimage};
 use mesh402_ln::{
-    Cln, ClnSettings, CreatedInvoice, DevWallet, InvoiceRequest, InvoiceState, LightningBackend, LnError, Lnbits,
-    LnbitsSettings, Lnd, LndSettings, Nwc, NwcSettings, Secret,
+    Cln, ClnSettings, CreatedInvoice, DevWallet, InvoicePayer, InvoiceRequest, InvoiceState, LightningBackend, LnError,
+    Lnbits, LnbitsSettings, Lnd, LndSettings, Nwc, NwcSettings, Secret,
 };
 use mesh402_testkit::lnbits::LnbitsServer;
 use serde_json::{Value, json};
@@ -282,7 +282,52 @@ fn lnd_router(node: Arc<FakeNode>) -> Router {
         .into_response()
     }
 
-    Router::new().route("/v1/invoices", post(add_invoice)).route("/v2/invoices/lookup", get(lookup)).with_state(node)
+    // The payer's side: SendPaymentSync pays through the node's development wallet; ListPayments lists what it
+    // paid (hex hashes and preimages, as lnrpc.Payment has them).
+    async fn send(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
+        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
+            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "verification failed: signature mismatch");
+        }
+        let bolt11 = body["payment_request"].as_str().unwrap_or("");
+        match node.wallet.pay(bolt11, unix_now()) {
+            Ok(preimage) => {
+                node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
+                axum::Json(json!({
+                    "payment_error": "",
+                    "payment_preimage": STANDARD.encode(preimage.0),
+                    "payment_hash": STANDARD.encode(preimage.hash().0),
+                }))
+                .into_response()
+            }
+            // LND answers a failed payment with 200 and `payment_error`.
+            Err(error) => axum::Json(json!({ "payment_error": error.to_string() })).into_response(),
+        }
+    }
+
+    async fn payments(State(node): State<Arc<FakeNode>>, headers: HeaderMap) -> Response {
+        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
+            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
+        }
+        let paid: Vec<Value> = node
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, body)| body.get("paid").is_some())
+            .map(|(_, body)| {
+                json!({ "payment_hash": body["paid"], "payment_preimage": body["preimage"], "status": "SUCCEEDED",
+                        "value_msat": "21000", "fee_msat": "0" })
+            })
+            .collect();
+        axum::Json(json!({ "payments": paid, "first_index_offset": "0", "last_index_offset": "0" })).into_response()
+    }
+
+    Router::new()
+        .route("/v1/invoices", post(add_invoice))
+        .route("/v2/invoices/lookup", get(lookup))
+        .route("/v1/channels/transactions", post(send))
+        .route("/v1/payments", get(payments))
+        .with_state(node)
 }
 
 fn lnd(url: &str, macaroon_hex: &str, cert_pem: Option<&str>) -> Result<Lnd, LnError> {
@@ -654,8 +699,8 @@ mod nwc_fake {
     use super::*;
     use nostr::nips::nip04;
     use nostr::nips::nip47::{
-        ErrorCode, LookupInvoiceResponse, MakeInvoiceResponse, NIP47Error, NostrWalletConnectURI, Request,
-        RequestParams, Response, ResponseResult, TransactionState, TransactionType,
+        ErrorCode, LookupInvoiceResponse, MakeInvoiceResponse, NIP47Error, NostrWalletConnectURI, PayInvoiceResponse,
+        Request, RequestParams, Response, ResponseResult, TransactionState, TransactionType,
     };
     use nostr::{ClientMessage, EventBuilder, JsonUtil, Keys, Kind, PublicKey, RelayMessage, RelayUrl, Tag, Timestamp};
     use tokio_tungstenite::tungstenite::Message;
@@ -758,6 +803,13 @@ mod nwc_fake {
                 };
                 (Some(ResponseResult::LookupInvoice(found)), None)
             }
+            RequestParams::PayInvoice(params) => match node.wallet.pay(&params.invoice, unix_now()) {
+                Ok(preimage) => {
+                    let paid = PayInvoiceResponse { preimage: preimage.to_hex(), fees_paid: Some(0) };
+                    (Some(ResponseResult::PayInvoice(paid)), None)
+                }
+                Err(error) => (None, Some(NIP47Error { code: ErrorCode::PaymentFailed, message: error.to_string() })),
+            },
             _ => (None, Some(NIP47Error { code: ErrorCode::NotImplemented, message: "no".into() })),
         }
     }
@@ -825,4 +877,50 @@ async fn nostr_wallet_connect_with_a_sick_relay_is_unavailable_in_time() {
         Nwc::new(NwcSettings { uri: Secret::new("nostr+walletconnect://nonsense"), timeout: TIMEOUT }),
         Err(LnError::Rejected(_))
     ));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The buyer's payers: LND (REST) and Nostr Wallet Connect pay an invoice, return its preimage, find the payment
+// again by its hash, and never pay one invoice twice.
+
+/// The story every [`InvoicePayer`] passes, on an invoice of `node`.
+async fn pay_once_and_find_again(payer: &dyn InvoicePayer, node: &FakeNode) {
+    let invoice = node.create(21_000, "mesh402 payer suite", 600).await;
+    assert_eq!(payer.paid_preimage(&invoice.payment_hash).await.unwrap(), None, "nothing paid yet");
+    let preimage = payer.pay(&invoice.bolt11).await.unwrap();
+    assert_eq!(preimage.hash(), invoice.payment_hash, "the preimage is the invoice's");
+    assert_eq!(
+        node.wallet.lookup_invoice(&invoice.payment_hash).await.unwrap(),
+        InvoiceState::Settled { preimage: Some(preimage.clone()) }
+    );
+    assert_eq!(payer.paid_preimage(&invoice.payment_hash).await.unwrap(), Some(preimage), "found again by its hash");
+    let again = payer.pay(&invoice.bolt11).await.unwrap_err();
+    assert!(matches!(again, LnError::Rejected(_)), "a second payment of one invoice is refused: {again:?}");
+}
+
+#[tokio::test]
+async fn lnd_pays_as_the_buyers_wallet() {
+    let node = FakeNode::new("0201036c6e64");
+    let url = serve(lnd_router(node.clone())).await;
+    let payer = lnd(&url, "0201036c6e64", None).unwrap();
+    assert_eq!(InvoicePayer::name(&payer), "lnd");
+    pay_once_and_find_again(&payer, &node).await;
+    let refused = lnd(&url, "0201036c6e65", None).unwrap();
+    let invoice = node.create(1_000, "x", 600).await;
+    assert!(matches!(refused.pay(&invoice.bolt11).await, Err(LnError::Unauthorized)));
+}
+
+#[tokio::test]
+async fn nostr_wallet_connect_pays_as_the_buyers_wallet() {
+    let node = FakeNode::new("");
+    let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let relay = nwc_fake::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let payer = nwc(&nwc_fake::uri(&wallet, &relay, &client), TIMEOUT);
+    assert_eq!(InvoicePayer::name(&payer), "nwc");
+    pay_once_and_find_again(&payer, &node).await;
+    let sent: Vec<Value> = node.requests.lock().unwrap().iter().map(|(_, body)| body.clone()).collect();
+    assert!(sent.iter().any(|body| body["method"] == "pay_invoice"), "{sent:?}");
+    let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
+    let invoice = node.create(1_000, "x", 600).await;
+    assert!(matches!(stranger.pay(&invoice.bolt11).await, Err(LnError::Unauthorized)));
 }
