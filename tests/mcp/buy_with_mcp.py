@@ -1,5 +1,5 @@
 """Drives `mesh402 mcp` with the official MCP Python SDK (PyPI `mcp`), as an agent would: list the tools, quote a
-photo, buy its model. Prints one JSON object with what it saw. Arguments: the mesh402 binary, then the arguments
+photo, check it (not bought yet), buy its model, check it again. Prints one JSON object with what it saw. Arguments: the mesh402 binary, then the arguments
 of `mesh402 mcp`, then `--`, then the image path."""
 import asyncio
 import json
@@ -18,12 +18,16 @@ async def main() -> None:
             await session.initialize()
             tools = await session.list_tools()
             quote = await session.call_tool("quote_model", {"image_path": image})
+            before = await session.call_tool("check_job", {"image_path": image})
             bought = await session.call_tool("generate_model", {"image_path": image})
+            after = await session.call_tool("check_job", {"image_path": image})
             print(json.dumps({
                 "tools": sorted(tool.name for tool in tools.tools),
                 "descriptions": {tool.name: tool.description for tool in tools.tools},
                 "quote": {"is_error": bool(quote.isError), "text": quote.content[0].text},
                 "generate": {"is_error": bool(bought.isError), "text": bought.content[0].text},
+                "check_before": {"is_error": bool(before.isError), "text": before.content[0].text},
+                "check_after": {"is_error": bool(after.isError), "text": after.content[0].text},
             }))
 
 

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mesh402_client::{Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, Order, Secret, Step, Vault};
+use mesh402_client::{
+    Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order, Secret,
+    Step, Vault,
+};
 use serde_json::{Map, Value, json};
 
 /// Exit codes of `generate` besides 0 (done) and 2 (bad arguments or a bad image file).
@@ -61,8 +64,9 @@ pub struct WalletArgs {
     /// The server's base URL.
     #[arg(long, env = "MESH402_SERVER", default_value = "http://127.0.0.1:8402")]
     pub server: String,
-    /// The wallet that pays: `dev` (the server's development wallet) or `lnbits`.
-    #[arg(long, value_parser = ["dev", "lnbits"], default_value = "dev")]
+    /// The wallet that pays: `dev` (the server's development wallet), `lnbits`, `nwc` (Nostr Wallet Connect) or
+    /// `lnd` (REST).
+    #[arg(long, value_parser = ["dev", "lnbits", "nwc", "lnd"], default_value = "dev")]
     pub wallet: String,
     /// LNbits: the base URL of the paying wallet's server.
     #[arg(long, env = "MESH402_LNBITS_URL")]
@@ -70,6 +74,18 @@ pub struct WalletArgs {
     /// LNbits: a file holding the paying wallet's admin key (or set MESH402_LNBITS_ADMIN_KEY).
     #[arg(long, value_name = "FILE")]
     pub lnbits_admin_key_file: Option<PathBuf>,
+    /// NWC: a file holding the nostr+walletconnect:// connection string (or set MESH402_NWC_URI).
+    #[arg(long, value_name = "FILE")]
+    pub nwc_uri_file: Option<PathBuf>,
+    /// LND: the REST base URL of the paying node, e.g. https://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub lnd_rest_url: Option<String>,
+    /// LND: a macaroon that may pay (admin.macaroon), binary as LND writes it or hex.
+    #[arg(long, value_name = "FILE")]
+    pub lnd_macaroon_file: Option<PathBuf>,
+    /// LND: its tls.cert (PEM), pinned: exactly this certificate is trusted.
+    #[arg(long, value_name = "FILE")]
+    pub lnd_tls_cert_file: Option<PathBuf>,
     /// Where purchases are saved before they are paid [default: $XDG_STATE_HOME/mesh402/purchases].
     #[arg(long, env = "MESH402_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -92,19 +108,48 @@ pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
     match args.wallet.as_str() {
         "lnbits" => {
             let url = args.lnbits_url.as_deref().ok_or("--wallet lnbits needs --lnbits-url")?;
-            let key = match (&args.lnbits_admin_key_file, std::env::var("MESH402_LNBITS_ADMIN_KEY")) {
-                (Some(file), _) => {
-                    std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?.trim().to_owned()
-                }
-                (None, Ok(key)) => key,
-                (None, Err(_)) => {
-                    return Err("--wallet lnbits needs --lnbits-admin-key-file or MESH402_LNBITS_ADMIN_KEY".into());
-                }
+            let key = secret_from(
+                args.lnbits_admin_key_file.as_deref(),
+                "MESH402_LNBITS_ADMIN_KEY",
+                "--wallet lnbits needs --lnbits-admin-key-file",
+            )?;
+            let payer = LnbitsPayer::new(url, key, timeout).map_err(|err| err.to_string())?;
+            Ok(Arc::new(payer))
+        }
+        "nwc" => {
+            let uri =
+                secret_from(args.nwc_uri_file.as_deref(), "MESH402_NWC_URI", "--wallet nwc needs --nwc-uri-file")?;
+            let payer = NwcPayer::new(NwcSettings { uri, timeout }).map_err(|err| err.to_string())?;
+            Ok(Arc::new(payer))
+        }
+        "lnd" => {
+            let rest_url = args.lnd_rest_url.clone().ok_or("--wallet lnd needs --lnd-rest-url")?;
+            let file = args.lnd_macaroon_file.as_deref().ok_or("--wallet lnd needs --lnd-macaroon-file")?;
+            let bytes = std::fs::read(file).map_err(|err| format!("{}: {err}", file.display()))?;
+            let macaroon_hex =
+                mesh402_client::macaroon_hex(&bytes).ok_or_else(|| format!("{} is empty", file.display()))?;
+            let tls_cert_pem = match &args.lnd_tls_cert_file {
+                Some(path) => Some(std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?),
+                None => None,
             };
-            let payer = LnbitsPayer::new(url, Secret::new(key), timeout).map_err(|err| err.to_string())?;
+            let payer = LndPayer::new(LndSettings { rest_url, macaroon_hex, tls_cert_pem, timeout })
+                .map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
         _ => Ok(Arc::new(DevPayEndpoint::new(&args.server, timeout).map_err(|err| err.to_string())?)),
+    }
+}
+
+/// A secret from `file` (trimmed), else from the environment variable `variable`; never from an argument, which
+/// other users of the machine can read.
+fn secret_from(file: Option<&std::path::Path>, variable: &str, missing: &str) -> Result<Secret, String> {
+    match (file, std::env::var(variable)) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?;
+            Ok(Secret::new(text.trim()))
+        }
+        (None, Ok(value)) => Ok(Secret::new(value.trim())),
+        (None, Err(_)) => Err(format!("{missing} or {variable}")),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use clap::Args;
-use mesh402_client::{Buyer, InvoicePayer, Order, Vault};
+use mesh402_client::{Buyer, InvoicePayer, Order, PurchaseStatus, Vault};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
@@ -165,6 +165,32 @@ impl Mesh402Mcp {
         })
         .to_string())
     }
+
+    #[tool(description = "Check an earlier purchase of an image (the same image and options as the generate_model \
+                          call) without paying or downloading: whether it was bought, whether the payment went \
+                          through, and the server's job state (queued, running, succeeded, failed) with its progress \
+                          and, once ready, model_url. Use it after a generate_model call that timed out or failed; \
+                          calling generate_model again with the same image resumes the purchase for free.")]
+    async fn check_job(&self, Parameters(input): Parameters<ImageInput>) -> Result<String, String> {
+        let order = input.order()?;
+        let buyer = Buyer::new(&self.server, self.payer.clone(), 0, self.vault.clone()).map_err(|e| e.to_string())?;
+        let status = buyer.check(&order).await.map_err(|err| err.to_string())?;
+        Ok(match status {
+            PurchaseStatus::NotBought => json!({ "bought": false, "state": "not_bought" }),
+            PurchaseStatus::Unpaid { payment_hash } => {
+                json!({ "bought": false, "state": "unpaid", "payment_hash": payment_hash })
+            }
+            PurchaseStatus::Paid { payment_hash, state, progress, model_url, error } => json!({
+                "bought": true,
+                "state": state,
+                "progress": progress,
+                "model_url": model_url,
+                "error": error,
+                "payment_hash": payment_hash,
+            }),
+        }
+        .to_string())
+    }
 }
 
 impl Mesh402Mcp {
@@ -178,7 +204,8 @@ impl ServerHandler for Mesh402Mcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(format!(
             "Buys 3D models of images from the mesh402 server at {} over L402 (Lightning). Call quote_model for the \
-             price, generate_model to buy; at most {} sat per call and {} sat in this session.",
+             price, generate_model to buy, check_job to see where an earlier purchase stands; at most {} sat per \
+             call and {} sat in this session.",
             self.server, self.per_call_sats, self.session_sats
         ))
     }

@@ -235,3 +235,25 @@ async fn lnbits_end_to_end_the_servers_invoice_paid_from_a_second_wallet() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains(&lnbits.payer_admin_key));
     assert!(!String::from_utf8_lossy(&output.stderr).contains(&lnbits.payer_admin_key));
 }
+
+#[test]
+fn a_wallet_without_its_settings_is_bad_input_and_nothing_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    for (wallet, needs) in [("nwc", "--nwc-uri-file"), ("lnd", "--lnd-rest-url"), ("lnbits", "--lnbits-url")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+            .arg("generate")
+            .arg(photo())
+            .args(["-o"])
+            .arg(dir.path().join("model.glb"))
+            .args(["--server", "http://127.0.0.1:9", "--wallet", wallet, "--json", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .env_remove("MESH402_NWC_URI")
+            .env_remove("MESH402_LNBITS_URL")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{wallet}");
+        let result = json_of(&output);
+        assert_eq!(result["error"]["code"], "bad_input");
+        assert!(result["error"]["message"].as_str().unwrap().contains(needs), "{wallet}: {result}");
+    }
+}

@@ -1,7 +1,7 @@
 //! `mesh402 mcp` driven by an independent MCP client, the official Python SDK (PyPI `mcp`, installed by
 //! scripts/test.sh into a venv named by `MESH402_TEST_MCP_PYTHON`): the tools are listed, a photo is quoted and
-//! its model bought from the real server with the development wallet; with a session budget below the price the
-//! purchase is refused and nothing is paid.
+//! its model bought from the real server with the development wallet, and the purchase checked before and after
+//! (for free); with a session budget below the price the purchase is refused and nothing is paid.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -54,13 +54,15 @@ fn an_agent_lists_quotes_and_buys_within_its_budget() {
     // A session budget of 1 sat: the quote works, the purchase is refused, nothing is paid.
     let dir = tempfile::tempdir().unwrap();
     let poor = run_agent(&python, &server, &dir.path().join("state-poor"), dir.path(), "1");
-    assert_eq!(poor["tools"], serde_json::json!(["generate_model", "quote_model"]));
+    assert_eq!(poor["tools"], serde_json::json!(["check_job", "generate_model", "quote_model"]));
     assert!(poor["descriptions"]["generate_model"].as_str().unwrap().contains("budget"));
     let quote: Value = serde_json::from_str(poor["quote"]["text"].as_str().unwrap()).unwrap();
     assert!(quote["price_sats"].as_u64().unwrap() > 1);
     assert_eq!(poor["generate"]["is_error"], true);
     assert!(poor["generate"]["text"].as_str().unwrap().contains("over the budget"), "{poor}");
     assert_eq!(paid(), 0);
+    let check: Value = serde_json::from_str(poor["check_after"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(check["state"], "not_bought", "refused over budget before anything was saved or paid: {check}");
 
     // Enough budget: the model is bought once and written locally.
     let rich = run_agent(&python, &server, &dir.path().join("state"), dir.path(), "5000");
@@ -70,6 +72,12 @@ fn an_agent_lists_quotes_and_buys_within_its_budget() {
     assert_eq!(result["paid_sats"], quote["price_sats"]);
     assert_eq!(&std::fs::read(result["file"].as_str().unwrap()).unwrap()[..4], b"glTF");
     assert_eq!(paid(), 1);
+    let before: Value = serde_json::from_str(rich["check_before"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(before["state"], "not_bought");
+    let after: Value = serde_json::from_str(rich["check_after"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!((after["bought"].as_bool(), after["state"].as_str()), (Some(true), Some("succeeded")), "{after}");
+    assert_eq!(after["model_url"], result["model_url"]);
+    assert_eq!(paid(), 1, "checking pays nothing");
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
-pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
+pub use mesh402_ln::{
+    DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Lnd as LndPayer, LndSettings, Nwc as NwcPayer, NwcSettings,
+    Secret, macaroon_hex,
+};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 pub use vault::{Purchase, Vault};
@@ -75,6 +78,31 @@ pub struct Receipt {
     pub model_url: String,
     /// The model's bytes.
     pub model: Vec<u8>,
+}
+
+/// Where an earlier purchase of an order stands, as [`Buyer::check`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurchaseStatus {
+    /// Nothing was bought for this order from this server (with this vault).
+    NotBought,
+    /// A challenge was saved but no payment is known: the wallet has no record of paying it.
+    Unpaid {
+        /// The invoice's payment hash, hex.
+        payment_hash: String,
+    },
+    /// Paid; the server's job is in `state` (`queued`, `running`, `succeeded`, `failed`).
+    Paid {
+        /// The invoice's payment hash, hex.
+        payment_hash: String,
+        /// The job's state.
+        state: String,
+        /// The job's progress in percent.
+        progress: u8,
+        /// The model's URL once it is ready.
+        model_url: Option<String>,
+        /// The job's error, when it failed (`code: message`).
+        error: Option<String>,
+    },
 }
 
 /// Why a purchase stopped. [`BuyError::exit_code`] gives the documented exit code of the command line.
@@ -228,6 +256,58 @@ impl Buyer {
         let done = self.follow(response, &authorization, progress).await?;
         let price_msat = purchase.amount_msat;
         self.finish(done, paid_msat, price_msat, purchase.payment_hash, progress).await
+    }
+
+    /// Where an earlier purchase of `order` stands, without paying or downloading anything: the saved purchase,
+    /// the wallet's record of its payment, and the server's job (asked by sending the identical paid request with
+    /// `Prefer: respond-async`, which answers at once and never charges again).
+    pub async fn check(&self, order: &Order) -> Result<PurchaseStatus, BuyError> {
+        let body = order.body();
+        let key = hex::encode(Sha256::new().chain_update(self.server.as_bytes()).chain_update(&body).finalize());
+        let Some(mut purchase) = self.vault.load(&key).map_err(BuyError::Vault)? else {
+            return Ok(PurchaseStatus::NotBought);
+        };
+        if purchase.preimage.is_none() {
+            let hash: PaymentHash = purchase
+                .payment_hash
+                .parse()
+                .map_err(|_| BuyError::Protocol("the saved payment hash is not 64 hex digits".into()))?;
+            match self.payer.paid_preimage(&hash).await {
+                Ok(Some(preimage)) if preimage.hash() == hash => {
+                    purchase.preimage = Some(preimage.to_hex());
+                    self.vault.save(&key, &purchase).map_err(BuyError::Vault)?;
+                }
+                _ => return Ok(PurchaseStatus::Unpaid { payment_hash: purchase.payment_hash }),
+            }
+        }
+        let authorization = format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default());
+        let response = self
+            .http
+            .post(format!("{}{ENDPOINT}", self.server))
+            .header("Content-Type", "application/json")
+            .header("Authorization", &authorization)
+            .header("Prefer", "respond-async")
+            .body(body)
+            .send()
+            .await
+            .map_err(BuyError::Transport)?;
+        let (state, progress, model_url, error) = match answer(response).await {
+            Ok(document) => {
+                let model_url = document.get("modelUrl").and_then(Value::as_str).map(str::to_owned);
+                let state = document
+                    .get("state")
+                    .and_then(Value::as_str)
+                    .unwrap_or(if model_url.is_some() { "succeeded" } else { "queued" })
+                    .to_owned();
+                let progress = document.get("progress").and_then(Value::as_u64).unwrap_or(0).min(100) as u8;
+                (state, progress, model_url, None)
+            }
+            Err(BuyError::Server { code, message, .. }) if code.starts_with("generation_") => {
+                ("failed".to_owned(), 0, None, Some(format!("{code}: {message}")))
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(PurchaseStatus::Paid { payment_hash: purchase.payment_hash, state, progress, model_url, error })
     }
 
     /// The price of `order` in millisatoshis, read from the invoice of the server's 402, without paying (the

@@ -24,7 +24,7 @@ pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, PayError};
 pub use http::{InvoiceFacts, Secret, install_crypto_provider, invoice_facts};
 pub use lnbits::{Lnbits, LnbitsSettings};
-pub use lnd::{Lnd, LndSettings};
+pub use lnd::{Lnd, LndSettings, macaroon_hex};
 pub use nwc::{Nwc, NwcSettings};
 pub use pay::{DevPayEndpoint, InvoicePayer, LnbitsPayer};
 

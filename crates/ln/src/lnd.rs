@@ -44,6 +44,20 @@ impl std::fmt::Debug for LndSettings {
     }
 }
 
+/// A macaroon file's contents as the hex LND's REST API takes: the file as LND writes it (binary), or already hex.
+/// `None` for an empty file.
+pub fn macaroon_hex(file: &[u8]) -> Option<Secret> {
+    let text = String::from_utf8_lossy(file);
+    let trimmed = text.trim();
+    if trimmed.is_empty() && file.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    if !trimmed.is_empty() && trimmed.len().is_multiple_of(2) && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(Secret::new(trimmed.to_ascii_lowercase()));
+    }
+    Some(Secret::new(hex::encode(file)))
+}
+
 /// An LND node as a [`LightningBackend`].
 #[derive(Debug)]
 pub struct Lnd {

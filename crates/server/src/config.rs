@@ -602,15 +602,7 @@ fn secret(
 /// LND's macaroon, hex encoded: the file holds the binary macaroon (as LND writes it) or its hex text.
 fn macaroon_hex(path: PathBuf) -> Result<Secret, ConfigError> {
     let bytes = read_file("lnd_macaroon_file", &path)?;
-    if bytes.is_empty() {
-        return Err(ConfigError::invalid("lnd_macaroon_file", "is empty"));
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let trimmed = text.trim();
-    if !trimmed.is_empty() && trimmed.len().is_multiple_of(2) && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(Secret::new(trimmed.to_ascii_lowercase()));
-    }
-    Ok(Secret::new(hex::encode(&bytes)))
+    mesh402_ln::macaroon_hex(&bytes).ok_or_else(|| ConfigError::invalid("lnd_macaroon_file", "is empty"))
 }
 
 fn read_file(key: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
