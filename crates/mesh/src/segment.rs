@@ -53,39 +53,54 @@ const MIN_HOLE_ESTIMATED: f64 = 0.02;
 /// Cheap evidence that a picture shows no object at all: one colour (the brightest channel's spread under two
 /// levels) or noise (neighbouring pixels differ as much as random pixels do). Returns the reason.
 pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
+    // Two passes over the pixels and no allocation: this runs on every unpaid request up to the preflight's size.
     let (w, h) = (work.width() as usize, work.height() as usize);
     let raw = work.as_raw();
-    if raw.chunks_exact(4).all(|p| p[3] < 128) {
+    let luma = |p: &[u8]| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]);
+    let (mut sum, mut sum_sq) = ([0u64; 3], [0u64; 3]);
+    let (mut min_alpha, mut n_transparent, mut luma_sum) = (255u8, 0usize, 0.0f64);
+    for p in raw.chunks_exact(4) {
+        for c in 0..3 {
+            sum[c] += u64::from(p[c]);
+            sum_sq[c] += u64::from(p[c]) * u64::from(p[c]);
+        }
+        min_alpha = min_alpha.min(p[3]);
+        n_transparent += usize::from(p[3] < 128);
+        luma_sum += luma(p);
+    }
+    let count = raw.len() / 4;
+    if n_transparent == count {
         return Some("The picture is fully transparent");
     }
-    let luma: Vec<f64> = raw
-        .chunks_exact(4)
-        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
-        .collect();
-    let n = luma.len().max(1) as f64;
-    let mut spread = 0.0f64;
-    for c in 0..3 {
-        let mean = raw.chunks_exact(4).map(|p| f64::from(p[c])).sum::<f64>() / n;
-        let var = raw.chunks_exact(4).map(|p| (f64::from(p[c]) - mean).powi(2)).sum::<f64>() / n;
-        spread = spread.max(var.sqrt());
-    }
-    let alpha_used = mask::alpha_mask(work).is_some();
+    let n = count.max(1) as f64;
+    let spread = (0..3)
+        .map(|c| {
+            let mean = sum[c] as f64 / n;
+            (sum_sq[c] as f64 / n - mean * mean).max(0.0).sqrt()
+        })
+        .fold(0.0f64, f64::max);
+    // The same test as `mask::alpha_mask`: real alpha makes a picture with one colour an object.
+    let alpha_used = min_alpha < 250 && n_transparent * 100 > count;
     if spread < 2.0 && !alpha_used {
         return Some("The picture is blank or a single colour");
     }
     // Noise: for independent pixels the mean neighbour difference is about 1.4 times the mean deviation from the
     // mean; photos, renders and drawings stay far below 1.
-    let mean = luma.iter().sum::<f64>() / n;
-    let deviation = luma.iter().map(|v| (v - mean).abs()).sum::<f64>() / n;
-    let mut neighbour = 0.0f64;
-    let mut count = 0usize;
-    for y in 0..h {
-        for x in 1..w {
-            neighbour += (luma[y * w + x] - luma[y * w + x - 1]).abs();
-            count += 1;
+    let mean = luma_sum / n;
+    let (mut deviation, mut neighbour) = (0.0f64, 0.0f64);
+    for row in raw.chunks_exact(4 * w.max(1)).take(h) {
+        let mut previous: Option<f64> = None;
+        for p in row.chunks_exact(4) {
+            let value = luma(p);
+            deviation += (value - mean).abs();
+            if let Some(previous) = previous {
+                neighbour += (value - previous).abs();
+            }
+            previous = Some(value);
         }
     }
-    let neighbour = neighbour / count.max(1) as f64;
+    let deviation = deviation / n;
+    let neighbour = neighbour / (h * w.saturating_sub(1)).max(1) as f64;
     if deviation > 1.0 && neighbour > deviation && !alpha_used {
         return Some("The picture looks like noise");
     }
