@@ -291,7 +291,8 @@ async fn bad_input_gets_a_json_error_and_no_invoice() {
     let client = reqwest::Client::new();
     let wrong_type = client.post(&url).header("Content-Type", "text/plain").body("{}").send().await.unwrap();
     assert_eq!(error_code(wrong_type).await, (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type".into()));
-    let wrong_method = client.get(&url).send().await.unwrap();
+    // GET on the endpoint describes the service (discovery); another method is refused.
+    let wrong_method = client.put(&url).send().await.unwrap();
     assert_eq!(error_code(wrong_method).await, (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".into()));
     let unknown = client.get(format!("{}/nothing/here", server.url)).send().await.unwrap();
     assert_eq!(error_code(unknown).await, (StatusCode::NOT_FOUND, "not_found".into()));
