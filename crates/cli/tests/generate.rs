@@ -3,52 +3,28 @@
 //! ledger of paid invoices), a wallet's wrong preimage is refused before it is sent, and a client killed after
 //! paying resumes on the next run without paying again.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mesh402_client::{BuyError, Buyer, InvoicePayer, LnError, Order, Vault};
 use mesh402_l402::{PaymentHash, Preimage};
+use mesh402_testkit::ServerProcess;
 use serde_json::Value;
 
-struct Server {
-    child: Child,
-    url: String,
-    data_dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = ServerProcess;
 
 fn start_server() -> Server {
     start_server_with(&[])
 }
 
 fn start_server_with(extra_args: &[&str]) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
-        .args(extra_args)
-        .env("MESH402_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.strip_prefix("mesh402 listening on ").and_then(|rest| rest.split_whitespace().next()).unwrap();
-    Server { child, url: url.to_owned(), data_dir }
+    ServerProcess::start(std::path::Path::new(env!("CARGO_BIN_EXE_mesh402")), extra_args)
 }
 
 /// Invoices the development wallet has paid: one line each in its ledger.
 fn paid_invoices(server: &Server) -> usize {
-    std::fs::read_to_string(server.data_dir.path().join("dev-wallet-paid.ledger"))
+    std::fs::read_to_string(server.data_dir.join("dev-wallet-paid.ledger"))
         .map(|text| text.lines().filter(|line| !line.trim().is_empty()).count())
         .unwrap_or(0)
 }
@@ -150,7 +126,7 @@ async fn a_wrong_preimage_is_refused_before_it_is_sent() {
     assert_eq!(saved.len(), 1);
     let text = std::fs::read_to_string(saved[0].as_ref().unwrap().path()).unwrap();
     assert!(!text.contains(&"07".repeat(32)), "{text}");
-    assert!(std::fs::read_dir(server.data_dir.path().join("models")).map(|d| d.count()).unwrap_or(0) == 0);
+    assert!(std::fs::read_dir(server.data_dir.join("models")).map(|d| d.count()).unwrap_or(0) == 0);
 }
 
 #[test]

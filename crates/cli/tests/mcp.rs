@@ -3,8 +3,7 @@
 //! its model bought from the real server with the development wallet, and the purchase checked before and after
 //! (for free); with a session budget below the price the purchase is refused and nothing is paid.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -36,19 +35,9 @@ fn run_agent(python: &str, server: &str, state: &std::path::Path, out: &std::pat
 #[test]
 fn an_agent_lists_quotes_and_buys_within_its_budget() {
     let Some(python) = python() else { return };
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
-        .env("MESH402_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let server =
-        line.strip_prefix("mesh402 listening on ").and_then(|r| r.split_whitespace().next()).unwrap().to_owned();
-    let ledger = data_dir.path().join("dev-wallet-paid.ledger");
+    let running = mesh402_testkit::ServerProcess::start(std::path::Path::new(env!("CARGO_BIN_EXE_mesh402")), &[]);
+    let server = running.url.clone();
+    let ledger = running.data_dir.join("dev-wallet-paid.ledger");
     let paid = || std::fs::read_to_string(&ledger).map(|t| t.lines().count()).unwrap_or(0);
 
     // A session budget of 1 sat: the quote works, the purchase is refused, nothing is paid.
@@ -78,6 +67,4 @@ fn an_agent_lists_quotes_and_buys_within_its_budget() {
     assert_eq!((after["bought"].as_bool(), after["state"].as_str()), (Some(true), Some("succeeded")), "{after}");
     assert_eq!(after["model_url"], result["model_url"]);
     assert_eq!(paid(), 1, "checking pays nothing");
-    let _ = child.kill();
-    let _ = child.wait();
 }
