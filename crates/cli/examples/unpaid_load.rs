@@ -116,8 +116,17 @@ fn ms(duration: Duration) -> String {
 }
 
 /// Probes `/healthz` every 100 ms and samples the server's RSS until `stop`; returns (max RSS KiB, latencies).
+/// The probe has a thread and a runtime of its own, so that the load this tool makes on its main runtime (hundreds
+/// of connections writing) does not delay the probe and count as the server's latency.
 fn sampler(server: String, pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(u64, Vec<Duration>)> {
-    tokio::spawn(async move {
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(probe_health(server, pid, stop))
+    })
+}
+
+async fn probe_health(server: String, pid: u32, stop: Arc<AtomicBool>) -> (u64, Vec<Duration>) {
+    {
         let probe = reqwest::Client::builder()
             .local_address(client(0, 250))
             .timeout(Duration::from_secs(10))
@@ -133,7 +142,7 @@ fn sampler(server: String, pid: u32, stop: Arc<AtomicBool>) -> tokio::task::Join
         }
         latencies.sort();
         (max_rss, latencies)
-    })
+    }
 }
 
 fn report_health(what: &str, (max_rss, latencies): (u64, Vec<Duration>)) {
