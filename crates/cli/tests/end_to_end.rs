@@ -1,8 +1,7 @@
 //! End to end: the real `mesh402` binary on port 0 with a temporary data directory, driven over HTTP through
 //! the seed's whole flow, every bad input, every bad credential, and a third-party L402 client.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,52 +10,21 @@ use base64::engine::general_purpose::STANDARD;
 use bitcoin::hashes::Hash;
 use lightning_invoice::{Bolt11Invoice, Currency};
 use mesh402_l402::{Identifier, Keyring, Macaroon, MintParams, Preimage, ServerSecret, TokenId, mint};
+use mesh402_testkit::ServerProcess;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    data_dir: tempfile::TempDir,
-}
+type Server = ServerProcess;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on `data_dir`; returns the child, its URL and how many unfinished jobs it resumed.
-fn spawn_server(data_dir: &std::path::Path, extra_args: &[&str]) -> (Child, String, usize) {
-    // The test's own HTTP clients use rustls with the ring provider, as the binary does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra_args)
-        .env("MESH402_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the mesh402 binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    // "mesh402 listening on http://ADDR (resumed N unfinished jobs)"
-    let rest = line.strip_prefix("mesh402 listening on ").expect("the listening line");
-    let mut words = rest.split_whitespace();
-    let url = words.next().expect("the URL").to_owned();
-    let resumed = words.nth(1).and_then(|count| count.parse().ok()).expect("the resumed count");
-    (child, url, resumed)
+fn binary() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_mesh402"))
 }
 
 fn start_server(extra_args: &[&str]) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
-    let (child, url, resumed) = spawn_server(data_dir.path(), extra_args);
-    assert_eq!(resumed, 0);
-    Server { child, url, data_dir }
+    let server = ServerProcess::start(binary(), extra_args);
+    assert_eq!(server.resumed, 0);
+    server
 }
 
 fn png_disc(size: u32, radius: f32, colour: [u8; 3]) -> Vec<u8> {
@@ -332,7 +300,7 @@ async fn every_bad_credential_gets_a_fresh_challenge() {
     };
     // An expired token, minted with the server's own key for this very request, paid for real.
     let expired = {
-        let secret: [u8; 32] = std::fs::read(server.data_dir.path().join("server.key")).unwrap().try_into().unwrap();
+        let secret: [u8; 32] = std::fs::read(server.data_dir.as_path().join("server.key")).unwrap().try_into().unwrap();
         let keyring = Keyring::new(ServerSecret::from_bytes(secret));
         let paid = Preimage::from_str(&preimage).unwrap();
         let request = mesh402_service::ModelRequest {
@@ -379,7 +347,7 @@ async fn every_bad_credential_gets_a_fresh_challenge() {
 async fn a_third_party_l402_client_pays_and_downloads() {
     let server = start_server(&[]);
     let png = png_disc(200, 80.0, [220, 180, 20]);
-    let image_path = server.data_dir.path().join("input.png");
+    let image_path = server.data_dir.as_path().join("input.png");
     std::fs::write(&image_path, &png).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/l402-client.mjs");
     let output = Command::new("node")
@@ -421,22 +389,20 @@ async fn submit_heavy_paid_job(server: &Server, radius: f32) -> (Value, String) 
 
 #[tokio::test]
 async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
-    let data_dir = tempfile::tempdir().unwrap();
     // One worker and heavy parameters, so that jobs are still queued or running when the server is killed.
-    let (child, url, _) = spawn_server(data_dir.path(), &["--workers", "1"]);
-    let mut server = Server { child, url, data_dir };
+    let mut first = start_server(&["--workers", "1"]);
 
     let mut jobs = Vec::new();
     for index in 0..4 {
-        jobs.push(submit_heavy_paid_job(&server, 300.0 + 40.0 * index as f32).await);
+        jobs.push(submit_heavy_paid_job(&first, 300.0 + 40.0 * index as f32).await);
     }
     // SIGKILL: no chance to clean up.
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
 
-    let (child, url, resumed) = spawn_server(server.data_dir.path(), &["--workers", "1"]);
-    server.child = child;
-    server.url = url;
+    // The same data directory (kept by `first`).
+    let server = ServerProcess::start_in(binary(), &first.data_dir, &["--workers", "1"]);
+    let resumed = server.resumed;
     assert!(resumed >= 1, "unfinished jobs were found and resumed (resumed {resumed})");
 
     let mut model_urls = std::collections::HashSet::new();
@@ -449,34 +415,32 @@ async fn paid_jobs_survive_kill_9_and_every_client_gets_its_model() {
         model_urls.insert(model_url);
     }
     assert_eq!(model_urls.len(), jobs.len(), "one model per paid job");
-    let stored = std::fs::read_dir(server.data_dir.path().join("models")).unwrap().count();
+    let stored = std::fs::read_dir(server.data_dir.as_path().join("models")).unwrap().count();
     assert_eq!(stored, jobs.len(), "no job ran twice to completion, none was lost");
 }
 
 #[tokio::test]
 async fn sigterm_stops_cleanly_and_work_in_flight_is_not_lost() {
-    let mut server = start_server(&["--workers", "1"]);
-    let (body, authorization) = submit_heavy_paid_job(&server, 380.0).await;
+    let mut first = start_server(&["--workers", "1"]);
+    let (body, authorization) = submit_heavy_paid_job(&first, 380.0).await;
 
-    let pid = server.child.id().to_string();
+    let pid = first.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let started = std::time::Instant::now();
     let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = first.child.try_wait().unwrap() {
             break status;
         }
         assert!(started.elapsed() < Duration::from_secs(40), "the server exits within its grace period");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
-    assert!(reqwest::get(format!("{}/healthz", server.url)).await.is_err(), "no longer accepting");
+    assert!(reqwest::get(format!("{}/healthz", first.url)).await.is_err(), "no longer accepting");
 
     // Whether the job finished before the exit or is resumed now, the client gets its model.
-    let (child, url, _) = spawn_server(server.data_dir.path(), &[]);
-    server.child = child;
-    server.url = url;
+    let server = ServerProcess::start_in(binary(), &first.data_dir, &[]);
     let response = post(&server, &body, Some(&authorization)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let stored = std::fs::read_dir(server.data_dir.path().join("models")).unwrap().count();
+    let stored = std::fs::read_dir(server.data_dir.as_path().join("models")).unwrap().count();
     assert_eq!(stored, 1);
 }

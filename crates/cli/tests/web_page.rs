@@ -6,51 +6,25 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mesh402_l402::{Identifier, Keyring, MintParams, PaymentHash, ServerSecret, TokenId, mint};
+use mesh402_testkit::ServerProcess;
 use mesh402_testkit::lnbits::LnbitsServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = ServerProcess;
 
 fn start_server() -> Server {
     start_server_with(&[], &[])
 }
 
 fn start_server_with(args: &[&str], env: &[(&str, &str)]) -> Server {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
-        .args(args)
-        .envs(env.iter().copied())
-        .env("MESH402_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the mesh402 binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let rest = line.strip_prefix("mesh402 listening on ").expect("the listening line");
-    let url = rest.split_whitespace().next().expect("the URL").to_owned();
-    Server { child, url, _data_dir: data_dir }
+    ServerProcess::start_with_env(Path::new(env!("CARGO_BIN_EXE_mesh402")), args, env)
 }
 
 fn repo() -> PathBuf {

@@ -29,14 +29,28 @@ impl ServerProcess {
         server
     }
 
+    /// Like [`start`](Self::start), with environment variables (secrets a test passes the way an operator
+    /// would, never as arguments).
+    pub fn start_with_env(binary: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut server = ServerProcess::spawn(binary, dir.path(), extra_args, env);
+        server._owned_dir = Some(dir);
+        server
+    }
+
     /// Starts `binary serve` on `data_dir` (kept after the process ends: restart tests reuse it).
     pub fn start_in(binary: &Path, data_dir: &Path, extra_args: &[&str]) -> ServerProcess {
+        ServerProcess::spawn(binary, data_dir, extra_args, &[])
+    }
+
+    fn spawn(binary: &Path, data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         // The test's own HTTP clients use rustls with the ring provider, as the binary does.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut child = Command::new(binary)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
+            .envs(env.iter().copied())
             .env("MESH402_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
