@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::gate::{L402Credential, challenge};
-use crate::limits::Caller;
+use crate::limits::{Caller, UploadReservation};
 use crate::request::parse_model_request;
 
 /// A 402 challenge without a valid credential; the model with one.
@@ -45,17 +45,7 @@ pub async fn create_model(
     if let Some(reason) = caller.rejected_credential {
         mesh402_service::metrics::credential(false, reason);
     }
-    if !paid {
-        limits.take_challenge(caller.client).await?;
-    }
-    check_content_type(&headers)?;
-    let declared = declared_length(&headers)?;
-    if declared.is_some_and(|length| length > state.max_body_bytes) {
-        return Err(body_too_large(state.max_body_bytes));
-    }
-    // A body without Content-Length (chunked) may be as large as the limit: that much is reserved.
-    let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), paid)?;
-    let body = read_body(body, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
+    let (body, reservation) = admit_body(&state, caller, paid, &headers, body).await?;
 
     let Some(credential) = credential.filter(|_| paid) else {
         // Unpaid: parsing and the preflight run on the bounded preflight pool; the reservation is held until
@@ -97,16 +87,9 @@ pub async fn quote_model(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let limits = state.limits.clone();
-    limits.take_challenge(caller.client).await?;
-    check_content_type(&headers)?;
-    let declared = declared_length(&headers)?;
-    if declared.is_some_and(|length| length > state.max_body_bytes) {
-        return Err(body_too_large(state.max_body_bytes));
-    }
-    let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), false)?;
-    let body = read_body(body, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
-    let answer = limits
+    let (body, reservation) = admit_body(&state, caller, false, &headers, body).await?;
+    let answer = state
+        .limits
         .on_preflight_pool(async {
             let request = parse_off_thread(body).await?;
             let checked = state.service.preflight(&request).await?;
@@ -131,6 +114,31 @@ pub async fn quote_model(
     let mut response = Json(answer).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Everything before a body is parsed, in this order: an unpaid request takes a challenge token, the type and the
+/// declared size are checked, the size is reserved from the upload budget (a body without `Content-Length` may be
+/// as large as the limit: that much is reserved), and the body is read within its deadline. The reservation is
+/// returned with the body: the caller holds it until the body's decoded form is gone.
+async fn admit_body(
+    state: &AppState,
+    caller: Caller,
+    paid: bool,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<u8>, UploadReservation), ApiError> {
+    let limits = &state.limits;
+    if !paid {
+        limits.take_challenge(caller.client).await?;
+    }
+    check_content_type(headers)?;
+    let declared = declared_length(headers)?;
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(body_too_large(state.max_body_bytes));
+    }
+    let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), paid)?;
+    let body = read_body(body, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
+    Ok((body, reservation))
 }
 
 /// The declared `Content-Length`, if any.
