@@ -196,7 +196,7 @@ impl Buyer {
     /// Buys one model for `order`, reporting steps to `progress`.
     pub async fn buy(&self, order: &Order, progress: &mut (dyn FnMut(Step) + Send)) -> Result<Receipt, BuyError> {
         let body = order.body();
-        let key = hex::encode(Sha256::new().chain_update(self.server.as_bytes()).chain_update(&body).finalize());
+        let key = self.purchase_key(&body);
         let url = format!("{}{ENDPOINT}", self.server);
         let saved = self.vault.load(&key).map_err(BuyError::Vault)?;
         let (purchase, paid_msat) = match saved {
@@ -242,17 +242,7 @@ impl Buyer {
                 (purchase, paid)
             }
         };
-        let authorization = format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default());
-        let response = self
-            .http
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("Authorization", &authorization)
-            .header("Prefer", "respond-async")
-            .body(body)
-            .send()
-            .await
-            .map_err(BuyError::Transport)?;
+        let (response, authorization) = self.paid_request(&purchase, body).await?;
         let done = self.follow(response, &authorization, progress).await?;
         let price_msat = purchase.amount_msat;
         self.finish(done, paid_msat, price_msat, purchase.payment_hash, progress).await
@@ -263,7 +253,7 @@ impl Buyer {
     /// `Prefer: respond-async`, which answers at once and never charges again).
     pub async fn check(&self, order: &Order) -> Result<PurchaseStatus, BuyError> {
         let body = order.body();
-        let key = hex::encode(Sha256::new().chain_update(self.server.as_bytes()).chain_update(&body).finalize());
+        let key = self.purchase_key(&body);
         let Some(mut purchase) = self.vault.load(&key).map_err(BuyError::Vault)? else {
             return Ok(PurchaseStatus::NotBought);
         };
@@ -280,17 +270,7 @@ impl Buyer {
                 _ => return Ok(PurchaseStatus::Unpaid { payment_hash: purchase.payment_hash }),
             }
         }
-        let authorization = format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default());
-        let response = self
-            .http
-            .post(format!("{}{ENDPOINT}", self.server))
-            .header("Content-Type", "application/json")
-            .header("Authorization", &authorization)
-            .header("Prefer", "respond-async")
-            .body(body)
-            .send()
-            .await
-            .map_err(BuyError::Transport)?;
+        let (response, _) = self.paid_request(&purchase, body).await?;
         let (state, progress, model_url, error) = match answer(response).await {
             Ok(document) => {
                 let model_url = document.get("modelUrl").and_then(Value::as_str).map(str::to_owned);
@@ -308,6 +288,28 @@ impl Buyer {
             Err(error) => return Err(error),
         };
         Ok(PurchaseStatus::Paid { payment_hash: purchase.payment_hash, state, progress, model_url, error })
+    }
+
+    /// The vault's key for a request body to this server.
+    fn purchase_key(&self, body: &[u8]) -> String {
+        hex::encode(Sha256::new().chain_update(self.server.as_bytes()).chain_update(body).finalize())
+    }
+
+    /// Sends the identical request with the paid purchase's credential, asking for an answer at once (`202` with a
+    /// status URL while the job runs); returns the answer and the `Authorization` value used.
+    async fn paid_request(&self, purchase: &Purchase, body: Vec<u8>) -> Result<(reqwest::Response, String), BuyError> {
+        let authorization = format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default());
+        let response = self
+            .http
+            .post(format!("{}{ENDPOINT}", self.server))
+            .header("Content-Type", "application/json")
+            .header("Authorization", &authorization)
+            .header("Prefer", "respond-async")
+            .body(body)
+            .send()
+            .await
+            .map_err(BuyError::Transport)?;
+        Ok((response, authorization))
     }
 
     /// The price of `order` in millisatoshis, read from the invoice of the server's 402, without paying (the
