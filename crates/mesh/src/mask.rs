@@ -71,7 +71,12 @@ pub(crate) fn alpha_mask(work: &RgbaImage) -> Option<Vec<u8>> {
     let n = raw.len() / 4;
     let min_alpha = raw.chunks_exact(4).map(|p| p[3]).min().unwrap_or(255);
     let n_transparent = raw.chunks_exact(4).filter(|p| p[3] < 128).count();
-    (min_alpha < 250 && n_transparent * 100 > n).then(|| raw.chunks_exact(4).map(|p| u8::from(p[3] >= 128)).collect())
+    is_real_alpha(min_alpha, n_transparent, n).then(|| raw.chunks_exact(4).map(|p| u8::from(p[3] >= 128)).collect())
+}
+
+/// Whether an alpha channel cuts an object out: some pixel below 250 and more than 1 % of the `n` pixels below 128.
+pub(crate) fn is_real_alpha(min_alpha: u8, n_transparent: usize, n: usize) -> bool {
+    min_alpha < 250 && n_transparent * 100 > n
 }
 
 /// Removes details thinner than about 1/150 of the picture's shorter side (an opening), as the colour model's

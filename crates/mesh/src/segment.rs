@@ -79,8 +79,8 @@ pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
             (sum_sq[c] as f64 / n - mean * mean).max(0.0).sqrt()
         })
         .fold(0.0f64, f64::max);
-    // The same test as `mask::alpha_mask`: real alpha makes a picture with one colour an object.
-    let alpha_used = min_alpha < 250 && n_transparent * 100 > count;
+    // Real alpha makes a picture of one colour an object.
+    let alpha_used = mask::is_real_alpha(min_alpha, n_transparent, count);
     if spread < 2.0 && !alpha_used {
         return Some("The picture is blank or a single colour");
     }
