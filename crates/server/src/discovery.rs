@@ -92,7 +92,6 @@ impl Offer {
 /// The JSON Schema of the request body: the image and every generator option with its default and range.
 pub fn request_schema(offer: &Offer) -> Value {
     let defaults = MeshParams::default();
-    let name = |value: &dyn erased::Named| value.name();
     let powers: Vec<u32> =
         (0..16).map(|k| 1u32 << k).filter(|&s| (MIN_TEXTURE_SIZE..=MAX_TEXTURE_SIZE).contains(&s)).collect();
     json!({
@@ -149,18 +148,9 @@ pub fn request_schema(offer: &Offer) -> Value {
     })
 }
 
-/// The serialised names of the option enums, from their serde names (declared once, in the generator).
-mod erased {
-    /// A value whose serde name is a string.
-    pub trait Named {
-        fn name(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Named for T {
-        fn name(&self) -> String {
-            serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-        }
-    }
+/// A value's serde name (the option enums' names are declared once, in the generator).
+fn name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The schema of a delivered model's answer.
