@@ -2,7 +2,9 @@
 //!
 //! `invoice` makes an invoice (`amount_msat`, a unique `label`, `description`, `expiry`); `listinvoices` with a
 //! `payment_hash` reports it (`status` is `unpaid`, `paid` or `expired`). Failed calls answer with a JSON-RPC
-//! error object (`{"code", "message"}`); rune failures are 401/403 or a "Not authorized" message.
+//! error object (`{"code", "message"}`); rune failures are 401/403 or a "Not authorized" message. As a payer (for
+//! refunds, with a rune that allows it), `pay` pays a `bolt11` (`status` `complete` with `payment_preimage`, or
+//! `pending`/`failed`) and `listpays` with a `payment_hash` finds the payment again (`preimage` once complete).
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use mesh402_l402::{PaymentHash, Preimage};
 use serde::Deserialize;
 
 use crate::http::{self, Answer, Secret};
-use crate::{CreatedInvoice, InvoiceRequest, InvoiceState, LightningBackend, LnError};
+use crate::{CreatedInvoice, InvoicePayer, InvoiceRequest, InvoiceState, LightningBackend, LnError};
 
 /// How to reach a Core Lightning node's `clnrest` plugin.
 #[derive(Clone, PartialEq, Eq)]
@@ -152,5 +154,61 @@ impl LightningBackend for Cln {
             "expired" => Ok(InvoiceState::Expired),
             other => Err(LnError::BadResponse(format!("CLN reported an unknown invoice status {other:?}"))),
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct PayResponse {
+    status: String,
+    #[serde(default)]
+    payment_preimage: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListPaysResponse {
+    pays: Vec<ListedPay>,
+}
+
+#[derive(Deserialize)]
+struct ListedPay {
+    payment_hash: String,
+    status: String,
+    #[serde(default)]
+    preimage: Option<String>,
+}
+
+/// A preimage CLN reported, if it is one and opens `payment_hash` (when known).
+fn reported_preimage(text: Option<String>, payment_hash: Option<&PaymentHash>) -> Option<Preimage> {
+    text.and_then(|text| text.parse::<Preimage>().ok())
+        .filter(|preimage| payment_hash.is_none_or(|payment_hash| preimage.hash() == *payment_hash))
+}
+
+#[async_trait]
+impl InvoicePayer for Cln {
+    fn name(&self) -> &'static str {
+        "cln"
+    }
+
+    async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
+        let answer = self.call("pay", serde_json::json!({ "bolt11": bolt11 })).await?;
+        let paid: PayResponse = answer.json()?;
+        match paid.status.as_str() {
+            "complete" => reported_preimage(paid.payment_preimage, None)
+                .ok_or_else(|| LnError::BadResponse("CLN reported the payment without a preimage".into())),
+            // Still in flight: the outcome is not known yet (`listpays` tells later).
+            "pending" => Err(LnError::Unavailable("CLN reports the payment as pending".into())),
+            other => Err(LnError::Rejected(format!("CLN could not pay: status {other:?}"))),
+        }
+    }
+
+    async fn paid_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, LnError> {
+        let answer = self.call("listpays", serde_json::json!({ "payment_hash": payment_hash.to_string() })).await?;
+        let listed: ListPaysResponse = answer.json()?;
+        let wanted = payment_hash.to_string();
+        Ok(listed
+            .pays
+            .into_iter()
+            .filter(|pay| pay.payment_hash == wanted && pay.status == "complete")
+            .find_map(|pay| reported_preimage(pay.preimage, Some(payment_hash))))
     }
 }

@@ -28,7 +28,7 @@ use lightning_invoice::{Bolt11Invoice, Currency, InvoiceBuilder, PaymentSecret};
 use mesh402_l402::{PaymentHash, Preimage};
 use sha2::Sha256;
 
-use crate::{CreatedInvoice, InvoiceRequest, InvoiceState, LightningBackend, LnError, unix_now};
+use crate::{CreatedInvoice, InvoicePayer, InvoiceRequest, InvoiceState, LightningBackend, LnError, unix_now};
 
 /// How many issued-but-unpaid invoices the wallet remembers for lookups before it forgets the oldest.
 const MAX_REMEMBERED_INVOICES: usize = 100_000;
@@ -253,6 +253,28 @@ impl LightningBackend for DevWallet {
 
     async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<InvoiceState, LnError> {
         self.state(payment_hash, unix_now())
+    }
+}
+
+/// The development wallet as a payer: what the server refunds with when it is the backend. It pays only invoices it
+/// issued (`POST /dev/invoice` makes one to receive a refund), because only for those can it know the preimage and
+/// so prove the payment, as a real node would.
+#[async_trait]
+impl InvoicePayer for DevWallet {
+    fn name(&self) -> &'static str {
+        "dev"
+    }
+
+    async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
+        DevWallet::pay(self, bolt11, unix_now()).map_err(|error| match error {
+            PayError::Ledger(source) => LnError::Unavailable(format!("the ledger cannot be written: {source}")),
+            refused => LnError::Rejected(refused.to_string()),
+        })
+    }
+
+    async fn paid_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, LnError> {
+        let ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(ledger.preimages.get(&payment_hash.0).cloned())
     }
 }
 

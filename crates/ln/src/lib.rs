@@ -8,7 +8,8 @@
 //! (Nostr Wallet Connect, NIP-47, over a relay), the last three tested against fakes in the shape of their
 //! documentation. [`InvoicePayer`] is the buyer's side (pay an invoice, get its preimage): [`LnbitsPayer`] and
 //! [`DevPayEndpoint`]. `http.rs` holds what the HTTP backends share: deadlines, [`Secret`], and the check that an
-//! invoice is the one asked for.
+//! invoice is the one asked for. For refunds the server pays through the same trait: [`DevWallet`] (its own
+//! invoices), `LnbitsPayer` with the shop wallet's admin key, [`Lnd`], [`Cln`] and [`Nwc`].
 
 #![deny(missing_docs)]
 

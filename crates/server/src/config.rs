@@ -100,6 +100,21 @@ pub struct RawConfig {
     /// A file holding the Nostr Wallet Connect connection string.
     #[arg(long, env = "MESH402_NWC_URI_FILE", value_name = "FILE")]
     pub nwc_uri_file: Option<PathBuf>,
+    /// Refund paid jobs that cannot be delivered, to the holder of their credential [default: on with dev, on
+    /// with lnbits when an admin key is given, off with lnd, cln and nwc: turn it on when their credential may
+    /// pay].
+    #[arg(long, env = "MESH402_REFUNDS", value_name = "BOOL")]
+    pub refunds: Option<bool>,
+    /// LNbits wallet admin key, needed to pay refunds (the invoice key cannot pay; prefer
+    /// --lnbits-admin-key-file).
+    #[arg(long, env = "MESH402_LNBITS_ADMIN_KEY", value_name = "KEY", hide_env_values = true)]
+    pub lnbits_admin_key: Option<Secret>,
+    /// A file holding the LNbits wallet admin key.
+    #[arg(long, env = "MESH402_LNBITS_ADMIN_KEY_FILE", value_name = "FILE")]
+    pub lnbits_admin_key_file: Option<PathBuf>,
+    /// Satoshis kept from a refund when the job failed because of its input (not the server's fault) [default: 0].
+    #[arg(long, env = "MESH402_REFUND_INPUT_FAULT_FEE_SATS", value_name = "SATS")]
+    pub refund_input_fault_fee_sats: Option<u64>,
     /// Bytes of request bodies read at once, over all clients; beyond it, 503 server_busy before the body is read
     /// (a quarter, and at least max_body_bytes, is kept for paid requests) [default: 268435456, 256 MiB].
     #[arg(long, env = "MESH402_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
@@ -342,6 +357,21 @@ pub struct Config {
     pub lightning: LightningChoice,
     /// Limits on unpaid traffic: uploads, timeouts, rates, connections.
     pub traffic: TrafficLimits,
+    /// Who pays refunds, if anyone.
+    pub refunds: Refunds,
+    /// Satoshis kept from a refund for an input fault.
+    pub refund_input_fault_fee_sats: u64,
+}
+
+/// Who pays refunds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refunds {
+    /// Nobody: no refund is offered.
+    Off,
+    /// The backend itself, with the credential it was configured with (dev, LND, Core Lightning, NWC).
+    ByBackend,
+    /// The LNbits wallet, with its admin key.
+    ByLnbitsAdminKey(Secret),
 }
 
 /// What unpaid traffic may use (contract §11): checked settings, read by `limits.rs` and the connection loop.
@@ -472,7 +502,34 @@ impl Config {
                 ));
             }
         };
+        let refunds = match (&lightning, raw.refunds) {
+            (_, Some(false)) => Refunds::Off,
+            (LightningChoice::Dev, _) => Refunds::ByBackend,
+            (LightningChoice::Lnbits(_), wanted) => {
+                match (raw.lnbits_admin_key.is_some() || raw.lnbits_admin_key_file.is_some(), wanted) {
+                    (true, _) => Refunds::ByLnbitsAdminKey(secret(
+                        ("lnbits_admin_key", raw.lnbits_admin_key),
+                        ("lnbits_admin_key_file", raw.lnbits_admin_key_file),
+                    )?),
+                    (false, Some(true)) => {
+                        return Err(ConfigError::invalid(
+                            "refunds",
+                            "with lnbits needs lnbits_admin_key or lnbits_admin_key_file (the invoice key cannot pay)",
+                        ));
+                    }
+                    (false, _) => Refunds::Off,
+                }
+            }
+            (_, Some(true)) => Refunds::ByBackend,
+            (_, None) => Refunds::Off,
+        };
+        let refund_input_fault_fee_sats = raw.refund_input_fault_fee_sats.unwrap_or(0);
+        if refund_input_fault_fee_sats > price_sats {
+            return Err(ConfigError::invalid("refund_input_fault_fee_sats", "must be at most price_sats"));
+        }
         Ok(Config {
+            refunds,
+            refund_input_fault_fee_sats,
             listen,
             metrics_listen,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),

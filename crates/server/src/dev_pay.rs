@@ -1,10 +1,13 @@
-//! `POST /dev/pay`: the development wallet pays one of its own invoices and returns the preimage. The route
-//! exists only while the development wallet is the backend.
+//! `POST /dev/pay`: the development wallet pays one of its own invoices and returns the preimage; `POST
+//! /dev/invoice`: it makes an invoice to be paid *to* (a refund's invoice, which it can then verify and pay). The
+//! routes exist only while the development wallet is the backend.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use mesh402_l402::Msat;
+use mesh402_ln::{InvoiceRequest, LightningBackend};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -16,6 +19,46 @@ use crate::error::ApiError;
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
     invoice: String,
+}
+
+/// Body of `POST /dev/invoice`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceRequestBody {
+    amount_sats: u64,
+}
+
+/// `POST /dev/invoice`: a regtest invoice of the development wallet for `amount_sats`, payable for an hour.
+pub async fn dev_invoice(
+    State(state): State<AppState>,
+    body: Result<Json<InvoiceRequestBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(asked) = body.map_err(|rejection| {
+        ApiError::bad_request("invalid_json", format!("Send {{\"amount_sats\": 350}} ({rejection})."))
+    })?;
+    let wallet = state.dev_wallet.clone().ok_or_else(ApiError::not_found)?;
+    if !(1..=21_000_000 * 100_000_000).contains(&asked.amount_sats) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_option",
+            "amount_sats must be a positive number of satoshis.",
+        ));
+    }
+    let request = InvoiceRequest {
+        amount: Msat::from_sats(asked.amount_sats),
+        description: format!("mesh402 development wallet: {} sats", asked.amount_sats),
+        expiry: std::time::Duration::from_secs(3600),
+    };
+    let created = wallet.create_invoice(&request).await.map_err(|error| {
+        tracing::error!(error = %error, "the development wallet could not make an invoice");
+        ApiError::internal()
+    })?;
+    Ok(Json(json!({
+        "invoice": created.bolt11,
+        "payment_hash": created.payment_hash.to_string(),
+        "expires_at": created.expires_at,
+    }))
+    .into_response())
 }
 
 /// The handler.

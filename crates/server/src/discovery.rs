@@ -20,7 +20,7 @@ use mesh402_mesh::{
 };
 use serde_json::{Value, json};
 
-use crate::config::{Config, LightningChoice};
+use crate::config::{Config, LightningChoice, Refunds};
 use crate::{AppState, error_codes};
 
 /// The product's name in every discovery document.
@@ -54,6 +54,8 @@ pub struct Offer {
     pub backend: &'static str,
     /// Base of every URL handed out, without a trailing slash.
     pub public_url: String,
+    /// Whether a paid job that cannot be delivered is refunded (the backend can pay).
+    pub refunds: bool,
 }
 
 impl Offer {
@@ -75,6 +77,7 @@ impl Offer {
                 LightningChoice::Nwc(_) => "nwc",
             },
             public_url: public_url.trim_end_matches('/').to_owned(),
+            refunds: config.refunds != Refunds::Off,
         }
     }
 
@@ -245,7 +248,7 @@ pub fn manifest(offer: &Offer) -> Value {
         "features": {
             "async_jobs": true,
             "free_estimate": true,
-            "refunds": false,
+            "refunds": offer.refunds,
         },
         "services": [service_entry(offer)],
         "error_codes_url": offer.url("/api/error-codes"),
@@ -325,6 +328,7 @@ pub fn llms_txt(offer: &Offer) -> String {
          answers `202` with a `status_url` to poll with the same credential.\n\
          5. Download `modelUrl` (a GLB by default). The credential stays valid for {lifetime} s: a retry of the \
          same request never pays twice.\n\n\
+         {refunds}\n\n\
          A good photo shows one object (or a few parts of one, like the letters of a logo) that stands out from its \
          background. Blank, single-colour or noise pictures are refused before any invoice is made.\n\n\
          ## Documents\n\n\
@@ -339,6 +343,16 @@ pub fn llms_txt(offer: &Offer) -> String {
         openapi = offer.url("/openapi.json"),
         manifest = offer.url("/.well-known/l402-services"),
         errors = offer.url("/api/error-codes"),
+        refunds = if offer.refunds {
+            "If a paid job fails for good, its error (and its status document) carries a `refund` object: `POST` \
+             its `claim_url` with the same `Authorization: L402 <macaroon>:<preimage>` and `{\"invoice\": \
+             \"<bolt11>\"}`, an invoice of your wallet for exactly `amount_msat`; the answer is `200` with the \
+             refund's `preimage` once paid (or `202` while it is being paid: ask again, nothing is paid twice). \
+             Instead of the refund you may retry the same request with the same credential."
+        } else {
+            "This server offers no refunds (its Lightning backend cannot pay): a paid job that fails can be \
+             retried with the same credential until it expires."
+        },
     )
 }
 

@@ -27,7 +27,8 @@ pub struct ErrorGroup {
 /// Every group.
 pub const CATALOGUE: &[ErrorGroup] = &[
     ErrorGroup { title: "Requests for a model, quotes, jobs and downloads", codes: MODEL },
-    ErrorGroup { title: "The development wallet's POST /dev/pay", codes: DEV_PAY },
+    ErrorGroup { title: "Refund claims: POST /api/l402/jobs/{job_id}/refund", codes: REFUND },
+    ErrorGroup { title: "The development wallet's POST /dev/pay and POST /dev/invoice", codes: DEV_PAY },
     ErrorGroup { title: "POST /api/l402/invoice-status", codes: INVOICE_STATUS },
 ];
 
@@ -126,6 +127,16 @@ pub const MODEL: &[ErrorCode] = &[
         code: "rate_limited",
         when: "Too many unpaid model requests (`challenges_per_minute`) or requests without a valid credential (`unpaid_requests_per_minute`) from this client. `Retry-After` says when the next one is allowed; the answer comes after a pause of up to 1 s. Requests with a valid credential are never limited.",
     },
+    ErrorCode {
+        status: 409,
+        code: "refund_pending",
+        when: "The credential's job is being refunded (its claim is recorded, the payment under way); it redeems nothing more. The body's `refund` says where the refund stands.",
+    },
+    ErrorCode {
+        status: 409,
+        code: "payment_refunded",
+        when: "The credential's job was refunded; it redeems nothing more. The body's `refund` has the refund's `preimage`. Pay a new invoice to try again.",
+    },
     ErrorCode { status: 404, code: "not_found", when: "Unknown URL or model id." },
     ErrorCode {
         status: 404,
@@ -140,8 +151,61 @@ pub const MODEL: &[ErrorCode] = &[
     },
 ];
 
-/// The development wallet's `POST /dev/pay`.
+/// `POST /api/l402/jobs/{job_id}/refund`.
+pub const REFUND: &[ErrorCode] = &[
+    ErrorCode { status: 400, code: "invalid_json", when: "The body is not `{\"invoice\": \"<bolt11>\"}`." },
+    ErrorCode {
+        status: 403,
+        code: "refund_credential_invalid",
+        when: "No credential, or one that does not prove payment: a macaroon without its preimage (the payment hash alone is not proof), a wrong preimage, a forged or expired macaroon.",
+    },
+    ErrorCode {
+        status: 403,
+        code: "refund_credential_mismatch",
+        when: "The credential is valid but paid for another job.",
+    },
+    ErrorCode { status: 404, code: "job_not_found", when: "There is no job with this id." },
+    ErrorCode {
+        status: 409,
+        code: "refund_not_owed",
+        when: "The job delivered its model, is still being worked on, or its credential has expired: no refund is owed.",
+    },
+    ErrorCode {
+        status: 409,
+        code: "refunds_not_offered",
+        when: "This server's Lightning backend cannot pay (an LNbits backend without its admin key, or LND, Core Lightning or NWC without `refunds = true`), so it offers no refunds; the credential can still retry the job.",
+    },
+    ErrorCode {
+        status: 422,
+        code: "refund_invoice_invalid",
+        when: "The invoice is not a validly signed BOLT11 invoice, or is the invoice the job was paid with.",
+    },
+    ErrorCode {
+        status: 422,
+        code: "refund_amount_mismatch",
+        when: "The invoice is not for exactly the refundable amount (or has no amount); the body's `amount_msat` says what it must be. Nothing was recorded.",
+    },
+    ErrorCode {
+        status: 422,
+        code: "refund_invoice_expired",
+        when: "The invoice has expired or expires within a minute.",
+    },
+    ErrorCode {
+        status: 502,
+        code: "refund_payment_failed",
+        when: "The server's wallet refused to pay the invoice (no route, a wrong network): nothing was paid, the refund is offered again; claim with another invoice.",
+    },
+    ErrorCode {
+        status: 429,
+        code: "rate_limited",
+        when: "Too many requests without a valid credential from this client (`unpaid_requests_per_minute`). `Retry-After` is set.",
+    },
+];
+
+/// The development wallet's `POST /dev/pay` and `POST /dev/invoice`.
 pub const DEV_PAY: &[ErrorCode] = &[
+    ErrorCode { status: 400, code: "invalid_json", when: "The body is not `{\"invoice\": …}` (`/dev/pay`) or `{\"amount_sats\": …}` (`/dev/invoice`)." },
+    ErrorCode { status: 422, code: "invalid_option", when: "`amount_sats` is zero or more than 21 million bitcoin." },
     ErrorCode { status: 422, code: "invoice_malformed", when: "Not a BOLT11 invoice." },
     ErrorCode { status: 422, code: "invoice_wrong_network", when: "Not a regtest invoice." },
     ErrorCode { status: 422, code: "invoice_unknown", when: "Issued by another node." },

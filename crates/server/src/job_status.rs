@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::downloads::model_url;
 use crate::error::ApiError;
 use crate::gate::L402Credential;
+use crate::refund::refund_json;
 
 /// How often asynchronous clients are told to poll.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -109,31 +110,58 @@ fn status_body(state: &AppState, view: &JobView) -> Value {
         body["faces"] = Value::from(output.n_faces);
         body["vertices"] = Value::from(output.n_vertices);
     }
+    if let Some(refund) = &view.refund {
+        body["refund"] = refund_json(state, &view.job_id, refund);
+    }
     if let Some(error) = failure_error(view) {
         body["error"] = json!({ "code": error.code, "message": error.message });
     }
     body
 }
 
-/// The error a failed job is reported with.
+/// The error a job that did not deliver is reported with: failed (retry with the same credential, or claim the
+/// refund it offers), or refunded (or being refunded: the credential redeems nothing more).
 fn failure_error(view: &JobView) -> Option<ApiError> {
-    let failure = view.failure.as_ref().filter(|_| view.state == JobState::Failed)?;
-    let (status, code) = if failure.server_fault {
-        (StatusCode::SERVICE_UNAVAILABLE, "generation_failed")
-    } else {
-        (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
-    };
-    let message = format!(
-        "{} Your payment is still good: send the same request with the same credential to try again.",
-        failure.message
-    );
-    Some(ApiError::new(status, code, message).retry_after(5))
+    let refund_sats = view.refund.as_ref().map(|refund| refund.amount().sats());
+    match view.state {
+        JobState::Failed => {
+            let failure = view.failure.as_ref()?;
+            let (status, code) = if failure.server_fault {
+                (StatusCode::SERVICE_UNAVAILABLE, "generation_failed")
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
+            };
+            let refund = refund_sats.map_or_else(String::new, |sats| {
+                format!(", or claim a refund of {sats} sats at refund.claim_url with it and an invoice for that amount")
+            });
+            let message = format!(
+                "{} Your payment is still good: send the same request with the same credential to try again{refund}.",
+                failure.message
+            );
+            Some(ApiError::new(status, code, message).retry_after(5))
+        }
+        JobState::Refunding => Some(ApiError::new(
+            StatusCode::CONFLICT,
+            "refund_pending",
+            "A refund of this payment is being paid (see refund); the credential redeems nothing more.",
+        )),
+        JobState::Refunded => Some(ApiError::new(
+            StatusCode::CONFLICT,
+            "payment_refunded",
+            "This payment was refunded (see refund); the credential redeems nothing more. Pay a new invoice to try \
+             again.",
+        )),
+        JobState::Queued | JobState::Running | JobState::Succeeded => None,
+    }
 }
 
 /// `200` with the model, or the failure as a JSON error.
 fn finished_response(state: &AppState, view: &JobView) -> Response {
-    if let Some(error) = failure_error(view) {
+    if let Some(mut error) = failure_error(view) {
         let status_url = status_url(state, &view.job_id);
+        if let Some(refund) = &view.refund {
+            error = error.detail("refund", refund_json(state, &view.job_id, refund));
+        }
         return error.detail("job_id", view.job_id.to_string()).detail("status_url", status_url).into_response();
     }
     let mut response = (StatusCode::OK, Json(status_body(state, view))).into_response();
@@ -227,7 +255,7 @@ async fn send_events(state: &AppState, job_id: JobId, first: JobView, sender: to
     let to_event = |view: &JobView| {
         let name = match view.state {
             JobState::Succeeded => "done",
-            JobState::Failed => "failed",
+            JobState::Failed | JobState::Refunding | JobState::Refunded => "failed",
             JobState::Queued | JobState::Running => "progress",
         };
         Event::default().event(name).data(status_body(state, view).to_string())

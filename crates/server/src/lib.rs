@@ -6,7 +6,8 @@
 //! sent on a 402.
 //!
 //! A paid request flows through the modules in this order: `request` (the body) → `gate` (the credential, or a
-//! 402 challenge) → `endpoint` (redeem) → `job_status` (wait, 202, status and events) → `downloads`.
+//! 402 challenge) → `endpoint` (redeem) → `job_status` (wait, 202, status and events) → `downloads`; a job that
+//! could not be delivered is refunded through `refund`.
 
 #![deny(missing_docs)]
 
@@ -24,11 +25,12 @@ mod job_status;
 pub mod limits;
 pub mod metrics;
 mod openapi;
+mod refund;
 mod request;
 mod serve;
 mod web;
 
-pub use config::{Config, ConfigError, LightningChoice, RawConfig};
+pub use config::{Config, ConfigError, LightningChoice, RawConfig, Refunds};
 pub use downloads::model_url;
 pub use serve::{SHUTDOWN_GRACE, serve, serve_app};
 
@@ -41,8 +43,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
 use mesh402_l402::{Keyring, Msat, ServerSecret};
-use mesh402_ln::{DevWallet, LightningBackend};
-use mesh402_service::{EmbeddedGenerator, MAX_ATTEMPTS, ModelGenerator, Service, ServiceConfig, ServiceParts};
+use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnbitsPayer};
+use mesh402_service::{
+    EmbeddedGenerator, MAX_ATTEMPTS, ModelGenerator, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig, ServiceParts,
+};
 use mesh402_store::{FileStore, LocalFileStore, SqliteJobStore, load_or_create_secret};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -122,33 +126,47 @@ pub async fn build_with_generator(
     let keyring = Keyring::new(ServerSecret::from_bytes(server_secret));
 
     let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError::Backend(error));
-    let (lightning, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<DevWallet>>) = match &config.lightning {
-        LightningChoice::Dev => {
-            let key_path = data_dir.join("dev-wallet.key");
-            let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
-            let ledger_path = data_dir.join("dev-wallet-paid.ledger");
-            let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
-            tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
-            (wallet.clone(), Some(wallet))
-        }
-        LightningChoice::Lnbits(settings) => {
-            tracing::info!(url = %settings.url, "using LNbits");
-            (Arc::new(mesh402_ln::Lnbits::new(settings.clone()).map_err(backend_error)?), None)
-        }
-        LightningChoice::Lnd(settings) => {
-            tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
-            (Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?), None)
-        }
-        LightningChoice::Cln(settings) => {
-            tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
-            (Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?), None)
-        }
-        LightningChoice::Nwc(settings) => {
-            let wallet = mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?;
-            tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
-            (Arc::new(wallet), None)
-        }
-    };
+    // The backend, and the same node as the payer of refunds when it may pay with its credential.
+    let by_backend = config.refunds == Refunds::ByBackend;
+    let (lightning, payer, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<dyn InvoicePayer>>, _) =
+        match &config.lightning {
+            LightningChoice::Dev => {
+                let key_path = data_dir.join("dev-wallet.key");
+                let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
+                let ledger_path = data_dir.join("dev-wallet-paid.ledger");
+                let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
+                tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
+                (wallet.clone(), by_backend.then(|| wallet.clone() as Arc<dyn InvoicePayer>), Some(wallet))
+            }
+            LightningChoice::Lnbits(settings) => {
+                tracing::info!(url = %settings.url, "using LNbits");
+                let backend = Arc::new(mesh402_ln::Lnbits::new(settings.clone()).map_err(backend_error)?);
+                let payer = match &config.refunds {
+                    Refunds::ByLnbitsAdminKey(admin_key) => Some(Arc::new(
+                        LnbitsPayer::new(&settings.url, admin_key.clone(), REFUND_PAYMENT_TIMEOUT)
+                            .map_err(backend_error)?,
+                    ) as Arc<dyn InvoicePayer>),
+                    _ => None,
+                };
+                (backend, payer, None)
+            }
+            LightningChoice::Lnd(settings) => {
+                tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
+                let node = Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?);
+                (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
+            }
+            LightningChoice::Cln(settings) => {
+                tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
+                let node = Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?);
+                (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
+            }
+            LightningChoice::Nwc(settings) => {
+                let wallet = Arc::new(mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?);
+                tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
+                (wallet.clone(), by_backend.then(|| wallet as Arc<dyn InvoicePayer>), None)
+            }
+        };
+    tracing::info!(refunds = payer.is_some(), "refunds of undeliverable paid jobs");
     if config.metrics_listen.is_some() {
         metrics::handle();
     }
@@ -164,12 +182,14 @@ pub async fn build_with_generator(
             lightning_timeout: config.lightning_timeout,
             revoked_tokens: HashSet::new(),
             retention: config.retention,
+            refund_input_fault_fee: Msat::from_sats(config.refund_input_fault_fee_sats),
         },
         keyring,
         lightning,
         jobs,
         files: files.clone(),
         generator,
+        refund_payer: payer,
     });
     Ok(AppState {
         service,
@@ -204,6 +224,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/l402/generate-3d-model", post(endpoint::create_model))
         .route("/api/l402/jobs/{job_id}", get(job_status::job_status))
         .route("/api/l402/jobs/{job_id}/events", get(job_status::job_events))
+        .route("/api/l402/jobs/{job_id}/refund", post(refund::claim_refund))
         .route("/models/{file}", get(downloads::download_primary))
         .route("/models/{model_id}/{name}", get(downloads::download_file))
         .route("/api/l402/quote", post(endpoint::quote_model))
@@ -216,7 +237,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/error-codes", get(discovery::get_error_codes))
         .merge(web::routes());
     if state.dev_wallet.is_some() {
-        router = router.route("/dev/pay", post(dev_pay::dev_pay));
+        router = router.route("/dev/pay", post(dev_pay::dev_pay)).route("/dev/invoice", post(dev_pay::dev_invoice));
     }
     router
         // Counted under the route's pattern: a route layer runs after the route is matched.

@@ -108,7 +108,7 @@ fn model_operation(id: &str) -> Value {
                     challenge
                 }),
             ],
-            &[400, 408, 413, 415, 422, 429, 500, 503],
+            &[400, 408, 409, 413, 415, 422, 429, 500, 503],
         ),
     );
     op["requestBody"] = json_body(schema_ref("ModelRequest"));
@@ -181,6 +181,30 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         op["parameters"] = json!([job_parameter]);
         op["security"] = json!([{ "L402": [] }]);
         json!({ "get": op })
+    });
+    paths.insert("/api/l402/jobs/{job_id}/refund".into(), {
+        let mut op = operation(
+            "Claim the refund of a paid job that could not be delivered (with the credential that paid)",
+            "claimRefund",
+            responses(
+                vec![
+                    ("200", json_response("The refund was paid; preimage is the proof.", schema_ref("RefundClaim"))),
+                    ("202", json_response("The refund is being paid; ask again.", schema_ref("RefundClaim"))),
+                ],
+                &[400, 403, 404, 409, 422, 429, 500, 502, 503],
+            ),
+        );
+        op["parameters"] = json!([job_parameter]);
+        op["security"] = json!([{ "L402": [] }]);
+        op["requestBody"] = json_body(json!({
+            "type": "object",
+            "required": ["invoice"],
+            "additionalProperties": false,
+            "properties": {
+                "invoice": { "type": "string", "description": "A BOLT11 invoice for exactly the refund's amount_msat." },
+            },
+        }));
+        json!({ "post": op })
     });
     paths.insert("/models/{file}".into(), {
         let mut path =
@@ -259,6 +283,22 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
             }));
             json!({ "post": op })
         });
+        paths.insert("/dev/invoice".into(), {
+            let mut op = operation(
+                "An invoice of the development wallet to be paid to (a refund's; regtest, only with that backend)",
+                "devInvoice",
+                responses(
+                    vec![("200", json_response("The invoice.", schema_ref("DevInvoice")))],
+                    &[400, 422, 429, 500],
+                ),
+            );
+            op["requestBody"] = json_body(json!({
+                "type": "object",
+                "required": ["amount_sats"],
+                "properties": { "amount_sats": { "type": "integer", "minimum": 1 } },
+            }));
+            json!({ "post": op })
+        });
     }
 
     json!({
@@ -324,7 +364,30 @@ fn schemas(offer: &Offer) -> Value {
                 },
                 "job_id": { "type": "string" },
                 "status_url": { "type": "string" },
+                "refund": schema_ref("Refund"),
             },
+        },
+        "Refund": {
+            "type": "object",
+            "description": "A failed job's refund: available (claim it at claim_url before deadline), pending (being paid) or paid.",
+            "required": ["state", "amount_sats", "amount_msat", "claim_url"],
+            "properties": {
+                "state": { "type": "string", "enum": ["available", "pending", "paid"] },
+                "amount_sats": { "type": "integer", "minimum": 0 },
+                "amount_msat": { "type": "integer", "minimum": 1 },
+                "claim_url": { "type": "string" },
+                "deadline": { "type": "integer", "description": "Unix seconds: when the credential, and the offer, expire." },
+                "last_failure": { "type": "string", "description": "Why the last claim's payment failed." },
+                "invoice_payment_hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                "claimed_at": { "type": "integer" },
+                "preimage": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                "paid_at": { "type": "integer" },
+            },
+        },
+        "RefundClaim": {
+            "type": "object",
+            "required": ["job_id", "refund"],
+            "properties": { "job_id": { "type": "string" }, "refund": schema_ref("Refund") },
         },
         "PaymentRequired": {
             "type": "object",
@@ -347,7 +410,10 @@ fn schemas(offer: &Offer) -> Value {
             "required": ["job_id", "state", "progress", "attempts"],
             "properties": {
                 "job_id": { "type": "string" },
-                "state": { "type": "string", "enum": ["queued", "running", "succeeded", "failed"] },
+                "state": {
+                    "type": "string",
+                    "enum": ["queued", "running", "succeeded", "failed", "refunding", "refunded"],
+                },
                 "stage": { "type": ["string", "null"] },
                 "progress": { "type": "integer", "minimum": 0, "maximum": 100 },
                 "attempts": { "type": "integer", "minimum": 0 },
@@ -361,6 +427,7 @@ fn schemas(offer: &Offer) -> Value {
                 "status_url": { "type": "string" },
                 "events_url": { "type": "string" },
                 "poll_interval_ms": { "type": "integer" },
+                "refund": schema_ref("Refund"),
                 "error": {
                     "type": "object",
                     "properties": { "code": { "type": "string", "enum": codes }, "message": { "type": "string" } },
@@ -429,6 +496,15 @@ fn schemas(offer: &Offer) -> Value {
                 "payment_hash": { "type": "string" },
                 "preimage": { "type": ["string", "null"] },
                 "message": { "type": "string" },
+            },
+        },
+        "DevInvoice": {
+            "type": "object",
+            "required": ["invoice", "payment_hash", "expires_at"],
+            "properties": {
+                "invoice": { "type": "string" },
+                "payment_hash": { "type": "string" },
+                "expires_at": { "type": "integer" },
             },
         },
         "DevPayment": {

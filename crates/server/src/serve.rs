@@ -1,5 +1,5 @@
 //! Running the server: bind (and the metrics listener, when set), resume unfinished jobs, sweep past retention
-//! every hour, accept connections with their limits ([`serve_app`]), and shut down gracefully.
+//! every hour, look into claimed refunds whose outcome is unknown every minute, accept connections with their limits ([`serve_app`]), and shut down gracefully.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +22,9 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 
 /// How often the retention sweeper runs.
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How often refunds whose payment's outcome is unknown are looked into (the first time at start-up).
+const REFUND_RESOLVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Binds, resumes unfinished jobs, starts the retention sweeper and serves until `shutdown` resolves; then stops
 /// accepting and gives open requests and running jobs [`SHUTDOWN_GRACE`] to finish.
@@ -66,6 +69,22 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
             }
         }
     });
+    let refunds = tokio::spawn({
+        let service = service.clone();
+        async move {
+            let mut ticks = tokio::time::interval(REFUND_RESOLVE_INTERVAL);
+            loop {
+                ticks.tick().await;
+                match service.resolve_refunds().await {
+                    Ok(report) if report.paid + report.pending > 0 => {
+                        tracing::info!(paid = report.paid, pending = report.pending, "claimed refunds looked into");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(error = %error, "claimed refunds cannot be read; retrying later"),
+                }
+            }
+        }
+    });
     let (stopping_sender, mut stopping) = tokio::sync::watch::channel(false);
     let server = serve_app(listener, state, async move {
         shutdown.await;
@@ -82,6 +101,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         }
     };
     sweeper.abort();
+    refunds.abort();
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }

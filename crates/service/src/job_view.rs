@@ -2,6 +2,8 @@
 
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState};
 
+use crate::{RefundView, Service};
+
 /// What a client may know about a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobView {
@@ -19,17 +21,20 @@ pub struct JobView {
     pub output: Option<JobOutput>,
     /// The failure, if the job failed.
     pub failure: Option<JobFailure>,
+    /// The refund: offered (a failed job, where the backend can pay), claimed or paid.
+    pub refund: Option<RefundView>,
 }
 
 impl JobView {
-    /// Whether the job has reached an end (success or failure).
+    /// Whether the job has reached an end (success, failure or refund).
     pub fn is_finished(&self) -> bool {
         self.state.is_finished()
     }
 }
 
-impl From<&Job> for JobView {
-    fn from(job: &Job) -> Self {
+impl Service {
+    /// What a client may know about a stored job.
+    pub(crate) fn view(&self, job: &Job) -> JobView {
         JobView {
             job_id: job.spec.job_id,
             state: job.state,
@@ -38,6 +43,7 @@ impl From<&Job> for JobView {
             attempts: job.attempts,
             output: job.output.clone(),
             failure: job.failure.clone(),
+            refund: self.refund_view(job),
         }
     }
 }

@@ -16,6 +16,7 @@ mod job_view;
 pub mod metrics;
 mod quote;
 mod redeem;
+mod refund;
 mod request;
 mod sweep;
 mod worker;
@@ -24,6 +25,7 @@ pub use generator::{EmbeddedGenerator, ModelGenerator};
 pub use invoice_status::{InvoiceStatus, InvoiceStatusError};
 pub use job_view::JobView;
 pub use quote::Quote;
+pub use refund::{REFUND_PAYMENT_TIMEOUT, RefundError, RefundReport, RefundView};
 pub use request::ModelRequest;
 pub use sweep::SweepReport;
 
@@ -32,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh402_l402::{Keyring, Msat, TokenId, VerifyError};
-use mesh402_ln::{LightningBackend, LnError};
+use mesh402_ln::{InvoicePayer, LightningBackend, LnError};
 use mesh402_mesh::MeshError;
 use mesh402_store::{FileStore, JobId, JobStore, StoreError};
 use tokio::sync::{Semaphore, watch};
@@ -63,6 +65,8 @@ pub struct ServiceConfig {
     pub revoked_tokens: HashSet<TokenId>,
     /// How long job records and model files are kept after the job was created.
     pub retention: Duration,
+    /// Kept from a refund when the job failed because of its input (not the server's fault); usually zero.
+    pub refund_input_fault_fee: Msat,
 }
 
 /// Why the service could not do what was asked.
@@ -136,6 +140,8 @@ pub struct ServiceParts {
     pub files: Arc<dyn FileStore>,
     /// The generator.
     pub generator: Arc<dyn ModelGenerator>,
+    /// The wallet refunds are paid from; `None` when the backend cannot pay (then no refund is offered).
+    pub refund_payer: Option<Arc<dyn InvoicePayer>>,
 }
 
 /// The application core. Cheap to clone; every clone is the same service.
@@ -151,6 +157,9 @@ struct Inner {
     jobs: Arc<dyn JobStore>,
     files: Arc<dyn FileStore>,
     generator: Arc<dyn ModelGenerator>,
+    refund_payer: Option<Arc<dyn InvoicePayer>>,
+    /// Jobs whose refund this process is paying right now (at most one payment attempt at a time per job).
+    refunds_paying: Mutex<HashSet<JobId>>,
     worker_permits: Semaphore,
     /// Jobs being worked on by this process, with the channel their watchers listen to.
     active: Mutex<HashMap<JobId, watch::Sender<JobView>>>,
@@ -173,6 +182,8 @@ impl Service {
                 jobs: parts.jobs,
                 files: parts.files,
                 generator: parts.generator,
+                refund_payer: parts.refund_payer,
+                refunds_paying: Mutex::new(HashSet::new()),
                 worker_permits: Semaphore::new(workers),
                 active: Mutex::new(HashMap::new()),
             }),
@@ -199,7 +210,7 @@ impl Service {
         if let Some(view) = self.live_view(job_id) {
             return Ok(Some(view));
         }
-        Ok(self.inner.jobs.job(job_id).await?.as_ref().map(JobView::from))
+        Ok(self.inner.jobs.job(job_id).await?.as_ref().map(|job| self.view(job)))
     }
 
     /// Every recorded failure of a job, oldest first.

@@ -28,6 +28,10 @@ pub const LIGHTNING_ERRORS: &str = "mesh402_lightning_errors_total";
 pub const EARNED_SATS: &str = "mesh402_earned_sats_total";
 /// Bytes of model files stored.
 pub const STORED_BYTES: &str = "mesh402_stored_bytes_total";
+/// Refund claims recorded.
+pub const REFUNDS_CLAIMED: &str = "mesh402_refunds_claimed_total";
+/// Satoshis refunded (paid and recorded).
+pub const REFUNDED_SATS: &str = "mesh402_refunded_sats_total";
 
 /// Registers the help text and unit of every metric above with the installed recorder.
 pub fn describe() {
@@ -41,6 +45,8 @@ pub fn describe() {
     describe_counter!(LIGHTNING_ERRORS, "Lightning backend calls that failed or timed out.");
     describe_counter!(EARNED_SATS, "Satoshis earned from credentials redeemed into new jobs.");
     describe_counter!(STORED_BYTES, Unit::Bytes, "Bytes of model files stored.");
+    describe_counter!(REFUNDS_CLAIMED, "Refund claims recorded (each is paid at most once).");
+    describe_counter!(REFUNDED_SATS, "Satoshis refunded to clients whose paid job could not be delivered.");
 }
 
 pub(crate) fn challenge_issued() {
@@ -96,6 +102,14 @@ pub(crate) async fn timed_lightning_call<T>(
     };
     lightning_call(call, started.elapsed(), error);
     result
+}
+
+pub(crate) fn refund_claimed() {
+    counter!(REFUNDS_CLAIMED).increment(1);
+}
+
+pub(crate) fn refund_paid(msat: u64) {
+    counter!(REFUNDED_SATS).increment(msat / 1000);
 }
 
 pub(crate) fn stored(bytes: u64) {

@@ -56,6 +56,7 @@ impl Service {
             params_json,
             credential_expires_at: token.valid_until.unwrap_or(0),
             created_at: unix_now(),
+            price_msat: self.inner.config.price.0,
         };
         match self.inner.jobs.claim(&new_job).await? {
             Claim::Created(job) => {
@@ -73,7 +74,8 @@ impl Service {
 
     async fn rejoin(&self, job: Job, request: &ModelRequest) -> Result<JobView, ServiceError> {
         match job.state {
-            JobState::Succeeded => Ok(JobView::from(&job)),
+            // Delivered, or refunded (or being refunded): the credential redeems nothing more.
+            JobState::Succeeded | JobState::Refunding | JobState::Refunded => Ok(self.view(&job)),
             JobState::Queued | JobState::Running => Ok(self.start(job)),
             JobState::Failed => {
                 tracing::info!(job_id = %job.spec.job_id, "retrying a failed job for its still-valid credential");
@@ -81,6 +83,7 @@ impl Service {
                 if self.inner.files.input(&job_id).await?.is_none() {
                     self.inner.files.put_input(&job_id, &request.image).await?;
                 }
+                // A refund claimed meanwhile wins: the requeue is then refused and the job is shown as it is.
                 self.inner.jobs.requeue(&job_id, unix_now()).await?;
                 let job = self.inner.jobs.job(&job_id).await?.ok_or(ServiceError::JobVanished(job_id))?;
                 Ok(self.start(job))

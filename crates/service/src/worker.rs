@@ -47,7 +47,7 @@ impl Service {
         if let Some(sender) = active.get(&job_id) {
             return sender.borrow().clone();
         }
-        let view = JobView::from(&job);
+        let view = self.view(&job);
         if view.is_finished() {
             return view;
         }
@@ -75,6 +75,10 @@ impl Service {
                     return;
                 }
             };
+            if attempt == 0 {
+                // Not to be worked on any more (deleted, or refunded by a claim on another node).
+                return;
+            }
             updates.send_modify(|view| {
                 view.state = JobState::Running;
                 view.attempts = attempt;
@@ -121,10 +125,12 @@ impl Service {
                     }
                     self.delete_input(job_id).await;
                     crate::metrics::job_finished(JobState::Failed);
+                    let refund = self.offered_refund(&job.spec, Some(&record), job.refund.as_ref());
                     updates.send_modify(|view| {
                         view.state = JobState::Failed;
                         view.stage = None;
                         view.failure = Some(record);
+                        view.refund = refund;
                     });
                     return;
                 }

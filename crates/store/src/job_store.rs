@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mesh402_l402::{PaymentHash, RequestBinding, TokenId};
+use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
 
 use crate::{JobId, ModelId, StoreError};
 
@@ -17,13 +17,26 @@ pub enum JobState {
     Running,
     /// The model is stored and downloadable.
     Succeeded,
-    /// Generation failed after its retries; the credential stays good for another try.
+    /// Generation failed after its retries (or the input turned out unusable); the credential stays good for
+    /// another try, and a refund may be claimed.
     Failed,
+    /// A refund was claimed: the claim (its invoice) is recorded and its payment is under way or its outcome
+    /// unknown. The job can no longer be retried.
+    Refunding,
+    /// The refund was paid; the job is over and its credential redeems nothing more.
+    Refunded,
 }
 
 impl JobState {
     /// Every state, in the order of a job's life.
-    pub const ALL: [JobState; 4] = [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Failed];
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Refunding,
+        JobState::Refunded,
+    ];
 
     /// The name stored in the database and shown to clients.
     pub fn as_str(&self) -> &'static str {
@@ -32,6 +45,8 @@ impl JobState {
             JobState::Running => "running",
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
+            JobState::Refunding => "refunding",
+            JobState::Refunded => "refunded",
         }
     }
 
@@ -40,7 +55,7 @@ impl JobState {
         matches!(self, JobState::Queued | JobState::Running)
     }
 
-    /// Whether the job has reached an end (success or failure).
+    /// Whether the job has reached an end (success, failure or a refund): no generation runs for it.
     pub fn is_finished(&self) -> bool {
         !self.is_unfinished()
     }
@@ -60,6 +75,8 @@ impl FromStr for JobState {
             "running" => JobState::Running,
             "succeeded" => JobState::Succeeded,
             "failed" => JobState::Failed,
+            "refunding" => JobState::Refunding,
+            "refunded" => JobState::Refunded,
             _ => return Err(UnknownJobState(name.to_owned())),
         })
     }
@@ -80,8 +97,11 @@ pub struct NewJob {
     pub image_kind: String,
     /// The generator parameters as the service's canonical JSON; the store does not read it.
     pub params_json: String,
-    /// When the credential expires (unix seconds); a failed job may be retried until then.
+    /// When the credential expires (unix seconds); a failed job may be retried, or its refund claimed, until then.
     pub credential_expires_at: u64,
+    /// What the client paid (the price in force when the credential was first redeemed), in millisatoshis; what
+    /// a refund is computed from.
+    pub price_msat: u64,
     /// When the job was recorded (unix seconds).
     pub created_at: u64,
 }
@@ -134,8 +154,45 @@ pub struct Job {
     pub output: Option<JobOutput>,
     /// The last failure, if any.
     pub failure: Option<JobFailure>,
+    /// The last refund claim, if one was made.
+    pub refund: Option<RefundRecord>,
     /// When the record last changed (unix seconds).
     pub updated_at: u64,
+}
+
+/// A refund claim as it is recorded before anything is paid: the one invoice the refund goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundClaim {
+    /// The amount, in millisatoshis; the invoice is for exactly this.
+    pub amount_msat: u64,
+    /// The client's BOLT11 invoice.
+    pub bolt11: String,
+    /// Its payment hash: the payment is found again by it after a crash.
+    pub payment_hash: PaymentHash,
+}
+
+/// A recorded refund claim and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRecord {
+    /// The claim.
+    pub claim: RefundClaim,
+    /// When it was recorded (unix seconds).
+    pub claimed_at: u64,
+    /// The preimage the client's wallet revealed, once paid: the proof that the refund arrived.
+    pub preimage: Option<Preimage>,
+    /// When the outcome was recorded (unix seconds).
+    pub settled_at: Option<u64>,
+    /// Why the payment failed, when it did (the job is then `failed` again and a new claim may be made).
+    pub failure: Option<String>,
+}
+
+/// How a refund's payment ended, as [`JobStore::settle_refund`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// Paid: the client's wallet revealed this preimage.
+    Paid(Preimage),
+    /// Certainly not paid (the wallet refused the invoice): the job returns to `failed`.
+    NotPaid(String),
 }
 
 /// One failed attempt, as [`JobStore::failures`] lists it.
@@ -160,7 +217,11 @@ pub enum Claim {
 
 /// Durable job records.
 ///
-/// Contract: every method is atomic. [`claim`](Self::claim) is the only way a job is created and it is keyed by
+/// Contract: every method is atomic. A job's state changes only along `queued → running → succeeded | failed`,
+/// `failed → queued` ([`requeue`](Self::requeue)), `failed → refunding` ([`claim_refund`](Self::claim_refund)) and
+/// `refunding → refunded | failed` ([`settle_refund`](Self::settle_refund)); each change is one conditional
+/// update, so a requeue and a refund claim of one failed job never both succeed, and a refunding or refunded job is
+/// never started, failed or requeued. [`claim`](Self::claim) is the only way a job is created and it is keyed by
 /// the token id, so concurrent claims of one token yield exactly one `Created`; every other caller gets
 /// `Existing`. Missing jobs are `Ok(None)`, never an error. State changes on an unknown job id are no-ops. A value
 /// the store cannot read back is [`StoreError::Corrupt`], never a silent default. `mesh402-testkit`'s
@@ -173,15 +234,15 @@ pub trait JobStore: Send + Sync + 'static {
     async fn job_by_token(&self, token_id: &TokenId) -> Result<Option<Job>, StoreError>;
     /// The job with this id.
     async fn job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError>;
-    /// Marks the job running and counts the attempt; returns the attempt number (1 for the first), or 0 for an
-    /// unknown job.
+    /// Marks a queued (or running, after a restart) job running and counts the attempt; returns the attempt
+    /// number (1 for the first), or 0 for an unknown job or one that is not to be worked on.
     async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError>;
     /// Records progress of a running job.
     async fn record_progress(&self, job_id: &JobId, stage: &str, percent: u8, now: u64) -> Result<(), StoreError>;
     /// Marks the job succeeded with its output.
     async fn succeed(&self, job_id: &JobId, output: &JobOutput, now: u64) -> Result<(), StoreError>;
-    /// Records a failure. `retry_later` puts the job back in the queue; otherwise it is marked failed. A job that
-    /// already succeeded keeps its success.
+    /// Records a failure of a queued or running job. `retry_later` puts the job back in the queue; otherwise it
+    /// is marked failed. A job in any other state keeps it (the failure is still listed).
     async fn fail(&self, job_id: &JobId, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError>;
     /// Every failure recorded for the job, oldest first.
     async fn failures(&self, job_id: &JobId) -> Result<Vec<FailedAttempt>, StoreError>;
@@ -190,6 +251,15 @@ pub trait JobStore: Send + Sync + 'static {
     async fn requeue(&self, job_id: &JobId, now: u64) -> Result<bool, StoreError>;
     /// Jobs queued or running, oldest first: the work to resume after a restart.
     async fn unfinished(&self) -> Result<Vec<Job>, StoreError>;
+    /// Records a refund claim and moves the job from `failed` to `refunding`, in one step; returns whether it did
+    /// (false: the job is not failed, for example because a concurrent claim won, or it is unknown). The claim
+    /// is durable before this returns, so it is recorded before anything is paid.
+    async fn claim_refund(&self, job_id: &JobId, claim: &RefundClaim, now: u64) -> Result<bool, StoreError>;
+    /// Records how a refunding job's payment ended: `refunded`, or `failed` again when it was certainly not paid.
+    /// Returns whether the job was refunding.
+    async fn settle_refund(&self, job_id: &JobId, outcome: &RefundOutcome, now: u64) -> Result<bool, StoreError>;
+    /// Jobs whose refund is claimed but not settled, oldest first: the payments to resolve after a restart.
+    async fn refunding(&self) -> Result<Vec<Job>, StoreError>;
     /// Up to `limit` jobs created before `created_before` (unix seconds), oldest first: past their retention.
     async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError>;
     /// Removes a job's record and its failures. Removing an unknown job is not an error.

@@ -17,6 +17,9 @@ mod sqlite;
 pub use error::StoreError;
 pub use file_store::{FileLocation, FileStore, LocalFileStore, is_valid_file_name};
 pub use ids::{InvalidId, JobId, ModelId};
-pub use job_store::{Claim, FailedAttempt, Job, JobFailure, JobOutput, JobState, JobStore, NewJob, UnknownJobState};
+pub use job_store::{
+    Claim, FailedAttempt, Job, JobFailure, JobOutput, JobState, JobStore, NewJob, RefundClaim, RefundOutcome,
+    RefundRecord, UnknownJobState,
+};
 pub use secrets::load_or_create_secret;
 pub use sqlite::SqliteJobStore;

@@ -11,7 +11,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
-use crate::{Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, NewJob, StoreError};
+use crate::{
+    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, NewJob, RefundClaim, RefundOutcome,
+    RefundRecord, StoreError,
+};
 
 /// Job records in one SQLite database file (WAL mode, migrations applied on open).
 #[derive(Debug, Clone)]
@@ -100,6 +103,32 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
             return Err(StoreError::Corrupt { field: "error_code", value: code.unwrap_or_else(|| "NULL".into()) });
         }
     };
+    let refund = match opt_text("refund_bolt11")? {
+        None => None,
+        Some(bolt11) => {
+            let required = |field: &'static str, value: Option<i64>| {
+                value.ok_or(StoreError::Corrupt { field, value: "NULL".into() })
+            };
+            let payment_hash = opt_text("refund_payment_hash")?
+                .ok_or(StoreError::Corrupt { field: "refund_payment_hash", value: "NULL".into() })?;
+            Some(RefundRecord {
+                claim: RefundClaim {
+                    amount_msat: from_i64("refund_msat", required("refund_msat", opt_int("refund_msat")?)?)?,
+                    bolt11,
+                    payment_hash: parse("refund_payment_hash", payment_hash)?,
+                },
+                claimed_at: from_i64(
+                    "refund_claimed_at",
+                    required("refund_claimed_at", opt_int("refund_claimed_at")?)?,
+                )?,
+                preimage: opt_text("refund_preimage")?.map(|text| parse("refund_preimage", text)).transpose()?,
+                settled_at: opt_int("refund_settled_at")?
+                    .map(|value| from_i64("refund_settled_at", value))
+                    .transpose()?,
+                failure: opt_text("refund_failure")?,
+            })
+        }
+    };
     let progress: u8 = from_i64("progress", int("progress")?)?;
     if progress > 100 {
         return Err(StoreError::Corrupt { field: "progress", value: progress.to_string() });
@@ -114,6 +143,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
             params_json: text("params_json")?,
             credential_expires_at: from_i64("credential_expires_at", int("credential_expires_at")?)?,
             created_at: from_i64("created_at", int("created_at")?)?,
+            price_msat: from_i64("price_msat", int("price_msat")?)?,
         },
         state: parse("state", text("state")?)?,
         attempts: from_i64("attempts", int("attempts")?)?,
@@ -121,6 +151,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
         progress,
         output,
         failure,
+        refund,
         updated_at: from_i64("updated_at", int("updated_at")?)?,
     })
 }
@@ -131,8 +162,8 @@ impl JobStore for SqliteJobStore {
         // The UNIQUE token_id makes the insert the claim: concurrent claims race inside SQLite, not here.
         let inserted = sqlx::query(
             "INSERT INTO jobs (job_id, token_id, payment_hash, request_digest, image_kind, params_json, state, \
-             credential_expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $8) \
-             ON CONFLICT (token_id) DO NOTHING",
+             credential_expires_at, created_at, updated_at, price_msat) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $8, $9) ON CONFLICT (token_id) DO NOTHING",
         )
         .bind(job.job_id.to_string())
         .bind(job.token_id.to_string())
@@ -142,6 +173,7 @@ impl JobStore for SqliteJobStore {
         .bind(&job.params_json)
         .bind(to_i64("credential_expires_at", job.credential_expires_at)?)
         .bind(to_i64("created_at", job.created_at)?)
+        .bind(to_i64("price_msat", job.price_msat)?)
         .execute(&self.pool)
         .await
         .map_err(db_error)?
@@ -163,7 +195,7 @@ impl JobStore for SqliteJobStore {
     async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError> {
         let row = sqlx::query(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
-             updated_at = $2 WHERE job_id = $1 RETURNING attempts",
+             updated_at = $2 WHERE job_id = $1 AND state IN ('queued', 'running') RETURNING attempts",
         )
         .bind(job_id.to_string())
         .bind(to_i64("updated_at", now)?)
@@ -229,7 +261,7 @@ impl JobStore for SqliteJobStore {
         .map_err(db_error)?;
         sqlx::query(
             "UPDATE jobs SET state = $2, stage = NULL, error_code = $3, error_message = $4, error_server_fault = $5, \
-             updated_at = $6 WHERE job_id = $1 AND state != 'succeeded'",
+             updated_at = $6 WHERE job_id = $1 AND state NOT IN ('succeeded', 'refunding', 'refunded')",
         )
         .bind(job_id.to_string())
         .bind(state)
@@ -285,6 +317,52 @@ impl JobStore for SqliteJobStore {
 
     async fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, job_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn claim_refund(&self, job_id: &JobId, claim: &RefundClaim, now: u64) -> Result<bool, StoreError> {
+        // One conditional update: of a requeue and a claim racing for one failed job, exactly one changes it.
+        let result = sqlx::query(
+            "UPDATE jobs SET state = 'refunding', refund_msat = $2, refund_bolt11 = $3, refund_payment_hash = $4, \
+             refund_claimed_at = $5, refund_preimage = NULL, refund_settled_at = NULL, refund_failure = NULL, \
+             updated_at = $5 WHERE job_id = $1 AND state = 'failed'",
+        )
+        .bind(job_id.to_string())
+        .bind(to_i64("refund_msat", claim.amount_msat)?)
+        .bind(&claim.bolt11)
+        .bind(claim.payment_hash.to_string())
+        .bind(to_i64("refund_claimed_at", now)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn settle_refund(&self, job_id: &JobId, outcome: &RefundOutcome, now: u64) -> Result<bool, StoreError> {
+        let (state, preimage, failure) = match outcome {
+            RefundOutcome::Paid(preimage) => ("refunded", Some(preimage.to_hex()), None),
+            RefundOutcome::NotPaid(reason) => ("failed", None, Some(reason.as_str())),
+        };
+        let result = sqlx::query(
+            "UPDATE jobs SET state = $2, refund_preimage = $3, refund_failure = $4, refund_settled_at = $5, \
+             updated_at = $5 WHERE job_id = $1 AND state = 'refunding'",
+        )
+        .bind(job_id.to_string())
+        .bind(state)
+        .bind(preimage)
+        .bind(failure)
+        .bind(to_i64("refund_settled_at", now)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn refunding(&self) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM jobs WHERE state = 'refunding' ORDER BY refund_claimed_at, job_id")
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;

@@ -28,6 +28,7 @@ async fn a_running_job_survives_reopening_and_is_resumed() {
             params_json: "{}".into(),
             credential_expires_at: 2_000,
             created_at: 1_000,
+            price_msat: 350_000,
         };
         store.claim(&job).await.unwrap();
         store.start_attempt(&job_id, 1_001).await.unwrap();

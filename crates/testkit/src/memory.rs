@@ -8,7 +8,7 @@ use mesh402_l402::TokenId;
 use mesh402_service::unix_now;
 use mesh402_store::{
     Claim, FailedAttempt, FileLocation, FileStore, Job, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId,
-    NewJob, StoreError, is_valid_file_name,
+    NewJob, RefundClaim, RefundOutcome, RefundRecord, StoreError, is_valid_file_name,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,6 +67,7 @@ impl JobStore for MemoryJobStore {
             progress: 0,
             output: None,
             failure: None,
+            refund: None,
             updated_at: job.created_at,
         };
         jobs.by_token.insert(job.token_id, job.job_id);
@@ -85,7 +86,7 @@ impl JobStore for MemoryJobStore {
 
     async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError> {
         let mut jobs = lock(&self.inner);
-        let Some(job) = jobs.by_id.get_mut(job_id) else { return Ok(0) };
+        let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state.is_unfinished()) else { return Ok(0) };
         job.state = JobState::Running;
         job.attempts += 1;
         job.stage = None;
@@ -121,7 +122,7 @@ impl JobStore for MemoryJobStore {
         let mut jobs = lock(&self.inner);
         let Some(job) = jobs.by_id.get_mut(job_id) else { return Ok(()) };
         let attempt = job.attempts;
-        if job.state != JobState::Succeeded {
+        if matches!(job.state, JobState::Queued | JobState::Running | JobState::Failed) {
             job.state = if retry_later { JobState::Queued } else { JobState::Failed };
             job.stage = None;
             job.failure = Some(failure.clone());
@@ -150,6 +151,49 @@ impl JobStore for MemoryJobStore {
     async fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
         let jobs = lock(&self.inner);
         Ok(MemoryJobStore::sorted(jobs.by_id.values().filter(|job| job.state.is_unfinished()).cloned()))
+    }
+
+    async fn claim_refund(&self, job_id: &JobId, claim: &RefundClaim, now: u64) -> Result<bool, StoreError> {
+        let mut jobs = lock(&self.inner);
+        let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state == JobState::Failed) else {
+            return Ok(false);
+        };
+        job.state = JobState::Refunding;
+        job.refund =
+            Some(RefundRecord { claim: claim.clone(), claimed_at: now, preimage: None, settled_at: None, failure: None });
+        job.updated_at = now;
+        Ok(true)
+    }
+
+    async fn settle_refund(&self, job_id: &JobId, outcome: &RefundOutcome, now: u64) -> Result<bool, StoreError> {
+        let mut jobs = lock(&self.inner);
+        let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state == JobState::Refunding) else {
+            return Ok(false);
+        };
+        let Some(refund) = job.refund.as_mut() else {
+            return Err(StoreError::Inconsistent("a refunding job has no refund claim"));
+        };
+        refund.settled_at = Some(now);
+        match outcome {
+            RefundOutcome::Paid(preimage) => {
+                job.state = JobState::Refunded;
+                refund.preimage = Some(preimage.clone());
+            }
+            RefundOutcome::NotPaid(reason) => {
+                job.state = JobState::Failed;
+                refund.failure = Some(reason.clone());
+            }
+        }
+        job.updated_at = now;
+        Ok(true)
+    }
+
+    async fn refunding(&self) -> Result<Vec<Job>, StoreError> {
+        let jobs = lock(&self.inner);
+        let mut refunding: Vec<Job> =
+            jobs.by_id.values().filter(|job| job.state == JobState::Refunding).cloned().collect();
+        refunding.sort_by_key(|job| (job.refund.as_ref().map(|refund| refund.claimed_at), job.spec.job_id));
+        Ok(refunding)
     }
 
     async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {

@@ -22,6 +22,7 @@ pub fn test_config() -> ServiceConfig {
         lightning_timeout: Duration::from_secs(5),
         revoked_tokens: HashSet::new(),
         retention: Duration::from_secs(7 * 24 * 3600),
+        refund_input_fault_fee: Msat(0),
     }
 }
 
@@ -58,6 +59,7 @@ impl TestService {
             jobs: jobs.clone(),
             files: files.clone(),
             generator: generator.clone(),
+            refund_payer: None,
         });
         TestService { service, lightning, jobs, files, generator }
     }
@@ -94,6 +96,7 @@ impl TestService {
             params_json: request.canonical_params().expect("parameters as JSON"),
             credential_expires_at: unix_now() + 3600,
             created_at: unix_now(),
+            price_msat: 21_000,
         };
         self.jobs.claim(&job).await.expect("the job is recorded");
         job_id

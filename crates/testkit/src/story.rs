@@ -5,8 +5,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use mesh402_l402::{PaymentHash, RequestBinding, TokenId};
-use mesh402_store::{Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId, NewJob};
+use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
+use mesh402_store::{
+    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId, NewJob, RefundClaim,
+    RefundOutcome,
+};
 
 fn new_job(n: u8, created_at: u64) -> NewJob {
     NewJob {
@@ -18,6 +21,7 @@ fn new_job(n: u8, created_at: u64) -> NewJob {
         params_json: "{\"target_faces\":20000}".into(),
         credential_expires_at: created_at + 86_400,
         created_at,
+        price_msat: 21_000,
     }
 }
 
@@ -41,6 +45,7 @@ fn output(n: u8) -> JobOutput {
 pub async fn job_store_story(store: Arc<dyn JobStore>) {
     claims_are_exactly_once(store.clone()).await;
     a_job_moves_through_its_states(store.as_ref()).await;
+    a_refund_is_claimed_once_and_settled_once(store.clone()).await;
     unknown_jobs_are_none_and_changes_to_them_no_ops(store.as_ref()).await;
     listing_and_retention(store.as_ref()).await;
 }
@@ -145,6 +150,76 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     store.delete(&job_id).await.unwrap();
 }
 
+fn refund_claim(n: u8) -> RefundClaim {
+    RefundClaim { amount_msat: 21_000, bolt11: format!("lnbcrt210n1refund{n}"), payment_hash: PaymentHash([n; 32]) }
+}
+
+/// A failed job's refund: claimed by exactly one of many concurrent claims, never alongside a requeue, settled
+/// once; a refund that was certainly not paid leaves the job failed for another claim.
+async fn a_refund_is_claimed_once_and_settled_once(store: Arc<dyn JobStore>) {
+    let spec = new_job(3, 1_000);
+    let job_id = spec.job_id;
+    store.claim(&spec).await.unwrap();
+    assert!(!store.claim_refund(&job_id, &refund_claim(1), 1_001).await.unwrap(), "a queued job owes no refund");
+    assert_eq!(store.start_attempt(&job_id, 1_001).await.unwrap(), 1);
+    store.fail(&job_id, &failure("no_object_found", false), false, 1_002).await.unwrap();
+    assert_eq!(store.job(&job_id).await.unwrap().unwrap().spec.price_msat, 21_000, "what was paid is kept");
+
+    let mut tasks = Vec::new();
+    for n in 0..8u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.claim_refund(&job_id, &refund_claim(n), 1_003).await.unwrap() }));
+    }
+    let mut winners = Vec::new();
+    for (n, task) in tasks.into_iter().enumerate() {
+        if task.await.unwrap() {
+            winners.push(n as u8);
+        }
+    }
+    assert_eq!(winners.len(), 1, "one of concurrent claims is recorded: {winners:?}");
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Refunding);
+    let record = job.refund.expect("the claim is recorded");
+    assert_eq!((record.claim, record.claimed_at), (refund_claim(winners[0]), 1_003), "the winner's invoice");
+    assert_eq!((record.preimage, record.settled_at, record.failure), (None, None, None));
+    assert_eq!(store.refunding().await.unwrap().len(), 1, "an unsettled refund is listed for resolution");
+
+    // A refunding job is not retried, started or failed.
+    assert!(!store.requeue(&job_id, 1_004).await.unwrap(), "a claimed refund excludes a retry");
+    assert_eq!(store.start_attempt(&job_id, 1_004).await.unwrap(), 0);
+    store.fail(&job_id, &failure("generation_failed", true), true, 1_004).await.unwrap();
+    assert_eq!(store.job(&job_id).await.unwrap().unwrap().state, JobState::Refunding);
+    assert!(store.unfinished().await.unwrap().is_empty());
+
+    // Certainly not paid: failed again, the reason kept, another claim possible.
+    let not_paid = RefundOutcome::NotPaid("the invoice expired".into());
+    assert!(store.settle_refund(&job_id, &not_paid, 1_005).await.unwrap());
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    let record = job.refund.expect("the failed claim is kept");
+    assert_eq!((record.failure.as_deref(), record.settled_at), (Some("the invoice expired"), Some(1_005)));
+    assert!(store.refunding().await.unwrap().is_empty());
+    assert!(!store.settle_refund(&job_id, &not_paid, 1_005).await.unwrap(), "settled once");
+
+    // A new claim replaces the old one; paid, the job is over.
+    assert!(store.claim_refund(&job_id, &refund_claim(9), 1_006).await.unwrap());
+    let record = store.job(&job_id).await.unwrap().unwrap().refund.unwrap();
+    assert_eq!((record.claim, record.failure, record.settled_at), (refund_claim(9), None, None));
+    let preimage = Preimage([0x99; 32]);
+    assert!(store.settle_refund(&job_id, &RefundOutcome::Paid(preimage.clone()), 1_007).await.unwrap());
+    assert!(!store.settle_refund(&job_id, &not_paid, 1_008).await.unwrap(), "a paid refund stays paid");
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Refunded);
+    let record = job.refund.unwrap();
+    assert_eq!((record.preimage, record.settled_at), (Some(preimage), Some(1_007)));
+    assert!(!store.claim_refund(&job_id, &refund_claim(10), 1_009).await.unwrap(), "refunded once");
+    assert!(!store.requeue(&job_id, 1_009).await.unwrap());
+    let counts = store.count_by_state().await.unwrap();
+    assert_eq!(counts.iter().find(|(state, _)| *state == JobState::Refunded).map(|(_, n)| *n), Some(1));
+    store.delete(&job_id).await.unwrap();
+    assert!(!store.claim_refund(&job_id, &refund_claim(11), 1_010).await.unwrap(), "an unknown job owes nothing");
+}
+
 async fn unknown_jobs_are_none_and_changes_to_them_no_ops(store: &dyn JobStore) {
     let unknown = JobId([0xee; 16]);
     assert!(store.job(&unknown).await.unwrap().is_none());
@@ -154,6 +229,7 @@ async fn unknown_jobs_are_none_and_changes_to_them_no_ops(store: &dyn JobStore) 
     store.succeed(&unknown, &output(0xee), 1).await.unwrap();
     store.fail(&unknown, &failure("generation_failed", true), false, 1).await.unwrap();
     assert!(!store.requeue(&unknown, 1).await.unwrap());
+    assert!(!store.settle_refund(&unknown, &RefundOutcome::NotPaid("x".into()), 1).await.unwrap());
     assert!(store.failures(&unknown).await.unwrap().is_empty());
     assert!(store.job(&unknown).await.unwrap().is_none(), "nothing was created by the changes");
     store.delete(&unknown).await.unwrap();

@@ -1,0 +1,159 @@
+//! `POST /api/l402/jobs/{job_id}/refund`: the client of a paid job that could not be delivered claims its refund
+//! with the credential that paid (`Authorization: L402 <macaroon>:<preimage>`: the preimage is the proof, the
+//! payment hash alone is not) and a BOLT11 invoice for exactly the refundable amount, `{"invoice": "lnbc…"}`.
+//!
+//! `200` with the paid refund (its preimage is the client's proof), `202` while its payment's outcome is not known
+//! (ask again: the same answer comes back, nothing is paid twice), or a JSON error. The `refund` object of this
+//! answer is also in the job's status document and in the error a failed job is answered with.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mesh402_service::{RefundError, RefundView};
+use mesh402_store::{JobId, JobState};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::gate::L402Credential;
+
+/// Seconds after which a client asks again about a pending refund.
+const PENDING_RETRY_SECS: u64 = 5;
+
+/// The body of a claim.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimBody {
+    invoice: String,
+}
+
+/// Where a job's refund is claimed.
+pub fn claim_url(state: &AppState, job_id: &JobId) -> String {
+    format!("{}/api/l402/jobs/{job_id}/refund", state.public_url)
+}
+
+/// The `refund` object clients are shown.
+pub fn refund_json(state: &AppState, job_id: &JobId, refund: &RefundView) -> Value {
+    let amount = refund.amount();
+    let mut body = json!({
+        "state": refund.state_name(),
+        "amount_sats": amount.sats(),
+        "amount_msat": amount.0,
+        "claim_url": claim_url(state, job_id),
+    });
+    match refund {
+        RefundView::Available { deadline, last_failure, .. } => {
+            body["deadline"] = Value::from(*deadline);
+            if let Some(failure) = last_failure {
+                body["last_failure"] = Value::from(failure.clone());
+            }
+        }
+        RefundView::Pending { invoice_payment_hash, claimed_at, .. } => {
+            body["invoice_payment_hash"] = Value::from(invoice_payment_hash.to_string());
+            body["claimed_at"] = Value::from(*claimed_at);
+        }
+        RefundView::Paid { invoice_payment_hash, preimage, paid_at, .. } => {
+            body["invoice_payment_hash"] = Value::from(invoice_payment_hash.to_string());
+            body["preimage"] = Value::from(preimage.to_hex());
+            body["paid_at"] = Value::from(*paid_at);
+        }
+    }
+    body
+}
+
+impl From<RefundError> for ApiError {
+    fn from(error: RefundError) -> Self {
+        let forbidden = |code, message: &str| ApiError::new(StatusCode::FORBIDDEN, code, message);
+        let invalid = |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+        match error {
+            RefundError::Credential(reason) => {
+                tracing::info!(reason = reason.code(), "refund claim with a credential that does not verify");
+                forbidden(
+                    "refund_credential_invalid",
+                    "A refund is claimed with the credential that paid: Authorization: L402 <macaroon>:<preimage>, \
+                     with the preimage your wallet got (the payment hash alone proves nothing).",
+                )
+            }
+            RefundError::UnknownJob => ApiError::new(StatusCode::NOT_FOUND, "job_not_found", "There is no such job."),
+            RefundError::NotYourJob => {
+                forbidden("refund_credential_mismatch", "This credential paid for another job, not this one.")
+            }
+            RefundError::NotOwed(job_state) => {
+                let message = match job_state {
+                    JobState::Succeeded => "This job delivered its model; it owes no refund.",
+                    JobState::Queued | JobState::Running => {
+                        "This job is still being worked on; a refund is owed only if it fails."
+                    }
+                    _ => "This job owes no refund (its credential has expired, or nothing is left to refund).",
+                };
+                ApiError::new(StatusCode::CONFLICT, "refund_not_owed", message)
+            }
+            RefundError::NotOffered => ApiError::new(
+                StatusCode::CONFLICT,
+                "refunds_not_offered",
+                "This server's Lightning backend cannot pay, so it offers no refunds.",
+            ),
+            RefundError::Invoice(reason) => invalid(
+                "refund_invoice_invalid",
+                format!("The invoice cannot be used for a refund: {reason}. Send a BOLT11 invoice from your wallet."),
+            ),
+            RefundError::WrongAmount { expected, found } => {
+                let found = found.map_or_else(|| "no amount".to_owned(), |msat| format!("{msat} msat"));
+                invalid(
+                    "refund_amount_mismatch",
+                    format!(
+                        "The invoice is for {found}; the refund is exactly {} msat ({} sats). Make an invoice for \
+                         that amount.",
+                        expected.0,
+                        expected.sats()
+                    ),
+                )
+                .detail("amount_msat", expected.0)
+            }
+            RefundError::InvoiceExpired => invalid(
+                "refund_invoice_expired",
+                "The invoice has expired or expires within a minute; send a fresh one.".into(),
+            ),
+            RefundError::PaymentFailed(reason) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "refund_payment_failed",
+                format!(
+                    "The server's wallet could not pay the invoice ({reason}); nothing was paid. Claim again with \
+                     another invoice."
+                ),
+            ),
+            RefundError::Service(error) => error.into(),
+            _ => ApiError::internal(),
+        }
+    }
+}
+
+/// The handler.
+pub async fn claim_refund(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    L402Credential(credential): L402Credential,
+    body: Result<Json<ClaimBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let job_id: JobId = job_id.parse().map_err(|_| RefundError::UnknownJob)?;
+    let credential = credential.ok_or(RefundError::Credential(mesh402_l402::VerifyError::NoMacaroon))?;
+    let Json(claim) = body.map_err(|rejection| {
+        ApiError::bad_request("invalid_json", format!("Send {{\"invoice\": \"lnbc…\"}} ({rejection})."))
+    })?;
+    let refund = state.service.claim_refund(&job_id, &credential, &claim.invoice).await?;
+    let status = match refund {
+        RefundView::Paid { .. } => StatusCode::OK,
+        RefundView::Pending { .. } | RefundView::Available { .. } => StatusCode::ACCEPTED,
+    };
+    let body = json!({ "job_id": job_id.to_string(), "refund": refund_json(&state, &job_id, &refund) });
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::ACCEPTED {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(PENDING_RETRY_SECS));
+    }
+    Ok(response)
+}
