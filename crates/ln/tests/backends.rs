@@ -381,7 +381,8 @@ async fn lnd_pinning_accepts_exactly_the_pinned_certificate() {
     assert!(matches!(lnd(&url, "not hex", Some(&pem)), Err(LnError::Rejected(_))));
 }
 
-// Core Lightning: clnrest's `POST /v1/invoice` and `POST /v1/listinvoices`.
+// Core Lightning: clnrest's `POST /v1/invoice` and `POST /v1/listinvoices`; for refunds `POST /v1/pay` and
+// `POST /v1/listpays`.
 
 fn cln_router(node: Arc<FakeNode>) -> Router {
     fn authorized(node: &FakeNode, headers: &HeaderMap) -> Option<Response> {
@@ -436,7 +437,56 @@ fn cln_router(node: Arc<FakeNode>) -> Router {
         axum::Json(json!({ "invoices": invoices })).into_response()
     }
 
-    Router::new().route("/v1/invoice", post(invoice)).route("/v1/listinvoices", post(listinvoices)).with_state(node)
+    // The payer's side (refunds): `pay` pays through the node's development wallet; `listpays` lists what it paid.
+    async fn pay(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
+        if let Some(refusal) = authorized(&node, &headers) {
+            return refusal;
+        }
+        let bolt11 = body["bolt11"].as_str().unwrap_or("");
+        match node.wallet.pay(bolt11, unix_now()) {
+            Ok(preimage) => {
+                node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
+                axum::Json(json!({
+                    "payment_preimage": preimage.to_hex(), "payment_hash": preimage.hash().to_string(),
+                    "created_at": unix_now(), "parts": 1, "amount_msat": 21000, "amount_sent_msat": 21000,
+                    "status": "complete", "destination": node.wallet.node_id(),
+                }))
+                .into_response()
+            }
+            // clnrest answers a JSON-RPC error (here: "all attempts failed") with its code and message.
+            Err(error) => {
+                let body = json!({ "code": 210, "message": format!("Ran out of routes to try: {error}") });
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+            }
+        }
+    }
+
+    async fn listpays(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
+        if let Some(refusal) = authorized(&node, &headers) {
+            return refusal;
+        }
+        let wanted = body["payment_hash"].clone();
+        let pays: Vec<Value> = node
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, body)| body.get("paid") == Some(&wanted))
+            .map(|(_, body)| {
+                json!({ "payment_hash": body["paid"], "status": "complete", "preimage": body["preimage"],
+                        "bolt11": "lnbcrt…", "created_at": unix_now(), "amount_msat": 21000,
+                        "amount_sent_msat": 21000, "number_of_parts": 1 })
+            })
+            .collect();
+        axum::Json(json!({ "pays": pays })).into_response()
+    }
+
+    Router::new()
+        .route("/v1/invoice", post(invoice))
+        .route("/v1/listinvoices", post(listinvoices))
+        .route("/v1/pay", post(pay))
+        .route("/v1/listpays", post(listpays))
+        .with_state(node)
 }
 
 fn cln(url: &str, rune: &str) -> Cln {
@@ -923,4 +973,31 @@ async fn nostr_wallet_connect_pays_as_the_buyers_wallet() {
     let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
     let invoice = node.create(1_000, "x", 600).await;
     assert!(matches!(stranger.pay(&invoice.bolt11).await, Err(LnError::Unauthorized)));
+}
+
+#[tokio::test]
+async fn core_lightning_pays_refunds() {
+    let node = FakeNode::new("rune-pay");
+    let url = serve(cln_router(node.clone())).await;
+    let payer = cln(&url, "rune-pay");
+    assert_eq!(InvoicePayer::name(&payer), "cln");
+    pay_once_and_find_again(&payer, &node).await;
+    let refused = cln(&url, "rune-invoice-only");
+    let invoice = node.create(1_000, "x", 600).await;
+    assert!(matches!(refused.pay(&invoice.bolt11).await, Err(LnError::Unauthorized)));
+    assert!(matches!(refused.paid_preimage(&invoice.payment_hash).await, Err(LnError::Unauthorized)));
+}
+
+#[tokio::test]
+async fn the_dev_wallet_pays_refunds_to_its_own_invoices_only() {
+    let node = FakeNode::new("");
+    let payer: &dyn InvoicePayer = node.wallet.as_ref();
+    assert_eq!(payer.name(), "dev");
+    pay_once_and_find_again(payer, &node).await;
+    let dir = tempfile::tempdir().unwrap();
+    let other = DevWallet::open(&[0x42; 32], &dir.path().join("other.ledger")).unwrap();
+    let request = InvoiceRequest { amount: Msat(1_000), description: "x".into(), expiry: Duration::from_secs(600) };
+    let foreign = other.create_invoice(&request).await.unwrap();
+    assert!(matches!(payer.pay(&foreign.bolt11).await, Err(LnError::Rejected(_))), "another node's invoice");
+    assert_eq!(payer.paid_preimage(&foreign.payment_hash).await.unwrap(), None);
 }

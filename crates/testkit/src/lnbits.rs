@@ -1,5 +1,6 @@
 //! A real LNbits server for tests: started on a free loopback port with the `FakeWallet` funding source, set up
-//! (first admin, a shop wallet and a funded payer wallet, no fiat currency), and stopped by process group.
+//! (first admin, a shop wallet, a funded payer wallet and the payer's second wallet that refunds go to, no fiat
+//! currency), and stopped by process group.
 //!
 //! The `lnbits` executable is found through `MESH402_TEST_LNBITS` (scripts/test.sh installs it and sets it).
 //! Tests that need LNbits run when that variable or `MESH402_TEST_TOOLS=1` is set (see [`crate::tools`]); with
@@ -25,6 +26,10 @@ pub struct LnbitsServer {
     pub shop_invoice_key: String,
     /// The payer wallet's admin key: it pays the shop's invoices.
     pub payer_admin_key: String,
+    /// The shop wallet's admin key: what mesh402 pays refunds with.
+    pub shop_admin_key: String,
+    /// The invoice key of the buyer's second wallet, which receives refunds.
+    pub refunds_invoice_key: String,
     data_dir: tempfile::TempDir,
 }
 
@@ -119,6 +124,8 @@ impl LnbitsServer {
             url: format!("http://127.0.0.1:{port}"),
             shop_invoice_key: String::new(),
             payer_admin_key: String::new(),
+            shop_admin_key: String::new(),
+            refunds_invoice_key: String::new(),
             data_dir,
         };
         server.wait_until_up().await;
@@ -178,7 +185,7 @@ impl LnbitsServer {
             .await;
         let token = login["access_token"].as_str().expect("an access token").to_owned();
         let mut wallets = Vec::new();
-        for name in ["shop", "payer"] {
+        for name in ["shop", "payer", "refunds"] {
             let wallet = self
                 .call(
                     client.post(format!("{}/api/v1/wallet", self.url)).bearer_auth(&token).json(&json!({"name": name})),
@@ -199,7 +206,9 @@ impl LnbitsServer {
         })))
         .await;
         self.shop_invoice_key = wallets[0]["inkey"].as_str().unwrap().to_owned();
+        self.shop_admin_key = wallets[0]["adminkey"].as_str().unwrap().to_owned();
         self.payer_admin_key = wallets[1]["adminkey"].as_str().unwrap().to_owned();
+        self.refunds_invoice_key = wallets[2]["inkey"].as_str().unwrap().to_owned();
     }
 
     /// How many invoices the shop wallet has issued (LNbits lists pending incoming payments too).
@@ -226,5 +235,27 @@ impl LnbitsServer {
             .await;
         assert_eq!(paid["status"], "success", "{paid}");
         paid["preimage"].as_str().expect("the payer gets the preimage").to_owned()
+    }
+
+    /// An invoice of the wallet with this invoice key, for `sats`.
+    pub async fn invoice(&self, invoice_key: &str, sats: u64) -> String {
+        let created = self
+            .call(
+                reqwest::Client::new()
+                    .post(format!("{}/api/v1/payments", self.url))
+                    .header("X-Api-Key", invoice_key)
+                    .json(&json!({"out": false, "amount": sats, "memo": "mesh402 test refund"})),
+            )
+            .await;
+        let bolt11 = created.get("bolt11").or_else(|| created.get("payment_request"));
+        bolt11.and_then(Value::as_str).expect("LNbits returns the invoice").to_owned()
+    }
+
+    /// The balance of the wallet with this key, in millisatoshis.
+    pub async fn balance_msat(&self, key: &str) -> i64 {
+        let wallet = self
+            .call(reqwest::Client::new().get(format!("{}/api/v1/wallet", self.url)).header("X-Api-Key", key))
+            .await;
+        wallet["balance"].as_i64().expect("a balance")
     }
 }
