@@ -204,7 +204,11 @@ pub const REFUND: &[ErrorCode] = &[
 
 /// The development wallet's `POST /dev/pay` and `POST /dev/invoice`.
 pub const DEV_PAY: &[ErrorCode] = &[
-    ErrorCode { status: 400, code: "invalid_json", when: "The body is not `{\"invoice\": …}` (`/dev/pay`) or `{\"amount_sats\": …}` (`/dev/invoice`)." },
+    ErrorCode {
+        status: 400,
+        code: "invalid_json",
+        when: "The body is not `{\"invoice\": …}` (`/dev/pay`) or `{\"amount_sats\": …}` (`/dev/invoice`).",
+    },
     ErrorCode { status: 422, code: "invalid_option", when: "`amount_sats` is zero or more than 21 million bitcoin." },
     ErrorCode { status: 422, code: "invoice_malformed", when: "Not a BOLT11 invoice." },
     ErrorCode { status: 422, code: "invoice_wrong_network", when: "Not a regtest invoice." },

@@ -128,44 +128,45 @@ pub async fn build_with_generator(
     let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError::Backend(error));
     // The backend, and the same node as the payer of refunds when it may pay with its credential.
     let by_backend = config.refunds == Refunds::ByBackend;
-    let (lightning, payer, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<dyn InvoicePayer>>, _) =
-        match &config.lightning {
-            LightningChoice::Dev => {
-                let key_path = data_dir.join("dev-wallet.key");
-                let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
-                let ledger_path = data_dir.join("dev-wallet-paid.ledger");
-                let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
-                tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
-                (wallet.clone(), by_backend.then(|| wallet.clone() as Arc<dyn InvoicePayer>), Some(wallet))
-            }
-            LightningChoice::Lnbits(settings) => {
-                tracing::info!(url = %settings.url, "using LNbits");
-                let backend = Arc::new(mesh402_ln::Lnbits::new(settings.clone()).map_err(backend_error)?);
-                let payer = match &config.refunds {
-                    Refunds::ByLnbitsAdminKey(admin_key) => Some(Arc::new(
-                        LnbitsPayer::new(&settings.url, admin_key.clone(), REFUND_PAYMENT_TIMEOUT)
-                            .map_err(backend_error)?,
-                    ) as Arc<dyn InvoicePayer>),
-                    _ => None,
-                };
-                (backend, payer, None)
-            }
-            LightningChoice::Lnd(settings) => {
-                tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
-                let node = Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?);
-                (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
-            }
-            LightningChoice::Cln(settings) => {
-                tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
-                let node = Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?);
-                (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
-            }
-            LightningChoice::Nwc(settings) => {
-                let wallet = Arc::new(mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?);
-                tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
-                (wallet.clone(), by_backend.then(|| wallet as Arc<dyn InvoicePayer>), None)
-            }
-        };
+    let (lightning, payer, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<dyn InvoicePayer>>, _) = match &config
+        .lightning
+    {
+        LightningChoice::Dev => {
+            let key_path = data_dir.join("dev-wallet.key");
+            let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
+            let ledger_path = data_dir.join("dev-wallet-paid.ledger");
+            let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
+            tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
+            (wallet.clone(), by_backend.then(|| wallet.clone() as Arc<dyn InvoicePayer>), Some(wallet))
+        }
+        LightningChoice::Lnbits(settings) => {
+            tracing::info!(url = %settings.url, "using LNbits");
+            let backend = Arc::new(mesh402_ln::Lnbits::new(settings.clone()).map_err(backend_error)?);
+            let payer = match &config.refunds {
+                Refunds::ByLnbitsAdminKey(admin_key) => Some(Arc::new(
+                    LnbitsPayer::new(&settings.url, admin_key.clone(), REFUND_PAYMENT_TIMEOUT)
+                        .map_err(backend_error)?,
+                ) as Arc<dyn InvoicePayer>),
+                _ => None,
+            };
+            (backend, payer, None)
+        }
+        LightningChoice::Lnd(settings) => {
+            tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
+            let node = Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?);
+            (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
+        }
+        LightningChoice::Cln(settings) => {
+            tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
+            let node = Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?);
+            (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
+        }
+        LightningChoice::Nwc(settings) => {
+            let wallet = Arc::new(mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?);
+            tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
+            (wallet.clone(), by_backend.then(|| wallet as Arc<dyn InvoicePayer>), None)
+        }
+    };
     tracing::info!(refunds = payer.is_some(), "refunds of undeliverable paid jobs");
     if config.metrics_listen.is_some() {
         metrics::handle();

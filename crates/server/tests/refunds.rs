@@ -222,8 +222,7 @@ async fn without_the_admin_key_no_refund_is_offered() {
         ..RawConfig::default()
     };
     let config = Config::resolve(raw).unwrap();
-    let state =
-        mesh402_server::build_with_generator(&config, PUBLIC_URL.into(), fails_every_attempt()).await.unwrap();
+    let state = mesh402_server::build_with_generator(&config, PUBLIC_URL.into(), fails_every_attempt()).await.unwrap();
     let app = mesh402_server::router(state);
     let manifest = app.clone().oneshot(Request::get("/.well-known/l402-services").body(Body::empty()).unwrap());
     assert_eq!(json_body(manifest.await.unwrap()).await["features"]["refunds"], false);

@@ -277,9 +277,12 @@ impl Service {
         let timeout = REFUND_PAYMENT_TIMEOUT;
         if attempt == Attempt::Resumed {
             // An earlier process may have paid before it could record it: ask before paying.
-            let found =
-                crate::metrics::timed_lightning_call("refund_lookup", timeout, payer.paid_preimage(&claim.payment_hash))
-                    .await;
+            let found = crate::metrics::timed_lightning_call(
+                "refund_lookup",
+                timeout,
+                payer.paid_preimage(&claim.payment_hash),
+            )
+            .await;
             match found {
                 Ok(Some(preimage)) => return self.record_paid(job_id, claim, preimage).await,
                 Ok(None) => {}

@@ -253,9 +253,8 @@ impl LnbitsServer {
 
     /// The balance of the wallet with this key, in millisatoshis.
     pub async fn balance_msat(&self, key: &str) -> i64 {
-        let wallet = self
-            .call(reqwest::Client::new().get(format!("{}/api/v1/wallet", self.url)).header("X-Api-Key", key))
-            .await;
+        let wallet =
+            self.call(reqwest::Client::new().get(format!("{}/api/v1/wallet", self.url)).header("X-Api-Key", key)).await;
         wallet["balance"].as_i64().expect("a balance")
     }
 }

@@ -159,8 +159,13 @@ impl JobStore for MemoryJobStore {
             return Ok(false);
         };
         job.state = JobState::Refunding;
-        job.refund =
-            Some(RefundRecord { claim: claim.clone(), claimed_at: now, preimage: None, settled_at: None, failure: None });
+        job.refund = Some(RefundRecord {
+            claim: claim.clone(),
+            claimed_at: now,
+            preimage: None,
+            settled_at: None,
+            failure: None,
+        });
         job.updated_at = now;
         Ok(true)
     }

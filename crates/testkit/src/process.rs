@@ -43,6 +43,16 @@ impl ServerProcess {
         ServerProcess::spawn(binary, data_dir, extra_args, &[])
     }
 
+    /// Like [`start_in`](Self::start_in), with environment variables.
+    pub fn start_in_with_env(
+        binary: &Path,
+        data_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        ServerProcess::spawn(binary, data_dir, extra_args, env)
+    }
+
     fn spawn(binary: &Path, data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         // The test's own HTTP clients use rustls with the ring provider, as the binary does.
         let _ = rustls::crypto::ring::default_provider().install_default();

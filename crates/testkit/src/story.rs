@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
 use mesh402_store::{
-    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId, NewJob, RefundClaim,
-    RefundOutcome,
+    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId, NewJob, RefundClaim, RefundOutcome,
 };
 
 fn new_job(n: u8, created_at: u64) -> NewJob {
