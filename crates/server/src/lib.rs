@@ -154,17 +154,17 @@ pub async fn build_with_generator(
         LightningChoice::Lnd(settings) => {
             tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
             let node = Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?);
-            (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
+            (node.clone(), by_backend.then_some(node as Arc<dyn InvoicePayer>), None)
         }
         LightningChoice::Cln(settings) => {
             tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
             let node = Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?);
-            (node.clone(), by_backend.then(|| node as Arc<dyn InvoicePayer>), None)
+            (node.clone(), by_backend.then_some(node as Arc<dyn InvoicePayer>), None)
         }
         LightningChoice::Nwc(settings) => {
             let wallet = Arc::new(mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?);
             tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
-            (wallet.clone(), by_backend.then(|| wallet as Arc<dyn InvoicePayer>), None)
+            (wallet.clone(), by_backend.then_some(wallet as Arc<dyn InvoicePayer>), None)
         }
     };
     tracing::info!(refunds = payer.is_some(), "refunds of undeliverable paid jobs");
