@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh402_client::{
-    Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order, Secret,
-    Step, Vault,
+    BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order,
+    PurchaseStatus, Refund, Secret, Step, Vault,
 };
 use serde_json::{Map, Value, json};
 
@@ -21,11 +21,28 @@ const EXIT_CODES: &str = "exit codes: 0 done, 2 bad arguments or image, 3 over b
                           5 the server refused or failed, 6 the wallet's preimage did not match (not used), \
                           7 the saved purchase could not be read or written, 8 protocol or network error";
 
+/// What is bought: the image and the generator's options (a purchase is found again by exactly these).
+#[derive(Debug, Args)]
+pub struct OrderArgs {
+    /// The image: PNG, JPEG or WebP.
+    image: PathBuf,
+    /// inflate (photos of objects) or extrude (logos, alpha art).
+    #[arg(long, value_parser = ["inflate", "extrude"])]
+    mode: Option<String>,
+    /// glb, obj or stl.
+    #[arg(long, value_parser = ["glb", "obj", "stl"])]
+    format: Option<String>,
+    /// Hard cap on triangles.
+    #[arg(long)]
+    target_faces: Option<u32>,
+}
+
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES)]
 pub struct GenerateArgs {
-    /// The image: PNG, JPEG or WebP.
-    image: PathBuf,
+    /// The image and options.
+    #[command(flatten)]
+    order: OrderArgs,
     /// Where to write the model.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
@@ -38,24 +55,64 @@ pub struct GenerateArgs {
     /// Print one JSON object with the result instead of progress.
     #[arg(long)]
     json: bool,
-    /// inflate (photos of objects) or extrude (logos, alpha art).
-    #[arg(long, value_parser = ["inflate", "extrude"])]
-    mode: Option<String>,
-    /// glb, obj or stl.
-    #[arg(long, value_parser = ["glb", "obj", "stl"])]
-    format: Option<String>,
-    /// Hard cap on triangles.
+}
+
+/// `mesh402 refund`: claim the refund a failed purchase offers.
+#[derive(Debug, Args)]
+#[command(after_help = "exit codes: 0 refunded (or being refunded), 2 bad arguments, 5 the server refused, \
+                        7 the saved purchase could not be read, 8 protocol or network error")]
+pub struct RefundArgs {
+    /// The image and options of the purchase, exactly as bought.
+    #[command(flatten)]
+    order: OrderArgs,
+    /// The server, the wallet and where purchases are saved.
+    #[command(flatten)]
+    wallet: WalletArgs,
+    /// A BOLT11 invoice of your wallet for exactly the refund's amount [default with --wallet dev: one made by the
+    /// server's development wallet].
+    #[arg(long, value_name = "BOLT11")]
+    invoice: Option<String>,
+    /// Print one JSON object with the result.
     #[arg(long)]
-    target_faces: Option<u32>,
+    json: bool,
 }
 
 fn fail(json: bool, code: u8, kind: &str, message: &str) -> ExitCode {
+    fail_with(json, code, kind, message, None)
+}
+
+fn fail_with(json: bool, code: u8, kind: &str, message: &str, refund: Option<&Refund>) -> ExitCode {
     if json {
-        println!("{}", json!({"ok": false, "error": {"code": kind, "message": message}, "exit_code": code}));
+        let mut body = json!({"ok": false, "error": {"code": kind, "message": message}, "exit_code": code});
+        if let Some(refund) = refund {
+            body["refund"] = refund_json(refund);
+        }
+        println!("{body}");
     } else {
-        eprintln!("mesh402 generate: {message}");
+        eprintln!("mesh402: {message}");
+        if let Some(refund) = refund.filter(|refund| refund.state == "available") {
+            eprintln!(
+                "mesh402: a refund of {} sats is offered: mesh402 refund <the same image and options> --invoice \
+                 <an invoice of your wallet for exactly that amount>",
+                refund.amount_msat.div_ceil(1000)
+            );
+        }
     }
     ExitCode::from(code)
+}
+
+/// A refund as the command line prints it in JSON.
+pub fn refund_json(refund: &Refund) -> Value {
+    json!({
+        "state": refund.state,
+        "amount_sats": refund.amount_msat.div_ceil(1000),
+        "amount_msat": refund.amount_msat,
+        "job_id": refund.job_id,
+        "deadline": refund.deadline,
+        "invoice_payment_hash": refund.invoice_payment_hash,
+        "preimage": refund.preimage,
+        "last_failure": refund.last_failure,
+    })
 }
 
 /// The server to buy from, the wallet that pays, and where purchases are saved: shared by `generate` and `mcp`.
@@ -165,22 +222,17 @@ pub fn media_type_of(path: &std::path::Path) -> Result<&'static str, String> {
 }
 
 /// The order for an image file and the generator's options.
-pub fn order(
-    image: &std::path::Path,
-    mode: &Option<String>,
-    format: &Option<String>,
-    target_faces: Option<u32>,
-) -> Result<Order, String> {
-    let media_type = media_type_of(image)?;
-    let bytes = std::fs::read(image).map_err(|err| format!("{}: {err}", image.display()))?;
+fn order(args: &OrderArgs) -> Result<Order, String> {
+    let media_type = media_type_of(&args.image)?;
+    let bytes = std::fs::read(&args.image).map_err(|err| format!("{}: {err}", args.image.display()))?;
     let mut options = Map::new();
-    if let Some(mode) = mode {
+    if let Some(mode) = &args.mode {
         options.insert("mode".into(), json!(mode));
     }
-    if let Some(format) = format {
+    if let Some(format) = &args.format {
         options.insert("format".into(), json!(format));
     }
-    if let Some(faces) = target_faces {
+    if let Some(faces) = args.target_faces {
         options.insert("target_faces".into(), json!(faces));
     }
     Ok(Order { image: bytes, media_type: media_type.into(), options })
@@ -188,8 +240,7 @@ pub fn order(
 
 /// Runs the command and maps its outcome to an exit code.
 pub fn generate(args: GenerateArgs) -> ExitCode {
-    let prepared = order(&args.image, &args.mode, &args.format, args.target_faces)
-        .and_then(|order| Ok((order, payer(&args.wallet)?, args.wallet.vault()?)));
+    let prepared = order(&args.order).and_then(|order| Ok((order, payer(&args.wallet)?, args.wallet.vault()?)));
     let (order, payer, vault) = match prepared {
         Ok(parts) => parts,
         Err(message) => return fail(args.json, 2, "bad_input", &message),
@@ -233,7 +284,11 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
                 7 => "storage",
                 _ => "protocol",
             };
-            return fail(args.json, err.exit_code(), kind, &err.to_string());
+            let refund = match &err {
+                BuyError::Server { refund, .. } => refund.as_deref(),
+                _ => None,
+            };
+            return fail_with(args.json, err.exit_code(), kind, &err.to_string(), refund);
         }
     };
     let aside = args.output.with_extension("part");
@@ -258,4 +313,76 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
         println!("{path}: {} bytes, paid {} sat", receipt.model.len(), receipt.paid_sats);
     }
     ExitCode::SUCCESS
+}
+
+/// An invoice of the server's development wallet for `amount_msat` (it pays only its own invoices).
+pub async fn dev_invoice(server: &str, amount_msat: u64) -> Result<String, String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|err| err.to_string())?;
+    let answer = client
+        .post(format!("{}/dev/invoice", server.trim_end_matches('/')))
+        .json(&json!({ "amount_sats": amount_msat.div_ceil(1000) }))
+        .send()
+        .await
+        .map_err(|err| format!("the server's development wallet: {err}"))?;
+    if !answer.status().is_success() {
+        return Err(format!("the server's development wallet made no invoice (HTTP {})", answer.status()));
+    }
+    let body: Value = answer.json().await.map_err(|err| err.to_string())?;
+    body["invoice"].as_str().map(str::to_owned).ok_or_else(|| "the development wallet's answer has no invoice".into())
+}
+
+/// Claims `order`'s refund with `buyer`: to `invoice`, or (with the development wallet of `server`) to one it
+/// makes.
+pub async fn claim_refund(
+    buyer: &Buyer,
+    order: &Order,
+    invoice: Option<String>,
+    server: &str,
+    dev_wallet: bool,
+) -> Result<Refund, (u8, String)> {
+    let invoice = match invoice {
+        Some(invoice) => invoice,
+        None if dev_wallet => {
+            let status = buyer.check(order).await.map_err(|err| (err.exit_code(), err.to_string()))?;
+            let PurchaseStatus::Paid { refund: Some(refund), .. } = status else {
+                return Err((5, "this purchase offers no refund".into()));
+            };
+            dev_invoice(server, refund.amount_msat).await.map_err(|message| (8, message))?
+        }
+        None => return Err((2, "give --invoice: an invoice of your wallet for exactly the refund's amount".into())),
+    };
+    buyer.claim_refund(order, &invoice).await.map_err(|err| (err.exit_code(), err.to_string()))
+}
+
+/// Runs `mesh402 refund`.
+pub fn refund(args: RefundArgs) -> ExitCode {
+    let prepared = order(&args.order).and_then(|order| Ok((order, payer(&args.wallet)?, args.wallet.vault()?)));
+    let (order, payer, vault) = match prepared {
+        Ok(parts) => parts,
+        Err(message) => return fail(args.json, 2, "bad_input", &message),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(args.json, 7, "runtime", &err.to_string()),
+    };
+    let result = runtime.block_on(async {
+        let buyer =
+            Buyer::new(&args.wallet.server, payer, 0, vault).map_err(|err| (err.exit_code(), err.to_string()))?;
+        claim_refund(&buyer, &order, args.invoice.clone(), &args.wallet.server, args.wallet.wallet == "dev").await
+    });
+    match result {
+        Ok(refund) if args.json => {
+            println!("{}", json!({ "ok": true, "refund": refund_json(&refund) }));
+            ExitCode::SUCCESS
+        }
+        Ok(refund) => {
+            let sats = refund.amount_msat.div_ceil(1000);
+            match refund.preimage.as_deref() {
+                Some(preimage) => println!("refunded {sats} sats (preimage {preimage})"),
+                None => println!("a refund of {sats} sats is being paid; run the same command again to see it"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err((code, message)) => fail(args.json, code, "refund_refused", &message),
+    }
 }

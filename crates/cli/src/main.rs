@@ -38,6 +38,9 @@ enum Command {
     /// Buy a model from a server: pay its invoice with your wallet (within --max-sats, never twice) and download
     /// the model.
     Generate(generate::GenerateArgs),
+    /// Claim the refund a failed purchase offers (the same image and options as `generate`), to an invoice of
+    /// your wallet for exactly its amount.
+    Refund(generate::RefundArgs),
     /// A Model Context Protocol server on stdio: AI agents quote and buy models with the configured wallet,
     /// within per-call and per-session budgets.
     Mcp(mcp::McpArgs),
@@ -100,6 +103,7 @@ fn main() -> std::process::ExitCode {
         Command::Mesh(args) => mesh(args),
         Command::DevPay(args) => dev_pay(args),
         Command::Generate(args) => return generate::generate(args),
+        Command::Refund(args) => return generate::refund(args),
         Command::Mcp(args) => mcp::mcp(args),
     };
     match result {

@@ -15,7 +15,7 @@ use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde_json::{Map, json};
 
-use crate::generate::{WalletArgs, media_type_of, payer};
+use crate::generate::{WalletArgs, claim_refund, media_type_of, payer, refund_json};
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
@@ -54,6 +54,18 @@ pub struct ImageInput {
     /// A hard cap on the model's triangles (500 to 200000; default 20000).
     #[serde(default)]
     target_faces: Option<u32>,
+}
+
+/// The claim_refund tool's arguments.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct RefundInput {
+    /// The image and the generator's options, exactly as bought.
+    #[serde(flatten)]
+    image: ImageInput,
+    /// A BOLT11 invoice of your wallet for exactly the refund's amount (check_job tells it); with the server's
+    /// development wallet it may be left out.
+    #[serde(default)]
+    invoice: Option<String>,
 }
 
 /// The generate tool's arguments.
@@ -105,6 +117,8 @@ impl ImageInput {
 #[derive(Debug, Clone)]
 pub struct Mesh402Mcp {
     server: String,
+    /// Whether the wallet is the server's development wallet (it can make a refund's invoice).
+    dev_wallet: bool,
     payer: Arc<dyn InvoicePayer>,
     vault: Vault,
     per_call_sats: u64,
@@ -180,16 +194,32 @@ impl Mesh402Mcp {
             PurchaseStatus::Unpaid { payment_hash } => {
                 json!({ "bought": false, "state": "unpaid", "payment_hash": payment_hash })
             }
-            PurchaseStatus::Paid { payment_hash, state, progress, model_url, error } => json!({
+            PurchaseStatus::Paid { payment_hash, state, progress, model_url, error, refund } => json!({
                 "bought": true,
                 "state": state,
                 "progress": progress,
                 "model_url": model_url,
                 "error": error,
                 "payment_hash": payment_hash,
+                "refund": refund.as_ref().map(refund_json),
             }),
         }
         .to_string())
+    }
+
+    #[tool(description = "Claim the refund of an earlier purchase whose job failed for good (check_job shows a \
+                          refund with state available and its amount_sats). Give the same image and options as the \
+                          purchase and an invoice of your wallet for exactly that amount (with the server's \
+                          development wallet the invoice may be left out). Pays nothing; a repeated claim answers \
+                          with the first one's outcome. Returns the refund's state (paid, with the preimage that \
+                          proves it, or pending: call again).")]
+    async fn claim_refund(&self, Parameters(input): Parameters<RefundInput>) -> Result<String, String> {
+        let order = input.image.order()?;
+        let buyer = Buyer::new(&self.server, self.payer.clone(), 0, self.vault.clone()).map_err(|e| e.to_string())?;
+        let refund = claim_refund(&buyer, &order, input.invoice, &self.server, self.dev_wallet)
+            .await
+            .map_err(|(_, message)| message)?;
+        Ok(json!({ "refund": refund_json(&refund) }).to_string())
     }
 }
 
@@ -204,7 +234,7 @@ impl ServerHandler for Mesh402Mcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(format!(
             "Buys 3D models of images from the mesh402 server at {} over L402 (Lightning). Call quote_model for the \
-             price, generate_model to buy, check_job to see where an earlier purchase stands; at most {} sat per \
+             price, generate_model to buy, check_job to see where an earlier purchase stands, claim_refund when it failed; at most {} sat per \
              call and {} sat in this session.",
             self.server, self.per_call_sats, self.session_sats
         ))
@@ -217,6 +247,7 @@ pub fn mcp(args: McpArgs) -> anyhow::Result<()> {
     let vault = args.wallet.vault().map_err(anyhow::Error::msg)?;
     let server = Mesh402Mcp {
         server: args.wallet.server.clone(),
+        dev_wallet: args.wallet.wallet == "dev",
         payer,
         vault,
         per_call_sats: args.max_sats_per_call,

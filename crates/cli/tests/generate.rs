@@ -233,3 +233,69 @@ fn a_wallet_without_its_settings_is_bad_input_and_nothing_is_asked() {
         assert!(result["error"]["message"].as_str().unwrap().contains(needs), "{wallet}: {result}");
     }
 }
+
+/// A blank picture over 2 MP: it passes the unpaid checks (which do not decode pictures that large) and the paid
+/// generation refuses it, an input fault after payment.
+fn blank_large_png(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("blank.png");
+    image::RgbImage::from_pixel(1500, 1400, image::Rgb([90, 90, 90])).save(&path).unwrap();
+    path
+}
+
+#[test]
+fn a_failed_purchase_is_refunded_with_the_development_wallet() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (state, image) = (dir.path().join("state"), blank_large_png(dir.path()));
+    let failed = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .arg("generate")
+        .arg(&image)
+        .arg("-o")
+        .arg(dir.path().join("blank.glb"))
+        .args(["--server", &server.url, "--wallet", "dev", "--json", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(5), "{}", String::from_utf8_lossy(&failed.stdout));
+    let failed = json_of(&failed);
+    assert_eq!(failed["refund"]["state"], "available", "{failed}");
+    assert_eq!(failed["refund"]["amount_sats"], 350);
+    assert_eq!(paid_invoices(&server), 1, "the purchase was paid");
+
+    let refund = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+            .arg("refund")
+            .arg(&image)
+            .args(["--server", &server.url, "--wallet", "dev", "--json", "--state-dir"])
+            .arg(&state)
+            .args(extra)
+            .output()
+            .unwrap();
+        (output.status.code(), json_of(&output))
+    };
+    // An invoice for the wrong amount is refused, and nothing is paid.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let wrong: Value = runtime.block_on(async {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/dev/invoice", server.url))
+            .json(&serde_json::json!({ "amount_sats": 349 }))
+            .send()
+            .await
+            .unwrap();
+        answer.json().await.unwrap()
+    });
+    let (code, refused) = refund(&["--invoice", wrong["invoice"].as_str().unwrap()]);
+    assert_eq!(code, Some(5), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("refund_amount_mismatch"), "{refused}");
+    assert_eq!(paid_invoices(&server), 1);
+
+    // Without --invoice the development wallet makes one; it pays it and proves it with the preimage.
+    let (code, paid) = refund(&[]);
+    assert_eq!(code, Some(0), "{paid}");
+    assert_eq!(paid["refund"]["state"], "paid");
+    assert_eq!(paid["refund"]["amount_msat"], 350_000);
+    assert_eq!(paid_invoices(&server), 2, "the refund was paid to the development wallet's invoice, once");
+    let (code, again) = refund(&[]);
+    assert_eq!((code, &again["refund"]), (Some(0), &paid["refund"]), "a second claim answers with the first");
+    assert_eq!(paid_invoices(&server), 2, "and pays nothing");
+}

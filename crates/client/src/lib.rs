@@ -7,6 +7,10 @@
 //! paid request is sent, so a rerun after a crash, a timeout or a `503` resumes with the saved credential and
 //! pays nothing. Works with any server that speaks mesh402's (the seed's) API: `POST` JSON with an `image` data
 //! URI, `{"modelUrl": …}` back.
+//!
+//! A paid job that fails for good may offer a [`Refund`] (on the error and in [`PurchaseStatus`]);
+//! [`Buyer::claim_refund`] claims it with the saved credential and an invoice of the buyer's wallet, and checks the
+//! refund's preimage against its invoice.
 #![deny(missing_docs)]
 
 mod vault;
@@ -80,6 +84,42 @@ pub struct Receipt {
     pub model: Vec<u8>,
 }
 
+/// A refund a failed paid job offers, or where its claim stands (the server's `refund` object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    /// `available`, `pending` or `paid`.
+    pub state: String,
+    /// What is (or was) refunded; an invoice for a refund must be for exactly this.
+    pub amount_msat: u64,
+    /// The job the refund belongs to.
+    pub job_id: String,
+    /// Until when it can be claimed (unix seconds), while available.
+    pub deadline: Option<u64>,
+    /// The payment hash of the invoice it is paid to, once claimed (hex).
+    pub invoice_payment_hash: Option<String>,
+    /// The preimage the buyer's wallet revealed, once paid (hex), checked against `invoice_payment_hash`.
+    pub preimage: Option<String>,
+    /// Why an earlier claim's payment failed, if one did.
+    pub last_failure: Option<String>,
+}
+
+impl Refund {
+    /// Reads the `refund` object of an answer (with the answer's `job_id`).
+    fn from_answer(document: &Value) -> Option<Refund> {
+        let refund = document.get("refund")?;
+        let text = |name: &str| refund.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some(Refund {
+            state: text("state")?,
+            amount_msat: refund.get("amount_msat").and_then(Value::as_u64)?,
+            job_id: document.get("job_id").and_then(Value::as_str)?.to_owned(),
+            deadline: refund.get("deadline").and_then(Value::as_u64),
+            invoice_payment_hash: text("invoice_payment_hash"),
+            preimage: text("preimage"),
+            last_failure: text("last_failure"),
+        })
+    }
+}
+
 /// Where an earlier purchase of an order stands, as [`Buyer::check`] finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PurchaseStatus {
@@ -102,6 +142,8 @@ pub enum PurchaseStatus {
         model_url: Option<String>,
         /// The job's error, when it failed (`code: message`).
         error: Option<String>,
+        /// The refund the failed job offers, or its claim.
+        refund: Option<Refund>,
     },
 }
 
@@ -131,6 +173,8 @@ pub enum BuyError {
         code: String,
         /// Its message.
         message: String,
+        /// The refund a failed paid job offers (or its claim), when the answer carries one.
+        refund: Option<Box<Refund>>,
     },
     /// The server's answer breaks the protocol (a bad challenge, an amountless invoice, a mismatched hash).
     #[error("the server's answer is not valid L402: {0}")]
@@ -227,6 +271,7 @@ impl Buyer {
                     payment_hash: quote.payment_hash.to_string(),
                     amount_msat: quote.amount_msat,
                     preimage: None,
+                    job_id: None,
                 };
                 self.vault.save(&key, &purchase).map_err(BuyError::Vault)?;
                 progress(Step::Paying);
@@ -243,7 +288,17 @@ impl Buyer {
             }
         };
         let (response, authorization) = self.paid_request(&purchase, body).await?;
-        let done = self.follow(response, &authorization, progress).await?;
+        let mut purchase = purchase;
+        let done = match self.follow(response, &authorization, progress).await {
+            Ok(done) => done,
+            Err(BuyError::Server { status, code, message, refund: Some(refund) }) => {
+                // Remember the job, so that a check or a refund claim need not send the request again.
+                purchase.job_id = Some(refund.job_id.clone());
+                self.vault.save(&key, &purchase).map_err(BuyError::Vault)?;
+                return Err(BuyError::Server { status, code, message, refund: Some(refund) });
+            }
+            Err(error) => return Err(error),
+        };
         let price_msat = purchase.amount_msat;
         self.finish(done, paid_msat, price_msat, purchase.payment_hash, progress).await
     }
@@ -270,8 +325,18 @@ impl Buyer {
                 _ => return Ok(PurchaseStatus::Unpaid { payment_hash: purchase.payment_hash }),
             }
         }
-        let (response, _) = self.paid_request(&purchase, body).await?;
-        let (state, progress, model_url, error) = match answer(response).await {
+        let response = match &purchase.job_id {
+            // The job is known: read its status (sending the request again would retry a failed job).
+            Some(job_id) => self
+                .http
+                .get(format!("{}/api/l402/jobs/{job_id}", self.server))
+                .header("Authorization", authorization(&purchase))
+                .send()
+                .await
+                .map_err(BuyError::Transport)?,
+            None => self.paid_request(&purchase, body).await?.0,
+        };
+        let (state, progress, model_url, error, refund) = match status_document(answer(response).await) {
             Ok(document) => {
                 let model_url = document.get("modelUrl").and_then(Value::as_str).map(str::to_owned);
                 let state = document
@@ -280,14 +345,72 @@ impl Buyer {
                     .unwrap_or(if model_url.is_some() { "succeeded" } else { "queued" })
                     .to_owned();
                 let progress = document.get("progress").and_then(Value::as_u64).unwrap_or(0).min(100) as u8;
-                (state, progress, model_url, None)
+                (state, progress, model_url, None, None)
             }
-            Err(BuyError::Server { code, message, .. }) if code.starts_with("generation_") => {
-                ("failed".to_owned(), 0, None, Some(format!("{code}: {message}")))
+            Err(BuyError::Server { code, message, refund, .. })
+                if code.starts_with("generation_") || refund.is_some() =>
+            {
+                let state = match code.as_str() {
+                    "refund_pending" => "refunding",
+                    "payment_refunded" => "refunded",
+                    _ => "failed",
+                };
+                (state.to_owned(), 0, None, Some(format!("{code}: {message}")), refund.map(|refund| *refund))
             }
             Err(error) => return Err(error),
         };
-        Ok(PurchaseStatus::Paid { payment_hash: purchase.payment_hash, state, progress, model_url, error })
+        Ok(PurchaseStatus::Paid { payment_hash: purchase.payment_hash, state, progress, model_url, error, refund })
+    }
+
+    /// Claims the refund a failed purchase of `order` offers, to `invoice` (a BOLT11 invoice of the buyer's wallet
+    /// for exactly the refund's amount), with the saved credential. A claim made before (with any invoice) is
+    /// answered with its outcome; nothing is paid twice. A paid refund's preimage is checked against its invoice.
+    pub async fn claim_refund(&self, order: &Order, invoice: &str) -> Result<Refund, BuyError> {
+        let body = order.body();
+        let key = self.purchase_key(&body);
+        let purchase = match self.vault.load(&key).map_err(BuyError::Vault)? {
+            Some(purchase) if purchase.preimage.is_some() => purchase,
+            _ => return Err(BuyError::Protocol("no paid purchase of this order is saved".into())),
+        };
+        let authorization = authorization(&purchase);
+        let job_id = match purchase.job_id.clone() {
+            Some(job_id) => job_id,
+            None => {
+                let (response, _) = self.paid_request(&purchase, body).await?;
+                let job_id = match answer(response).await {
+                    Ok(document) => document.get("job_id").and_then(Value::as_str).map(str::to_owned),
+                    Err(BuyError::Server { refund: Some(refund), .. }) => Some(refund.job_id),
+                    Err(error) => return Err(error),
+                };
+                job_id.ok_or_else(|| BuyError::Protocol("the server's answer names no job".into()))?
+            }
+        };
+        // The claim goes to this server (never to a URL an answer names), under the job's path.
+        let response = self
+            .http
+            .post(format!("{}/api/l402/jobs/{job_id}/refund", self.server))
+            .header("Authorization", &authorization)
+            .json(&serde_json::json!({ "invoice": invoice.trim() }))
+            .send()
+            .await
+            .map_err(BuyError::Transport)?;
+        let document = answer(response).await?;
+        let refund =
+            Refund::from_answer(&document).ok_or_else(|| BuyError::Protocol("the answer has no refund".into()))?;
+        if refund.state == "paid" {
+            let proven = match (&refund.preimage, &refund.invoice_payment_hash) {
+                (Some(preimage), Some(hash)) => preimage
+                    .parse::<Preimage>()
+                    .ok()
+                    .zip(hash.parse::<PaymentHash>().ok())
+                    .is_some_and(|(preimage, hash)| preimage.hash() == hash),
+                _ => false,
+            };
+            if !proven {
+                return Err(BuyError::Protocol("the refund's preimage does not open its invoice".into()));
+            }
+        }
+        Ok(refund)
     }
 
     /// The vault's key for a request body to this server.
@@ -298,7 +421,7 @@ impl Buyer {
     /// Sends the identical request with the paid purchase's credential, asking for an answer at once (`202` with a
     /// status URL while the job runs); returns the answer and the `Authorization` value used.
     async fn paid_request(&self, purchase: &Purchase, body: Vec<u8>) -> Result<(reqwest::Response, String), BuyError> {
-        let authorization = format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default());
+        let authorization = authorization(purchase);
         let response = self
             .http
             .post(format!("{}{ENDPOINT}", self.server))
@@ -386,6 +509,7 @@ impl Buyer {
                     status: 200,
                     code: error.get("code").and_then(Value::as_str).unwrap_or("generation_failed").to_owned(),
                     message: error.get("message").and_then(Value::as_str).unwrap_or("the job failed").to_owned(),
+                    refund: Refund::from_answer(&document).map(Box::new),
                 });
             }
         }
@@ -411,6 +535,7 @@ impl Buyer {
                 status: response.status().as_u16(),
                 code: "download_failed".into(),
                 message: format!("the model could not be downloaded from {model_url}"),
+                refund: None,
             });
         }
         let model = response.bytes().await.map_err(BuyError::Transport)?.to_vec();
@@ -421,6 +546,25 @@ impl Buyer {
             model_url,
             model,
         })
+    }
+}
+
+/// The `Authorization` value of a paid purchase.
+fn authorization(purchase: &Purchase) -> String {
+    format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default())
+}
+
+/// A status document whose job did not deliver (it carries an `error`) as the error the paid request would get.
+fn status_document(answer: Result<Value, BuyError>) -> Result<Value, BuyError> {
+    let document = answer?;
+    match document.get("error").filter(|_| document.get("modelUrl").is_none()) {
+        Some(error) => Err(BuyError::Server {
+            status: 200,
+            code: error.get("code").and_then(Value::as_str).unwrap_or("generation_failed").to_owned(),
+            message: error.get("message").and_then(Value::as_str).unwrap_or("the job failed").to_owned(),
+            refund: Refund::from_answer(&document).map(Box::new),
+        }),
+        None => Ok(document),
     }
 }
 
@@ -439,6 +583,7 @@ async fn answer(response: reqwest::Response) -> Result<Value, BuyError> {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+            refund: Refund::from_answer(&value).map(Box::new),
         });
     }
     if !value.is_object() {

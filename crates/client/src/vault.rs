@@ -22,6 +22,10 @@ pub struct Purchase {
     /// The preimage, hex, once paid.
     #[serde(default)]
     pub preimage: Option<String>,
+    /// The server's job, once an answer named it: later checks and refund claims read it without sending the
+    /// request again (which would retry a failed job).
+    #[serde(default)]
+    pub job_id: Option<String>,
 }
 
 /// A directory of saved purchases.
@@ -90,6 +94,7 @@ mod tests {
             payment_hash: "h".into(),
             amount_msat: 1000,
             preimage: None,
+            job_id: None,
         };
         vault.save("k", &purchase).expect("save");
         assert_eq!(vault.load("k").expect("load"), Some(purchase));
