@@ -1,6 +1,8 @@
 """Drives `mesh402 mcp` with the official MCP Python SDK (PyPI `mcp`), as an agent would: list the tools, quote a
-photo, check it (not bought yet), buy its model, check it again. Prints one JSON object with what it saw. Arguments: the mesh402 binary, then the arguments
-of `mesh402 mcp`, then `--`, then the image path."""
+photo, check it (not bought yet), buy its model, check it again; then, given a second image that the paid
+generation refuses, buy it (an error), check it (a refund is offered) and claim the refund. Prints one JSON object
+with what it saw. Arguments: the mesh402 binary, then the arguments of `mesh402 mcp`, then `--`, then the image
+path and optionally the second image's."""
 import asyncio
 import json
 import sys
@@ -12,6 +14,7 @@ from mcp.client.stdio import stdio_client
 async def main() -> None:
     split = sys.argv.index("--")
     command, server_args, image = sys.argv[1], sys.argv[2:split], sys.argv[split + 1]
+    refused_image = sys.argv[split + 2] if len(sys.argv) > split + 2 else None
     params = StdioServerParameters(command=command, args=["mcp", *server_args])
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
@@ -21,7 +24,13 @@ async def main() -> None:
             before = await session.call_tool("check_job", {"image_path": image})
             bought = await session.call_tool("generate_model", {"image_path": image})
             after = await session.call_tool("check_job", {"image_path": image})
+            refund = {}
+            if refused_image:
+                for name, tool in [("generate", "generate_model"), ("check", "check_job"), ("claim", "claim_refund")]:
+                    answer = await session.call_tool(tool, {"image_path": refused_image})
+                    refund[name] = {"is_error": bool(answer.isError), "text": answer.content[0].text}
             print(json.dumps({
+                "refund": refund,
                 "tools": sorted(tool.name for tool in tools.tools),
                 "descriptions": {tool.name: tool.description for tool in tools.tools},
                 "quote": {"is_error": bool(quote.isError), "text": quote.content[0].text},
