@@ -201,7 +201,7 @@ impl Mesh402Mcp {
                 "model_url": model_url,
                 "error": error,
                 "payment_hash": payment_hash,
-                "refund": refund.as_ref().map(refund_json),
+                "refund": refund.as_deref().map(refund_json),
             }),
         }
         .to_string())

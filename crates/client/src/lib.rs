@@ -143,7 +143,7 @@ pub enum PurchaseStatus {
         /// The job's error, when it failed (`code: message`).
         error: Option<String>,
         /// The refund the failed job offers, or its claim.
-        refund: Option<Refund>,
+        refund: Option<Box<Refund>>,
     },
 }
 
@@ -355,7 +355,7 @@ impl Buyer {
                     "payment_refunded" => "refunded",
                     _ => "failed",
                 };
-                (state.to_owned(), 0, None, Some(format!("{code}: {message}")), refund.map(|refund| *refund))
+                (state.to_owned(), 0, None, Some(format!("{code}: {message}")), refund)
             }
             Err(error) => return Err(error),
         };
