@@ -75,6 +75,13 @@ pub enum MeshError {
         /// What went wrong.
         reason: String,
     },
+    /// Another generator (a model server over the network) did not deliver in time or at all; not the caller's
+    /// fault.
+    #[error("The model server did not deliver a model ({reason}).")]
+    GeneratorUnavailable {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl MeshError {
@@ -91,6 +98,7 @@ impl MeshError {
             MeshError::MeshCheckFailed { .. } => "mesh_check_failed",
             MeshError::SegmentationFailed { .. } => "segmentation_failed",
             MeshError::EncodeFailed { .. } => "encode_failed",
+            MeshError::GeneratorUnavailable { .. } => "generator_unavailable",
         }
     }
 
@@ -98,7 +106,10 @@ impl MeshError {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            MeshError::MeshCheckFailed { .. } | MeshError::SegmentationFailed { .. } | MeshError::EncodeFailed { .. }
+            MeshError::MeshCheckFailed { .. }
+                | MeshError::SegmentationFailed { .. }
+                | MeshError::EncodeFailed { .. }
+                | MeshError::GeneratorUnavailable { .. }
         )
     }
 

@@ -29,15 +29,18 @@ pub enum MaskSource {
     Colour,
     /// The learned saliency network, refined against the photo.
     Learned,
+    /// No mask of ours: another generator (a model server over the network) made the model from the picture.
+    External,
 }
 
 impl MaskSource {
-    /// The source's snake_case name: `alpha`, `colour` or `learned`.
+    /// The source's snake_case name: `alpha`, `colour`, `learned` or `external`.
     pub fn name(&self) -> &'static str {
         match self {
             MaskSource::Alpha => "alpha",
             MaskSource::Colour => "colour",
             MaskSource::Learned => "learned",
+            MaskSource::External => "external",
         }
     }
 }
@@ -189,6 +192,7 @@ pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, M
             let data = refine(work, &saliency.values).iter().map(|&v| u8::from(v >= 0.5)).collect();
             finish(data, width, height, source, MIN_HOLE_ESTIMATED).ok_or_else(none)
         }
+        MaskSource::External => Err(MeshError::InvalidOption("an external generator makes no mask here".into())),
     }
 }
 

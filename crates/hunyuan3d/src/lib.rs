@@ -1,0 +1,309 @@
+//! A GPU generator over the network: [`Hunyuan3d`] is a [`ModelGenerator`] that speaks the HTTP API of the open
+//! Hunyuan3D-2 model server (`api_server.py` of Tencent-Hunyuan/Hunyuan3D-2), which the operator runs (its licence
+//! is the operator's to accept; mesh402 ships none of its code or weights).
+//!
+//! The API: `POST /send` with a JSON body `{image: <base64>, texture, seed, octree_resolution,
+//! num_inference_steps, face_count, type}` answers `{uid}` and generates in the background; `GET /status/{uid}`
+//! answers `{status: "processing"}` until the model exists, then `{status: "completed", model_base64}`. That server
+//! never reports a failure on `/status` (a generation that raised stays "processing"), so every job has a deadline.
+//! `POST /send` is retried a bounded number of times (connection failures and 5xx answers), each call has its own
+//! timeout, an answer larger than the configured limit is refused before it is all read, and the returned GLB is
+//! parsed and checked (`glb.rs`: valid glTF, triangles within the limit, finite bounds) before it becomes the
+//! job's model. With a fallback configured, a model server that fails hands the job to the embedded generator.
+//!
+//! The server makes GLB only, so other formats are refused by the preflight, before any invoice; the picture
+//! itself is checked by the embedded preflight (a blank or noise picture is refused there too).
+
+#![deny(missing_docs)]
+
+mod glb;
+
+pub use glb::{GlbFacts, check_glb};
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use mesh402_mesh::{
+    Format, ImageKind, MaskSource, MeshError, MeshParams, Model, OutputFile, Preflight, Progress, Stage, Stats,
+};
+use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use serde::Deserialize;
+
+/// How to reach the model server and how long to wait for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunyuan3dSettings {
+    /// The server's base URL, e.g. `http://gpu-box:8081`.
+    pub url: String,
+    /// The longest one model may take, from `/send` to the checked GLB.
+    pub deadline: Duration,
+    /// The longest one HTTP call may take.
+    pub call_timeout: Duration,
+    /// How often `/status` is asked.
+    pub poll_interval: Duration,
+    /// How many times a failed `/send` is tried again.
+    pub send_retries: u32,
+    /// The largest model accepted, in bytes (its base64 text may be a third larger).
+    pub max_model_bytes: usize,
+    /// Whether the server is asked to texture the model (it must run with `--enable_tex`).
+    pub texture: bool,
+}
+
+/// The Hunyuan3D-2 model server as a generator. See the module docs.
+pub struct Hunyuan3d {
+    settings: Hunyuan3dSettings,
+    client: reqwest::Client,
+    fallback: Option<Arc<dyn ModelGenerator>>,
+}
+
+impl std::fmt::Debug for Hunyuan3d {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hunyuan3d")
+            .field("settings", &self.settings)
+            .field("fallback", &self.fallback.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the model server did not deliver.
+#[derive(Debug, thiserror::Error)]
+enum RemoteError {
+    /// It could not be reached, answered with an error, or took too long.
+    #[error("{0}")]
+    Unavailable(String),
+    /// It delivered something that is not an acceptable model.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<RemoteError> for MeshError {
+    fn from(error: RemoteError) -> Self {
+        match error {
+            RemoteError::Unavailable(reason) => MeshError::GeneratorUnavailable { reason },
+            RemoteError::Invalid(reason) => {
+                MeshError::MeshCheckFailed { reason: format!("the model server's model: {reason}") }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Sent {
+    uid: String,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    status: String,
+    #[serde(default)]
+    model_base64: Option<String>,
+}
+
+/// Most triangles accepted from the model server when the request names no cap of its own.
+const MAX_TRIANGLES: u64 = 2_000_000;
+
+impl Hunyuan3d {
+    /// Checks the settings and builds the HTTP client (no call is made yet); `fallback` runs when the server
+    /// does not deliver.
+    pub fn new(settings: Hunyuan3dSettings, fallback: Option<Arc<dyn ModelGenerator>>) -> Result<Hunyuan3d, String> {
+        let url = settings.url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("hunyuan3d_url {url:?} is not an http(s) URL"));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(settings.call_timeout)
+            .connect_timeout(settings.call_timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| error.to_string())?;
+        Ok(Hunyuan3d { settings: Hunyuan3dSettings { url, ..settings }, client, fallback })
+    }
+
+    /// Makes one model on the server: send, poll until done or the deadline, decode, check.
+    async fn generate_remote(
+        &self,
+        image: &[u8],
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Vec<u8>, GlbFacts), RemoteError> {
+        let started = Instant::now();
+        let deadline = started + self.settings.deadline;
+        progress(Progress { stage: Stage::Decode, percent: 0 });
+        let body = serde_json::json!({
+            "image": STANDARD.encode(image),
+            "texture": self.settings.texture,
+            "seed": 1234,
+            "octree_resolution": 256,
+            "num_inference_steps": 30,
+            "face_count": params.target_faces,
+            "type": "glb",
+        });
+        let uid = self.send(&body, deadline).await?;
+        let mut polls = 0u32;
+        let encoded = loop {
+            if Instant::now() >= deadline {
+                return Err(RemoteError::Unavailable(format!(
+                    "no model within the deadline of {} s",
+                    self.settings.deadline.as_secs()
+                )));
+            }
+            match self.status(&uid).await {
+                Ok(Status { status, model_base64: Some(model) }) if status == "completed" => break model,
+                Ok(Status { status, .. }) if status == "processing" => {}
+                Ok(Status { status, .. }) => {
+                    return Err(RemoteError::Invalid(format!("an unknown status {:?}", status.chars().take(40))));
+                }
+                // One failed poll is not the end: the job runs on the server; the deadline bounds the retries.
+                Err(RemoteError::Unavailable(reason)) => tracing::warn!(%reason, "a status poll failed"),
+                Err(invalid) => return Err(invalid),
+            }
+            polls += 1;
+            let elapsed = started.elapsed().as_secs_f64() / self.settings.deadline.as_secs_f64();
+            progress(Progress { stage: Stage::Heights, percent: (5.0 + 85.0 * elapsed.min(1.0)) as u8 });
+            let pause = self.settings.poll_interval.min(deadline.saturating_duration_since(Instant::now()));
+            tokio::time::sleep(pause).await;
+        };
+        tracing::debug!(polls, "the model server finished");
+        progress(Progress { stage: Stage::Check, percent: 95 });
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|error| RemoteError::Invalid(format!("model_base64 is not base64: {error}")))?;
+        if bytes.len() > self.settings.max_model_bytes {
+            return Err(RemoteError::Invalid(format!("{} bytes, over the limit", bytes.len())));
+        }
+        let max_triangles = u64::from(params.target_faces).saturating_mul(2).clamp(1, MAX_TRIANGLES);
+        let facts = check_glb(&bytes, max_triangles).map_err(RemoteError::Invalid)?;
+        Ok((bytes, facts))
+    }
+
+    async fn send(&self, body: &serde_json::Value, deadline: Instant) -> Result<String, RemoteError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.client.post(format!("{}/send", self.settings.url)).json(body).send().await {
+                Err(error) => RemoteError::Unavailable(format!("POST /send: {}", without_url(&error))),
+                Ok(answer) if answer.status().is_server_error() => {
+                    RemoteError::Unavailable(format!("POST /send answered {}", answer.status()))
+                }
+                Ok(answer) if !answer.status().is_success() => {
+                    return Err(RemoteError::Invalid(format!("POST /send answered {}", answer.status())));
+                }
+                Ok(answer) => {
+                    let sent: Sent = serde_json::from_slice(&self.read_capped(answer, 4096).await?)
+                        .map_err(|error| RemoteError::Invalid(format!("POST /send answered no uid: {error}")))?;
+                    let valid = !sent.uid.is_empty()
+                        && sent.uid.len() <= 64
+                        && sent.uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                    return if valid {
+                        Ok(sent.uid)
+                    } else {
+                        Err(RemoteError::Invalid("POST /send: a bad uid".into()))
+                    };
+                }
+            };
+            if attempt > self.settings.send_retries || Instant::now() >= deadline {
+                return Err(error);
+            }
+            tracing::warn!(attempt, reason = %error, "the model server refused the job; trying again");
+            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        }
+    }
+
+    async fn status(&self, uid: &str) -> Result<Status, RemoteError> {
+        let answer = self
+            .client
+            .get(format!("{}/status/{uid}", self.settings.url))
+            .send()
+            .await
+            .map_err(|error| RemoteError::Unavailable(format!("GET /status: {}", without_url(&error))))?;
+        if !answer.status().is_success() {
+            return Err(RemoteError::Unavailable(format!("GET /status answered {}", answer.status())));
+        }
+        // Base64 is 4/3 of the bytes, plus the JSON around it.
+        let limit = self.settings.max_model_bytes / 3 * 4 + 1024;
+        serde_json::from_slice(&self.read_capped(answer, limit).await?)
+            .map_err(|error| RemoteError::Invalid(format!("GET /status answered something else: {error}")))
+    }
+
+    /// Reads an answer's body, refusing it as soon as it is over `limit` bytes.
+    async fn read_capped(&self, mut answer: reqwest::Response, limit: usize) -> Result<Vec<u8>, RemoteError> {
+        if answer.content_length().is_some_and(|length| length > limit as u64) {
+            return Err(RemoteError::Invalid(format!("an answer of {} bytes, over the limit", limit)));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|error| RemoteError::Unavailable(format!("reading an answer: {}", without_url(&error))))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(RemoteError::Invalid(format!("an answer over the limit of {limit} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// A request error without the URL (which is the operator's, and may carry credentials in its user info).
+fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "failed"
+    };
+    kind.to_owned()
+}
+
+impl ModelGenerator for Hunyuan3d {
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
+        if params.format != Format::Glb {
+            return Err(MeshError::InvalidOption("this server's model generator makes GLB models only".into()));
+        }
+        EmbeddedGenerator.preflight(image, kind, params)
+    }
+
+    fn generate(
+        &self,
+        image: &[u8],
+        kind: ImageKind,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, MeshError> {
+        let started = Instant::now();
+        // Called on a blocking thread of the service's runtime; on its own (a test, a tool) it makes one.
+        let outcome = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime.block_on(self.generate_remote(image, params, progress)),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| MeshError::GeneratorUnavailable { reason: error.to_string() })?
+                .block_on(self.generate_remote(image, params, progress)),
+        };
+        match outcome {
+            Ok((bytes, facts)) => {
+                progress(Progress { stage: Stage::Encode, percent: 100 });
+                Ok(Model {
+                    files: vec![OutputFile { name: "model.glb".into(), media_type: Format::Glb.media_type(), bytes }],
+                    stats: Stats {
+                        n_faces: u32::try_from(facts.triangles).unwrap_or(u32::MAX),
+                        n_vertices: u32::try_from(facts.vertices).unwrap_or(u32::MAX),
+                        mask_source: MaskSource::External,
+                        n_parts: facts.meshes,
+                        stage_ms: vec![(Stage::Heights, started.elapsed().as_secs_f64() * 1e3)],
+                    },
+                })
+            }
+            Err(error) => match &self.fallback {
+                Some(fallback) => {
+                    tracing::warn!(reason = %error, "the model server did not deliver; the fallback generator runs");
+                    fallback.generate(image, kind, params, progress)
+                }
+                None => Err(error.into()),
+            },
+        }
+    }
+}

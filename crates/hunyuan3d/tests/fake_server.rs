@@ -1,0 +1,253 @@
+//! The Hunyuan3D client against a stand-in for the model server: a GPU server cannot run on this machine, so the
+//! fake is built from the documented shapes of `api_server.py` (`POST /send` → `{uid}`, `GET /status/{uid}` →
+//! `{status: "processing"}` or `{status: "completed", model_base64}`), and its models are real GLBs made by the
+//! embedded generator. It can be slow, fail, answer too much, or answer garbage; each must end in a clear error
+//! (or the fallback), within the deadline, and only a checked GLB becomes a model.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use mesh402_hunyuan3d::{Hunyuan3d, Hunyuan3dSettings, check_glb};
+use mesh402_mesh::{Format, ImageKind, MaskSource, MeshError, MeshParams};
+use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use serde_json::{Value, json};
+
+/// What the fake does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    /// Processing twice, then the model.
+    Good,
+    /// Processing forever (as the real server does when a generation raised).
+    NeverDone,
+    /// `/send` answers 503 this many times first.
+    SendFails(usize),
+    /// `/status` never answers.
+    StatusHangs,
+    /// A model of this many bytes of base64 text.
+    Oversized(usize),
+    /// `model_base64` is not base64.
+    NotBase64,
+    /// The model is half a GLB.
+    Truncated,
+    /// `/status` answers HTML.
+    NotJson,
+}
+
+struct Fake {
+    behaviour: Behaviour,
+    model: Vec<u8>,
+    sends: AtomicUsize,
+    polls: AtomicUsize,
+    bodies: Mutex<Vec<Value>>,
+}
+
+async fn send(State(fake): State<Arc<Fake>>, body: axum::Json<Value>) -> Response {
+    let n = fake.sends.fetch_add(1, Ordering::SeqCst);
+    fake.bodies.lock().unwrap().push(body.0);
+    if let Behaviour::SendFails(failures) = fake.behaviour
+        && n < failures
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+    }
+    axum::Json(json!({ "uid": "5f0c5e7c-0c7e-4f7e-9d6e-1c2d3e4f5a6b" })).into_response()
+}
+
+async fn status(State(fake): State<Arc<Fake>>, Path(uid): Path<String>) -> Response {
+    assert_eq!(uid, "5f0c5e7c-0c7e-4f7e-9d6e-1c2d3e4f5a6b");
+    let n = fake.polls.fetch_add(1, Ordering::SeqCst);
+    let processing = || axum::Json(json!({ "status": "processing" })).into_response();
+    let completed = |model: String| axum::Json(json!({ "status": "completed", "model_base64": model })).into_response();
+    match fake.behaviour {
+        Behaviour::NeverDone => processing(),
+        Behaviour::StatusHangs => std::future::pending().await,
+        _ if n < 2 => processing(),
+        Behaviour::Good | Behaviour::SendFails(_) => completed(STANDARD.encode(&fake.model)),
+        Behaviour::Oversized(size) => completed("A".repeat(size)),
+        Behaviour::NotBase64 => completed("this is not base64!".into()),
+        Behaviour::Truncated => completed(STANDARD.encode(&fake.model[..fake.model.len() / 2])),
+        Behaviour::NotJson => "<html>502 Bad Gateway</html>".into_response(),
+    }
+}
+
+/// A picture with an object on a transparent background.
+fn picture() -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(160, 160, |x, y| {
+        let inside = ((x as f32 - 80.0).powi(2) + (y as f32 - 80.0).powi(2)).sqrt() < 60.0;
+        if inside { image::Rgba([40, 120, 200, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    bytes
+}
+
+/// A real GLB, made by the embedded generator, for the fake to hand out.
+fn real_glb() -> Vec<u8> {
+    let model = EmbeddedGenerator.generate(&picture(), ImageKind::Png, &MeshParams::default(), &mut |_| {}).unwrap();
+    model.files[0].bytes.clone()
+}
+
+/// Starts the fake on its own runtime (the client under test makes its own) and returns it with its URL.
+fn start(behaviour: Behaviour) -> (Arc<Fake>, String, tokio::runtime::Runtime) {
+    let fake = Arc::new(Fake {
+        behaviour,
+        model: real_glb(),
+        sends: AtomicUsize::new(0),
+        polls: AtomicUsize::new(0),
+        bodies: Mutex::new(Vec::new()),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route("/send", post(send)).route("/status/{uid}", get(status)).with_state(fake.clone());
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (fake, url, runtime)
+}
+
+fn settings(url: &str) -> Hunyuan3dSettings {
+    // reqwest is built without a default TLS provider; the binary installs ring, as this does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Hunyuan3dSettings {
+        url: url.into(),
+        deadline: Duration::from_secs(10),
+        call_timeout: Duration::from_secs(2),
+        poll_interval: Duration::from_millis(50),
+        send_retries: 2,
+        max_model_bytes: 4 * 1024 * 1024,
+        texture: true,
+    }
+}
+
+fn generate(generator: &Hunyuan3d, params: &MeshParams) -> Result<mesh402_mesh::Model, MeshError> {
+    generator.generate(&picture(), ImageKind::Png, params, &mut |_| {})
+}
+
+#[test]
+fn a_good_server_makes_the_model_and_is_asked_in_the_documented_shape() {
+    let (fake, url, _runtime) = start(Behaviour::Good);
+    let generator = Hunyuan3d::new(settings(&url), None).unwrap();
+    let mut stages = Vec::new();
+    let params = MeshParams { target_faces: 30_000, ..MeshParams::default() };
+    let model = generator.generate(&picture(), ImageKind::Png, &params, &mut |p| stages.push(p.percent)).unwrap();
+    assert_eq!(model.files.len(), 1);
+    assert_eq!((model.files[0].name.as_str(), model.files[0].media_type), ("model.glb", "model/gltf-binary"));
+    assert_eq!(model.files[0].bytes, fake.model, "the server's GLB, unchanged");
+    assert_eq!(model.stats.mask_source, MaskSource::External);
+    let facts = check_glb(&fake.model, u64::MAX).unwrap();
+    assert_eq!(u64::from(model.stats.n_faces), facts.triangles);
+    assert!(stages.windows(2).all(|pair| pair[0] <= pair[1]) && stages.last() == Some(&100), "{stages:?}");
+
+    let bodies = fake.bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 1, "one job sent");
+    let body = &bodies[0];
+    assert_eq!(STANDARD.decode(body["image"].as_str().unwrap()).unwrap(), picture(), "the picture, base64");
+    assert_eq!((&body["type"], &body["texture"], &body["face_count"]), (&json!("glb"), &json!(true), &json!(30_000)));
+    for field in ["seed", "octree_resolution", "num_inference_steps"] {
+        assert!(body[field].is_u64(), "{field}: {body}");
+    }
+    assert!(fake.polls.load(Ordering::SeqCst) >= 3, "polled until completed");
+}
+
+#[test]
+fn it_also_runs_on_a_blocking_thread_of_the_services_runtime() {
+    let (_fake, url, runtime) = start(Behaviour::Good);
+    let generator = Arc::new(Hunyuan3d::new(settings(&url), None).unwrap());
+    let model = runtime
+        .block_on(runtime.spawn_blocking(move || generate(&generator, &MeshParams::default())))
+        .unwrap()
+        .unwrap();
+    assert_eq!(&model.files[0].bytes[..4], b"glTF");
+}
+
+#[test]
+fn a_server_that_never_finishes_ends_at_the_deadline() {
+    let (_fake, url, _runtime) = start(Behaviour::NeverDone);
+    let generator = Hunyuan3d::new(Hunyuan3dSettings { deadline: Duration::from_secs(2), ..settings(&url) }, None);
+    let started = Instant::now();
+    let error = generate(&generator.unwrap(), &MeshParams::default()).unwrap_err();
+    assert!(matches!(error, MeshError::GeneratorUnavailable { .. }), "{error:?}");
+    assert!(!error.is_client_error(), "the server's fault: the job is retried, then refunded");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_status_call_that_hangs_is_cut_by_its_timeout_and_the_deadline() {
+    let (_fake, url, _runtime) = start(Behaviour::StatusHangs);
+    let settings = Hunyuan3dSettings {
+        deadline: Duration::from_secs(3),
+        call_timeout: Duration::from_millis(500),
+        ..settings(&url)
+    };
+    let started = Instant::now();
+    let error = generate(&Hunyuan3d::new(settings, None).unwrap(), &MeshParams::default()).unwrap_err();
+    assert_eq!(error.code(), "generator_unavailable", "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_failing_send_is_retried_a_bounded_number_of_times() {
+    let (fake, url, _runtime) = start(Behaviour::SendFails(2));
+    let model = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap();
+    assert_eq!(model.files[0].bytes, fake.model);
+    assert_eq!(fake.sends.load(Ordering::SeqCst), 3, "two failures, then the job");
+
+    let (fake, url, _runtime) = start(Behaviour::SendFails(usize::MAX));
+    let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap_err();
+    assert_eq!(error.code(), "generator_unavailable");
+    assert_eq!(fake.sends.load(Ordering::SeqCst), 3, "the first try and two retries, no more");
+}
+
+#[test]
+fn oversized_garbled_or_invalid_models_are_refused_before_they_are_stored() {
+    for (behaviour, expected) in [
+        (Behaviour::Oversized(8 * 1024 * 1024), "over the limit"),
+        (Behaviour::NotBase64, "not base64"),
+        (Behaviour::Truncated, "glTF"),
+        (Behaviour::NotJson, "something else"),
+    ] {
+        let (_fake, url, _runtime) = start(behaviour);
+        let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap_err();
+        assert_eq!(error.code(), "mesh_check_failed", "{behaviour:?}: {error:?}");
+        assert!(error.to_string().contains(expected), "{behaviour:?}: {error}");
+    }
+    // A real model with more triangles than asked for (twice the cap) is refused too.
+    let (_fake, url, _runtime) = start(Behaviour::Good);
+    let few = MeshParams { target_faces: 500, ..MeshParams::default() };
+    let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &few).unwrap_err();
+    assert!(error.to_string().contains("triangles"), "{error}");
+}
+
+#[test]
+fn with_a_fallback_a_server_that_is_down_hands_the_job_to_the_embedded_generator() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let without = Hunyuan3d::new(Hunyuan3dSettings { send_retries: 0, ..settings(&url) }, None).unwrap();
+    assert_eq!(generate(&without, &MeshParams::default()).unwrap_err().code(), "generator_unavailable");
+    let with =
+        Hunyuan3d::new(Hunyuan3dSettings { send_retries: 0, ..settings(&url) }, Some(Arc::new(EmbeddedGenerator)))
+            .unwrap();
+    let model = generate(&with, &MeshParams::default()).unwrap();
+    assert_ne!(model.stats.mask_source, MaskSource::External, "made by the embedded generator");
+}
+
+#[test]
+fn the_preflight_refuses_formats_the_server_cannot_make_and_pictures_that_show_nothing() {
+    let generator = Hunyuan3d::new(settings("http://127.0.0.1:9"), None).unwrap();
+    let obj = MeshParams { format: Format::Obj, ..MeshParams::default() };
+    assert_eq!(generator.preflight(&picture(), ImageKind::Png, &obj).unwrap_err().code(), "invalid_option");
+    let blank = image::RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]));
+    let mut bytes = Vec::new();
+    blank.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    let refused = generator.preflight(&bytes, ImageKind::Png, &MeshParams::default()).unwrap_err();
+    assert_eq!(refused.code(), "no_object_found");
+    assert!(generator.preflight(&picture(), ImageKind::Png, &MeshParams::default()).is_ok());
+    assert!(Hunyuan3d::new(settings("ftp://gpu"), None).is_err());
+}
