@@ -89,7 +89,7 @@ pub fn check_glb(bytes: &[u8], max_triangles: u64) -> Result<GlbFacts, String> {
         return Err(format!("it has {triangles} triangles, more than the {max_triangles} allowed"));
     }
     let extent = (0..3).map(|axis| upper[axis] - lower[axis]).fold(0.0f32, f32::max);
-    if !(extent > 1.0e-6) {
+    if extent.is_nan() || extent <= 1.0e-6 {
         return Err("its bounds are empty (every vertex in one point)".into());
     }
     Ok(GlbFacts { triangles, vertices, meshes: document.meshes().len() as u32, bounds: (lower, upper) })

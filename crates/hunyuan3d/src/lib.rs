@@ -120,9 +120,12 @@ impl Hunyuan3d {
         Ok(Hunyuan3d { settings: Hunyuan3dSettings { url, ..settings }, client, fallback })
     }
 
-    /// Makes one model on the server: send, poll until done or the deadline, decode, check.
-    async fn generate_remote(
+    /// Makes one model on the server: send, poll until done or the deadline, decode, check. Each call to the
+    /// server is run to its end by `runner`; progress is reported between calls, outside any async context (the
+    /// service's progress callback blocks on its store).
+    fn generate_remote(
         &self,
+        runner: &Runner,
         image: &[u8],
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
@@ -139,7 +142,7 @@ impl Hunyuan3d {
             "face_count": params.target_faces,
             "type": "glb",
         });
-        let uid = self.send(&body, deadline).await?;
+        let uid = runner.run(self.send(&body, deadline))?;
         let mut polls = 0u32;
         let encoded = loop {
             if Instant::now() >= deadline {
@@ -148,7 +151,13 @@ impl Hunyuan3d {
                     self.settings.deadline.as_secs()
                 )));
             }
-            match self.status(&uid).await {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let polled = runner.run(async {
+                tokio::time::timeout(remaining, self.status(&uid))
+                    .await
+                    .unwrap_or_else(|_| Err(RemoteError::Unavailable("GET /status: past the deadline".into())))
+            });
+            match polled {
                 Ok(Status { status, model_base64: Some(model) }) if status == "completed" => break model,
                 Ok(Status { status, .. }) if status == "processing" => {}
                 Ok(Status { status, .. }) => {
@@ -161,8 +170,7 @@ impl Hunyuan3d {
             polls += 1;
             let elapsed = started.elapsed().as_secs_f64() / self.settings.deadline.as_secs_f64();
             progress(Progress { stage: Stage::Heights, percent: (5.0 + 85.0 * elapsed.min(1.0)) as u8 });
-            let pause = self.settings.poll_interval.min(deadline.saturating_duration_since(Instant::now()));
-            tokio::time::sleep(pause).await;
+            std::thread::sleep(self.settings.poll_interval.min(deadline.saturating_duration_since(Instant::now())));
         };
         tracing::debug!(polls, "the model server finished");
         progress(Progress { stage: Stage::Check, percent: 95 });
@@ -246,6 +254,29 @@ impl Hunyuan3d {
     }
 }
 
+/// Runs the client's futures from the blocking thread `generate` is called on: on the service's runtime when
+/// there is one (a blocking thread of it), else on a small runtime of its own (a test, a tool).
+enum Runner {
+    Shared(tokio::runtime::Handle),
+    Own(tokio::runtime::Runtime),
+}
+
+impl Runner {
+    fn new() -> std::io::Result<Runner> {
+        Ok(match tokio::runtime::Handle::try_current() {
+            Ok(handle) => Runner::Shared(handle),
+            Err(_) => Runner::Own(tokio::runtime::Builder::new_current_thread().enable_all().build()?),
+        })
+    }
+
+    fn run<F: std::future::Future>(&self, future: F) -> F::Output {
+        match self {
+            Runner::Shared(handle) => handle.block_on(future),
+            Runner::Own(runtime) => runtime.block_on(future),
+        }
+    }
+}
+
 /// A request error without the URL (which is the operator's, and may carry credentials in its user info).
 fn without_url(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
@@ -274,15 +305,8 @@ impl ModelGenerator for Hunyuan3d {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, MeshError> {
         let started = Instant::now();
-        // Called on a blocking thread of the service's runtime; on its own (a test, a tool) it makes one.
-        let outcome = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime.block_on(self.generate_remote(image, params, progress)),
-            Err(_) => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|error| MeshError::GeneratorUnavailable { reason: error.to_string() })?
-                .block_on(self.generate_remote(image, params, progress)),
-        };
+        let runner = Runner::new().map_err(|error| MeshError::GeneratorUnavailable { reason: error.to_string() })?;
+        let outcome = self.generate_remote(&runner, image, params, progress);
         match outcome {
             Ok((bytes, facts)) => {
                 progress(Progress { stage: Stage::Encode, percent: 100 });

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::FromArgMatches;
+use mesh402_hunyuan3d::Hunyuan3dSettings;
 use mesh402_ln::{ClnSettings, LnError, LnbitsSettings, LndSettings, NwcSettings};
 use serde::Deserialize;
 
@@ -115,6 +116,20 @@ pub struct RawConfig {
     /// Satoshis kept from a refund when the job failed because of its input (not the server's fault) [default: 0].
     #[arg(long, env = "MESH402_REFUND_INPUT_FAULT_FEE_SATS", value_name = "SATS")]
     pub refund_input_fault_fee_sats: Option<u64>,
+    /// The model generator: embedded (on this machine's CPU) or hunyuan3d (a Hunyuan3D-2 model server that you
+    /// run, over HTTP) [default: embedded].
+    #[arg(long, env = "MESH402_GENERATOR", value_name = "NAME")]
+    pub generator: Option<String>,
+    /// The Hunyuan3D-2 model server's base URL (api_server.py), with --generator hunyuan3d.
+    #[arg(long, env = "MESH402_HUNYUAN3D_URL", value_name = "URL")]
+    pub hunyuan3d_url: Option<String>,
+    /// Seconds one model may take on the Hunyuan3D-2 server before the attempt fails, 10 to 3600 [default: 600].
+    #[arg(long, env = "MESH402_HUNYUAN3D_DEADLINE_SECS", value_name = "SECS")]
+    pub hunyuan3d_deadline_secs: Option<u64>,
+    /// When the Hunyuan3D-2 server does not deliver, make the model with the embedded generator instead [default:
+    /// false].
+    #[arg(long, env = "MESH402_HUNYUAN3D_FALLBACK", value_name = "BOOL")]
+    pub hunyuan3d_fallback: Option<bool>,
     /// Bytes of request bodies read at once, over all clients; beyond it, 503 server_busy before the body is read
     /// (a quarter, and at least max_body_bytes, is kept for paid requests) [default: 268435456, 256 MiB].
     #[arg(long, env = "MESH402_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
@@ -256,7 +271,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    pub(crate) fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid { key, reason: reason.into() }
     }
 }
@@ -361,7 +376,26 @@ pub struct Config {
     pub refunds: Refunds,
     /// Satoshis kept from a refund for an input fault.
     pub refund_input_fault_fee_sats: u64,
+    /// The model generator.
+    pub generator: GeneratorChoice,
 }
+
+/// Which generator makes the models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeneratorChoice {
+    /// The embedded CPU generator.
+    Embedded,
+    /// A Hunyuan3D-2 model server over HTTP, and whether the embedded generator stands in when it fails.
+    Hunyuan3d {
+        /// How to reach it.
+        settings: Hunyuan3dSettings,
+        /// Whether the embedded generator makes the model when the server does not.
+        fallback: bool,
+    },
+}
+
+/// Default seconds one model may take on a Hunyuan3D-2 server.
+pub const DEFAULT_HUNYUAN3D_DEADLINE_SECS: u64 = 600;
 
 /// Who pays refunds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -527,7 +561,33 @@ impl Config {
         if refund_input_fault_fee_sats > price_sats {
             return Err(ConfigError::invalid("refund_input_fault_fee_sats", "must be at most price_sats"));
         }
+        let generator = match raw.generator.as_deref().unwrap_or("embedded") {
+            "embedded" => GeneratorChoice::Embedded,
+            "hunyuan3d" => GeneratorChoice::Hunyuan3d {
+                settings: Hunyuan3dSettings {
+                    url: http_url("hunyuan3d_url", required("hunyuan3d_url", raw.hunyuan3d_url)?)?,
+                    deadline: Duration::from_secs(in_range(
+                        "hunyuan3d_deadline_secs",
+                        raw.hunyuan3d_deadline_secs.unwrap_or(DEFAULT_HUNYUAN3D_DEADLINE_SECS),
+                        10..=3600,
+                    )?),
+                    call_timeout: Duration::from_secs(30),
+                    poll_interval: Duration::from_secs(2),
+                    send_retries: 2,
+                    max_model_bytes: 64 * 1024 * 1024,
+                    texture: true,
+                },
+                fallback: raw.hunyuan3d_fallback.unwrap_or(false),
+            },
+            other => {
+                return Err(ConfigError::invalid(
+                    "generator",
+                    format!("unknown generator {other:?} (known: embedded, hunyuan3d)"),
+                ));
+            }
+        };
         Ok(Config {
+            generator,
             refunds,
             refund_input_fault_fee_sats,
             listen,

@@ -105,7 +105,7 @@ pub const MODEL: &[ErrorCode] = &[
     ErrorCode {
         status: 503,
         code: "generation_failed",
-        when: "A paid job failed after its retries because of a server fault (in the generator: `segmentation_failed`, `mesh_check_failed` or `encode_failed`, recorded with the job); the payment is still good: repeat the request with the same credential. `Retry-After` is set.",
+        when: "A paid job failed after its retries because of a server fault (in the generator: `segmentation_failed`, `mesh_check_failed` or `encode_failed`; with a Hunyuan3D-2 model server, `generator_unavailable` or `mesh_check_failed` for a model that failed its check; recorded with the job); the payment is still good: repeat the request with the same credential. `Retry-After` is set.",
     },
     ErrorCode {
         status: 503,

@@ -30,7 +30,7 @@ mod request;
 mod serve;
 mod web;
 
-pub use config::{Config, ConfigError, LightningChoice, RawConfig, Refunds};
+pub use config::{Config, ConfigError, GeneratorChoice, LightningChoice, RawConfig, Refunds};
 pub use downloads::model_url;
 pub use serve::{SHUTDOWN_GRACE, serve, serve_app};
 
@@ -106,7 +106,18 @@ pub enum StartError {
 
 /// Opens the data directory and builds the application state, with the embedded generator.
 pub async fn build(config: &Config, public_url: String) -> Result<AppState, StartError> {
-    build_with_generator(config, public_url, Arc::new(EmbeddedGenerator)).await
+    let generator: Arc<dyn ModelGenerator> = match &config.generator {
+        GeneratorChoice::Embedded => Arc::new(EmbeddedGenerator),
+        GeneratorChoice::Hunyuan3d { settings, fallback } => {
+            tracing::info!(url = %settings.url, fallback, "models are made by a Hunyuan3D-2 model server");
+            let fallback = fallback.then(|| Arc::new(EmbeddedGenerator) as Arc<dyn ModelGenerator>);
+            Arc::new(
+                mesh402_hunyuan3d::Hunyuan3d::new(settings.clone(), fallback)
+                    .map_err(|reason| StartError::Config(ConfigError::invalid("hunyuan3d_url", reason)))?,
+            )
+        }
+    };
+    build_with_generator(config, public_url, generator).await
 }
 
 /// Like [`build`], with another generator (a GPU model, or a test double).

@@ -1,0 +1,136 @@
+//! The server with `generator = "hunyuan3d"`, against a stand-in for the Hunyuan3D-2 model server built from
+//! its documented API (`POST /send` → `{uid}`, `GET /status/{uid}` → processing, then completed with
+//! `model_base64`; a GPU server cannot run here): a paid request gets the server's GLB as its model, a format the
+//! model server cannot make is refused before any invoice, and a model server that never delivers fails the job
+//! after its retries, which then offers its refund. The client itself is tested in `crates/hunyuan3d/tests`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{Request, StatusCode};
+use axum::routing;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use mesh402_mesh::{ImageKind, MeshParams};
+use mesh402_server::{Config, RawConfig};
+use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PUBLIC_URL: &str = "http://mesh402.test";
+
+fn picture() -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(160, 160, |x, y| {
+        let inside = (x as i32 - 80).abs() < 50 && (y as i32 - 80).abs() < 35;
+        if inside { image::Rgba([220, 160, 30, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    bytes
+}
+
+struct ModelServer {
+    glb: Vec<u8>,
+    delivers: bool,
+    sends: AtomicUsize,
+}
+
+/// Starts the stand-in; it completes every job on the second poll (or never, when it does not deliver).
+async fn model_server(delivers: bool) -> (Arc<ModelServer>, String) {
+    let glb = EmbeddedGenerator.generate(&picture(), ImageKind::Png, &MeshParams::default(), &mut |_| {}).unwrap();
+    let server = Arc::new(ModelServer { glb: glb.files[0].bytes.clone(), delivers, sends: AtomicUsize::new(0) });
+    async fn send(State(server): State<Arc<ModelServer>>, body: axum::Json<Value>) -> axum::Json<Value> {
+        assert!(body["image"].is_string() && body["type"] == "glb", "{}", body.0);
+        let n = server.sends.fetch_add(1, Ordering::SeqCst);
+        axum::Json(json!({ "uid": format!("job-{n}") }))
+    }
+    async fn status(State(server): State<Arc<ModelServer>>, Path(_uid): Path<String>) -> axum::Json<Value> {
+        if server.delivers {
+            axum::Json(json!({ "status": "completed", "model_base64": STANDARD.encode(&server.glb) }))
+        } else {
+            axum::Json(json!({ "status": "processing" }))
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/send", routing::post(send))
+        .route("/status/{uid}", routing::get(status))
+        .with_state(server.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (server, url)
+}
+
+async fn app(data_dir: &std::path::Path, model_server_url: &str) -> Router {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let raw = RawConfig {
+        data_dir: Some(data_dir.to_path_buf()),
+        workers: Some(1),
+        generator: Some("hunyuan3d".into()),
+        hunyuan3d_url: Some(model_server_url.into()),
+        hunyuan3d_deadline_secs: Some(10),
+        ..RawConfig::default()
+    };
+    mesh402_server::router(mesh402_server::build(&Config::resolve(raw).unwrap(), PUBLIC_URL.into()).await.unwrap())
+}
+
+async fn post(app: &Router, path: &str, authorization: Option<&str>, body: &Value) -> (StatusCode, Value) {
+    let mut request = Request::post(path).header("content-type", "application/json");
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    let response = app.clone().oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Pays for `body` with the development wallet and sends the paid request.
+async fn buy(app: &Router, body: &Value) -> (StatusCode, Value) {
+    let (status, challenge) = post(app, "/api/l402/3d-model", None, body).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{challenge}");
+    let (_, paid) = post(app, "/dev/pay", None, &json!({ "invoice": challenge["invoice"] })).await;
+    let authorization =
+        format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), paid["preimage"].as_str().unwrap());
+    post(app, "/api/l402/3d-model", Some(&authorization), body).await
+}
+
+fn request(options: Value) -> Value {
+    let mut body = json!({ "image": format!("data:image/png;base64,{}", STANDARD.encode(picture())) });
+    body.as_object_mut().unwrap().extend(options.as_object().unwrap().clone());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_request_gets_the_model_servers_glb() {
+    let (model_server, url) = model_server(true).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = app(data_dir.path(), &url).await;
+
+    // OBJ cannot come from that server: refused before an invoice is made.
+    let (status, refused) = post(&app, "/api/l402/3d-model", None, &request(json!({ "format": "obj" }))).await;
+    assert_eq!((status, &refused["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_option")));
+
+    let (status, done) = buy(&app, &request(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(model_server.sends.load(Ordering::SeqCst), 1);
+    let path = done["modelUrl"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    let download = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let bytes = axum::body::to_bytes(download.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(bytes.as_ref(), model_server.glb.as_slice(), "the model server's GLB is the model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_server_that_never_delivers_fails_the_job_which_offers_its_refund() {
+    let (model_server, url) = model_server(false).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = app(data_dir.path(), &url).await;
+    let (status, failed) = buy(&app, &request(json!({}))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{failed}");
+    assert_eq!(failed["error"]["code"], "generation_failed");
+    assert_eq!(failed["refund"]["state"], "available", "{failed}");
+    assert_eq!(model_server.sends.load(Ordering::SeqCst), mesh402_service::MAX_ATTEMPTS as usize, "one per attempt");
+}
