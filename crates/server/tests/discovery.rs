@@ -70,6 +70,7 @@ async fn every_discovery_document_follows_the_configuration() {
         assert_eq!(service["request_schema"]["image"]["required"], true);
         assert_eq!(manifest["openapi_url"], format!("{PUBLIC_URL}/openapi.json"));
         assert_eq!(manifest["payment_network"], "regtest", "the development wallet is test money");
+        assert_eq!(manifest["features"]["refunds"], true, "the development wallet pays refunds");
 
         let l402 = get_json(&app, "/.well-known/l402.json").await;
         assert_eq!(l402["endpoints"][0]["price_sats"], price);
@@ -136,10 +137,18 @@ async fn the_error_catalogue_is_served_and_every_code_is_in_the_openapi_enum() {
     let (app, _state, _dir) = server(RawConfig::default()).await;
     let catalogue = get_json(&app, "/api/error-codes").await;
     let groups = catalogue["groups"].as_array().unwrap();
-    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.len(), 4);
     let codes: Vec<&str> =
         groups.iter().flat_map(|g| g["codes"].as_array().unwrap()).map(|c| c["code"].as_str().unwrap()).collect();
-    for code in ["payment_required", "rate_limited", "invalid_option", "invoice_not_found", "invoice_expired"] {
+    for code in [
+        "payment_required",
+        "rate_limited",
+        "invalid_option",
+        "invoice_not_found",
+        "invoice_expired",
+        "refund_amount_mismatch",
+        "payment_refunded",
+    ] {
         assert!(codes.contains(&code), "{code}");
     }
     let openapi = get_json(&app, "/openapi.json").await;
