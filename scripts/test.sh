@@ -81,6 +81,9 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 need promtool
 
+# PostgreSQL for the job store story and the deployment test (each test makes a schema of its own in it).
+export MESH402_TEST_POSTGRES_URL="${MESH402_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

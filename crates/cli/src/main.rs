@@ -31,6 +31,9 @@ enum Command {
     /// Run the server. With no configuration: listens on 127.0.0.1:8402, keeps its state in ./mesh402-data and
     /// uses the built-in development wallet (regtest invoices you pay with `mesh402 dev-pay`).
     Serve(ServeArgs),
+    /// Generate models only, for the API nodes of a deployment: take paid jobs from the shared PostgreSQL database
+    /// (--database-url) and store the models where the API nodes serve them from. The same settings as `serve`.
+    Worker(ServeArgs),
     /// Make a model from an image offline, with no server and no payment, and print what was made.
     Mesh(MeshArgs),
     /// Pay an invoice with a running server's development wallet and print the preimage.
@@ -99,7 +102,8 @@ fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = match cli.command {
-        Command::Serve(args) => serve(args, &matches),
+        Command::Serve(args) => serve(args, &matches, "serve"),
+        Command::Worker(args) => serve(args, &matches, "worker"),
         Command::Mesh(args) => mesh(args),
         Command::DevPay(args) => dev_pay(args),
         Command::Generate(args) => return generate::generate(args),
@@ -122,11 +126,19 @@ fn init_logging(json: bool) {
     if json { builder.json().init() } else { builder.init() }
 }
 
-fn serve(args: ServeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+/// `serve`, or `worker` (the same settings, with the worker role).
+fn serve(args: ServeArgs, matches: &ArgMatches, subcommand: &str) -> anyhow::Result<()> {
     init_logging(args.log_json);
     // Precedence: flags > MESH402_* variables (both in the matches) > the --config file > defaults.
-    let serve_matches = matches.subcommand_matches("serve").context("reading the serve arguments")?;
-    let config = Config::resolve(RawConfig::layered(args.config.as_deref(), serve_matches)?)?;
+    let serve_matches = matches.subcommand_matches(subcommand).context("reading the serve arguments")?;
+    let mut raw = RawConfig::layered(args.config.as_deref(), serve_matches)?;
+    if subcommand == "worker" {
+        if raw.role.as_deref().is_some_and(|role| role != "worker") {
+            anyhow::bail!("`mesh402 worker` runs the worker role; use `mesh402 serve --role …` for the others");
+        }
+        raw.role = Some("worker".into());
+    }
+    let config = Config::resolve(raw)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let served = runtime
         .block_on(async move { mesh402_server::serve(config, shutdown_signal()).await.map_err(anyhow::Error::from) });

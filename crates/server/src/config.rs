@@ -130,6 +130,20 @@ pub struct RawConfig {
     /// false].
     #[arg(long, env = "MESH402_HUNYUAN3D_FALLBACK", value_name = "BOOL")]
     pub hunyuan3d_fallback: Option<bool>,
+    /// Where job records are kept: a postgres://… URL, a database shared by the API nodes and workers of one
+    /// deployment (`options=-c search_path=…` in it picks a schema) [default: the SQLite file mesh402.db in
+    /// data_dir].
+    #[arg(long, env = "MESH402_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+    /// What this process does: all (answers requests and generates models), api (answers requests; workers
+    /// sharing its database generate) or worker (generates only; what `mesh402 worker` runs). api and worker need
+    /// a PostgreSQL database_url [default: all].
+    #[arg(long, env = "MESH402_ROLE", value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Seconds a worker's hold on a running job lasts unless renewed (it is renewed every third of it): a job
+    /// whose worker died is taken by another after at most this long, 3 to 600 [default: 30].
+    #[arg(long, env = "MESH402_LEASE_SECS", value_name = "SECS")]
+    pub lease_secs: Option<u64>,
     /// Bytes of request bodies read at once, over all clients; beyond it, 503 server_busy before the body is read
     /// (a quarter, and at least max_body_bytes, is kept for paid requests) [default: 268435456, 256 MiB].
     #[arg(long, env = "MESH402_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
@@ -378,7 +392,36 @@ pub struct Config {
     pub refund_input_fault_fee_sats: u64,
     /// The model generator.
     pub generator: GeneratorChoice,
+    /// Where job records are kept.
+    pub database: DatabaseChoice,
+    /// What this process does.
+    pub role: Role,
+    /// How long a worker's hold on a running job lasts unless renewed.
+    pub lease: Duration,
 }
+
+/// Where job records are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseChoice {
+    /// The SQLite file `mesh402.db` in the data directory: this process's own.
+    Sqlite,
+    /// A PostgreSQL database, shared by the processes of a deployment (the URL may hold a password).
+    Postgres(Secret),
+}
+
+/// What a process of a deployment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Answers requests and generates models (one machine, or every node of a deployment alike).
+    All,
+    /// Answers requests only; workers sharing the database generate.
+    Api,
+    /// Generates only, taking jobs from the shared database; serves no requests.
+    Worker,
+}
+
+/// Default seconds a worker's lease on a running job lasts.
+pub const DEFAULT_LEASE_SECS: u64 = 30;
 
 /// Which generator makes the models.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -586,7 +629,33 @@ impl Config {
                 ));
             }
         };
+        let database = match raw.database_url {
+            None => DatabaseChoice::Sqlite,
+            Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
+                DatabaseChoice::Postgres(url)
+            }
+            // The URL may hold a password: it is not repeated in the message.
+            Some(_) => return Err(ConfigError::invalid("database_url", "must start with postgres://")),
+        };
+        let role = match raw.role.as_deref().unwrap_or("all") {
+            "all" => Role::All,
+            "api" => Role::Api,
+            "worker" => Role::Worker,
+            other => {
+                return Err(ConfigError::invalid("role", format!("unknown role {other:?} (known: all, api, worker)")));
+            }
+        };
+        if role != Role::All && database == DatabaseChoice::Sqlite {
+            return Err(ConfigError::invalid(
+                "role",
+                "api and worker share their jobs through a database: set database_url to a postgres:// URL",
+            ));
+        }
+        let lease = Duration::from_secs(in_range("lease_secs", raw.lease_secs.unwrap_or(DEFAULT_LEASE_SECS), 3..=600)?);
         Ok(Config {
+            database,
+            role,
+            lease,
             generator,
             refunds,
             refund_input_fault_fee_sats,

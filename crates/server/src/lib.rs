@@ -30,9 +30,9 @@ mod request;
 mod serve;
 mod web;
 
-pub use config::{Config, ConfigError, GeneratorChoice, LightningChoice, RawConfig, Refunds};
+pub use config::{Config, ConfigError, DatabaseChoice, GeneratorChoice, LightningChoice, RawConfig, Refunds, Role};
 pub use downloads::model_url;
-pub use serve::{SHUTDOWN_GRACE, serve, serve_app};
+pub use serve::{SHUTDOWN_GRACE, serve, serve_app, work};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -45,9 +45,10 @@ use axum::routing::{get, post};
 use mesh402_l402::{Keyring, Msat, ServerSecret};
 use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnbitsPayer};
 use mesh402_service::{
-    EmbeddedGenerator, MAX_ATTEMPTS, ModelGenerator, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig, ServiceParts,
+    EmbeddedGenerator, Generation, MAX_ATTEMPTS, ModelGenerator, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig,
+    ServiceParts,
 };
-use mesh402_store::{FileStore, LocalFileStore, SqliteJobStore, load_or_create_secret};
+use mesh402_store::{FileStore, LocalFileStore, SqlJobStore, load_or_create_secret};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -182,7 +183,18 @@ pub async fn build_with_generator(
     if config.metrics_listen.is_some() {
         metrics::handle();
     }
-    let jobs = Arc::new(SqliteJobStore::open(&data_dir.join("mesh402.db")).await?);
+    let (jobs, generation) = match (&config.database, config.role) {
+        (DatabaseChoice::Sqlite, _) => {
+            let store = SqlJobStore::open_sqlite(&data_dir.join("mesh402.db")).await?;
+            (store, Generation::Sole)
+        }
+        (DatabaseChoice::Postgres(url), role) => {
+            let store = SqlJobStore::connect_postgres(url.expose()).await?;
+            (store, if role == Role::Api { Generation::Elsewhere } else { Generation::Shared })
+        }
+    };
+    tracing::info!(database = ?jobs.dialect(), role = ?config.role, "job records");
+    let jobs = Arc::new(jobs);
     let files: Arc<dyn FileStore> = Arc::new(LocalFileStore::open(data_dir)?);
     let service = Service::new(ServiceParts {
         config: ServiceConfig {
@@ -195,6 +207,8 @@ pub async fn build_with_generator(
             revoked_tokens: HashSet::new(),
             retention: config.retention,
             refund_input_fault_fee: Msat::from_sats(config.refund_input_fault_fee_sats),
+            generation,
+            lease: config.lease,
         },
         keyring,
         lightning,

@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use crate::limits::ClientKey;
-use crate::{AppState, Config, StartError};
+use crate::{AppState, Config, Role, StartError};
 
 /// How long open requests and running jobs get to finish after a shutdown signal. Whatever is still unfinished
 /// then is in the store and resumes at the next start.
@@ -29,6 +29,9 @@ const REFUND_RESOLVE_INTERVAL: std::time::Duration = std::time::Duration::from_s
 /// Binds, resumes unfinished jobs, starts the retention sweeper and serves until `shutdown` resolves; then stops
 /// accepting and gives open requests and running jobs [`SHUTDOWN_GRACE`] to finish.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    if config.role == Role::Worker {
+        return work(config, shutdown).await;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -57,6 +60,11 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     // A line on stdout that scripts (and the end-to-end tests) can wait for.
     println!("mesh402 listening on http://{bound} (resumed {resumed} unfinished jobs)");
 
+    // Only with a database shared with other processes (role all on PostgreSQL); an API node generates nothing.
+    let queue = tokio::spawn({
+        let service = service.clone();
+        async move { service.work_queue().await }
+    });
     let sweeper = tokio::spawn({
         let service = service.clone();
         async move {
@@ -100,6 +108,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
             Ok(())
         }
     };
+    queue.abort();
     sweeper.abort();
     refunds.abort();
     if let Some(metrics_server) = metrics_server {
@@ -110,6 +119,29 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         tracing::info!(still_running, "jobs left unfinished; they resume at the next start");
     }
     result
+}
+
+/// Runs a worker ([`Role::Worker`]): takes jobs from the shared database and generates them until `shutdown`
+/// resolves, serving no requests; then lets running jobs finish for [`SHUTDOWN_GRACE`]. What is still unfinished
+/// then is taken by another worker once its lease runs out.
+pub async fn work(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    // The URLs a worker builds are never shown to a client; the API nodes answer with their own.
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+    let state = crate::build(&config, public_url).await?;
+    let service = state.service.clone();
+    tracing::info!(workers = config.workers, "mesh402 worker taking jobs");
+    println!("mesh402 worker taking jobs ({} at once)", config.workers);
+    let queue = tokio::spawn({
+        let service = service.clone();
+        async move { service.work_queue().await }
+    });
+    shutdown.await;
+    queue.abort();
+    let still_running = service.drain(SHUTDOWN_GRACE).await;
+    if still_running > 0 {
+        tracing::info!(still_running, "jobs left unfinished; another worker takes them when their leases run out");
+    }
+    Ok(())
 }
 
 /// Serves the app's routes on `listener` until `shutdown` resolves, then stops accepting and waits for the open

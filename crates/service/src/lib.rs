@@ -28,6 +28,7 @@ pub use quote::Quote;
 pub use refund::{REFUND_PAYMENT_TIMEOUT, RefundError, RefundReport, RefundView};
 pub use request::ModelRequest;
 pub use sweep::SweepReport;
+pub use worker::QUEUE_POLL;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ use std::time::Duration;
 use mesh402_l402::{Keyring, Msat, TokenId, VerifyError};
 use mesh402_ln::{InvoicePayer, LightningBackend, LnError};
 use mesh402_mesh::MeshError;
-use mesh402_store::{FileStore, JobId, JobStore, StoreError};
+use mesh402_store::{FileStore, JobId, JobStore, Lease, StoreError, WorkerId};
 use tokio::sync::{Semaphore, watch};
 
 /// The service name in macaroon caveats (`services=3d-model:0`, `3d-model_valid_until=…`).
@@ -67,6 +68,25 @@ pub struct ServiceConfig {
     pub retention: Duration,
     /// Kept from a refund when the job failed because of its input (not the server's fault); usually zero.
     pub refund_input_fault_fee: Msat,
+    /// Where generations run.
+    pub generation: Generation,
+    /// How long a worker's hold on a running job lasts unless renewed (it is renewed every third of it); a job
+    /// whose worker died is taken by another after at most this long.
+    pub lease: Duration,
+}
+
+/// Where the generations of this process's jobs run, and who else takes jobs from its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// Here, and nowhere else: the store is this process's own (an embedded SQLite file). Jobs a predecessor
+    /// left running are resumed at once at start-up.
+    Sole,
+    /// Here and in other processes sharing the store (PostgreSQL): this process also takes jobs from the shared
+    /// queue, including those whose worker died.
+    Shared,
+    /// Elsewhere: this process (an API node) records jobs and answers for them; workers sharing its store
+    /// generate them.
+    Elsewhere,
 }
 
 /// Why the service could not do what was asked.
@@ -160,7 +180,9 @@ struct Inner {
     refund_payer: Option<Arc<dyn InvoicePayer>>,
     /// Jobs whose refund this process is paying right now (at most one payment attempt at a time per job).
     refunds_paying: Mutex<HashSet<JobId>>,
-    worker_permits: Semaphore,
+    worker_permits: Arc<Semaphore>,
+    /// This process's name as the holder of job leases.
+    worker_id: WorkerId,
     /// Jobs being worked on by this process, with the channel their watchers listen to.
     active: Mutex<HashMap<JobId, watch::Sender<JobView>>>,
 }
@@ -184,10 +206,16 @@ impl Service {
                 generator: parts.generator,
                 refund_payer: parts.refund_payer,
                 refunds_paying: Mutex::new(HashSet::new()),
-                worker_permits: Semaphore::new(workers),
+                worker_permits: Arc::new(Semaphore::new(workers)),
+                worker_id: WorkerId::random(),
                 active: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// A lease of this process on a job, from now.
+    pub(crate) fn lease(&self) -> Lease {
+        Lease { owner: self.inner.worker_id, expires_at: unix_now() + self.inner.config.lease.as_secs().max(1) }
     }
 
     /// The configuration in force.

@@ -91,8 +91,15 @@ impl Service {
         }
     }
 
-    /// Starts every job left queued or running by an earlier process.
+    /// Starts every job left queued or running by an earlier process, when this process is the store's only
+    /// worker ([`Generation::Sole`](crate::Generation::Sole)): the leases its predecessor held are ended first.
+    /// With a shared store the queue loop ([`Service::work_queue`]) takes them as their leases run out instead;
+    /// an API node starts nothing. Returns how many jobs were started.
     pub async fn resume_unfinished(&self) -> Result<usize, ServiceError> {
+        if self.inner.config.generation != crate::Generation::Sole {
+            return Ok(0);
+        }
+        self.inner.jobs.expire_leases(unix_now()).await?;
         let unfinished = self.inner.jobs.unfinished().await?;
         let count = unfinished.len();
         for job in unfinished {

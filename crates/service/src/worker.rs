@@ -1,14 +1,17 @@
-//! Workers: a claimed job runs here once, on a blocking thread, with its progress published and persisted.
+//! Workers: a claimed job runs here under this process's lease, on a blocking thread, with its progress published
+//! and persisted; and the queue loop that takes jobs from a store shared with other processes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model};
+use std::time::Duration;
+
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState, ModelId};
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::{JobView, Service, ServiceError, unix_now};
+use crate::{Generation, JobView, Service, ServiceError, unix_now};
 
 /// A generation failure as the worker sees it.
 struct Failure {
@@ -39,44 +42,97 @@ impl From<ServiceError> for Failure {
     }
 }
 
+/// How often a process with free workers looks for jobs in a store it shares with other processes.
+pub const QUEUE_POLL: Duration = Duration::from_millis(500);
+
 impl Service {
-    /// Makes sure the job is being worked on by this process and returns its current view.
+    /// Makes sure the job is being worked on (by this process, unless generations run elsewhere) and returns its
+    /// current view.
     pub(crate) fn start(&self, job: Job) -> JobView {
+        if self.inner.config.generation == Generation::Elsewhere {
+            // A worker sharing the store takes it from the queue; waiting requests read the store.
+            return self.view(&job);
+        }
+        self.spawn_run(job, None).unwrap_or_else(|view| view)
+    }
+
+    /// Runs `job` here unless it already runs here; `taken` is the permit of a job already started for this
+    /// process's lease (taken from the queue). Returns the job's view: `Ok` when a run was started, `Err` when
+    /// none was (it runs here already, or it is finished).
+    fn spawn_run(&self, job: Job, taken: Option<OwnedSemaphorePermit>) -> Result<JobView, JobView> {
         let job_id = job.spec.job_id;
         let mut active = self.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = active.get(&job_id) {
-            return sender.borrow().clone();
+            return Err(sender.borrow().clone());
         }
         let view = self.view(&job);
         if view.is_finished() {
-            return view;
+            return Err(view);
         }
         let (sender, _) = watch::channel(view.clone());
         active.insert(job_id, sender.clone());
         drop(active);
         let service = self.clone();
         tokio::spawn(async move {
-            service.run(job, &sender).await;
+            service.run(job, taken, &sender).await;
             service.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&job_id);
         });
-        view
+        Ok(view)
     }
 
-    async fn run(&self, job: Job, updates: &watch::Sender<JobView>) {
-        let job_id = job.spec.job_id;
-        let waiting = std::time::Instant::now();
-        let Ok(_permit) = self.inner.worker_permits.acquire().await else { return };
-        crate::metrics::queue_wait(waiting.elapsed());
+    /// Takes jobs from a store shared with other processes whenever this process has a free worker, until the
+    /// task is dropped: jobs recorded by API nodes, and jobs whose worker died (their lease ran out). Only for
+    /// [`Generation::Shared`]; returns at once otherwise.
+    pub async fn work_queue(&self) {
+        if self.inner.config.generation != Generation::Shared {
+            return;
+        }
         loop {
-            let attempt = match self.inner.jobs.start_attempt(&job_id, unix_now()).await {
-                Ok(attempt) => attempt,
-                Err(error) => {
-                    tracing::error!(%job_id, error = %error, "could not start an attempt; the job stays for a restart");
-                    return;
+            let Ok(permit) = self.inner.worker_permits.clone().acquire_owned().await else { return };
+            match self.inner.jobs.next_job(&self.lease(), unix_now()).await {
+                Ok(Some(job)) => {
+                    tracing::info!(job_id = %job.spec.job_id, attempt = job.attempts, "took a job from the queue");
+                    // Err: it already runs here (this process stalled past its own lease); that run goes on.
+                    let _ = self.spawn_run(job, Some(permit));
                 }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::time::sleep(QUEUE_POLL).await;
+                }
+                Err(error) => {
+                    drop(permit);
+                    tracing::warn!(error = %error, "could not read the job queue; trying again");
+                    tokio::time::sleep(QUEUE_POLL * 4).await;
+                }
+            }
+        }
+    }
+
+    async fn run(&self, job: Job, taken: Option<OwnedSemaphorePermit>, updates: &watch::Sender<JobView>) {
+        let job_id = job.spec.job_id;
+        let owner = self.inner.worker_id;
+        let (_permit, mut started) = match taken {
+            Some(permit) => (permit, Some(job.attempts)),
+            None => {
+                let waiting = std::time::Instant::now();
+                let Ok(permit) = self.inner.worker_permits.clone().acquire_owned().await else { return };
+                crate::metrics::queue_wait(waiting.elapsed());
+                (permit, None)
+            }
+        };
+        loop {
+            let attempt = match started.take() {
+                Some(attempt) => attempt,
+                None => match self.inner.jobs.start_attempt(&job_id, &self.lease(), unix_now()).await {
+                    Ok(attempt) => attempt,
+                    Err(error) => {
+                        tracing::error!(%job_id, error = %error, "could not start an attempt; the job stays queued");
+                        return;
+                    }
+                },
             };
             if attempt == 0 {
-                // Not to be worked on any more (deleted, or refunded by a claim on another node).
+                // Not to be worked on here (deleted, refunded by a claim, or taken by another worker).
                 return;
             }
             updates.send_modify(|view| {
@@ -85,16 +141,26 @@ impl Service {
                 view.stage = None;
                 view.progress = 0;
             });
-            let started = std::time::Instant::now();
+            let started_at = std::time::Instant::now();
+            let renewing = tokio::spawn(self.clone().renew_lease(job_id));
             let outcome = self.attempt(&job, updates).await;
-            crate::metrics::generation(started.elapsed(), outcome.is_ok());
+            renewing.abort();
+            crate::metrics::generation(started_at.elapsed(), outcome.is_ok());
             let now = unix_now();
             match outcome {
                 Ok(output) => {
-                    let stored = self.inner.jobs.succeed(&job_id, &output, now).await;
-                    if let Err(error) = stored {
-                        tracing::error!(%job_id, error = %error, "could not record success; the job stays for a restart");
-                        return;
+                    match self.inner.jobs.succeed(&job_id, &owner, &output, now).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Another worker took the job (this one stalled past its lease): its outcome counts.
+                            tracing::warn!(%job_id, attempt, "lost the job's lease; this model is discarded");
+                            self.discard_model(&output).await;
+                            return;
+                        }
+                        Err(error) => {
+                            tracing::error!(%job_id, error = %error, "could not record success; the job is resumed");
+                            return;
+                        }
                     }
                     self.delete_input(job_id).await;
                     crate::metrics::job_finished(JobState::Succeeded);
@@ -116,9 +182,16 @@ impl Service {
                         message: failure.message,
                         server_fault: failure.server_fault,
                     };
-                    if let Err(error) = self.inner.jobs.fail(&job_id, &record, retry, now).await {
-                        tracing::error!(%job_id, error = %error, "could not record a failure; the job stays for a restart");
-                        return;
+                    match self.inner.jobs.fail(&job_id, &owner, &record, retry, now).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(%job_id, attempt, "lost the job's lease; this failure is not recorded");
+                            return;
+                        }
+                        Err(error) => {
+                            tracing::error!(%job_id, error = %error, "could not record a failure; the job is resumed");
+                            return;
+                        }
                     }
                     if retry {
                         continue;
@@ -135,6 +208,31 @@ impl Service {
                     return;
                 }
             }
+        }
+    }
+
+    /// Renews this process's lease on a running job every third of its length, until aborted or the lease is
+    /// lost.
+    async fn renew_lease(self, job_id: JobId) {
+        let every = (self.inner.config.lease / 3).max(Duration::from_millis(200));
+        loop {
+            tokio::time::sleep(every).await;
+            match self.inner.jobs.renew_lease(&job_id, &self.lease(), unix_now()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(%job_id, "the job's lease was lost to another worker");
+                    return;
+                }
+                // A database hiccup: the lease may still be renewed in time at the next tick.
+                Err(error) => tracing::warn!(%job_id, error = %error, "could not renew the job's lease"),
+            }
+        }
+    }
+
+    /// Removes a model whose job another worker completed: only one model per job is kept.
+    async fn discard_model(&self, output: &JobOutput) {
+        if let Err(error) = self.inner.files.delete_model(&output.model_id).await {
+            tracing::warn!(model_id = %output.model_id, error = %error, "could not remove a discarded model");
         }
     }
 
@@ -162,6 +260,7 @@ impl Service {
 
         let generator = self.inner.generator.clone();
         let jobs = self.inner.jobs.clone();
+        let owner = self.inner.worker_id;
         let runtime = tokio::runtime::Handle::current();
         let updates = updates.clone();
         let last_stage = Arc::new(AtomicU8::new(u8::MAX));
@@ -176,8 +275,13 @@ impl Service {
                 // Persist once per stage: enough to show where a resumed job was, cheap enough not to matter.
                 let stage_index = progress.stage as u8;
                 if last_stage.swap(stage_index, Ordering::Relaxed) != stage_index {
-                    let saved =
-                        runtime.block_on(jobs.record_progress(&progress_job_id, stage, progress.percent, unix_now()));
+                    let saved = runtime.block_on(jobs.record_progress(
+                        &progress_job_id,
+                        &owner,
+                        stage,
+                        progress.percent,
+                        unix_now(),
+                    ));
                     if let Err(error) = saved {
                         // Only what a resumed job shows is lost; the live progress is still published.
                         tracing::warn!(job_id = %progress_job_id, error = %error, "could not save progress");

@@ -62,6 +62,12 @@ hex_id!(JobId, 16, "job id");
 pub struct ModelId(pub [u8; 32]);
 hex_id!(ModelId, 32, "model id");
 
+/// A worker's id: 16 random bytes, new for every process that runs generations. It names the holder of a job's
+/// [`Lease`](crate::Lease).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId(pub [u8; 16]);
+hex_id!(WorkerId, 16, "worker id");
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
 
-use crate::{JobId, ModelId, StoreError};
+use crate::{JobId, ModelId, StoreError, WorkerId};
 
 /// The life of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +195,17 @@ pub enum RefundOutcome {
     NotPaid(String),
 }
 
+/// A worker's hold on a running job: only the holder records the job's progress and outcome, and the holder
+/// renews it while it works. A job whose lease has run out (its worker died or stalled) may be taken by another
+/// worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker holding it.
+    pub owner: WorkerId,
+    /// Until when (unix seconds); after that, another worker may take the job.
+    pub expires_at: u64,
+}
+
 /// One failed attempt, as [`JobStore::failures`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedAttempt {
@@ -223,9 +234,12 @@ pub enum Claim {
 /// update, so a requeue and a refund claim of one failed job never both succeed, and a refunding or refunded job is
 /// never started, failed or requeued. [`claim`](Self::claim) is the only way a job is created and it is keyed by
 /// the token id, so concurrent claims of one token yield exactly one `Created`; every other caller gets
-/// `Existing`. Missing jobs are `Ok(None)`, never an error. State changes on an unknown job id are no-ops. A value
-/// the store cannot read back is [`StoreError::Corrupt`], never a silent default. `mesh402-testkit`'s
-/// `job_store_story` checks all of this; every implementation runs it.
+/// `Existing`. A running job is held by one worker's [`Lease`]: it is started
+/// ([`start_attempt`](Self::start_attempt), [`next_job`](Self::next_job)) only when queued, or running under no
+/// lease or one that has run out; and only its holder's progress, success or failure is recorded, so of two
+/// workers that both generated one job, at most one outcome is kept. Missing jobs are `Ok(None)`, never an error.
+/// State changes on an unknown job id are no-ops. A value the store cannot read back is [`StoreError::Corrupt`],
+/// never a silent default. `mesh402-testkit`'s `job_store_story` checks all of this; every implementation runs it.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
     /// Records `job` unless a job for its token already exists; returns which happened, with the stored job.
@@ -234,16 +248,45 @@ pub trait JobStore: Send + Sync + 'static {
     async fn job_by_token(&self, token_id: &TokenId) -> Result<Option<Job>, StoreError>;
     /// The job with this id.
     async fn job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError>;
-    /// Marks a queued (or running, after a restart) job running and counts the attempt; returns the attempt
-    /// number (1 for the first), or 0 for an unknown job or one that is not to be worked on.
-    async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError>;
-    /// Records progress of a running job.
-    async fn record_progress(&self, job_id: &JobId, stage: &str, percent: u8, now: u64) -> Result<(), StoreError>;
-    /// Marks the job succeeded with its output.
-    async fn succeed(&self, job_id: &JobId, output: &JobOutput, now: u64) -> Result<(), StoreError>;
-    /// Records a failure of a queued or running job. `retry_later` puts the job back in the queue; otherwise it
-    /// is marked failed. A job in any other state keeps it (the failure is still listed).
-    async fn fail(&self, job_id: &JobId, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError>;
+    /// Marks the job running under `lease` and counts the attempt, if it is queued, or running with no live lease
+    /// (not even one of the same worker: a job runs once at a time); returns the attempt number (1 for the first),
+    /// or 0 when the job is unknown, finished, or held by a live lease.
+    async fn start_attempt(&self, job_id: &JobId, lease: &Lease, now: u64) -> Result<u32, StoreError>;
+    /// Takes the oldest job that [`start_attempt`](Self::start_attempt) would start for `lease` (queued, or running
+    /// with a lease that has run out) and starts it, in one step: concurrent callers never take the same job.
+    /// Returns it as it now stands (running, its attempt counted), or `None` when there is no such job.
+    async fn next_job(&self, lease: &Lease, now: u64) -> Result<Option<Job>, StoreError>;
+    /// Extends the lease of a running job its owner holds; returns whether it still held it (false: the job was
+    /// taken by another worker, finished, or is unknown).
+    async fn renew_lease(&self, job_id: &JobId, lease: &Lease, now: u64) -> Result<bool, StoreError>;
+    /// Ends every lease at once: for a process that knows it is the only worker on this store (an embedded SQLite
+    /// file after a restart), so that the jobs its predecessor held are resumed at once rather than after their
+    /// leases run out.
+    async fn expire_leases(&self, now: u64) -> Result<(), StoreError>;
+    /// Records progress of a running job that `owner` holds.
+    async fn record_progress(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        stage: &str,
+        percent: u8,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// Marks a running job that `owner` holds succeeded with its output; returns whether it did (false: another
+    /// worker holds it or it is no longer running, and this output must not be kept).
+    async fn succeed(&self, job_id: &JobId, owner: &WorkerId, output: &JobOutput, now: u64)
+    -> Result<bool, StoreError>;
+    /// Records a failure of a running job that `owner` holds, with the attempt's number: `retry_later` puts the job
+    /// back in the queue (its lease ended), otherwise it is marked failed. Returns whether it did; a failure from a
+    /// worker that does not hold the job changes and lists nothing.
+    async fn fail(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        failure: &JobFailure,
+        retry_later: bool,
+        now: u64,
+    ) -> Result<bool, StoreError>;
     /// Every failure recorded for the job, oldest first.
     async fn failures(&self, job_id: &JobId) -> Result<Vec<FailedAttempt>, StoreError>;
     /// Puts a failed job back in the queue with its attempts reset (the client retried with its still-valid

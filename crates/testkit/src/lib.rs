@@ -6,6 +6,7 @@
 //! - [`TestService`]: a [`mesh402_service::Service`] built from those, with a helper that pays for a request.
 //! - [`job_store_story`]: the one story every [`mesh402_store::JobStore`] implementation must pass.
 //! - [`ServerProcess`]: the real `mesh402` binary as a child process, for end-to-end tests.
+//! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
 
 #![deny(missing_docs)]
@@ -14,6 +15,7 @@ mod generator;
 mod lightning;
 pub mod lnbits;
 mod memory;
+pub mod postgres;
 mod process;
 mod service;
 mod story;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use mesh402_l402::TokenId;
 use mesh402_service::unix_now;
 use mesh402_store::{
-    Claim, FailedAttempt, FileLocation, FileStore, Job, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId,
-    NewJob, RefundClaim, RefundOutcome, RefundRecord, StoreError, is_valid_file_name,
+    Claim, FailedAttempt, FileLocation, FileStore, Job, JobFailure, JobId, JobOutput, JobState, JobStore, Lease,
+    ModelId, NewJob, RefundClaim, RefundOutcome, RefundRecord, StoreError, WorkerId, is_valid_file_name,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -26,6 +26,39 @@ struct Jobs {
     by_id: BTreeMap<JobId, Job>,
     by_token: HashMap<TokenId, JobId>,
     failures: Vec<(JobId, FailedAttempt)>,
+    /// The lease of each running job that has one.
+    leases: HashMap<JobId, Lease>,
+}
+
+impl Jobs {
+    /// Whether `job_id` may be started at `now`: queued, or running with no live lease.
+    fn startable(&self, job_id: &JobId, now: u64) -> bool {
+        match self.by_id.get(job_id).map(|job| job.state) {
+            Some(JobState::Queued) => true,
+            Some(JobState::Running) => self.leases.get(job_id).is_none_or(|held| held.expires_at <= now),
+            _ => false,
+        }
+    }
+
+    /// Starts a startable job under `lease`; returns its attempt number.
+    fn start(&mut self, job_id: &JobId, lease: &Lease, now: u64) -> u32 {
+        let Some(job) = self.by_id.get_mut(job_id) else { return 0 };
+        job.state = JobState::Running;
+        job.attempts += 1;
+        job.stage = None;
+        job.progress = 0;
+        job.updated_at = now;
+        self.leases.insert(*job_id, *lease);
+        job.attempts
+    }
+
+    /// The running job `owner` holds.
+    fn held_by(&mut self, job_id: &JobId, owner: &WorkerId) -> Option<&mut Job> {
+        if self.leases.get(job_id).is_none_or(|lease| lease.owner != *owner) {
+            return None;
+        }
+        self.by_id.get_mut(job_id).filter(|job| job.state == JobState::Running)
+    }
 }
 
 impl MemoryJobStore {
@@ -84,20 +117,50 @@ impl JobStore for MemoryJobStore {
         Ok(lock(&self.inner).by_id.get(job_id).cloned())
     }
 
-    async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError> {
+    async fn start_attempt(&self, job_id: &JobId, lease: &Lease, now: u64) -> Result<u32, StoreError> {
         let mut jobs = lock(&self.inner);
-        let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state.is_unfinished()) else { return Ok(0) };
-        job.state = JobState::Running;
-        job.attempts += 1;
-        job.stage = None;
-        job.progress = 0;
-        job.updated_at = now;
-        Ok(job.attempts)
+        if !jobs.startable(job_id, now) {
+            return Ok(0);
+        }
+        Ok(jobs.start(job_id, lease, now))
     }
 
-    async fn record_progress(&self, job_id: &JobId, stage: &str, percent: u8, now: u64) -> Result<(), StoreError> {
+    async fn next_job(&self, lease: &Lease, now: u64) -> Result<Option<Job>, StoreError> {
         let mut jobs = lock(&self.inner);
-        if let Some(job) = jobs.by_id.get_mut(job_id).filter(|job| job.state == JobState::Running) {
+        let candidates = MemoryJobStore::sorted(jobs.by_id.values().filter(|job| job.state.is_unfinished()).cloned());
+        let Some(next) = candidates.iter().find(|job| jobs.startable(&job.spec.job_id, now)) else {
+            return Ok(None);
+        };
+        let job_id = next.spec.job_id;
+        jobs.start(&job_id, lease, now);
+        Ok(jobs.by_id.get(&job_id).cloned())
+    }
+
+    async fn renew_lease(&self, job_id: &JobId, lease: &Lease, _now: u64) -> Result<bool, StoreError> {
+        let mut jobs = lock(&self.inner);
+        if jobs.held_by(job_id, &lease.owner).is_none() {
+            return Ok(false);
+        }
+        jobs.leases.insert(*job_id, *lease);
+        Ok(true)
+    }
+
+    async fn expire_leases(&self, _now: u64) -> Result<(), StoreError> {
+        for lease in lock(&self.inner).leases.values_mut() {
+            lease.expires_at = 0;
+        }
+        Ok(())
+    }
+
+    async fn record_progress(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        stage: &str,
+        percent: u8,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        if let Some(job) = lock(&self.inner).held_by(job_id, owner) {
             job.stage = Some(stage.to_owned());
             job.progress = percent.min(100);
             job.updated_at = now;
@@ -105,31 +168,43 @@ impl JobStore for MemoryJobStore {
         Ok(())
     }
 
-    async fn succeed(&self, job_id: &JobId, output: &JobOutput, now: u64) -> Result<(), StoreError> {
+    async fn succeed(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        output: &JobOutput,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let mut jobs = lock(&self.inner);
-        if let Some(job) = jobs.by_id.get_mut(job_id) {
-            job.state = JobState::Succeeded;
-            job.stage = None;
-            job.progress = 100;
-            job.output = Some(output.clone());
-            job.failure = None;
-            job.updated_at = now;
-        }
-        Ok(())
+        let Some(job) = jobs.held_by(job_id, owner) else { return Ok(false) };
+        job.state = JobState::Succeeded;
+        job.stage = None;
+        job.progress = 100;
+        job.output = Some(output.clone());
+        job.failure = None;
+        job.updated_at = now;
+        jobs.leases.remove(job_id);
+        Ok(true)
     }
 
-    async fn fail(&self, job_id: &JobId, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError> {
+    async fn fail(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        failure: &JobFailure,
+        retry_later: bool,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let mut jobs = lock(&self.inner);
-        let Some(job) = jobs.by_id.get_mut(job_id) else { return Ok(()) };
+        let Some(job) = jobs.held_by(job_id, owner) else { return Ok(false) };
         let attempt = job.attempts;
-        if matches!(job.state, JobState::Queued | JobState::Running | JobState::Failed) {
-            job.state = if retry_later { JobState::Queued } else { JobState::Failed };
-            job.stage = None;
-            job.failure = Some(failure.clone());
-            job.updated_at = now;
-        }
+        job.state = if retry_later { JobState::Queued } else { JobState::Failed };
+        job.stage = None;
+        job.failure = Some(failure.clone());
+        job.updated_at = now;
+        jobs.leases.remove(job_id);
         jobs.failures.push((*job_id, FailedAttempt { attempt, failure: failure.clone(), failed_at: now }));
-        Ok(())
+        Ok(true)
     }
 
     async fn failures(&self, job_id: &JobId) -> Result<Vec<FailedAttempt>, StoreError> {
@@ -223,6 +298,7 @@ impl JobStore for MemoryJobStore {
             jobs.by_token.remove(&job.spec.token_id);
         }
         jobs.failures.retain(|(id, _)| id != job_id);
+        jobs.leases.remove(job_id);
         Ok(())
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use mesh402_l402::{Credential, Keyring, Msat, PaymentHash, ServerSecret, TokenId};
 use mesh402_mesh::{ImageKind, MeshParams};
-use mesh402_service::{JobView, MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts, unix_now};
+use mesh402_service::{
+    Generation, JobView, MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts, unix_now,
+};
 use mesh402_store::{FileStore, JobId, JobStore, NewJob};
 
 use crate::{FakeGenerator, FakeLightning, MemoryFileStore, MemoryJobStore};
@@ -23,6 +25,8 @@ pub fn test_config() -> ServiceConfig {
         revoked_tokens: HashSet::new(),
         retention: Duration::from_secs(7 * 24 * 3600),
         refund_input_fault_fee: Msat(0),
+        generation: Generation::Sole,
+        lease: Duration::from_secs(30),
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
 use mesh402_store::{
-    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, ModelId, NewJob, RefundClaim, RefundOutcome,
+    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, ModelId, NewJob, RefundClaim,
+    RefundOutcome, WorkerId,
 };
 
 fn new_job(n: u8, created_at: u64) -> NewJob {
@@ -22,6 +23,19 @@ fn new_job(n: u8, created_at: u64) -> NewJob {
         created_at,
         price_msat: 21_000,
     }
+}
+
+/// The worker most of the story runs jobs on.
+const WORKER: WorkerId = WorkerId([0xa1; 16]);
+
+/// A lease of `owner` that lasts until `expires_at`.
+fn lease(owner: WorkerId, expires_at: u64) -> Lease {
+    Lease { owner, expires_at }
+}
+
+/// A lease of [`WORKER`] long enough for any chapter.
+fn held() -> Lease {
+    lease(WORKER, 1_000_000)
 }
 
 fn failure(code: &str, server_fault: bool) -> JobFailure {
@@ -45,6 +59,7 @@ pub async fn job_store_story(store: Arc<dyn JobStore>) {
     claims_are_exactly_once(store.clone()).await;
     a_job_moves_through_its_states(store.as_ref()).await;
     a_refund_is_claimed_once_and_settled_once(store.clone()).await;
+    leases_keep_one_outcome_per_job(store.clone()).await;
     unknown_jobs_are_none_and_changes_to_them_no_ops(store.as_ref()).await;
     listing_and_retention(store.as_ref()).await;
 }
@@ -93,22 +108,22 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert!(matches!(store.claim(&spec).await.unwrap(), Claim::Existing(_)), "a replay finds it");
 
     // Progress is recorded only while running.
-    store.record_progress(&job_id, "mask", 20, 1_001).await.unwrap();
+    store.record_progress(&job_id, &WORKER, "mask", 20, 1_001).await.unwrap();
     assert_eq!(store.job(&job_id).await.unwrap().unwrap().stage, None);
-    assert_eq!(store.start_attempt(&job_id, 1_002).await.unwrap(), 1);
-    store.record_progress(&job_id, "heights", 140, 1_003).await.unwrap();
+    assert_eq!(store.start_attempt(&job_id, &held(), 1_002).await.unwrap(), 1);
+    store.record_progress(&job_id, &WORKER, "heights", 140, 1_003).await.unwrap();
     let job = store.job(&job_id).await.unwrap().unwrap();
     assert_eq!((job.state, job.stage.as_deref(), job.progress), (JobState::Running, Some("heights"), 100));
     assert_eq!(job.updated_at, 1_003);
 
     // A failure to retry puts it back in the queue; a second attempt counts up; a final failure is failed.
-    store.fail(&job_id, &failure("mesh_check_failed", true), true, 1_004).await.unwrap();
+    assert!(store.fail(&job_id, &WORKER, &failure("mesh_check_failed", true), true, 1_004).await.unwrap());
     let job = store.job(&job_id).await.unwrap().unwrap();
     assert_eq!((job.state, job.stage.as_deref()), (JobState::Queued, None));
     assert_eq!(job.failure, Some(failure("mesh_check_failed", true)));
     assert_eq!(store.unfinished().await.unwrap().len(), 1);
-    assert_eq!(store.start_attempt(&job_id, 1_005).await.unwrap(), 2);
-    store.fail(&job_id, &failure("no_object_found", false), false, 1_006).await.unwrap();
+    assert_eq!(store.start_attempt(&job_id, &held(), 1_005).await.unwrap(), 2);
+    assert!(store.fail(&job_id, &WORKER, &failure("no_object_found", false), false, 1_006).await.unwrap());
     let job = store.job(&job_id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Failed);
     assert_eq!(job.failure, Some(failure("no_object_found", false)), "the server-fault flag is kept");
@@ -129,8 +144,8 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert!(store.requeue(&job_id, 1_007).await.unwrap());
     assert!(!store.requeue(&job_id, 1_007).await.unwrap(), "only a failed job is requeued");
     assert_eq!(store.job(&job_id).await.unwrap().unwrap().state, JobState::Queued);
-    assert_eq!(store.start_attempt(&job_id, 1_008).await.unwrap(), 1);
-    store.succeed(&job_id, &output(2), 1_009).await.unwrap();
+    assert_eq!(store.start_attempt(&job_id, &held(), 1_008).await.unwrap(), 1);
+    assert!(store.succeed(&job_id, &WORKER, &output(2), 1_009).await.unwrap());
     let job = store.job_by_token(&spec.token_id).await.unwrap().unwrap();
     assert_eq!((job.state, job.stage.as_deref(), job.progress), (JobState::Succeeded, None, 100));
     assert_eq!(job.output, Some(output(2)), "the output reads back exactly");
@@ -138,10 +153,12 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert_eq!(job.updated_at, 1_009);
     assert_eq!(store.failures(&job_id).await.unwrap().len(), 2);
 
-    // A late failure report does not undo a success.
-    store.fail(&job_id, &failure("generation_failed", true), false, 1_010).await.unwrap();
+    // A late failure report or a second success does not undo a success, and is not listed.
+    assert!(!store.fail(&job_id, &WORKER, &failure("generation_failed", true), false, 1_010).await.unwrap());
+    assert!(!store.succeed(&job_id, &WORKER, &output(3), 1_010).await.unwrap());
     let job = store.job(&job_id).await.unwrap().unwrap();
     assert_eq!((job.state, job.output), (JobState::Succeeded, Some(output(2))));
+    assert_eq!(store.failures(&job_id).await.unwrap().len(), 2);
 
     store.delete(&job_id).await.unwrap();
     assert!(store.job(&job_id).await.unwrap().is_none());
@@ -160,8 +177,8 @@ async fn a_refund_is_claimed_once_and_settled_once(store: Arc<dyn JobStore>) {
     let job_id = spec.job_id;
     store.claim(&spec).await.unwrap();
     assert!(!store.claim_refund(&job_id, &refund_claim(1), 1_001).await.unwrap(), "a queued job owes no refund");
-    assert_eq!(store.start_attempt(&job_id, 1_001).await.unwrap(), 1);
-    store.fail(&job_id, &failure("no_object_found", false), false, 1_002).await.unwrap();
+    assert_eq!(store.start_attempt(&job_id, &held(), 1_001).await.unwrap(), 1);
+    assert!(store.fail(&job_id, &WORKER, &failure("no_object_found", false), false, 1_002).await.unwrap());
     assert_eq!(store.job(&job_id).await.unwrap().unwrap().spec.price_msat, 21_000, "what was paid is kept");
 
     let mut tasks = Vec::new();
@@ -185,8 +202,8 @@ async fn a_refund_is_claimed_once_and_settled_once(store: Arc<dyn JobStore>) {
 
     // A refunding job is not retried, started or failed.
     assert!(!store.requeue(&job_id, 1_004).await.unwrap(), "a claimed refund excludes a retry");
-    assert_eq!(store.start_attempt(&job_id, 1_004).await.unwrap(), 0);
-    store.fail(&job_id, &failure("generation_failed", true), true, 1_004).await.unwrap();
+    assert_eq!(store.start_attempt(&job_id, &held(), 1_004).await.unwrap(), 0);
+    assert!(!store.fail(&job_id, &WORKER, &failure("generation_failed", true), true, 1_004).await.unwrap());
     assert_eq!(store.job(&job_id).await.unwrap().unwrap().state, JobState::Refunding);
     assert!(store.unfinished().await.unwrap().is_empty());
 
@@ -219,14 +236,78 @@ async fn a_refund_is_claimed_once_and_settled_once(store: Arc<dyn JobStore>) {
     assert!(!store.claim_refund(&job_id, &refund_claim(11), 1_010).await.unwrap(), "an unknown job owes nothing");
 }
 
+/// Leases: a job another worker holds is not taken until its lease runs out; the worker that lost it records
+/// nothing; concurrent workers never take one job twice.
+async fn leases_keep_one_outcome_per_job(store: Arc<dyn JobStore>) {
+    let (first, second) = (WorkerId([0xb1; 16]), WorkerId([0xb2; 16]));
+    let spec = new_job(4, 1_000);
+    let job_id = spec.job_id;
+    store.claim(&spec).await.unwrap();
+    let taken = store.next_job(&lease(first, 1_100), 1_000).await.unwrap().expect("a queued job is taken");
+    assert_eq!((taken.spec.job_id, taken.state, taken.attempts), (job_id, JobState::Running, 1));
+    assert!(store.next_job(&lease(second, 1_150), 1_050).await.unwrap().is_none(), "a live lease is respected");
+    assert_eq!(store.start_attempt(&job_id, &lease(second, 1_150), 1_050).await.unwrap(), 0);
+    assert_eq!(store.start_attempt(&job_id, &lease(first, 1_150), 1_050).await.unwrap(), 0, "one run at a time");
+    assert!(store.renew_lease(&job_id, &lease(first, 1_200), 1_050).await.unwrap());
+    assert!(store.next_job(&lease(second, 1_250), 1_150).await.unwrap().is_none(), "the renewal counts");
+
+    // The first worker stalls past its lease: the second takes the job, and the first can record nothing.
+    let retaken = store.next_job(&lease(second, 1_300), 1_201).await.unwrap().expect("an expired lease is taken");
+    assert_eq!((retaken.spec.job_id, retaken.attempts), (job_id, 2), "the attempt is counted");
+    assert!(!store.renew_lease(&job_id, &lease(first, 1_400), 1_202).await.unwrap(), "the lease was lost");
+    store.record_progress(&job_id, &first, "mask", 50, 1_202).await.unwrap();
+    assert_eq!(store.job(&job_id).await.unwrap().unwrap().stage, None, "the loser's progress is not recorded");
+    assert!(!store.succeed(&job_id, &first, &output(41), 1_203).await.unwrap());
+    assert!(!store.fail(&job_id, &first, &failure("generation_failed", true), false, 1_203).await.unwrap());
+    assert!(store.failures(&job_id).await.unwrap().is_empty(), "the loser's failure is not listed");
+    assert!(store.succeed(&job_id, &second, &output(42), 1_204).await.unwrap());
+    let job = store.job(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.output), (JobState::Succeeded, Some(output(42))), "the holder's model is kept");
+    assert!(store.next_job(&lease(first, 9_000), 2_000).await.unwrap().is_none(), "a finished job is not taken");
+    store.delete(&job_id).await.unwrap();
+
+    // Many workers, many jobs: every job is taken exactly once, oldest first.
+    for n in 20..28u8 {
+        store.claim(&new_job(n, 1_000 + u64::from(n))).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for worker in 0..6u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut taken = Vec::new();
+            while let Some(job) = store.next_job(&lease(WorkerId([worker; 16]), 5_000), 2_000).await.unwrap() {
+                taken.push(job.spec.job_id);
+            }
+            taken
+        }));
+    }
+    let mut taken = Vec::new();
+    for task in tasks {
+        taken.extend(task.await.unwrap());
+    }
+    taken.sort();
+    assert_eq!(taken, (20..28u8).map(|n| JobId([n; 16])).collect::<Vec<_>>(), "each job once");
+
+    // A sole worker restarting ends its predecessor's leases and resumes the jobs at once.
+    assert!(store.next_job(&lease(second, 9_000), 2_001).await.unwrap().is_none());
+    store.expire_leases(2_002).await.unwrap();
+    assert_eq!(store.start_attempt(&JobId([20; 16]), &lease(second, 9_000), 2_002).await.unwrap(), 2);
+    let resumed = store.next_job(&lease(second, 9_000), 2_002).await.unwrap().expect("another expired lease");
+    assert_eq!((resumed.spec.job_id, resumed.attempts), (JobId([21; 16]), 2), "oldest first");
+    for n in 20..28u8 {
+        store.delete(&JobId([n; 16])).await.unwrap();
+    }
+}
+
 async fn unknown_jobs_are_none_and_changes_to_them_no_ops(store: &dyn JobStore) {
     let unknown = JobId([0xee; 16]);
     assert!(store.job(&unknown).await.unwrap().is_none());
     assert!(store.job_by_token(&TokenId([0xee; 32])).await.unwrap().is_none());
-    assert_eq!(store.start_attempt(&unknown, 1).await.unwrap(), 0);
-    store.record_progress(&unknown, "mask", 1, 1).await.unwrap();
-    store.succeed(&unknown, &output(0xee), 1).await.unwrap();
-    store.fail(&unknown, &failure("generation_failed", true), false, 1).await.unwrap();
+    assert_eq!(store.start_attempt(&unknown, &held(), 1).await.unwrap(), 0);
+    store.record_progress(&unknown, &WORKER, "mask", 1, 1).await.unwrap();
+    assert!(!store.succeed(&unknown, &WORKER, &output(0xee), 1).await.unwrap());
+    assert!(!store.fail(&unknown, &WORKER, &failure("generation_failed", true), false, 1).await.unwrap());
+    assert!(!store.renew_lease(&unknown, &held(), 1).await.unwrap());
     assert!(!store.requeue(&unknown, 1).await.unwrap());
     assert!(!store.settle_refund(&unknown, &RefundOutcome::NotPaid("x".into()), 1).await.unwrap());
     assert!(store.failures(&unknown).await.unwrap().is_empty());
@@ -239,8 +320,9 @@ async fn listing_and_retention(store: &dyn JobStore) {
     for (n, created_at) in [(10u8, 3_000), (11, 1_000), (12, 2_000), (13, 2_000)] {
         store.claim(&new_job(n, created_at)).await.unwrap();
     }
-    store.start_attempt(&JobId([12; 16]), 2_001).await.unwrap();
-    store.succeed(&JobId([13; 16]), &output(13), 2_002).await.unwrap();
+    assert_eq!(store.start_attempt(&JobId([12; 16]), &held(), 2_001).await.unwrap(), 1);
+    assert_eq!(store.start_attempt(&JobId([13; 16]), &held(), 2_001).await.unwrap(), 1);
+    assert!(store.succeed(&JobId([13; 16]), &WORKER, &output(13), 2_002).await.unwrap());
     let unfinished: Vec<JobId> = store.unfinished().await.unwrap().iter().map(|job| job.spec.job_id).collect();
     assert_eq!(unfinished, vec![JobId([11; 16]), JobId([12; 16]), JobId([10; 16])], "queued and running, oldest first");
 

@@ -1,32 +1,41 @@
-//! [`JobStore`] on a SQLite file: the embedded default, no server needed.
+//! [`JobStore`] on SQL: a SQLite file (the embedded default, no server needed) or PostgreSQL (shared by the nodes
+//! and workers of a deployment). One implementation through sqlx's `Any` driver: the statements are the same on
+//! both but for the few a [`Dialect`] names (how failures are ordered, how a worker skips jobs another is taking).
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use mesh402_l402::TokenId;
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
 
 use crate::{
-    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, NewJob, RefundClaim, RefundOutcome,
-    RefundRecord, StoreError,
+    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, NewJob, RefundClaim,
+    RefundOutcome, RefundRecord, StoreError, WorkerId,
 };
 
-/// Job records in one SQLite database file (WAL mode, migrations applied on open).
+/// Which SQL database a [`SqlJobStore`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Job records in SQL: a SQLite file (WAL mode) or a PostgreSQL database; migrations are applied on open.
 #[derive(Debug, Clone)]
-pub struct SqliteJobStore {
-    pool: SqlitePool,
+pub struct SqlJobStore {
+    pool: AnyPool,
+    dialect: Dialect,
 }
 
 fn db_error(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Database(Box::new(error))
 }
 
-/// SQLite integers are signed; unix seconds and sizes fit easily, and a value that does not is refused.
+/// SQL integers are signed; unix seconds and sizes fit easily, and a value that does not is refused.
 fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Corrupt { field, value: value.to_string() })
 }
@@ -41,30 +50,80 @@ fn parse<T: FromStr>(field: &'static str, text: String) -> Result<T, StoreError>
     text.parse().map_err(|_| StoreError::Corrupt { field, value: text })
 }
 
-impl SqliteJobStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<SqliteJobStore, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(db_error)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a job recorded before the response is sent must survive a power cut.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(db_error)?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(db_error)?;
-        Ok(SqliteJobStore { pool })
+/// A path as a `sqlite://` URL: every byte but the unreserved ones percent-encoded, which sqlx decodes again
+/// (so a `?` or `#` in a directory name cannot start the query part). Hand-written: eight lines, and the `url`
+/// crate will not turn a `file:` URL into another scheme.
+fn sqlite_url(path: &Path) -> Result<String, StoreError> {
+    let path = std::path::absolute(path)?;
+    let text =
+        path.to_str().ok_or(StoreError::Corrupt { field: "database path", value: path.display().to_string() })?;
+    let mut url = String::from("sqlite://");
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url.push_str("?mode=rwc");
+    Ok(url)
+}
+
+impl SqlJobStore {
+    /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.
+    pub async fn open_sqlite(path: &Path) -> Result<SqlJobStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; FULL: a job recorded before the response is sent
+                    // must survive a power cut.
+                    connection
+                        .execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(&sqlite_url(path)?)
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(db_error)?;
+        Ok(SqlJobStore { pool, dialect: Dialect::Sqlite })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`; its `options=-c search_path=…` picks a
+    /// schema) and brings its schema up to date.
+    pub async fn connect_postgres(url: &str) -> Result<SqlJobStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(8).connect(url).await.map_err(db_error)?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(db_error)?;
+        Ok(SqlJobStore { pool, dialect: Dialect::Postgres })
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     async fn fetch_one(&self, sql: &'static str, value: String) -> Result<Option<Job>, StoreError> {
         let row = sqlx::query(sql).bind(value).fetch_optional(&self.pool).await.map_err(db_error)?;
         row.map(|row| job_from_row(&row)).transpose()
     }
+
+    async fn fetch_all(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<Vec<Job>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(job_from_row).collect()
+    }
 }
 
-fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
+fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     let text = |name: &'static str| -> Result<String, StoreError> { row.try_get::<String, _>(name).map_err(db_error) };
     let opt_text = |name: &'static str| -> Result<Option<String>, StoreError> {
         row.try_get::<Option<String>, _>(name).map_err(db_error)
@@ -156,10 +215,23 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
     })
 }
 
+/// The condition under which a job may be started at `$now`: queued, or running with no live lease (its worker
+/// died, or it was running before leases existed).
+macro_rules! startable {
+    ($now:literal) => {
+        concat!(
+            "(state = 'queued' OR (state = 'running' AND (lease_owner IS NULL OR lease_expires_at IS NULL \
+             OR lease_expires_at <= ",
+            $now,
+            ")))"
+        )
+    };
+}
+
 #[async_trait]
-impl JobStore for SqliteJobStore {
+impl JobStore for SqlJobStore {
     async fn claim(&self, job: &NewJob) -> Result<Claim, StoreError> {
-        // The UNIQUE token_id makes the insert the claim: concurrent claims race inside SQLite, not here.
+        // The UNIQUE token_id makes the insert the claim: concurrent claims race inside the database, not here.
         let inserted = sqlx::query(
             "INSERT INTO jobs (job_id, token_id, payment_hash, request_digest, image_kind, params_json, state, \
              credential_expires_at, created_at, updated_at, price_msat) \
@@ -192,12 +264,16 @@ impl JobStore for SqliteJobStore {
         self.fetch_one("SELECT * FROM jobs WHERE job_id = $1", job_id.to_string()).await
     }
 
-    async fn start_attempt(&self, job_id: &JobId, now: u64) -> Result<u32, StoreError> {
-        let row = sqlx::query(
+    async fn start_attempt(&self, job_id: &JobId, lease: &Lease, now: u64) -> Result<u32, StoreError> {
+        let row = sqlx::query(concat!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
-             updated_at = $2 WHERE job_id = $1 AND state IN ('queued', 'running') RETURNING attempts",
-        )
+             lease_owner = $2, lease_expires_at = $3, updated_at = $4 WHERE job_id = $1 AND ",
+            startable!("$4"),
+            " RETURNING attempts"
+        ))
         .bind(job_id.to_string())
+        .bind(lease.owner.to_string())
+        .bind(to_i64("lease_expires_at", lease.expires_at)?)
         .bind(to_i64("updated_at", now)?)
         .fetch_optional(&self.pool)
         .await
@@ -208,11 +284,71 @@ impl JobStore for SqliteJobStore {
         }
     }
 
-    async fn record_progress(&self, job_id: &JobId, stage: &str, percent: u8, now: u64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET stage = $2, progress = $3, updated_at = $4 WHERE job_id = $1 AND state = 'running'",
+    async fn next_job(&self, lease: &Lease, now: u64) -> Result<Option<Job>, StoreError> {
+        // One statement: the inner SELECT picks the oldest startable job and the UPDATE takes it. SQLite runs
+        // one writer at a time; on PostgreSQL the row lock with SKIP LOCKED lets concurrent workers pass over a
+        // job another is taking instead of waiting for it (and then finding it taken).
+        let sql = match self.dialect {
+            Dialect::Sqlite => concat!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
+                 lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE job_id = (SELECT job_id FROM jobs \
+                 WHERE ",
+                startable!("$3"),
+                " ORDER BY created_at, job_id LIMIT 1) RETURNING *"
+            ),
+            Dialect::Postgres => concat!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
+                 lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE job_id = (SELECT job_id FROM jobs \
+                 WHERE ",
+                startable!("$3"),
+                " ORDER BY created_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
+            ),
+        };
+        let row = sqlx::query(sql)
+            .bind(lease.owner.to_string())
+            .bind(to_i64("lease_expires_at", lease.expires_at)?)
+            .bind(to_i64("updated_at", now)?)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| job_from_row(&row)).transpose()
+    }
+
+    async fn renew_lease(&self, job_id: &JobId, lease: &Lease, _now: u64) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $3 WHERE job_id = $1 AND state = 'running' AND lease_owner = $2",
         )
         .bind(job_id.to_string())
+        .bind(lease.owner.to_string())
+        .bind(to_i64("lease_expires_at", lease.expires_at)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn expire_leases(&self, _now: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET lease_expires_at = 0 WHERE state = 'running'")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn record_progress(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        stage: &str,
+        percent: u8,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET stage = $3, progress = $4, updated_at = $5 \
+             WHERE job_id = $1 AND state = 'running' AND lease_owner = $2",
+        )
+        .bind(job_id.to_string())
+        .bind(owner.to_string())
         .bind(stage)
         .bind(i64::from(percent.min(100)))
         .bind(to_i64("updated_at", now)?)
@@ -222,13 +358,21 @@ impl JobStore for SqliteJobStore {
         Ok(())
     }
 
-    async fn succeed(&self, job_id: &JobId, output: &JobOutput, now: u64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'succeeded', stage = NULL, progress = 100, model_id = $2, model_file = $3, \
-             model_media_type = $4, model_bytes = $5, model_sha256 = $6, n_faces = $7, n_vertices = $8, \
-             error_code = NULL, error_message = NULL, error_server_fault = NULL, updated_at = $9 WHERE job_id = $1",
+    async fn succeed(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        output: &JobOutput,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET state = 'succeeded', stage = NULL, progress = 100, model_id = $3, model_file = $4, \
+             model_media_type = $5, model_bytes = $6, model_sha256 = $7, n_faces = $8, n_vertices = $9, \
+             error_code = NULL, error_message = NULL, error_server_fault = NULL, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $10 WHERE job_id = $1 AND state = 'running' AND lease_owner = $2",
         )
         .bind(job_id.to_string())
+        .bind(owner.to_string())
         .bind(output.model_id.to_string())
         .bind(&output.model_file)
         .bind(&output.media_type)
@@ -240,64 +384,79 @@ impl JobStore for SqliteJobStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        Ok(())
+        Ok(result.rows_affected() == 1)
     }
 
-    async fn fail(&self, job_id: &JobId, failure: &JobFailure, retry_later: bool, now: u64) -> Result<(), StoreError> {
+    async fn fail(
+        &self,
+        job_id: &JobId,
+        owner: &WorkerId,
+        failure: &JobFailure,
+        retry_later: bool,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let state = if retry_later { "queued" } else { "failed" };
         let now = to_i64("updated_at", now)?;
+        let server_fault = i64::from(failure.server_fault);
         let mut transaction = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO job_failures (job_id, attempt, code, message, server_fault, failed_at) \
-             SELECT job_id, attempts, $2, $3, $4, $5 FROM jobs WHERE job_id = $1",
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = $3, stage = NULL, error_code = $4, error_message = $5, error_server_fault = $6, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $7 \
+             WHERE job_id = $1 AND state = 'running' AND lease_owner = $2 RETURNING attempts",
         )
         .bind(job_id.to_string())
-        .bind(&failure.code)
-        .bind(&failure.message)
-        .bind(failure.server_fault)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await
-        .map_err(db_error)?;
-        sqlx::query(
-            "UPDATE jobs SET state = $2, stage = NULL, error_code = $3, error_message = $4, error_server_fault = $5, \
-             updated_at = $6 WHERE job_id = $1 AND state NOT IN ('succeeded', 'refunding', 'refunded')",
-        )
-        .bind(job_id.to_string())
+        .bind(owner.to_string())
         .bind(state)
         .bind(&failure.code)
         .bind(&failure.message)
-        .bind(failure.server_fault)
+        .bind(server_fault)
+        .bind(now)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        let Some(updated) = updated else { return Ok(false) };
+        let attempt: i64 = updated.try_get("attempts").map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO job_failures (job_id, attempt, code, message, server_fault, failed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(job_id.to_string())
+        .bind(attempt)
+        .bind(&failure.code)
+        .bind(&failure.message)
+        .bind(server_fault)
         .bind(now)
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
         transaction.commit().await.map_err(db_error)?;
-        Ok(())
+        Ok(true)
     }
 
     async fn failures(&self, job_id: &JobId) -> Result<Vec<FailedAttempt>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT attempt, code, message, server_fault, failed_at FROM job_failures WHERE job_id = $1 \
-             ORDER BY rowid",
-        )
-        .bind(job_id.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT attempt, code, message, server_fault, failed_at FROM job_failures WHERE job_id = $1 \
+                 ORDER BY rowid"
+            }
+            Dialect::Postgres => {
+                "SELECT attempt, code, message, server_fault, failed_at FROM job_failures WHERE job_id = $1 \
+                 ORDER BY id"
+            }
+        };
+        let rows = sqlx::query(sql).bind(job_id.to_string()).fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter()
             .map(|row| {
-                let attempt: i64 = row.try_get("attempt").map_err(db_error)?;
-                let failed_at: i64 = row.try_get("failed_at").map_err(db_error)?;
+                let int = |name: &str| row.try_get::<i64, _>(name).map_err(db_error);
                 let failure = JobFailure {
                     code: row.try_get("code").map_err(db_error)?,
                     message: row.try_get("message").map_err(db_error)?,
-                    server_fault: row.try_get("server_fault").map_err(db_error)?,
+                    server_fault: int("server_fault")? != 0,
                 };
                 Ok(FailedAttempt {
-                    attempt: from_i64("attempt", attempt)?,
+                    attempt: from_i64("attempt", int("attempt")?)?,
                     failure,
-                    failed_at: from_i64("failed_at", failed_at)?,
+                    failed_at: from_i64("failed_at", int("failed_at")?)?,
                 })
             })
             .collect()
@@ -305,7 +464,8 @@ impl JobStore for SqliteJobStore {
 
     async fn requeue(&self, job_id: &JobId, now: u64) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = 0, updated_at = $2 WHERE job_id = $1 AND state = 'failed'",
+            "UPDATE jobs SET state = 'queued', attempts = 0, lease_owner = NULL, lease_expires_at = NULL, \
+             updated_at = $2 WHERE job_id = $1 AND state = 'failed'",
         )
         .bind(job_id.to_string())
         .bind(to_i64("updated_at", now)?)
@@ -316,11 +476,10 @@ impl JobStore for SqliteJobStore {
     }
 
     async fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, job_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-        rows.iter().map(job_from_row).collect()
+        self.fetch_all(sqlx::query(
+            "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, job_id",
+        ))
+        .await
     }
 
     async fn claim_refund(&self, job_id: &JobId, claim: &RefundClaim, now: u64) -> Result<bool, StoreError> {
@@ -344,7 +503,7 @@ impl JobStore for SqliteJobStore {
     async fn settle_refund(&self, job_id: &JobId, outcome: &RefundOutcome, now: u64) -> Result<bool, StoreError> {
         let (state, preimage, failure) = match outcome {
             RefundOutcome::Paid(preimage) => ("refunded", Some(preimage.to_hex()), None),
-            RefundOutcome::NotPaid(reason) => ("failed", None, Some(reason.as_str())),
+            RefundOutcome::NotPaid(reason) => ("failed", None, Some(reason.clone())),
         };
         let result = sqlx::query(
             "UPDATE jobs SET state = $2, refund_preimage = $3, refund_failure = $4, refund_settled_at = $5, \
@@ -362,11 +521,8 @@ impl JobStore for SqliteJobStore {
     }
 
     async fn refunding(&self) -> Result<Vec<Job>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM jobs WHERE state = 'refunding' ORDER BY refund_claimed_at, job_id")
-            .fetch_all(&self.pool)
+        self.fetch_all(sqlx::query("SELECT * FROM jobs WHERE state = 'refunding' ORDER BY refund_claimed_at, job_id"))
             .await
-            .map_err(db_error)?;
-        rows.iter().map(job_from_row).collect()
     }
 
     async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
@@ -386,15 +542,14 @@ impl JobStore for SqliteJobStore {
     }
 
     async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
-        // Cutoffs beyond SQLite's range mean "every job".
+        // Cutoffs beyond the integer range mean "every job".
         let cutoff = i64::try_from(created_before).unwrap_or(i64::MAX);
-        let rows = sqlx::query("SELECT * FROM jobs WHERE created_at < $1 ORDER BY created_at, job_id LIMIT $2")
-            .bind(cutoff)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-        rows.iter().map(job_from_row).collect()
+        self.fetch_all(
+            sqlx::query("SELECT * FROM jobs WHERE created_at < $1 ORDER BY created_at, job_id LIMIT $2")
+                .bind(cutoff)
+                .bind(i64::from(limit)),
+        )
+        .await
     }
 
     async fn delete(&self, job_id: &JobId) -> Result<(), StoreError> {
@@ -414,7 +569,7 @@ mod tests {
     #[tokio::test]
     async fn a_value_that_does_not_read_back_is_corrupt_not_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteJobStore::open(&dir.path().join("mesh402.db")).await.unwrap();
+        let store = SqlJobStore::open_sqlite(&dir.path().join("mesh402.db")).await.unwrap();
         let job_id = JobId([7; 16]);
         sqlx::query(
             "INSERT INTO jobs (job_id, token_id, payment_hash, request_digest, image_kind, params_json, state, \
