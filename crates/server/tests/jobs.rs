@@ -279,7 +279,7 @@ async fn unpaid_challenges_leave_no_rows_and_no_files() {
         let response = server.post(&body(radius), None, None).await;
         assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
     }
-    let jobs = mesh402_store::SqliteJobStore::open(&server.data_dir.path().join("mesh402.db")).await.unwrap();
+    let jobs = mesh402_store::SqlJobStore::open_sqlite(&server.data_dir.path().join("mesh402.db")).await.unwrap();
     use mesh402_store::JobStore;
     assert!(jobs.created_before(u64::MAX, 100).await.unwrap().is_empty(), "no job rows for unpaid challenges");
     assert_eq!(std::fs::read_dir(server.data_dir.path().join("inputs")).unwrap().count(), 0);

@@ -53,21 +53,21 @@ impl Service {
             // A worker sharing the store takes it from the queue; waiting requests read the store.
             return self.view(&job);
         }
-        self.spawn_run(job, None).unwrap_or_else(|view| view)
+        self.spawn_run(job, None).0
     }
 
     /// Runs `job` here unless it already runs here; `taken` is the permit of a job already started for this
-    /// process's lease (taken from the queue). Returns the job's view: `Ok` when a run was started, `Err` when
-    /// none was (it runs here already, or it is finished).
-    fn spawn_run(&self, job: Job, taken: Option<OwnedSemaphorePermit>) -> Result<JobView, JobView> {
+    /// process's lease (taken from the queue). Returns the job's view, and whether a run was started (not when
+    /// it runs here already, or it is finished).
+    fn spawn_run(&self, job: Job, taken: Option<OwnedSemaphorePermit>) -> (JobView, bool) {
         let job_id = job.spec.job_id;
         let mut active = self.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = active.get(&job_id) {
-            return Err(sender.borrow().clone());
+            return (sender.borrow().clone(), false);
         }
         let view = self.view(&job);
         if view.is_finished() {
-            return Err(view);
+            return (view, false);
         }
         let (sender, _) = watch::channel(view.clone());
         active.insert(job_id, sender.clone());
@@ -77,7 +77,7 @@ impl Service {
             service.run(job, taken, &sender).await;
             service.inner.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&job_id);
         });
-        Ok(view)
+        (view, true)
     }
 
     /// Takes jobs from a store shared with other processes whenever this process has a free worker, until the
@@ -92,8 +92,9 @@ impl Service {
             match self.inner.jobs.next_job(&self.lease(), unix_now()).await {
                 Ok(Some(job)) => {
                     tracing::info!(job_id = %job.spec.job_id, attempt = job.attempts, "took a job from the queue");
-                    // Err: it already runs here (this process stalled past its own lease); that run goes on.
-                    let _ = self.spawn_run(job, Some(permit));
+                    // Not started when it already runs here (this process stalled past its own lease): that run
+                    // goes on.
+                    self.spawn_run(job, Some(permit));
                 }
                 Ok(None) => {
                     drop(permit);
