@@ -887,11 +887,12 @@ mod tests {
     #[test]
     fn the_example_config_shows_the_defaults() {
         let (_, raw) = example();
-        // Keys with a default; public_url and metrics_listen have none, workers and preflight_workers depend on the
-        // machine, backends are examples.
+        // Keys with a default; public_url, metrics_listen and database_url have none, workers and
+        // preflight_workers depend on the machine, backends are examples.
         let shown = Config::resolve(RawConfig {
             public_url: None,
             metrics_listen: None,
+            database_url: None,
             workers: None,
             preflight_workers: None,
             ..raw
