@@ -288,21 +288,22 @@ impl JobStore for SqlJobStore {
         // One statement: the inner SELECT picks the oldest startable job and the UPDATE takes it. SQLite runs
         // one writer at a time; on PostgreSQL the row lock with SKIP LOCKED lets concurrent workers pass over a
         // job another is taking instead of waiting for it (and then finding it taken).
+        macro_rules! take_oldest {
+            ($lock:literal) => {
+                concat!(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
+                     lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE job_id = (SELECT job_id \
+                     FROM jobs WHERE ",
+                    startable!("$3"),
+                    " ORDER BY created_at, job_id LIMIT 1",
+                    $lock,
+                    ") RETURNING *"
+                )
+            };
+        }
         let sql = match self.dialect {
-            Dialect::Sqlite => concat!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
-                 lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE job_id = (SELECT job_id FROM jobs \
-                 WHERE ",
-                startable!("$3"),
-                " ORDER BY created_at, job_id LIMIT 1) RETURNING *"
-            ),
-            Dialect::Postgres => concat!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, progress = 0, \
-                 lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE job_id = (SELECT job_id FROM jobs \
-                 WHERE ",
-                startable!("$3"),
-                " ORDER BY created_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
-            ),
+            Dialect::Sqlite => take_oldest!(""),
+            Dialect::Postgres => take_oldest!(" FOR UPDATE SKIP LOCKED"),
         };
         let row = sqlx::query(sql)
             .bind(lease.owner.to_string())
