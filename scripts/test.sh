@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of mesh402 on a fresh machine: installs what the tests need beyond the Rust toolchain
 # (the pinned JavaScript tools in tests/js, LNbits for the Lightning backend tests, the MCP Python SDK, the
-# OpenAPI validator and schemathesis, promtool), checks formatting and lints, then runs the whole test suite.
+# OpenAPI validator and schemathesis, moto as the S3 server, promtool), checks formatting and lints, then runs
+# the whole test suite.
 # Nothing is skipped because a tool is missing: a missing tool fails the run (MESH402_TEST_TOOLS=1 below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,17 @@ if [ "$(cat "$OPENAPI_VENV/.installed" 2>/dev/null)" != "$OPENAPI_TOOLS" ]; then
   echo "$OPENAPI_TOOLS" >"$OPENAPI_VENV/.installed"
 fi
 export MESH402_TEST_OPENAPI_BIN="$OPENAPI_VENV/bin"
+
+echo "==> moto (a real S3-compatible server for the object storage tests), pinned, in target/moto-venv"
+MOTO_VERSION=5.1.18
+MOTO_VENV="$PWD/target/moto-venv"
+if [ "$(cat "$MOTO_VENV/.installed" 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  rm -rf "$MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  echo "$MOTO_VERSION" >"$MOTO_VENV/.installed"
+fi
+export MESH402_TEST_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
 
 if ! command -v promtool >/dev/null 2>&1; then
   echo "test.sh: installing Debian's prometheus (the metrics test checks /metrics with promtool)"

@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::FromArgMatches;
 use mesh402_hunyuan3d::Hunyuan3dSettings;
 use mesh402_ln::{ClnSettings, LnError, LnbitsSettings, LndSettings, NwcSettings};
+use mesh402_store::{S3Downloads, S3Settings};
 use serde::Deserialize;
 
 pub use mesh402_ln::Secret;
@@ -144,6 +145,21 @@ pub struct RawConfig {
     /// whose worker died is taken by another after at most this long, 3 to 600 [default: 30].
     #[arg(long, env = "MESH402_LEASE_SECS", value_name = "SECS")]
     pub lease_secs: Option<u64>,
+    /// Where model files and pending inputs are kept: s3://BUCKET or s3://BUCKET/PREFIX, a bucket the nodes and
+    /// workers of a deployment share; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the shared
+    /// credentials file [default: models/ and inputs/ in data_dir].
+    #[arg(long, env = "MESH402_OBJECT_STORE", value_name = "URL")]
+    pub object_store: Option<String>,
+    /// The endpoint of an S3-compatible server (MinIO, Ceph, R2, ...), with object_store [default: AWS S3].
+    #[arg(long, env = "MESH402_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region, with object_store [default: AWS_REGION, else us-east-1].
+    #[arg(long, env = "MESH402_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// How clients download models from the bucket: proxy (through this server, at its own URLs) or presigned (a
+    /// redirect to a URL of the bucket valid for 15 minutes) [default: proxy].
+    #[arg(long, env = "MESH402_S3_DOWNLOADS", value_name = "MODE")]
+    pub s3_downloads: Option<String>,
     /// Bytes of request bodies read at once, over all clients; beyond it, 503 server_busy before the body is read
     /// (a quarter, and at least max_body_bytes, is kept for paid requests) [default: 268435456, 256 MiB].
     #[arg(long, env = "MESH402_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
@@ -398,7 +414,21 @@ pub struct Config {
     pub role: Role,
     /// How long a worker's hold on a running job lasts unless renewed.
     pub lease: Duration,
+    /// Where model files and inputs are kept.
+    pub files: FileStoreChoice,
 }
+
+/// Where model files and pending inputs are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileStoreChoice {
+    /// `models/` and `inputs/` in the data directory.
+    Local,
+    /// An S3-compatible bucket.
+    S3(S3Settings),
+}
+
+/// How long a presigned download URL is valid.
+pub const PRESIGNED_DOWNLOAD_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// Where job records are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -500,6 +530,7 @@ impl Config {
     pub fn resolve(raw: RawConfig) -> Result<Config, ConfigError> {
         let max_body_bytes =
             in_range("max_body_bytes", raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES), 1024..=512 * 1024 * 1024)?;
+        let files = file_store_choice(&raw)?;
         let traffic = traffic_limits(&raw, max_body_bytes)?;
         let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().map_err(|_| {
@@ -653,6 +684,7 @@ impl Config {
         }
         let lease = Duration::from_secs(in_range("lease_secs", raw.lease_secs.unwrap_or(DEFAULT_LEASE_SECS), 3..=600)?);
         Ok(Config {
+            files,
             database,
             role,
             lease,
@@ -675,6 +707,34 @@ impl Config {
             traffic,
         })
     }
+}
+
+/// Where files are kept: the data directory, or the bucket of `object_store` with its `s3_*` settings.
+fn file_store_choice(raw: &RawConfig) -> Result<FileStoreChoice, ConfigError> {
+    let downloads = match raw.s3_downloads.as_deref().unwrap_or("proxy") {
+        "proxy" => S3Downloads::Proxy,
+        "presigned" => S3Downloads::Presigned(PRESIGNED_DOWNLOAD_LIFETIME),
+        other => {
+            return Err(ConfigError::invalid(
+                "s3_downloads",
+                format!("unknown mode {other:?} (known: proxy, presigned)"),
+            ));
+        }
+    };
+    let Some(url) = &raw.object_store else {
+        for (key, set) in [("s3_endpoint", raw.s3_endpoint.is_some()), ("s3_region", raw.s3_region.is_some())] {
+            if set {
+                return Err(ConfigError::invalid(key, "is used only with object_store = \"s3://…\""));
+            }
+        }
+        return Ok(FileStoreChoice::Local);
+    };
+    let mut settings = S3Settings::from_url(url).map_err(|reason| ConfigError::invalid("object_store", reason))?;
+    settings.endpoint =
+        raw.s3_endpoint.as_deref().map(|endpoint| http_url("s3_endpoint", endpoint.to_owned())).transpose()?;
+    settings.region = raw.s3_region.clone();
+    settings.downloads = downloads;
+    Ok(FileStoreChoice::S3(settings))
 }
 
 /// The limits on unpaid traffic, with their defaults and ranges.
@@ -813,6 +873,29 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_is_chosen_with_its_endpoint_region_and_download_mode() {
+        assert_eq!(Config::resolve(RawConfig::default()).unwrap().files, FileStoreChoice::Local);
+        let raw = RawConfig {
+            object_store: Some("s3://mesh402-models/eu".into()),
+            s3_endpoint: Some("http://minio.internal:9000/".into()),
+            s3_region: Some("eu-west-1".into()),
+            s3_downloads: Some("presigned".into()),
+            ..RawConfig::default()
+        };
+        let FileStoreChoice::S3(settings) = Config::resolve(raw.clone()).unwrap().files else { panic!("not S3") };
+        assert_eq!((settings.bucket.as_str(), settings.prefix.as_str()), ("mesh402-models", "eu"));
+        assert_eq!(settings.endpoint.as_deref(), Some("http://minio.internal:9000"));
+        assert_eq!(settings.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(settings.downloads, S3Downloads::Presigned(PRESIGNED_DOWNLOAD_LIFETIME));
+        assert_eq!(settings.keys, None, "keys come from the environment or the credentials file");
+        assert!(error(RawConfig { object_store: Some("gs://bucket".into()), ..raw.clone() }).contains("object_store"));
+        assert!(error(RawConfig { s3_downloads: Some("direct".into()), ..raw.clone() }).contains("s3_downloads"));
+        assert!(error(RawConfig { s3_endpoint: Some("minio:9000".into()), ..raw }).contains("s3_endpoint"));
+        let stray = RawConfig { s3_region: Some("eu-west-1".into()), ..RawConfig::default() };
+        assert!(error(stray).contains("s3_region"));
+    }
+
+    #[test]
     fn defaults_are_the_embedded_setup() {
         let config = Config::resolve(RawConfig::default()).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8402");
@@ -887,12 +970,15 @@ mod tests {
     #[test]
     fn the_example_config_shows_the_defaults() {
         let (_, raw) = example();
-        // Keys with a default; public_url, metrics_listen and database_url have none, workers and
+        // Keys with a default; public_url, metrics_listen, database_url and the bucket's have none, workers and
         // preflight_workers depend on the machine, backends are examples.
         let shown = Config::resolve(RawConfig {
             public_url: None,
             metrics_listen: None,
             database_url: None,
+            object_store: None,
+            s3_endpoint: None,
+            s3_region: None,
             workers: None,
             preflight_workers: None,
             ..raw

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use mesh402_mesh::Format;
 use mesh402_store::{FileLocation, ModelId};
@@ -68,17 +68,43 @@ async fn serve_model_file(
         tracing::error!(error = %error, "model lookup failed");
         ApiError::internal()
     })?;
-    let Some(FileLocation::Local(path)) = location else { return Err(ApiError::not_found()) };
     let media_type: mime::Mime = media_type_of(name).parse().map_err(|_| ApiError::internal())?;
-    // tower-http's ServeFile does ranges, conditional requests, HEAD and Content-Length correctly.
-    let served = tower_http::services::ServeFile::new_with_mime(path, &media_type)
-        .oneshot(request)
-        .await
-        .map_err(|_| ApiError::internal())?;
-    if served.status() == StatusCode::NOT_FOUND {
-        return Err(ApiError::not_found());
-    }
-    let mut response = served.map(Body::new);
+    let mut response = match location {
+        None => return Err(ApiError::not_found()),
+        Some(FileLocation::Local(path)) => {
+            // tower-http's ServeFile does ranges, conditional requests, HEAD and Content-Length correctly.
+            let served = tower_http::services::ServeFile::new_with_mime(path, &media_type)
+                .oneshot(request)
+                .await
+                .map_err(|_| ApiError::internal())?;
+            if served.status() == StatusCode::NOT_FOUND {
+                return Err(ApiError::not_found());
+            }
+            served.map(Body::new)
+        }
+        Some(FileLocation::Fetched(bytes)) => {
+            // Whole files only (no ranges): models are a few MB and clients fetch them once.
+            let length = bytes.len();
+            let body = if request.method() == Method::HEAD { Body::empty() } else { Body::from(bytes) };
+            let mut response = Response::new(body);
+            let headers = response.headers_mut();
+            let content_type = HeaderValue::from_str(media_type.as_ref()).map_err(|_| ApiError::internal())?;
+            headers.insert(header::CONTENT_TYPE, content_type);
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            response
+        }
+        Some(FileLocation::Redirect(url)) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+            response
+                .headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_str(&url).map_err(|_| ApiError::internal())?);
+            // The presigned URL expires: the redirect itself must not be cached past it.
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return Ok(response);
+        }
+        Some(_) => return Err(ApiError::internal()),
+    };
     let headers = response.headers_mut();
     // A model id never changes content, so caches may keep it for the retention period.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=604800, immutable"));

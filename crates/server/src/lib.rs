@@ -30,7 +30,9 @@ mod request;
 mod serve;
 mod web;
 
-pub use config::{Config, ConfigError, DatabaseChoice, GeneratorChoice, LightningChoice, RawConfig, Refunds, Role};
+pub use config::{
+    Config, ConfigError, DatabaseChoice, FileStoreChoice, GeneratorChoice, LightningChoice, RawConfig, Refunds, Role,
+};
 pub use downloads::model_url;
 pub use serve::{SHUTDOWN_GRACE, serve, serve_app, work};
 
@@ -48,7 +50,7 @@ use mesh402_service::{
     EmbeddedGenerator, Generation, MAX_ATTEMPTS, ModelGenerator, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig,
     ServiceParts,
 };
-use mesh402_store::{FileStore, LocalFileStore, SqlJobStore, load_or_create_secret};
+use mesh402_store::{FileStore, LocalFileStore, S3FileStore, SqlJobStore, load_or_create_secret};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -195,7 +197,15 @@ pub async fn build_with_generator(
     };
     tracing::info!(database = ?jobs.dialect(), role = ?config.role, "job records");
     let jobs = Arc::new(jobs);
-    let files: Arc<dyn FileStore> = Arc::new(LocalFileStore::open(data_dir)?);
+    let files: Arc<dyn FileStore> = match &config.files {
+        FileStoreChoice::Local => Arc::new(LocalFileStore::open(data_dir)?),
+        FileStoreChoice::S3(settings) => {
+            let bucket = S3FileStore::open(settings)?;
+            bucket.verify().await?;
+            tracing::info!(bucket = %settings.bucket, downloads = ?settings.downloads, "model files in S3");
+            Arc::new(bucket)
+        }
+    };
     let service = Service::new(ServiceParts {
         config: ServiceConfig {
             price: Msat::from_sats(config.price_sats),

@@ -10,6 +10,9 @@ pub enum StoreError {
     /// A file could not be read or written.
     #[error("file storage error")]
     Io(#[source] std::io::Error),
+    /// The object store (an S3-compatible bucket) refused or failed the request.
+    #[error("object storage error")]
+    ObjectStore(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored value cannot be read by this version (out of range, or not of its type).
     #[error("corrupt record: {field} holds {value:?}")]
     Corrupt {

@@ -13,6 +13,10 @@ use crate::{JobId, ModelId, StoreError};
 pub enum FileLocation {
     /// A file on this machine's disk.
     Local(PathBuf),
+    /// The file's bytes, read from a remote store for the server to send on (proxied downloads).
+    Fetched(Vec<u8>),
+    /// A short-lived URL the client is redirected to (presigned downloads).
+    Redirect(String),
 }
 
 /// Bytes the service keeps: model files (served to clients) and the inputs of jobs not yet finished.

@@ -1,7 +1,7 @@
 //! Durable state for mesh402: job records, model files, uploaded inputs and secrets on disk.
 //!
 //! The service talks to storage through two small traits: [`JobStore`] for job records (SQLite by default, PostgreSQL for a
-//! deployment of several machines, see [`SqlJobStore`]) and [`FileStore`] for the bytes (a local directory by default, see [`LocalFileStore`]).
+//! deployment of several machines, see [`SqlJobStore`]) and [`FileStore`] for the bytes (a local directory by default, see [`LocalFileStore`]; an S3-compatible bucket, see [`S3FileStore`]).
 //! Records are keyed by typed ids ([`JobId`], [`ModelId`], and the L402 [`TokenId`](mesh402_l402::TokenId)). Nothing here knows HTTP,
 //! Lightning or the generator.
 
@@ -11,6 +11,7 @@ mod error;
 mod file_store;
 mod ids;
 mod job_store;
+mod s3;
 mod secrets;
 mod sql;
 
@@ -21,5 +22,6 @@ pub use job_store::{
     Claim, FailedAttempt, Job, JobFailure, JobOutput, JobState, JobStore, Lease, NewJob, RefundClaim, RefundOutcome,
     RefundRecord, UnknownJobState,
 };
+pub use s3::{S3Downloads, S3FileStore, S3Keys, S3Settings};
 pub use secrets::load_or_create_secret;
 pub use sql::{Dialect, SqlJobStore};

@@ -4,23 +4,28 @@
 //! - [`FakeLightning`]: a Lightning backend whose invoices a test pays (or whose node it switches off).
 //! - [`FakeGenerator`]: the embedded generator, counted, slowed down and failing on demand.
 //! - [`TestService`]: a [`mesh402_service::Service`] built from those, with a helper that pays for a request.
-//! - [`job_store_story`]: the one story every [`mesh402_store::JobStore`] implementation must pass.
+//! - [`job_store_story`] and [`file_store_story`]: the stories every [`mesh402_store::JobStore`] and
+//!   [`mesh402_store::FileStore`] implementation must pass.
 //! - [`ServerProcess`]: the real `mesh402` binary as a child process, for end-to-end tests.
 //! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
+//! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
 
 #![deny(missing_docs)]
 
+mod file_story;
 mod generator;
 mod lightning;
 pub mod lnbits;
 mod memory;
 pub mod postgres;
 mod process;
+pub mod s3;
 mod service;
 mod story;
 pub mod tools;
 
+pub use file_story::{file_store_story, read_location};
 pub use generator::FakeGenerator;
 pub use lightning::FakeLightning;
 pub use memory::{MemoryFileStore, MemoryJobStore};

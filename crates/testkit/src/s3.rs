@@ -1,0 +1,132 @@
+//! A real S3-compatible server for tests: `moto_server` (PyPI `moto[server]`, an S3 implementation kept in step
+//! with AWS's API) on a free loopback port, with a bucket of the test's own, stopped when dropped.
+//!
+//! The executable is found through `MESH402_TEST_MOTO_SERVER` (scripts/test.sh installs it and sets it). Tests
+//! that need it run when that variable or `MESH402_TEST_TOOLS=1` is set (see [`crate::tools`]); with the second but
+//! not the first they fail with a message saying how to get it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mesh402_store::{S3Downloads, S3Keys, S3Settings};
+
+/// The variable naming the `moto_server` executable.
+pub const MOTO_VAR: &str = "MESH402_TEST_MOTO_SERVER";
+
+/// The access key the tests sign with (moto accepts any).
+pub const ACCESS_KEY_ID: &str = "mesh402-test-access-key";
+/// The secret key the tests sign with.
+pub const SECRET_ACCESS_KEY: &str = "mesh402-test-secret-key";
+/// The region of the test buckets.
+pub const REGION: &str = "us-east-1";
+
+/// A running S3 server; killed when dropped.
+pub struct S3Server {
+    child: Child,
+    /// Its endpoint, e.g. `http://127.0.0.1:40123`.
+    pub endpoint: String,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_executable() -> PathBuf {
+    let Some(path) = std::env::var_os(MOTO_VAR) else {
+        panic!(
+            "{MOTO_VAR} is not set: this test needs an S3-compatible server. Run ./scripts/test.sh (it installs \
+             moto[server] into target/moto-venv and sets the variable), or set {MOTO_VAR} to a `moto_server`"
+        );
+    };
+    PathBuf::from(path)
+}
+
+impl S3Server {
+    /// Starts the server, or returns `None` (the test is skipped) when the tests that need tools are not turned on.
+    pub async fn start() -> Option<S3Server> {
+        if std::env::var_os(MOTO_VAR).is_none() && !crate::tools::enabled("an S3 server (moto_server)") {
+            return None;
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let executable = moto_executable();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(log_dir.path().join("moto.log")).unwrap();
+        let child = Command::new(&executable)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", executable.display()));
+        let server = S3Server { child, endpoint: format!("http://127.0.0.1:{port}"), _log_dir: log_dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        while client.get(&server.endpoint).send().await.is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not come up on {}", server.endpoint);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(server)
+    }
+
+    /// Makes a bucket with a fresh name and returns it.
+    pub async fn create_bucket(&self) -> String {
+        let bucket = format!("mesh402-test-{}", hex_suffix());
+        // moto serves path-style requests and does not check signatures on bucket creation.
+        let response = reqwest::Client::new().put(format!("{}/{bucket}", self.endpoint)).send().await.unwrap();
+        assert!(response.status().is_success(), "creating bucket {bucket}: {}", response.status());
+        bucket
+    }
+
+    /// Settings for the store to use `bucket` on this server, with the test keys.
+    pub fn settings(&self, bucket: &str, downloads: S3Downloads) -> S3Settings {
+        S3Settings {
+            bucket: bucket.to_owned(),
+            prefix: "models-test".to_owned(),
+            endpoint: Some(self.endpoint.clone()),
+            region: Some(REGION.to_owned()),
+            keys: Some(S3Keys {
+                access_key_id: ACCESS_KEY_ID.to_owned(),
+                secret_access_key: SECRET_ACCESS_KEY.to_owned(),
+                session_token: None,
+            }),
+            downloads,
+        }
+    }
+
+    /// The environment a `mesh402` process needs to reach this server the way an operator's would.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+        ]
+    }
+
+    /// The keys of every object in `bucket` (path-style `ListObjectsV2`, read from its XML).
+    pub async fn list_keys(&self, bucket: &str) -> Vec<String> {
+        let body = reqwest::Client::new()
+            .get(format!("{}/{bucket}?list-type=2&max-keys=1000", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split_once("</Key>"))
+            .map(|(key, _)| key.to_owned())
+            .collect()
+    }
+}
+
+fn hex_suffix() -> String {
+    let bytes: [u8; 6] = rand::random();
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
