@@ -96,10 +96,10 @@ impl S3FileStore {
         }
         if let Some(region) = &settings.region {
             builder = builder.with_region(region);
-        } else if std::env::var_os("AWS_REGION").is_none() {
-            if let Ok(region) = std::env::var("AWS_DEFAULT_REGION") {
-                builder = builder.with_region(region);
-            }
+        } else if std::env::var_os("AWS_REGION").is_none()
+            && let Ok(region) = std::env::var("AWS_DEFAULT_REGION")
+        {
+            builder = builder.with_region(region);
         }
         let keys = match &settings.keys {
             Some(keys) => Some(keys.clone()),
