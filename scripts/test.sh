@@ -53,39 +53,30 @@ export MESH402_TEST_LNBITS="$LNBITS_VENV/bin/lnbits"
 # runs `cargo test` on a crate alone; here they must run, and a missing tool fails them.
 export MESH402_TEST_TOOLS=1
 
+# Makes (or keeps) the Python environment $1 holding exactly the pinned packages given after it; the list is the
+# marker, so changing a pin reinstalls.
+pinned_venv() {
+  local venv="$1"
+  shift
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$*" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" >"$venv/.installed"
+  fi
+}
+
 echo "==> The MCP Python SDK (an independent MCP client for the mcp tests), pinned, in target/mcp-venv"
-MCP_VERSION=1.30.0
-MCP_VENV="$PWD/target/mcp-venv"
-if [ "$(cat "$MCP_VENV/.installed" 2>/dev/null)" != "$MCP_VERSION" ]; then
-  rm -rf "$MCP_VENV"
-  python3 -m venv "$MCP_VENV"
-  "$MCP_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
-  echo "$MCP_VERSION" >"$MCP_VENV/.installed"
-fi
-export MESH402_TEST_MCP_PYTHON="$MCP_VENV/bin/python"
+pinned_venv "$PWD/target/mcp-venv" "mcp==1.30.0"
+export MESH402_TEST_MCP_PYTHON="$PWD/target/mcp-venv/bin/python"
 
 echo "==> OpenAPI tools (openapi-spec-validator, schemathesis), pinned, in target/openapi-venv"
-OPENAPI_TOOLS="openapi-spec-validator==0.9.0 schemathesis==4.32.5"
-OPENAPI_VENV="$PWD/target/openapi-venv"
-if [ "$(cat "$OPENAPI_VENV/.installed" 2>/dev/null)" != "$OPENAPI_TOOLS" ]; then
-  rm -rf "$OPENAPI_VENV"
-  python3 -m venv "$OPENAPI_VENV"
-  # shellcheck disable=SC2086
-  "$OPENAPI_VENV/bin/pip" install --quiet --disable-pip-version-check $OPENAPI_TOOLS
-  echo "$OPENAPI_TOOLS" >"$OPENAPI_VENV/.installed"
-fi
-export MESH402_TEST_OPENAPI_BIN="$OPENAPI_VENV/bin"
+pinned_venv "$PWD/target/openapi-venv" "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
+export MESH402_TEST_OPENAPI_BIN="$PWD/target/openapi-venv/bin"
 
 echo "==> moto (a real S3-compatible server for the object storage tests), pinned, in target/moto-venv"
-MOTO_VERSION=5.1.18
-MOTO_VENV="$PWD/target/moto-venv"
-if [ "$(cat "$MOTO_VENV/.installed" 2>/dev/null)" != "$MOTO_VERSION" ]; then
-  rm -rf "$MOTO_VENV"
-  python3 -m venv "$MOTO_VENV"
-  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-  echo "$MOTO_VERSION" >"$MOTO_VENV/.installed"
-fi
-export MESH402_TEST_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
+pinned_venv "$PWD/target/moto-venv" "moto[server]==5.1.18"
+export MESH402_TEST_MOTO_SERVER="$PWD/target/moto-venv/bin/moto_server"
 
 if ! command -v promtool >/dev/null 2>&1; then
   echo "test.sh: installing Debian's prometheus (the metrics test checks /metrics with promtool)"
