@@ -212,6 +212,16 @@ async fn api_nodes_record_jobs_and_a_worker_generates_them() {
         let bytes = response.bytes().await.unwrap();
         assert_eq!(&bytes[..4], b"glTF");
     }
+    // The development wallet's ledger is in the database: an invoice paid through one node is paid for all.
+    let challenge = client.post(format!("{}/api/l402/3d-model", first.url)).json(&disc_body([1, 2, 3])).send();
+    let challenge: Value = challenge.await.unwrap().json().await.unwrap();
+    let invoice = json!({ "invoice": challenge["invoice"] });
+    let paid = client.post(format!("{}/dev/pay", first.url)).json(&invoice).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+    let again = client.post(format!("{}/dev/pay", second.url)).json(&invoice).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a second payment of the invoice through the other node");
+    assert_eq!(again.json::<Value>().await.unwrap()["error"]["code"], "invoice_already_paid");
+
     let store = mesh402_store::SqlJobStore::connect_postgres(&schema.url).await.unwrap();
     let counts = mesh402_store::JobStore::count_by_state(&store).await.unwrap();
     let succeeded = counts.iter().find(|(state, _)| *state == mesh402_store::JobState::Succeeded).map(|(_, n)| *n);

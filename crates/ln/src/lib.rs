@@ -22,7 +22,7 @@ mod nwc;
 mod pay;
 
 pub use cln::{Cln, ClnSettings};
-pub use dev_wallet::{DevWallet, PayError};
+pub use dev_wallet::{DevWallet, LedgerError, LedgerFile, PaidLedger, PayError};
 pub use http::{InvoiceFacts, Secret, install_crypto_provider, invoice_facts};
 pub use lnbits::{Lnbits, LnbitsSettings};
 pub use lnd::{Lnd, LndSettings, macaroon_hex};

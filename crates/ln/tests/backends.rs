@@ -106,7 +106,8 @@ async fn the_dev_wallet_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
     let wallet = dev_wallet(dir.path());
     let payer = wallet.clone();
-    create_lookup_settle_lookup(wallet.as_ref(), |bolt11| async move { payer.pay(&bolt11, unix_now()).unwrap() }).await;
+    create_lookup_settle_lookup(wallet.as_ref(), |bolt11| async move { payer.pay(&bolt11, unix_now()).await.unwrap() })
+        .await;
     measure_creation(wallet.as_ref(), 50).await;
 }
 
@@ -289,7 +290,7 @@ fn lnd_router(node: Arc<FakeNode>) -> Router {
             return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "verification failed: signature mismatch");
         }
         let bolt11 = body["payment_request"].as_str().unwrap_or("");
-        match node.wallet.pay(bolt11, unix_now()) {
+        match node.wallet.pay(bolt11, unix_now()).await {
             Ok(preimage) => {
                 node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
                 axum::Json(json!({
@@ -346,7 +347,7 @@ async fn lnd_over_pinned_tls_passes_the_suite() {
     let url = serve_tls(lnd_router(node.clone()), der, key).await;
     let backend = lnd(&url, "0201036c6e64", Some(&pem)).unwrap();
     let wallet = node.wallet.clone();
-    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).unwrap() }).await;
+    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
 
     // What went over the wire: the macaroon header and the documented body shape.
     let (headers, body) = node.requests.lock().unwrap()[0].clone();
@@ -443,7 +444,7 @@ fn cln_router(node: Arc<FakeNode>) -> Router {
             return refusal;
         }
         let bolt11 = body["bolt11"].as_str().unwrap_or("");
-        match node.wallet.pay(bolt11, unix_now()) {
+        match node.wallet.pay(bolt11, unix_now()).await {
             Ok(preimage) => {
                 node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
                 axum::Json(json!({
@@ -500,7 +501,7 @@ async fn core_lightning_passes_the_suite() {
     let url = serve(cln_router(node.clone())).await;
     let backend = cln(&url, "rune-abc");
     let wallet = node.wallet.clone();
-    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).unwrap() }).await;
+    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
 
     let requests = node.requests.lock().unwrap().clone();
     let (headers, body) = &requests[0];
@@ -853,7 +854,7 @@ mod nwc_fake {
                 };
                 (Some(ResponseResult::LookupInvoice(found)), None)
             }
-            RequestParams::PayInvoice(params) => match node.wallet.pay(&params.invoice, unix_now()) {
+            RequestParams::PayInvoice(params) => match node.wallet.pay(&params.invoice, unix_now()).await {
                 Ok(preimage) => {
                     let paid = PayInvoiceResponse { preimage: preimage.to_hex(), fees_paid: Some(0) };
                     (Some(ResponseResult::PayInvoice(paid)), None)
@@ -882,7 +883,7 @@ async fn nostr_wallet_connect_passes_the_suite() {
     let uri = nwc_fake::uri(&wallet, &relay, &client);
     let backend = nwc(&uri, TIMEOUT);
     let payer = node.wallet.clone();
-    create_lookup_settle_lookup(&backend, |bolt11| async move { payer.pay(&bolt11, unix_now()).unwrap() }).await;
+    create_lookup_settle_lookup(&backend, |bolt11| async move { payer.pay(&bolt11, unix_now()).await.unwrap() }).await;
 
     // The request as the wallet decrypted it: NIP-47's method and parameters.
     let (_, sent) = node.requests.lock().unwrap()[0].clone();

@@ -71,8 +71,7 @@ pub async fn dev_pay(
     })?;
     let wallet = state.dev_wallet.clone().ok_or_else(ApiError::not_found)?;
     let now = mesh402_service::unix_now();
-    let paid =
-        tokio::task::spawn_blocking(move || wallet.pay(&pay.invoice, now)).await.map_err(|_| ApiError::internal())?;
+    let paid = wallet.pay(&pay.invoice, now).await;
     match paid {
         Ok(preimage) => Ok(Json(json!({
             "preimage": preimage.to_hex(),

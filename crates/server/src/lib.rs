@@ -13,6 +13,7 @@
 
 pub mod config;
 mod dev_pay;
+mod dev_wallet_ledger;
 pub mod discovery;
 mod downloads;
 mod endpoint;
@@ -139,6 +140,19 @@ pub async fn build_with_generator(
     let server_secret = load_or_create_secret(&secret_path).map_err(io_error(&secret_path))?;
     let keyring = Keyring::new(ServerSecret::from_bytes(server_secret));
 
+    let (jobs, generation) = match (&config.database, config.role) {
+        (DatabaseChoice::Sqlite, _) => {
+            let store = SqlJobStore::open_sqlite(&data_dir.join("mesh402.db")).await?;
+            (store, Generation::Sole)
+        }
+        (DatabaseChoice::Postgres(url), role) => {
+            let store = SqlJobStore::connect_postgres(url.expose()).await?;
+            (store, if role == Role::Api { Generation::Elsewhere } else { Generation::Shared })
+        }
+    };
+    tracing::info!(database = ?jobs.dialect(), role = ?config.role, "job records");
+    let jobs = Arc::new(jobs);
+
     let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError::Backend(error));
     // The backend, and the same node as the payer of refunds when it may pay with its credential.
     let by_backend = config.refunds == Refunds::ByBackend;
@@ -148,8 +162,18 @@ pub async fn build_with_generator(
         LightningChoice::Dev => {
             let key_path = data_dir.join("dev-wallet.key");
             let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
-            let ledger_path = data_dir.join("dev-wallet-paid.ledger");
-            let wallet = Arc::new(DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?);
+            // The ledger of paid invoices: in the database the nodes of a deployment share, else in a file.
+            let wallet = match &config.database {
+                DatabaseChoice::Postgres(_) => {
+                    let ledger = Box::new(dev_wallet_ledger::DatabaseLedger(jobs.clone()));
+                    DevWallet::with_ledger(&node_secret, ledger).map_err(io_error(&key_path))?
+                }
+                DatabaseChoice::Sqlite => {
+                    let ledger_path = data_dir.join("dev-wallet-paid.ledger");
+                    DevWallet::open(&node_secret, &ledger_path).map_err(io_error(&ledger_path))?
+                }
+            };
+            let wallet = Arc::new(wallet);
             tracing::info!(node_id = %wallet.node_id(), "using the development wallet (regtest)");
             (wallet.clone(), by_backend.then(|| wallet.clone() as Arc<dyn InvoicePayer>), Some(wallet))
         }
@@ -185,18 +209,6 @@ pub async fn build_with_generator(
     if config.metrics_listen.is_some() {
         metrics::handle();
     }
-    let (jobs, generation) = match (&config.database, config.role) {
-        (DatabaseChoice::Sqlite, _) => {
-            let store = SqlJobStore::open_sqlite(&data_dir.join("mesh402.db")).await?;
-            (store, Generation::Sole)
-        }
-        (DatabaseChoice::Postgres(url), role) => {
-            let store = SqlJobStore::connect_postgres(url.expose()).await?;
-            (store, if role == Role::Api { Generation::Elsewhere } else { Generation::Shared })
-        }
-    };
-    tracing::info!(database = ?jobs.dialect(), role = ?config.role, "job records");
-    let jobs = Arc::new(jobs);
     let files: Arc<dyn FileStore> = match &config.files {
         FileStoreChoice::Local => Arc::new(LocalFileStore::open(data_dir)?),
         FileStoreChoice::S3(settings) => {

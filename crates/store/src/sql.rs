@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mesh402_l402::TokenId;
+use mesh402_l402::{PaymentHash, Preimage, TokenId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -107,6 +107,38 @@ impl SqlJobStore {
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Records a payment of the development wallet (see `mesh402_ln::PaidLedger`): `true` when it is new, `false`
+    /// when that invoice had been paid before. One statement keyed by the payment hash, so exactly one of any
+    /// number of concurrent payments of an invoice, on any node, is new.
+    pub async fn record_dev_wallet_payment(&self, preimage: &Preimage, now: u64) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO dev_wallet_payments (payment_hash, preimage, paid_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (payment_hash) DO NOTHING",
+        )
+        .bind(preimage.hash().to_string())
+        .bind(preimage.to_hex())
+        .bind(to_i64("paid_at", now)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// The preimage of a recorded payment of the development wallet, if that invoice was paid.
+    pub async fn dev_wallet_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, StoreError> {
+        let row = sqlx::query("SELECT preimage FROM dev_wallet_payments WHERE payment_hash = $1")
+            .bind(payment_hash.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let preimage: Preimage = parse("preimage", row.try_get::<String, _>("preimage").map_err(db_error)?)?;
+        if preimage.hash() != *payment_hash {
+            return Err(StoreError::Corrupt { field: "preimage", value: payment_hash.to_string() });
+        }
+        Ok(Some(preimage))
     }
 
     async fn fetch_one(&self, sql: &'static str, value: String) -> Result<Option<Job>, StoreError> {

@@ -55,3 +55,42 @@ async fn a_running_job_survives_reopening_and_is_resumed() {
     assert_eq!((unfinished[0].state, unfinished[0].stage.as_deref()), (JobState::Running, Some("heights")));
     assert_eq!(unfinished[0].spec.image_kind, "webp");
 }
+
+/// The development wallet's ledger of paid invoices: of many concurrent payments of one invoice through two
+/// connections pools (two nodes of a deployment), exactly one is new, and both then read the same preimage.
+async fn dev_wallet_payments_are_recorded_once(first: SqlJobStore, second: SqlJobStore) {
+    use mesh402_l402::Preimage;
+    let preimage = Preimage([0x5a; 32]);
+    let mut attempts = tokio::task::JoinSet::new();
+    for attempt in 0..16 {
+        let store = if attempt % 2 == 0 { first.clone() } else { second.clone() };
+        let preimage = preimage.clone();
+        attempts.spawn(async move { store.record_dev_wallet_payment(&preimage, 1_000).await.unwrap() });
+    }
+    let new = attempts.join_all().await.into_iter().filter(|&new| new).count();
+    assert_eq!(new, 1, "exactly one of the concurrent payments is recorded");
+    for store in [&first, &second] {
+        assert_eq!(store.dev_wallet_preimage(&preimage.hash()).await.unwrap(), Some(preimage.clone()));
+        assert_eq!(store.dev_wallet_preimage(&PaymentHash([1; 32])).await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_records_each_dev_wallet_payment_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mesh402.db");
+    let first = SqlJobStore::open_sqlite(&path).await.unwrap();
+    let second = SqlJobStore::open_sqlite(&path).await.unwrap();
+    dev_wallet_payments_are_recorded_once(first, second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_records_each_dev_wallet_payment_once_across_nodes() {
+    let Some(server) = server_url() else { return };
+    let schema = TestSchema::create(&server).await;
+    let first = SqlJobStore::connect_postgres(&schema.url).await.unwrap();
+    let second = SqlJobStore::connect_postgres(&schema.url).await.unwrap();
+    dev_wallet_payments_are_recorded_once(first.clone(), second.clone()).await;
+    drop((first, second));
+    schema.drop_schema().await;
+}
