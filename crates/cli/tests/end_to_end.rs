@@ -332,11 +332,8 @@ async fn every_bad_credential_gets_a_fresh_challenge() {
         let secret: [u8; 32] = std::fs::read(server.data_dir.as_path().join("server.key")).unwrap().try_into().unwrap();
         let keyring = Keyring::new(ServerSecret::from_bytes(secret));
         let paid = Preimage::from_str(&preimage).unwrap();
-        let request = mesh402_service::ModelRequest {
-            image: png.clone(),
-            kind: mesh402_mesh::ImageKind::Png,
-            params: Default::default(),
-        };
+        let request =
+            mesh402_service::ModelRequest::image(png.clone(), mesh402_mesh::ImageKind::Png, Default::default());
         let identifier = Identifier { payment_hash: paid.hash(), token_id: TokenId([9; 32]) };
         let macaroon = mint(
             &keyring,

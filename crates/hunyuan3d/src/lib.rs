@@ -13,6 +13,11 @@
 //!
 //! The server makes GLB only, so other formats are refused by the preflight, before any invoice; the picture
 //! itself is checked by the embedded preflight (a blank or noise picture is refused there too).
+//!
+//! The server also makes a model from a text prompt (its `text` field instead of `image`: it draws the picture
+//! first with its text-to-image model, which it must run with `--enable_t23d`), so this generator accepts
+//! prompts. The fallback cannot: a prompt whose model server fails ends as the server's fault, not as a model of
+//! something else.
 
 #![deny(missing_docs)]
 
@@ -126,15 +131,14 @@ impl Hunyuan3d {
     fn generate_remote(
         &self,
         runner: &Runner,
-        image: &[u8],
+        source: Source<'_>,
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Vec<u8>, GlbFacts), RemoteError> {
         let started = Instant::now();
         let deadline = started + self.settings.deadline;
         progress(Progress { stage: Stage::Decode, percent: 0 });
-        let body = serde_json::json!({
-            "image": STANDARD.encode(image),
+        let mut body = serde_json::json!({
             "texture": self.settings.texture,
             "seed": 1234,
             "octree_resolution": 256,
@@ -142,6 +146,10 @@ impl Hunyuan3d {
             "face_count": params.target_faces,
             "type": "glb",
         });
+        match source {
+            Source::Image(image) => body["image"] = STANDARD.encode(image).into(),
+            Source::Text(prompt) => body["text"] = prompt.into(),
+        }
         let uid = runner.run(self.send(&body, deadline))?;
         let mut polls = 0u32;
         let encoded = loop {
@@ -254,6 +262,13 @@ impl Hunyuan3d {
     }
 }
 
+/// What the model server makes a model of: the `image` or the `text` of `POST /send`.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Image(&'a [u8]),
+    Text(&'a str),
+}
+
 /// Runs the client's futures from the blocking thread `generate` is called on: on the service's runtime when
 /// there is one (a blocking thread of it), else on a small runtime of its own (a test, a tool).
 enum Runner {
@@ -289,11 +304,42 @@ fn without_url(error: &reqwest::Error) -> String {
     kind.to_owned()
 }
 
+impl Hunyuan3d {
+    /// One model from the server, as a [`Model`]; the error when it did not deliver.
+    fn remote_model(
+        &self,
+        source: Source<'_>,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, RemoteError> {
+        let started = Instant::now();
+        let runner = Runner::new().map_err(|error| RemoteError::Unavailable(error.to_string()))?;
+        let (bytes, facts) = self.generate_remote(&runner, source, params, progress)?;
+        progress(Progress { stage: Stage::Encode, percent: 100 });
+        Ok(Model {
+            files: vec![OutputFile { name: "model.glb".into(), media_type: Format::Glb.media_type(), bytes }],
+            stats: Stats {
+                n_faces: u32::try_from(facts.triangles).unwrap_or(u32::MAX),
+                n_vertices: u32::try_from(facts.vertices).unwrap_or(u32::MAX),
+                mask_source: MaskSource::External,
+                n_parts: facts.meshes,
+                stage_ms: vec![(Stage::Heights, started.elapsed().as_secs_f64() * 1e3)],
+            },
+        })
+    }
+}
+
+/// The server makes GLB models only.
+fn glb_only(params: &MeshParams) -> Result<(), MeshError> {
+    if params.format != Format::Glb {
+        return Err(MeshError::InvalidOption("this server's model generator makes GLB models only".into()));
+    }
+    Ok(())
+}
+
 impl ModelGenerator for Hunyuan3d {
     fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
-        if params.format != Format::Glb {
-            return Err(MeshError::InvalidOption("this server's model generator makes GLB models only".into()));
-        }
+        glb_only(params)?;
         EmbeddedGenerator.preflight(image, kind, params)
     }
 
@@ -304,23 +350,8 @@ impl ModelGenerator for Hunyuan3d {
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, MeshError> {
-        let started = Instant::now();
-        let runner = Runner::new().map_err(|error| MeshError::GeneratorUnavailable { reason: error.to_string() })?;
-        let outcome = self.generate_remote(&runner, image, params, progress);
-        match outcome {
-            Ok((bytes, facts)) => {
-                progress(Progress { stage: Stage::Encode, percent: 100 });
-                Ok(Model {
-                    files: vec![OutputFile { name: "model.glb".into(), media_type: Format::Glb.media_type(), bytes }],
-                    stats: Stats {
-                        n_faces: u32::try_from(facts.triangles).unwrap_or(u32::MAX),
-                        n_vertices: u32::try_from(facts.vertices).unwrap_or(u32::MAX),
-                        mask_source: MaskSource::External,
-                        n_parts: facts.meshes,
-                        stage_ms: vec![(Stage::Heights, started.elapsed().as_secs_f64() * 1e3)],
-                    },
-                })
-            }
+        match self.remote_model(Source::Image(image), params, progress) {
+            Ok(model) => Ok(model),
             Err(error) => match &self.fallback {
                 Some(fallback) => {
                     tracing::warn!(reason = %error, "the model server did not deliver; the fallback generator runs");
@@ -329,5 +360,18 @@ impl ModelGenerator for Hunyuan3d {
                 None => Err(error.into()),
             },
         }
+    }
+
+    fn preflight_prompt(&self, _prompt: &str, params: &MeshParams) -> Result<(), MeshError> {
+        glb_only(params)
+    }
+
+    fn generate_from_prompt(
+        &self,
+        prompt: &str,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, MeshError> {
+        Ok(self.remote_model(Source::Text(prompt), params, progress)?)
     }
 }

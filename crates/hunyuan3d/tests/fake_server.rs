@@ -251,3 +251,36 @@ fn the_preflight_refuses_formats_the_server_cannot_make_and_pictures_that_show_n
     assert!(generator.preflight(&picture(), ImageKind::Png, &MeshParams::default()).is_ok());
     assert!(Hunyuan3d::new(settings("ftp://gpu"), None).is_err());
 }
+
+#[test]
+fn a_prompt_is_sent_as_text_and_its_model_checked_like_a_pictures() {
+    let (fake, url, _runtime) = start(Behaviour::Good);
+    let generator = Hunyuan3d::new(settings(&url), Some(Arc::new(EmbeddedGenerator))).unwrap();
+    assert!(generator.preflight_prompt("a red teapot", &MeshParams::default()).is_ok());
+    let obj = MeshParams { format: Format::Obj, ..MeshParams::default() };
+    assert_eq!(generator.preflight_prompt("a red teapot", &obj).unwrap_err().code(), "invalid_option");
+    let model = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap();
+    assert_eq!(model.files[0].bytes, fake.model);
+    let bodies = fake.bodies.lock().unwrap();
+    assert_eq!(bodies[0]["text"], "a red teapot");
+    assert!(bodies[0].get("image").is_none(), "a prompt sends no picture: {}", bodies[0]);
+    assert_eq!(bodies[0]["type"], "glb");
+}
+
+#[test]
+fn a_prompt_whose_server_fails_is_the_servers_fault_even_with_a_fallback() {
+    for behaviour in [Behaviour::Truncated, Behaviour::NeverDone] {
+        let (_fake, url, _runtime) = start(behaviour);
+        let settings = Hunyuan3dSettings { deadline: Duration::from_secs(1), ..settings(&url) };
+        let generator = Hunyuan3d::new(settings, Some(Arc::new(EmbeddedGenerator))).unwrap();
+        let error = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap_err();
+        assert!(!error.is_client_error(), "{behaviour:?}: {error}");
+        assert!(["mesh_check_failed", "generator_unavailable"].contains(&error.code()), "{behaviour:?}: {error}");
+    }
+}
+
+#[test]
+fn the_embedded_generator_refuses_prompts() {
+    let refused = EmbeddedGenerator.preflight_prompt("a red teapot", &MeshParams::default()).unwrap_err();
+    assert_eq!((refused.code(), refused.is_client_error()), ("prompt_unsupported", true));
+}

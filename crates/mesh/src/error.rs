@@ -75,6 +75,11 @@ pub enum MeshError {
         /// What went wrong.
         reason: String,
     },
+    /// The request carries a text prompt, but this server's generator makes models from images only.
+    #[error(
+        "This server's model generator makes models from pictures only; send an \"image\" instead of a \"prompt\"."
+    )]
+    PromptUnsupported,
     /// Another generator (a model server over the network) did not deliver in time or at all; not the caller's
     /// fault.
     #[error("The model server did not deliver a model ({reason}).")]
@@ -99,6 +104,7 @@ impl MeshError {
             MeshError::SegmentationFailed { .. } => "segmentation_failed",
             MeshError::EncodeFailed { .. } => "encode_failed",
             MeshError::GeneratorUnavailable { .. } => "generator_unavailable",
+            MeshError::PromptUnsupported => "prompt_unsupported",
         }
     }
 

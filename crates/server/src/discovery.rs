@@ -20,7 +20,7 @@ use mesh402_mesh::{
 };
 use serde_json::{Value, json};
 
-use crate::config::{Config, LightningChoice, Refunds};
+use crate::config::{Config, GeneratorChoice, LightningChoice, Refunds};
 use crate::{AppState, error_codes};
 
 /// The product's name in every discovery document.
@@ -56,6 +56,8 @@ pub struct Offer {
     pub public_url: String,
     /// Whether a paid job that cannot be delivered is refunded (the backend can pay).
     pub refunds: bool,
+    /// Whether requests may carry a text `prompt` instead of an image (the generator makes models from text).
+    pub prompts: bool,
 }
 
 impl Offer {
@@ -78,6 +80,7 @@ impl Offer {
             },
             public_url: public_url.trim_end_matches('/').to_owned(),
             refunds: config.refunds != Refunds::Off,
+            prompts: matches!(config.generator, GeneratorChoice::Hunyuan3d { .. }),
         }
     }
 
@@ -97,7 +100,7 @@ pub fn request_schema(offer: &Offer) -> Value {
     let defaults = MeshParams::default();
     let powers: Vec<u32> =
         (0..16).map(|k| 1u32 << k).filter(|&s| (MIN_TEXTURE_SIZE..=MAX_TEXTURE_SIZE).contains(&s)).collect();
-    json!({
+    let mut schema = json!({
         "type": "object",
         "required": ["image"],
         "additionalProperties": false,
@@ -148,7 +151,20 @@ pub fn request_schema(offer: &Offer) -> Value {
                                 geometry only.",
             },
         },
-    })
+    });
+    if offer.prompts {
+        // Either a picture or a text prompt, never both.
+        schema["required"] = json!([]);
+        schema["oneOf"] = json!([{ "required": ["image"] }, { "required": ["prompt"] }]);
+        schema["properties"]["prompt"] = json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": mesh402_service::MAX_PROMPT_BYTES,
+            "description": "Instead of an image: what the model should show, in words (the model server draws it, \
+                            then models it). Plain text, at most 1000 bytes.",
+        });
+    }
+    schema
 }
 
 /// A value's serde name (the option enums' names are declared once, in the generator).

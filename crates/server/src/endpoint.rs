@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use mesh402_service::{ModelRequest, RedeemError};
+use mesh402_service::{ModelInput, ModelRequest, RedeemError};
 use serde_json::json;
 
 use crate::AppState;
@@ -93,21 +93,28 @@ pub async fn quote_model(
         .on_preflight_pool(async {
             let request = parse_off_thread(body).await?;
             let checked = state.service.preflight(&request).await?;
-            Ok::<_, ApiError>(json!({
+            let mut answer = json!({
                 "price_sats": state.offer.price_sats,
                 "accepted": true,
                 "options": request.params,
-                "image": {
-                    "media_type": request.kind.media_type(),
-                    "width": checked.width,
-                    "height": checked.height,
-                },
                 "limits": {
                     "max_body_bytes": state.offer.max_body_bytes,
                     "invoice_expiry_secs": state.offer.invoice_expiry_secs,
                     "token_lifetime_secs": state.offer.token_lifetime_secs,
                 },
-            }))
+            });
+            match (&request.input, checked) {
+                (ModelInput::Image { kind, .. }, Some(checked)) => {
+                    answer["image"] = json!({
+                        "media_type": kind.media_type(),
+                        "width": checked.width,
+                        "height": checked.height,
+                    });
+                }
+                (ModelInput::Prompt(prompt), _) => answer["prompt"] = json!(prompt),
+                (ModelInput::Image { .. }, None) => {}
+            }
+            Ok::<_, ApiError>(answer)
         })
         .await??;
     drop(reservation);

@@ -57,7 +57,8 @@ pub const MODEL: &[ErrorCode] = &[
         when: "No credential, or one that is invalid, expired, unpaid, revoked or for another request. The body also has `macaroon`, `invoice`, `payment_hash`, `amount_sats`, `expires_at`. Pay and repeat the identical request.",
     },
     ErrorCode { status: 400, code: "invalid_json", when: "The body is not a JSON object." },
-    ErrorCode { status: 400, code: "missing_image", when: "No `image` field." },
+    ErrorCode { status: 400, code: "missing_image", when: "No `image` field (and no `prompt`)." },
+    ErrorCode { status: 400, code: "image_and_prompt", when: "Both an `image` and a `prompt`: send one of them." },
     ErrorCode { status: 400, code: "invalid_image_field", when: "`image` is not a string." },
     ErrorCode { status: 400, code: "invalid_data_uri", when: "`image` is not a `data:<type>;base64,<data>` URI." },
     ErrorCode { status: 400, code: "invalid_base64", when: "The data is not valid standard base64." },
@@ -97,6 +98,16 @@ pub const MODEL: &[ErrorCode] = &[
         when: "The picture shows no object: blank, one colour, fully transparent or noise (refused before any invoice); or, rarely, a paid picture in which segmentation found nothing to model (then the job ends with `generation_rejected`). The message says what works.",
     },
     ErrorCode { status: 422, code: "invalid_option", when: "An unknown option, or a value out of range." },
+    ErrorCode {
+        status: 422,
+        code: "invalid_prompt",
+        when: "`prompt` is not a string, is blank, is over 1000 bytes or holds control characters.",
+    },
+    ErrorCode {
+        status: 422,
+        code: "prompt_unsupported",
+        when: "A `prompt` for a server whose generator makes models from pictures only (the embedded one); only a Hunyuan3D-2 model server makes models from text. Refused before any invoice.",
+    },
     ErrorCode {
         status: 422,
         code: "generation_rejected",

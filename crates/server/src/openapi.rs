@@ -436,7 +436,7 @@ fn schemas(offer: &Offer) -> Value {
         },
         "Quote": {
             "type": "object",
-            "required": ["price_sats", "accepted", "options", "image"],
+            "required": ["price_sats", "accepted", "options"],
             "properties": {
                 "price_sats": { "type": "integer", "const": offer.price_sats },
                 "accepted": { "type": "boolean", "const": true },
@@ -450,6 +450,7 @@ fn schemas(offer: &Offer) -> Value {
                         "height": { "type": "integer" },
                     },
                 },
+                "prompt": { "type": "string", "description": "The prompt, as it is bound (trimmed)." },
                 "limits": { "type": "object" },
             },
         },

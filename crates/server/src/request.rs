@@ -1,13 +1,15 @@
 //! Turns the request body into a [`ModelRequest`], with a clear error for every way it can be wrong.
 //!
-//! Body: `{"image": "data:<png|jpeg|webp media type>;base64,<data>", <generator options>…}`. Options are the
-//! `MeshParams` fields at the top level; unknown keys are errors, not silently ignored.
+//! Body: `{"image": "data:<png|jpeg|webp media type>;base64,<data>", <generator options>…}`, or `{"prompt":
+//! "<text>", …}` instead of the image (for a generator that makes models from text; the others refuse it in the
+//! preflight, before any invoice). Options are the `MeshParams` fields at the top level; unknown keys are errors,
+//! not silently ignored.
 
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use mesh402_mesh::{ImageKind, MeshParams};
-use mesh402_service::ModelRequest;
+use mesh402_service::{MAX_PROMPT_BYTES, ModelInput, ModelRequest};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -26,27 +28,62 @@ pub fn parse_model_request(body: &[u8]) -> Result<ModelRequest, ApiError> {
     let Value::Object(mut fields) = value else {
         return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object with an \"image\" field."));
     };
-    let image = match fields.remove("image") {
-        None | Some(Value::Null) => {
+    let image = fields.remove("image").filter(|value| !value.is_null());
+    let prompt = fields.remove("prompt").filter(|value| !value.is_null());
+    let params: MeshParams = serde_json::from_value(Value::Object(fields)).map_err(|error| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_option", format!("Invalid option: {error}."))
+    })?;
+    params.validate().map_err(ApiError::from)?;
+    let input = match (image, prompt) {
+        (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "missing_image",
-                "The \"image\" field is required: a data URI such as data:image/png;base64,….",
+                "image_and_prompt",
+                "Send either an \"image\" or a \"prompt\", not both.",
             ));
         }
-        Some(Value::String(image)) => image,
-        Some(_) => {
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "missing_image",
+                "The \"image\" field is required: a data URI such as data:image/png;base64,… (or a \"prompt\", \
+                 where the server's generator makes models from text).",
+            ));
+        }
+        (Some(Value::String(image)), None) => {
+            let (kind, bytes) = decode_data_uri(&image)?;
+            ModelInput::Image { bytes, kind }
+        }
+        (Some(_), None) => {
             return Err(ApiError::bad_request(
                 "invalid_image_field",
                 "The \"image\" field must be a string: a data URI such as data:image/png;base64,….",
             ));
         }
+        (None, Some(prompt)) => ModelInput::Prompt(check_prompt(prompt)?),
     };
-    let params: MeshParams = serde_json::from_value(Value::Object(fields)).map_err(|error| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_option", format!("Invalid option: {error}."))
-    })?;
-    params.validate().map_err(ApiError::from)?;
-    let (kind, image) = decode_data_uri(&image)?;
-    Ok(ModelRequest { image, kind, params })
+    Ok(ModelRequest { input, params })
+}
+
+/// A prompt must be a string of visible text, at most [`MAX_PROMPT_BYTES`]; surrounding white space is dropped
+/// (so it is not part of what the credential is bound to).
+fn check_prompt(prompt: Value) -> Result<String, ApiError> {
+    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_prompt", message);
+    let Value::String(prompt) = prompt else {
+        return Err(invalid("The \"prompt\" field must be a string: what the model should show.".into()));
+    };
+    let prompt = prompt.trim();
+    if prompt.is_empty() {
+        return Err(invalid("The prompt is empty.".into()));
+    }
+    if prompt.len() > MAX_PROMPT_BYTES {
+        return Err(invalid(format!(
+            "The prompt is {} bytes long; at most {MAX_PROMPT_BYTES} are accepted.",
+            prompt.len()
+        )));
+    }
+    if prompt.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid("The prompt holds control characters; send plain text.".into()));
+    }
+    Ok(prompt.to_owned())
 }
 
 /// Splits `data:<type>[;param]*;base64,<data>` and decodes the data.
@@ -109,14 +146,26 @@ mod tests {
         assert_eq!(code(r#"{"image": "data:image/png;base64,"}"#), "image_empty");
         assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "colour": "red"}"#), "invalid_option");
         assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "target_faces": 1}"#), "invalid_option");
+        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "prompt": "a cup"}"#), "image_and_prompt");
+        assert_eq!(code(r#"{"prompt": 5}"#), "invalid_prompt");
+        assert_eq!(code(r#"{"prompt": "  "}"#), "invalid_prompt");
+        assert_eq!(code(r#"{"prompt": "a\u0000cup"}"#), "invalid_prompt");
+        assert_eq!(code(&format!(r#"{{"prompt": "{}"}}"#, "a".repeat(MAX_PROMPT_BYTES + 1))), "invalid_prompt");
+        assert_eq!(code(r#"{"prompt": "a cup", "colour": "red"}"#), "invalid_option");
+    }
+
+    #[test]
+    fn a_prompt_is_trimmed_and_keeps_its_options() {
+        let request = parse_model_request(br#"{"prompt": "  a red teapot\n", "target_faces": 5000}"#).unwrap();
+        assert_eq!(request.input, ModelInput::Prompt("a red teapot".into()));
+        assert_eq!(request.params.target_faces, 5000);
     }
 
     #[test]
     fn a_good_body_decodes_with_options_and_lenient_padding() {
         let request =
             parse_model_request(br#"{"target_faces": 5000, "image": "DATA:image/PNG;base64,AAECAw"}"#).unwrap();
-        assert_eq!(request.kind, ImageKind::Png);
-        assert_eq!(request.image, vec![0, 1, 2, 3]);
+        assert_eq!(request.input, ModelInput::Image { bytes: vec![0, 1, 2, 3], kind: ImageKind::Png });
         assert_eq!(request.params.target_faces, 5000);
     }
 }

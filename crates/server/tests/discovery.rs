@@ -128,6 +128,19 @@ async fn the_quote_resolves_the_options_checks_the_photo_and_stores_nothing() {
     let (status, error) = post(&app, "/api/l402/quote", &json!({ "image": data_uri })).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("no_object_found")));
 
+    // A text prompt needs a generator that makes models from text; this one does not: refused before any invoice,
+    // by the quote and by the endpoint alike, and the request schema offers no prompt.
+    for path in ["/api/l402/quote", "/api/l402/3d-model"] {
+        let (status, error) = post(&app, path, &json!({ "prompt": "a red teapot" })).await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("prompt_unsupported"))
+        );
+        assert!(error.get("invoice").is_none(), "{error}");
+    }
+    let schema = get_json(&app, "/api/l402/3d-model").await["input_schema"].clone();
+    assert!(schema["properties"].get("prompt").is_none(), "{schema}");
+
     let counts = state.service.job_counts().await.unwrap();
     assert!(counts.iter().all(|(_, n)| *n == 0), "a quote stores no job: {counts:?}");
 }

@@ -2,7 +2,8 @@
 //! its documented API (`POST /send` → `{uid}`, `GET /status/{uid}` → processing, then completed with
 //! `model_base64`; a GPU server cannot run here): a paid request gets the server's GLB as its model, a format the
 //! model server cannot make is refused before any invoice, and a model server that never delivers fails the job
-//! after its retries, which then offers its refund. The client itself is tested in `crates/hunyuan3d/tests`.
+//! after its retries, which then offers its refund. A request may carry a text `prompt` instead of the image: the
+//! model server gets it as `text`. The client itself is tested in `crates/hunyuan3d/tests`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,14 +37,23 @@ struct ModelServer {
     glb: Vec<u8>,
     delivers: bool,
     sends: AtomicUsize,
+    texts: std::sync::Mutex<Vec<String>>,
 }
 
 /// Starts the stand-in; it completes every job on the second poll (or never, when it does not deliver).
 async fn model_server(delivers: bool) -> (Arc<ModelServer>, String) {
     let glb = EmbeddedGenerator.generate(&picture(), ImageKind::Png, &MeshParams::default(), &mut |_| {}).unwrap();
-    let server = Arc::new(ModelServer { glb: glb.files[0].bytes.clone(), delivers, sends: AtomicUsize::new(0) });
+    let server = Arc::new(ModelServer {
+        glb: glb.files[0].bytes.clone(),
+        delivers,
+        sends: AtomicUsize::new(0),
+        texts: Default::default(),
+    });
     async fn send(State(server): State<Arc<ModelServer>>, body: axum::Json<Value>) -> axum::Json<Value> {
-        assert!(body["image"].is_string() && body["type"] == "glb", "{}", body.0);
+        assert!(body["image"].is_string() != body["text"].is_string() && body["type"] == "glb", "{}", body.0);
+        if let Some(text) = body["text"].as_str() {
+            server.texts.lock().unwrap().push(text.to_owned());
+        }
         let n = server.sends.fetch_add(1, Ordering::SeqCst);
         axum::Json(json!({ "uid": format!("job-{n}") }))
     }
@@ -133,4 +143,31 @@ async fn a_model_server_that_never_delivers_fails_the_job_which_offers_its_refun
     assert_eq!(failed["error"]["code"], "generation_failed");
     assert_eq!(failed["refund"]["state"], "available", "{failed}");
     assert_eq!(model_server.sends.load(Ordering::SeqCst), mesh402_service::MAX_ATTEMPTS as usize, "one per attempt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_prompt_is_sent_as_text_and_gets_the_model_servers_glb() {
+    let (model_server, url) = model_server(true).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = app(data_dir.path(), &url).await;
+
+    // The request schema offers the prompt beside the image; the quote accepts it and shows it as it is bound.
+    let metadata = app.clone().oneshot(Request::get("/api/l402/3d-model").body(Body::empty()).unwrap()).await.unwrap();
+    let metadata: Value =
+        serde_json::from_slice(&axum::body::to_bytes(metadata.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert_eq!(metadata["input_schema"]["properties"]["prompt"]["type"], "string", "{metadata}");
+    let body = json!({ "prompt": "  a brass oil lamp  " });
+    let (status, quote) = post(&app, "/api/l402/quote", None, &body).await;
+    assert_eq!((status, &quote["prompt"]), (StatusCode::OK, &json!("a brass oil lamp")), "{quote}");
+    let (status, refused) =
+        post(&app, "/api/l402/3d-model", None, &json!({ "prompt": "a lamp", "format": "stl" })).await;
+    assert_eq!((status, &refused["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_option")));
+
+    let (status, done) = buy(&app, &body).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(*model_server.texts.lock().unwrap(), vec!["a brass oil lamp".to_owned()], "the prompt, as text");
+    let path = done["modelUrl"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    let download = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let bytes = axum::body::to_bytes(download.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(bytes.as_ref(), model_server.glb.as_slice(), "the model server's GLB is the model");
 }

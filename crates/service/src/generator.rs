@@ -20,6 +20,24 @@ pub trait ModelGenerator: Send + Sync + 'static {
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, MeshError>;
+
+    /// Checks that a request made from a text prompt can succeed, without generating. Generators that make
+    /// models from pictures only keep this default: every prompt is refused, before any invoice.
+    fn preflight_prompt(&self, prompt: &str, params: &MeshParams) -> Result<(), MeshError> {
+        let _ = (prompt, params);
+        Err(MeshError::PromptUnsupported)
+    }
+
+    /// Generates the model of a text prompt that [`preflight_prompt`](Self::preflight_prompt) accepted.
+    fn generate_from_prompt(
+        &self,
+        prompt: &str,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, MeshError> {
+        let _ = (prompt, params, progress);
+        Err(MeshError::PromptUnsupported)
+    }
 }
 
 /// The embedded, deterministic CPU generator of `mesh402-mesh`.

@@ -26,7 +26,7 @@ pub use invoice_status::{InvoiceStatus, InvoiceStatusError};
 pub use job_view::JobView;
 pub use quote::Quote;
 pub use refund::{REFUND_PAYMENT_TIMEOUT, RefundError, RefundReport, RefundView};
-pub use request::ModelRequest;
+pub use request::{MAX_PROMPT_BYTES, ModelInput, ModelRequest};
 pub use sweep::SweepReport;
 pub use worker::QUEUE_POLL;
 

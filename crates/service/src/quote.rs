@@ -7,7 +7,7 @@ use mesh402_l402::{Challenge, Identifier, MintParams, Msat, PaymentHash, TokenId
 use mesh402_ln::InvoiceRequest;
 use mesh402_mesh::Preflight;
 
-use crate::{ModelRequest, SERVICE_NAME, Service, ServiceError, unix_now};
+use crate::{ModelInput, ModelRequest, SERVICE_NAME, Service, ServiceError, unix_now};
 
 /// A price quote: the challenge to send, and what it asks for.
 #[derive(Debug, Clone)]
@@ -23,18 +23,21 @@ pub struct Quote {
 }
 
 impl Service {
-    /// Checks that `request` can succeed, before anyone pays for it.
-    pub async fn preflight(&self, request: &Arc<ModelRequest>) -> Result<Preflight, ServiceError> {
+    /// Checks that `request` can succeed, before anyone pays for it: the picture's size (`Some`), or `None` for
+    /// a prompt the generator accepts. A prompt to a generator that makes models from pictures only is refused
+    /// here (`prompt_unsupported`), so it never gets an invoice.
+    pub async fn preflight(&self, request: &Arc<ModelRequest>) -> Result<Option<Preflight>, ServiceError> {
         let generator = self.inner.generator.clone();
         let request = request.clone();
-        tokio::task::spawn_blocking(move || generator.preflight(&request.image, request.kind, &request.params))
-            .await
-            .map_err(ServiceError::Task)?
-            .map_err(
-                |error| {
-                    if error.is_client_error() { ServiceError::Input(error) } else { ServiceError::Generator(error) }
-                },
-            )
+        tokio::task::spawn_blocking(move || match &request.input {
+            ModelInput::Image { bytes, kind } => generator.preflight(bytes, *kind, &request.params).map(Some),
+            ModelInput::Prompt(prompt) => generator.preflight_prompt(prompt, &request.params).map(|()| None),
+        })
+        .await
+        .map_err(ServiceError::Task)?
+        .map_err(|error| {
+            if error.is_client_error() { ServiceError::Input(error) } else { ServiceError::Generator(error) }
+        })
     }
 
     /// Makes an invoice and a macaroon bound to `request`. Stores nothing.

@@ -46,13 +46,13 @@ impl Service {
         let params_json = request.canonical_params().map_err(ServiceError::Params)?;
         // The input is stored before the job is claimed, so a claimed job always has its input.
         let job_id = JobId::random();
-        self.inner.files.put_input(&job_id, &request.image).await?;
+        self.inner.files.put_input(&job_id, request.input.bytes()).await?;
         let new_job = NewJob {
             job_id,
             token_id: token.token_id,
             payment_hash: token.payment_hash,
             request_binding: binding,
-            image_kind: request.kind.as_str().to_owned(),
+            image_kind: request.input.kind_name().to_owned(),
             params_json,
             credential_expires_at: token.valid_until.unwrap_or(0),
             created_at: unix_now(),
@@ -81,7 +81,7 @@ impl Service {
                 tracing::info!(job_id = %job.spec.job_id, "retrying a failed job for its still-valid credential");
                 let job_id = job.spec.job_id;
                 if self.inner.files.input(&job_id).await?.is_none() {
-                    self.inner.files.put_input(&job_id, &request.image).await?;
+                    self.inner.files.put_input(&job_id, request.input.bytes()).await?;
                 }
                 // A refund claimed meanwhile wins: the requeue is then refused and the job is shown as it is.
                 self.inner.jobs.requeue(&job_id, unix_now()).await?;

@@ -4,26 +4,81 @@ use mesh402_l402::RequestBinding;
 use mesh402_mesh::{ImageKind, MeshParams};
 use sha2::{Digest, Sha256};
 
-/// What a client asked for, after the HTTP layer decoded it: the image bytes, their declared kind, and the
-/// generator parameters (defaults filled in).
+/// The longest text prompt accepted, in bytes of UTF-8.
+pub const MAX_PROMPT_BYTES: usize = 1000;
+
+/// What the model is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelInput {
+    /// A picture: the image file's bytes and the media type the client declared.
+    Image {
+        /// The image file's bytes.
+        bytes: Vec<u8>,
+        /// The media type the client declared.
+        kind: ImageKind,
+    },
+    /// A text prompt (only generators that take prompts accept it); at most [`MAX_PROMPT_BYTES`], no control
+    /// characters, not blank.
+    Prompt(String),
+}
+
+/// The stored name of a prompt input, where an image input stores its kind (`png`, `jpeg`, `webp`).
+const PROMPT_KIND: &str = "prompt";
+
+impl ModelInput {
+    /// What a job records as its input's kind: the image kind, or `prompt`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ModelInput::Image { kind, .. } => kind.as_str(),
+            ModelInput::Prompt(_) => PROMPT_KIND,
+        }
+    }
+
+    /// The bytes a job stores as its input: the image file, or the prompt's UTF-8.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            ModelInput::Image { bytes, .. } => bytes,
+            ModelInput::Prompt(prompt) => prompt.as_bytes(),
+        }
+    }
+
+    /// The input again from what a job stored ([`kind_name`](Self::kind_name) and [`bytes`](Self::bytes)).
+    pub fn from_stored(kind_name: &str, bytes: Vec<u8>) -> Result<ModelInput, String> {
+        if kind_name == PROMPT_KIND {
+            return String::from_utf8(bytes)
+                .map(ModelInput::Prompt)
+                .map_err(|_| "a stored prompt is not UTF-8".to_owned());
+        }
+        let kind: ImageKind = kind_name.parse().map_err(|error: mesh402_mesh::MeshError| error.to_string())?;
+        Ok(ModelInput::Image { bytes, kind })
+    }
+}
+
+/// What a client asked for, after the HTTP layer decoded it: the picture or prompt, and the generator parameters
+/// (defaults filled in).
 #[derive(Debug, Clone)]
 pub struct ModelRequest {
-    /// The image file's bytes.
-    pub image: Vec<u8>,
-    /// The media type the client declared.
-    pub kind: ImageKind,
+    /// What the model is made from.
+    pub input: ModelInput,
     /// Generator parameters.
     pub params: MeshParams,
 }
 
 impl ModelRequest {
+    /// A request for a model of a picture.
+    pub fn image(bytes: Vec<u8>, kind: ImageKind, params: MeshParams) -> ModelRequest {
+        ModelRequest { input: ModelInput::Image { bytes, kind }, params }
+    }
+
     /// The parameters as canonical JSON: fixed key order, every default spelled out. Two requests that differ
     /// only in JSON whitespace, key order or explicitly given defaults have the same canonical parameters.
     pub fn canonical_params(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(&self.params)
     }
 
-    /// The digest a credential is bound to: the image bytes, their kind and the canonical parameters.
+    /// The digest a credential is bound to: the input's kind (an image kind, or `prompt`), the canonical
+    /// parameters and the input's bytes. A picture's digest is what it has always been, so credentials bought
+    /// before prompts existed still verify.
     ///
     /// Parameters are plain data, so writing them as JSON does not fail; if it ever did, the failure is logged and
     /// the binding covers no parameters, and redeeming fails loudly where the job is recorded
@@ -35,11 +90,11 @@ impl ModelRequest {
         });
         let mut hasher = Sha256::new();
         hasher.update(b"mesh402 3d-model request v1\0");
-        hasher.update(self.kind.as_str().as_bytes());
+        hasher.update(self.input.kind_name().as_bytes());
         hasher.update(b"\0");
         hasher.update(params.as_bytes());
         hasher.update(b"\0");
-        hasher.update(&self.image);
+        hasher.update(self.input.bytes());
         RequestBinding(hasher.finalize().into())
     }
 }
@@ -49,7 +104,7 @@ mod tests {
     use super::*;
 
     fn request(image: &[u8]) -> ModelRequest {
-        ModelRequest { image: image.to_vec(), kind: ImageKind::Png, params: MeshParams::default() }
+        ModelRequest::image(image.to_vec(), ImageKind::Png, MeshParams::default())
     }
 
     #[test]
@@ -57,11 +112,28 @@ mod tests {
         let base = request(b"image");
         assert_eq!(base.binding(), request(b"image").binding());
         assert_ne!(base.binding(), request(b"imagf").binding());
-        let mut jpeg = request(b"image");
-        jpeg.kind = ImageKind::Jpeg;
+        let jpeg = ModelRequest::image(b"image".to_vec(), ImageKind::Jpeg, MeshParams::default());
         assert_ne!(base.binding(), jpeg.binding());
         let mut other_params = request(b"image");
         other_params.params.target_faces += 1;
         assert_ne!(base.binding(), other_params.binding());
+    }
+
+    #[test]
+    fn a_prompt_is_bound_apart_from_a_picture_of_the_same_bytes() {
+        let prompt = ModelRequest { input: ModelInput::Prompt("image".into()), params: MeshParams::default() };
+        assert_ne!(prompt.binding(), request(b"image").binding());
+        let other = ModelRequest { input: ModelInput::Prompt("imagf".into()), params: MeshParams::default() };
+        assert_ne!(prompt.binding(), other.binding());
+    }
+
+    #[test]
+    fn an_input_is_read_back_from_what_a_job_stores() {
+        for input in [ModelInput::Prompt("a red teapot".into()), request(b"png bytes").input] {
+            let stored = ModelInput::from_stored(input.kind_name(), input.bytes().to_vec()).unwrap();
+            assert_eq!(stored, input);
+        }
+        assert!(ModelInput::from_stored("prompt", vec![0xff]).is_err());
+        assert!(ModelInput::from_stored("gif", vec![]).is_err());
     }
 }

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model};
+use mesh402_mesh::{MeshError, MeshParams, Model};
 use std::time::Duration;
 
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState, ModelId};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::{Generation, JobView, Service, ServiceError, unix_now};
+use crate::{Generation, JobView, ModelInput, Service, ServiceError, unix_now};
 
 /// A generation failure as the worker sees it.
 struct Failure {
@@ -249,15 +249,18 @@ impl Service {
         let job_id = job.spec.job_id;
         let stored_request =
             |source: Box<dyn std::error::Error + Send + Sync>| ServiceError::StoredRequest { job_id, source };
-        let kind: ImageKind = job.spec.image_kind.parse().map_err(|error: MeshError| stored_request(error.into()))?;
         let params: MeshParams =
             serde_json::from_str(&job.spec.params_json).map_err(|error| stored_request(error.into()))?;
-        let image = self.inner.files.input(&job_id).await.map_err(ServiceError::from)?.ok_or_else(|| Failure {
+        let stored = self.inner.files.input(&job_id).await.map_err(ServiceError::from)?.ok_or_else(|| Failure {
             code: "input_missing",
-            message: "The uploaded image is no longer stored; send the same request again with your credential.".into(),
+            message:
+                "The uploaded picture or prompt is no longer stored; send the same request again with your credential."
+                    .into(),
             retryable: false,
             server_fault: true,
         })?;
+        let input =
+            ModelInput::from_stored(&job.spec.image_kind, stored).map_err(|error| stored_request(error.into()))?;
 
         let generator = self.inner.generator.clone();
         let jobs = self.inner.jobs.clone();
@@ -289,7 +292,10 @@ impl Service {
                     }
                 }
             };
-            generator.generate(&image, kind, &params, &mut on_progress)
+            match &input {
+                ModelInput::Image { bytes, kind } => generator.generate(bytes, *kind, &params, &mut on_progress),
+                ModelInput::Prompt(prompt) => generator.generate_from_prompt(prompt, &params, &mut on_progress),
+            }
         })
         .await
         .map_err(ServiceError::Task)??;

@@ -96,7 +96,7 @@ impl TestService {
             token_id: TokenId([n; 32]),
             payment_hash: PaymentHash([n; 32]),
             request_binding: request.binding(),
-            image_kind: request.kind.as_str().to_owned(),
+            image_kind: request.input.kind_name().to_owned(),
             params_json: request.canonical_params().expect("parameters as JSON"),
             credential_expires_at: unix_now() + 3600,
             created_at: unix_now(),
@@ -121,5 +121,5 @@ pub fn disc_png(size: u32, radius: f32) -> Vec<u8> {
 
 /// A request for a model of [`disc_png`] with default parameters.
 pub fn disc_request(size: u32, radius: f32) -> ModelRequest {
-    ModelRequest { image: disc_png(size, radius), kind: ImageKind::Png, params: MeshParams::default() }
+    ModelRequest::image(disc_png(size, radius), ImageKind::Png, MeshParams::default())
 }
