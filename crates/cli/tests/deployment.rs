@@ -3,13 +3,9 @@
 //! in the data directory; and two API nodes and two workers with the model files in an S3 bucket (moto), one
 //! worker and one API node killed with SIGKILL while they hold work.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use mesh402_testkit::ServerProcess;
+use mesh402_testkit::buyer::dev_wallet_credential as pay;
 use mesh402_testkit::postgres::{TestSchema, server_url};
+use mesh402_testkit::{ServerProcess, WorkerProcess};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,51 +13,13 @@ fn binary() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_mesh402"))
 }
 
-/// A running `mesh402 worker`; killed when dropped.
-struct Worker(Child);
-
-impl Worker {
-    fn start(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Worker {
-        let mut child = Command::new(binary())
-            .args(["worker", "--lease-secs", "3", "--data-dir"])
-            .arg(data_dir)
-            .args(args)
-            .envs(env.iter().copied())
-            .env("MESH402_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the mesh402 binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("reading the worker's stdout");
-        assert!(line.starts_with("mesh402 worker taking jobs"), "{line:?}");
-        Worker(child)
-    }
+fn worker(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+    WorkerProcess::start(binary(), data_dir, args, env)
 }
 
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A picture of a disc of `colour`: each colour is another request, so another payment and another job.
+/// A small picture of a disc of `colour`: each colour is another request, so another payment and another job.
 fn disc_body(colour: [u8; 3]) -> Value {
-    disc_body_of_size(colour, 96)
-}
-
-/// A `size`×`size` picture of a disc of `colour`.
-fn disc_body_of_size(colour: [u8; 3], size: u32) -> Value {
-    let (centre, radius) = (size as f32 / 2.0, size as f32 * 0.31);
-    let image = image::RgbaImage::from_fn(size, size, |x, y| {
-        let inside = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt() < radius;
-        if inside { image::Rgba([colour[0], colour[1], colour[2], 255]) } else { image::Rgba([0, 0, 0, 0]) }
-    });
-    let mut png = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
-    json!({ "image": format!("data:image/png;base64,{}", STANDARD.encode(png)) })
+    mesh402_testkit::buyer::disc_body(colour, 96)
 }
 
 /// Buys a model from `node`, paying with the development wallet: the challenge, the payment, the paid request.
@@ -76,19 +34,6 @@ async fn buy(client: &reqwest::Client, node: &str, body: &Value) -> (StatusCode,
         .await
         .unwrap();
     (answer.status(), answer.json().await.unwrap())
-}
-
-/// Asks `node` for the challenge of `body` and pays it with the development wallet; returns the `Authorization`
-/// header value of the credential.
-async fn pay(client: &reqwest::Client, node: &str, body: &Value) -> String {
-    let challenge = client.post(format!("{node}/api/l402/3d-model")).json(body).send().await.unwrap();
-    assert_eq!(challenge.status(), StatusCode::PAYMENT_REQUIRED);
-    let challenge: Value = challenge.json().await.unwrap();
-    let (macaroon, invoice) = (challenge["macaroon"].as_str().unwrap(), challenge["invoice"].as_str().unwrap());
-    let paid = client.post(format!("{node}/dev/pay")).json(&json!({ "invoice": invoice })).send().await.unwrap();
-    assert_eq!(paid.status(), StatusCode::OK);
-    let preimage = paid.json::<Value>().await.unwrap()["preimage"].as_str().unwrap().to_owned();
-    format!("L402 {macaroon}:{preimage}")
 }
 
 async fn count(store: &mesh402_store::SqlJobStore, state: mesh402_store::JobState) -> u64 {
@@ -110,8 +55,8 @@ async fn eight_paid_jobs_survive_a_killed_worker_and_a_killed_api_node_with_mode
     let env: Vec<(&str, &str)> = env.iter().map(|(key, value)| (*key, value.as_str())).collect();
     let mut doomed_node = ServerProcess::start_in_with_env(binary(), data_dir.path(), &["--role", "api"], &env);
     let surviving_node = ServerProcess::start_in_with_env(binary(), data_dir.path(), &["--role", "api"], &env);
-    let mut doomed_worker = Worker::start(data_dir.path(), &["--workers", "1"], &env);
-    let _surviving_worker = Worker::start(data_dir.path(), &["--workers", "1"], &env);
+    let mut doomed_worker = worker(data_dir.path(), &["--workers", "1"], &env);
+    let _surviving_worker = worker(data_dir.path(), &["--workers", "1"], &env);
 
     // Eight paid requests, half to each node, all waiting at once; the pictures are large enough (1.4 MP) that
     // both workers are busy for a while.
@@ -120,7 +65,7 @@ async fn eight_paid_jobs_survive_a_killed_worker_and_a_killed_api_node_with_mode
     // Every request is paid first, so that all eight paid requests then arrive together.
     let mut paid = Vec::new();
     for n in 0..8u8 {
-        let body = disc_body_of_size([30 * n + 20, 120, 200], 1200);
+        let body = mesh402_testkit::buyer::disc_body([30 * n + 20, 120, 200], 1200);
         let node = nodes[usize::from(n % 2)].clone();
         let authorization = pay(&client, &node, &body).await;
         paid.push((body, node, authorization));
@@ -194,7 +139,7 @@ async fn api_nodes_record_jobs_and_a_worker_generates_them() {
     let first = ServerProcess::start_in_with_env(binary(), data_dir.path(), &["--role", "api"], &env);
     let second = ServerProcess::start_in_with_env(binary(), data_dir.path(), &["--role", "api"], &env);
     assert_eq!((first.resumed, second.resumed), (0, 0), "an API node resumes nothing: workers do");
-    let _worker = Worker::start(data_dir.path(), &["--workers", "2"], &env);
+    let _worker = worker(data_dir.path(), &["--workers", "2"], &env);
 
     let client = reqwest::Client::new();
     let mut models = Vec::new();

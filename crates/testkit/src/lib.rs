@@ -6,13 +6,15 @@
 //! - [`TestService`]: a [`mesh402_service::Service`] built from those, with a helper that pays for a request.
 //! - [`job_store_story`] and [`file_store_story`]: the stories every [`mesh402_store::JobStore`] and
 //!   [`mesh402_store::FileStore`] implementation must pass.
-//! - [`ServerProcess`]: the real `mesh402` binary as a child process, for end-to-end tests.
+//! - [`ServerProcess`] and [`WorkerProcess`]: the real `mesh402` binary as child processes, for end-to-end tests
+//!   and benchmarks; [`buyer`]: request bodies and development-wallet credentials for them.
 //! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
 //! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
 
 #![deny(missing_docs)]
 
+pub mod buyer;
 mod file_story;
 mod generator;
 mod lightning;
@@ -29,6 +31,6 @@ pub use file_story::{file_store_story, read_location};
 pub use generator::FakeGenerator;
 pub use lightning::FakeLightning;
 pub use memory::{MemoryFileStore, MemoryJobStore};
-pub use process::ServerProcess;
+pub use process::{ServerProcess, WorkerProcess};
 pub use service::{TestService, disc_png, disc_request, test_config};
 pub use story::job_store_story;

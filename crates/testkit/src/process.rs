@@ -1,5 +1,6 @@
-//! The real `mesh402` binary as a child process for end-to-end tests: started on port 0 with a temporary data
-//! directory, its address read from the line it prints once listening, killed when dropped.
+//! The real `mesh402` binary as child processes for end-to-end tests and benchmarks: `serve` started on port 0
+//! with a temporary data directory, its address read from the line it prints once listening; `worker` started
+//! on a shared data directory, ready once it says it takes jobs. Both are killed when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -97,5 +98,37 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A running `mesh402 worker` (with a 3 s lease, so a killed worker's job is requeued soon); killed when dropped.
+pub struct WorkerProcess(pub Child);
+
+impl WorkerProcess {
+    /// Starts `binary worker` on `data_dir` with `args` and `env` (the database and object store settings), and
+    /// waits until it takes jobs.
+    pub fn start(binary: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+        let mut child = Command::new(binary)
+            .args(["worker", "--lease-secs", "3", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("MESH402_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the mesh402 binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("reading the worker's stdout");
+        assert!(line.starts_with("mesh402 worker taking jobs"), "{line:?}");
+        WorkerProcess(child)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
