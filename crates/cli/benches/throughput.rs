@@ -17,9 +17,9 @@ use mesh402_testkit::{ServerProcess, WorkerProcess};
 use serde_json::Value;
 
 /// Paid requests per round.
-const JOBS: usize = 12;
+const JOBS: usize = 32;
 /// Rounds per worker count.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn binary() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_mesh402"))
@@ -66,7 +66,20 @@ async fn main() {
         let schema = TestSchema::create(&server).await;
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let env = [("MESH402_DATABASE_URL", schema.url.as_str())];
-        let node = ServerProcess::start_in_with_env(binary(), data_dir.path(), &["--role", "api"], &env);
+        // One buyer makes every request: the per-client rate limits are raised out of the way.
+        let args = [
+            "--role",
+            "api",
+            "--challenges-per-minute",
+            "100000",
+            "--challenge-burst",
+            "100000",
+            "--unpaid-requests-per-minute",
+            "100000",
+            "--unpaid-burst",
+            "100000",
+        ];
+        let node = ServerProcess::start_in_with_env(binary(), data_dir.path(), &args, &env);
         let processes: Vec<WorkerProcess> =
             (0..workers).map(|_| WorkerProcess::start(binary(), data_dir.path(), &["--workers", "1"], &env)).collect();
         // One unmeasured round warms the database, the page cache and the segmentation network's weights.
