@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh402_client::{
     BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order,
-    PurchaseStatus, Refund, Secret, Step, Vault,
+    OrderInput, PurchaseStatus, Refund, Secret, Step, Vault,
 };
 use serde_json::{Map, Value, json};
 
@@ -21,11 +21,16 @@ const EXIT_CODES: &str = "exit codes: 0 done, 2 bad arguments or image, 3 over b
                           5 the server refused or failed, 6 the wallet's preimage did not match (not used), \
                           7 the saved purchase could not be read or written, 8 protocol or network error";
 
-/// What is bought: the image and the generator's options (a purchase is found again by exactly these).
+/// What is bought: the image (or prompt) and the generator's options (a purchase is found again by exactly these).
 #[derive(Debug, Args)]
 pub struct OrderArgs {
     /// The image: PNG, JPEG or WebP.
-    image: PathBuf,
+    #[arg(required_unless_present = "prompt", conflicts_with = "prompt")]
+    image: Option<PathBuf>,
+    /// Instead of an image: what the model should show, in words (only servers whose generator reads text, such as
+    /// a Hunyuan3D-2 model server, accept it; the others refuse it before any invoice).
+    #[arg(long, value_name = "TEXT")]
+    prompt: Option<String>,
     /// inflate (photos of objects) or extrude (logos, alpha art).
     #[arg(long, value_parser = ["inflate", "extrude"])]
     mode: Option<String>,
@@ -221,10 +226,17 @@ pub fn media_type_of(path: &std::path::Path) -> Result<&'static str, String> {
     }
 }
 
-/// The order for an image file and the generator's options.
+/// The order for an image file (or a prompt) and the generator's options.
 fn order(args: &OrderArgs) -> Result<Order, String> {
-    let media_type = media_type_of(&args.image)?;
-    let bytes = std::fs::read(&args.image).map_err(|err| format!("{}: {err}", args.image.display()))?;
+    let input = match (&args.image, &args.prompt) {
+        (Some(image), None) => {
+            let media_type = media_type_of(image)?;
+            let bytes = std::fs::read(image).map_err(|err| format!("{}: {err}", image.display()))?;
+            OrderInput::Image { bytes, media_type: media_type.into() }
+        }
+        (None, Some(prompt)) => OrderInput::Prompt(prompt.clone()),
+        _ => return Err("give an image file or --prompt, not both".into()),
+    };
     let mut options = Map::new();
     if let Some(mode) = &args.mode {
         options.insert("mode".into(), json!(mode));
@@ -235,7 +247,7 @@ fn order(args: &OrderArgs) -> Result<Order, String> {
     if let Some(faces) = args.target_faces {
         options.insert("target_faces".into(), json!(faces));
     }
-    Ok(Order { image: bytes, media_type: media_type.into(), options })
+    Ok(Order { input, options })
 }
 
 /// Runs the command and maps its outcome to an exit code.

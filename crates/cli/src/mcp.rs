@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use clap::Args;
-use mesh402_client::{Buyer, InvoicePayer, Order, PurchaseStatus, Vault};
+use mesh402_client::{Buyer, InvoicePayer, Order, OrderInput, PurchaseStatus, Vault};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
@@ -33,15 +33,20 @@ pub struct McpArgs {
     output_dir: Option<PathBuf>,
 }
 
-/// The image of a tool call: a local file, or base64 bytes with their media type.
+/// The image of a tool call: a local file, or base64 bytes with their media type; or, for a server whose generator
+/// reads text, a prompt instead.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub struct ImageInput {
-    /// Path of a local PNG, JPEG or WebP file. Give this or `image_base64`.
+    /// Path of a local PNG, JPEG or WebP file. Give this, `image_base64` or `prompt`.
     #[serde(default)]
     image_path: Option<String>,
-    /// The image's bytes in standard base64 (no data-URI prefix). Give this or `image_path`.
+    /// The image's bytes in standard base64 (no data-URI prefix). Give this, `image_path` or `prompt`.
     #[serde(default)]
     image_base64: Option<String>,
+    /// Instead of an image: what the model should show, in words. Only servers whose generator reads text accept
+    /// it (their request schema lists `prompt`); the others refuse it with prompt_unsupported before any invoice.
+    #[serde(default)]
+    prompt: Option<String>,
     /// With `image_base64`: `image/png`, `image/jpeg` or `image/webp`.
     #[serde(default)]
     media_type: Option<String>,
@@ -94,22 +99,26 @@ impl ImageInput {
         if let Some(faces) = self.target_faces {
             options.insert("target_faces".into(), json!(faces));
         }
-        let (image, media_type) = match (&self.image_path, &self.image_base64) {
-            (Some(path), None) => {
+        let input = match (&self.image_path, &self.image_base64, &self.prompt) {
+            (Some(path), None, None) => {
                 let path = std::path::Path::new(path);
-                let media_type = media_type_of(path)?;
-                (std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?, media_type.to_owned())
+                let media_type = media_type_of(path)?.to_owned();
+                OrderInput::Image {
+                    bytes: std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?,
+                    media_type,
+                }
             }
-            (None, Some(data)) => {
+            (None, Some(data), None) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(data.trim())
                     .map_err(|err| format!("image_base64 is not standard base64: {err}"))?;
                 let media_type = self.media_type.clone().ok_or("image_base64 needs media_type")?;
-                (bytes, media_type)
+                OrderInput::Image { bytes, media_type }
             }
-            _ => return Err("give exactly one of image_path and image_base64".into()),
+            (None, None, Some(prompt)) => OrderInput::Prompt(prompt.clone()),
+            _ => return Err("give exactly one of image_path, image_base64 and prompt".into()),
         };
-        Ok(Order { image, media_type, options })
+        Ok(Order { input, options })
     }
 }
 

@@ -1,7 +1,8 @@
 //! `mesh402 generate` against the real server (the binary on port 0, development wallet): it pays once and
 //! downloads a valid GLB, a rerun pays nothing, a budget below the price pays nothing (checked in the wallet's
 //! ledger of paid invoices), a wallet's wrong preimage is refused before it is sent, and a client killed after
-//! paying resumes on the next run without paying again.
+//! paying resumes on the next run without paying again; a prompt to a server whose generator reads no text is
+//! refused before any invoice.
 
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -91,6 +92,28 @@ fn over_budget_pays_nothing_and_exits_3() {
     assert!(!out.exists());
 }
 
+#[test]
+fn a_prompt_to_a_server_that_reads_no_text_is_refused_and_nothing_is_paid() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.glb");
+    let output = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .args(["generate", "--prompt", "a brass oil lamp", "-o"])
+        .arg(&out)
+        .args(["--server", &server.url, "--wallet", "dev", "--json", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", String::from_utf8_lossy(&output.stdout));
+    let answer = json_of(&output);
+    assert!(answer.to_string().contains("prompt_unsupported"), "{answer}");
+    assert_eq!(paid_invoices(&server), 0);
+    assert!(!out.exists());
+    // An image and a prompt at once is bad input, refused before the server is asked.
+    let both = generate(&server, &dir.path().join("state"), &out, &["--prompt", "a lamp"]).output().unwrap();
+    assert_eq!(both.status.code(), Some(2), "{}", String::from_utf8_lossy(&both.stderr));
+}
+
 /// A wallet that pays nothing and returns a preimage of its own making.
 #[derive(Debug)]
 struct LyingWallet;
@@ -115,8 +138,7 @@ async fn a_wrong_preimage_is_refused_before_it_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     let vault = Vault::new(dir.path().join("state"));
     let buyer = Buyer::new(&server.url, Arc::new(LyingWallet), 10_000, vault.clone()).unwrap();
-    let order =
-        Order { image: std::fs::read(photo()).unwrap(), media_type: "image/png".into(), options: Default::default() };
+    let order = Order::image(std::fs::read(photo()).unwrap(), "image/png", Default::default());
     match buyer.buy(&order, &mut |_| {}).await {
         Err(BuyError::WrongPreimage) => {}
         other => panic!("expected WrongPreimage, got {other:?}"),

@@ -2,7 +2,8 @@
 //! scripts/test.sh into a venv named by `MESH402_TEST_MCP_PYTHON`): the tools are listed, a photo is quoted and
 //! its model bought from the real server with the development wallet, and the purchase checked before and after
 //! (for free); with a session budget below the price the purchase is refused and nothing is paid; a picture the paid
-//! generation refuses is paid, checked (a refund is offered) and its refund claimed with `claim_refund`.
+//! generation refuses is paid, checked (a refund is offered) and its refund claimed with `claim_refund`; a text
+//! prompt is offered by the tools and refused by a server whose generator reads no text.
 
 use std::process::Command;
 
@@ -56,6 +57,10 @@ fn an_agent_lists_quotes_and_buys_within_its_budget() {
     assert!(poor["descriptions"]["generate_model"].as_str().unwrap().contains("budget"));
     let quote: Value = serde_json::from_str(poor["quote"]["text"].as_str().unwrap()).unwrap();
     assert!(quote["price_sats"].as_u64().unwrap() > 1);
+    // A prompt instead of an image: offered by the tools, refused by this server (its generator reads no text).
+    assert!(poor["input_schemas"]["generate_model"]["properties"]["prompt"].is_object(), "{poor}");
+    assert_eq!(poor["prompt_quote"]["is_error"], true, "{poor}");
+    assert!(poor["prompt_quote"]["text"].as_str().unwrap().contains("prompt_unsupported"), "{poor}");
     assert_eq!(poor["generate"]["is_error"], true);
     assert!(poor["generate"]["text"].as_str().unwrap().contains("over the budget"), "{poor}");
     assert_eq!(paid(), 0);

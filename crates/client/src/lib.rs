@@ -6,7 +6,7 @@
 //! Never twice: the purchase is saved in a [`Vault`] before it is paid and again with the preimage before the
 //! paid request is sent, so a rerun after a crash, a timeout or a `503` resumes with the saved credential and
 //! pays nothing. Works with any server that speaks mesh402's (the seed's) API: `POST` JSON with an `image` data
-//! URI, `{"modelUrl": …}` back.
+//! URI (or, where the server's generator reads text, a `prompt`), `{"modelUrl": …}` back.
 //!
 //! A paid job that fails for good may offer a [`Refund`] (on the error and in [`PurchaseStatus`]);
 //! [`Buyer::claim_refund`] claims it with the saved credential and an invoice of the buyer's wallet, and checks the
@@ -31,23 +31,47 @@ pub use vault::{Purchase, Vault};
 /// The path of the paid endpoint on a mesh402 server.
 pub const ENDPOINT: &str = "/api/l402/3d-model";
 
-/// What to buy: an image and the generator's options.
+/// What a model is made of: a picture, or (for a server whose generator makes models from text) a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderInput {
+    /// A picture file.
+    Image {
+        /// The image's bytes.
+        bytes: Vec<u8>,
+        /// `image/png`, `image/jpeg` or `image/webp`.
+        media_type: String,
+    },
+    /// A text prompt, sent as `prompt`; servers whose generator cannot read refuse it before any invoice.
+    Prompt(String),
+}
+
+/// What to buy: a picture or a prompt, and the generator's options.
 #[derive(Debug, Clone)]
 pub struct Order {
-    /// The image's bytes.
-    pub image: Vec<u8>,
-    /// `image/png`, `image/jpeg` or `image/webp`.
-    pub media_type: String,
+    /// What the model is made of.
+    pub input: OrderInput,
     /// Options sent at the top level of the body (`mode`, `format`, `target_faces`, …).
     pub options: Map<String, Value>,
 }
 
 impl Order {
-    /// The request body: `{"image": "data:<type>;base64,…", …options}`.
+    /// An order for a model of a picture.
+    pub fn image(bytes: Vec<u8>, media_type: impl Into<String>, options: Map<String, Value>) -> Order {
+        Order { input: OrderInput::Image { bytes, media_type: media_type.into() }, options }
+    }
+
+    /// The request body: `{"image": "data:<type>;base64,…", …options}` or `{"prompt": "…", …options}`.
     pub fn body(&self) -> Vec<u8> {
         let mut body = self.options.clone();
-        let data = base64::engine::general_purpose::STANDARD.encode(&self.image);
-        body.insert("image".into(), Value::String(format!("data:{};base64,{data}", self.media_type)));
+        match &self.input {
+            OrderInput::Image { bytes, media_type } => {
+                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+                body.insert("image".into(), Value::String(format!("data:{media_type};base64,{data}")));
+            }
+            OrderInput::Prompt(prompt) => {
+                body.insert("prompt".into(), Value::String(prompt.clone()));
+            }
+        }
         serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
     }
 }
