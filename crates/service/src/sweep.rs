@@ -1,4 +1,5 @@
-//! Retention: jobs, model files and inputs past their time are removed.
+//! Retention: jobs, model files and inputs past their time are removed. Only jobs at rest are (succeeded, failed
+//! or refunded): paid work still queued or running, and a refund being paid, stay whatever their age.
 
 use crate::{Service, ServiceError};
 
@@ -19,21 +20,25 @@ const ORPHAN_INPUT_AGE_SECS: u64 = 3600;
 const SWEEP_BATCH: u32 = 500;
 
 impl Service {
-    /// Removes jobs past their retention (records, model files, inputs) and inputs that never got a job.
+    /// Removes jobs at rest past their retention (records, model files, inputs) and inputs that never got a job.
     pub async fn sweep(&self, now: u64) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         let cutoff = now.saturating_sub(self.inner.config.retention.as_secs());
         loop {
-            let expired = self.inner.jobs.created_before(cutoff, SWEEP_BATCH).await?;
+            let expired = self.inner.jobs.at_rest_before(cutoff, SWEEP_BATCH).await?;
             if expired.is_empty() {
                 break;
             }
             for job in expired {
+                // The record goes first, and only if the job is still at rest (a refund may have been claimed since
+                // it was read): a crash after it leaves files without a job, never a job without its files.
+                if !self.inner.jobs.delete_at_rest(&job.spec.job_id).await? {
+                    continue;
+                }
                 if let Some(output) = &job.output {
                     self.inner.files.delete_model(&output.model_id).await?;
                 }
                 self.inner.files.delete_input(&job.spec.job_id).await?;
-                self.inner.jobs.delete(&job.spec.job_id).await?;
                 report.jobs += 1;
             }
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mesh402_l402::{Credential, Preimage, VerifyError};
 use mesh402_service::{RedeemError, ServiceError, unix_now};
-use mesh402_store::{JobId, JobState};
+use mesh402_store::{FileStore, JobId, JobState, JobStore};
 use mesh402_testkit::{FakeGenerator, TestService, disc_png, disc_request};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -109,7 +109,7 @@ async fn a_job_resumed_without_its_input_fails_as_a_server_fault() {
 }
 
 #[tokio::test]
-async fn the_sweep_removes_what_is_past_retention_and_orphaned_inputs() {
+async fn the_sweep_removes_what_is_past_retention_and_at_rest_and_orphaned_inputs() {
     let test = TestService::new(FakeGenerator::default());
     let (_, done) = test.buy(&disc_request(96, 40.0)).await;
     let model_id = done.output.expect("a model").model_id;
@@ -119,6 +119,14 @@ async fn the_sweep_removes_what_is_past_retention_and_orphaned_inputs() {
     assert_eq!(swept.jobs, 1);
     assert!(test.jobs.is_empty());
     assert!(test.files.model_file(&model_id, "model.glb").is_none());
+
+    // Paid work not at rest stays whatever its age: a queued job (no worker took it yet) keeps its record and
+    // its input.
+    let queued = test.queue_job(9, &disc_request(96, 41.0), Some(b"png")).await;
+    assert_eq!(test.service.sweep(now + 30 * 24 * 3600).await.unwrap().jobs, 0, "a queued paid job is kept");
+    assert_eq!(test.jobs.job(&queued).await.unwrap().map(|job| job.state), Some(JobState::Queued));
+    assert_eq!(test.files.n_inputs(), 1);
+    test.files.delete_input(&queued).await.unwrap();
 
     // An input that never got a job (a crash between storing it and claiming the job) goes too, once old.
     test.files.put_input_written_at(JobId([0xab; 16]), b"png", now);

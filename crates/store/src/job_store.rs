@@ -59,6 +59,15 @@ impl JobState {
     pub fn is_finished(&self) -> bool {
         !self.is_unfinished()
     }
+
+    /// The states in which nothing is in flight, neither a generation nor a refund payment: the only states in
+    /// which retention may remove a job.
+    pub const AT_REST: [JobState; 3] = [JobState::Succeeded, JobState::Failed, JobState::Refunded];
+
+    /// Whether the job is in one of [`AT_REST`](Self::AT_REST).
+    pub fn is_at_rest(&self) -> bool {
+        JobState::AT_REST.contains(self)
+    }
 }
 
 /// A name that is not a [`JobState`].
@@ -303,10 +312,13 @@ pub trait JobStore: Send + Sync + 'static {
     async fn settle_refund(&self, job_id: &JobId, outcome: &RefundOutcome, now: u64) -> Result<bool, StoreError>;
     /// Jobs whose refund is claimed but not settled, oldest first: the payments to resolve after a restart.
     async fn refunding(&self) -> Result<Vec<Job>, StoreError>;
-    /// Up to `limit` jobs created before `created_before` (unix seconds), oldest first: past their retention.
-    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError>;
-    /// Removes a job's record and its failures. Removing an unknown job is not an error.
-    async fn delete(&self, job_id: &JobId) -> Result<(), StoreError>;
+    /// Up to `limit` jobs created before `created_before` (unix seconds) and [at rest](JobState::AT_REST), oldest
+    /// first: past their retention. Paid work still queued or running, and refunds being paid, are never listed.
+    async fn at_rest_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Removes a job's record and its failures if the job is [at rest](JobState::AT_REST), in one step; returns
+    /// whether it did (false: unknown, or it moved on since it was read, for example a refund claimed or a retry
+    /// started meanwhile).
+    async fn delete_at_rest(&self, job_id: &JobId) -> Result<bool, StoreError>;
     /// How many jobs are in each state, every state listed (zero included), in [`JobState::ALL`]'s order.
     async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError>;
 }

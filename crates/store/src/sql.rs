@@ -260,6 +260,14 @@ macro_rules! startable {
     };
 }
 
+/// The condition of [`JobState::AT_REST`](crate::JobState::AT_REST): nothing in flight, so retention may remove
+/// the job (the store story checks that the two agree).
+macro_rules! at_rest {
+    () => {
+        "state IN ('succeeded', 'failed', 'refunded')"
+    };
+}
+
 #[async_trait]
 impl JobStore for SqlJobStore {
     async fn claim(&self, job: &NewJob) -> Result<Claim, StoreError> {
@@ -574,24 +582,29 @@ impl JobStore for SqlJobStore {
         Ok(counts)
     }
 
-    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
+    async fn at_rest_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
         // Cutoffs beyond the integer range mean "every job".
         let cutoff = i64::try_from(created_before).unwrap_or(i64::MAX);
         self.fetch_all(
-            sqlx::query("SELECT * FROM jobs WHERE created_at < $1 ORDER BY created_at, job_id LIMIT $2")
-                .bind(cutoff)
-                .bind(i64::from(limit)),
+            sqlx::query(concat!(
+                "SELECT * FROM jobs WHERE created_at < $1 AND ",
+                at_rest!(),
+                " ORDER BY created_at, job_id LIMIT $2"
+            ))
+            .bind(cutoff)
+            .bind(i64::from(limit)),
         )
         .await
     }
 
-    async fn delete(&self, job_id: &JobId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM jobs WHERE job_id = $1")
+    async fn delete_at_rest(&self, job_id: &JobId) -> Result<bool, StoreError> {
+        // The failures go with the job (ON DELETE CASCADE), in the same statement.
+        let deleted = sqlx::query(concat!("DELETE FROM jobs WHERE job_id = $1 AND ", at_rest!()))
             .bind(job_id.to_string())
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        Ok(())
+        Ok(deleted.rows_affected() == 1)
     }
 }
 

@@ -284,22 +284,25 @@ impl JobStore for MemoryJobStore {
             .collect())
     }
 
-    async fn created_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
+    async fn at_rest_before(&self, created_before: u64, limit: u32) -> Result<Vec<Job>, StoreError> {
         let jobs = lock(&self.inner);
-        let mut old =
-            MemoryJobStore::sorted(jobs.by_id.values().filter(|job| job.spec.created_at < created_before).cloned());
+        let old = jobs.by_id.values().filter(|job| job.spec.created_at < created_before && job.state.is_at_rest());
+        let mut old = MemoryJobStore::sorted(old.cloned());
         old.truncate(limit as usize);
         Ok(old)
     }
 
-    async fn delete(&self, job_id: &JobId) -> Result<(), StoreError> {
+    async fn delete_at_rest(&self, job_id: &JobId) -> Result<bool, StoreError> {
         let mut jobs = lock(&self.inner);
+        if !jobs.by_id.get(job_id).is_some_and(|job| job.state.is_at_rest()) {
+            return Ok(false);
+        }
         if let Some(job) = jobs.by_id.remove(job_id) {
             jobs.by_token.remove(&job.spec.token_id);
         }
         jobs.failures.retain(|(id, _)| id != job_id);
         jobs.leases.remove(job_id);
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -28,6 +28,21 @@ fn new_job(n: u8, created_at: u64) -> NewJob {
 /// The worker most of the story runs jobs on.
 const WORKER: WorkerId = WorkerId([0xa1; 16]);
 
+/// The worker that finishes what a story section leaves unfinished, so that it can be removed.
+const CLEANER: WorkerId = WorkerId([0xc1; 16]);
+
+/// Brings a job to rest (a queued or running one is finished, long after every lease of the story has run out)
+/// and removes it: how a story section cleans up, since retention removes only jobs at rest.
+async fn remove(store: &dyn JobStore, job_id: &JobId) {
+    const LATER: u64 = 1 << 40;
+    let Some(job) = store.job(job_id).await.unwrap() else { return };
+    if job.state.is_unfinished() {
+        assert!(store.start_attempt(job_id, &lease(CLEANER, LATER + 60), LATER).await.unwrap() > 0);
+        assert!(store.succeed(job_id, &CLEANER, &output(job_id.0[0]), LATER).await.unwrap());
+    }
+    assert!(store.delete_at_rest(job_id).await.unwrap(), "{:?} is at rest", store.job(job_id).await.unwrap());
+}
+
 /// A lease of `owner` that lasts until `expires_at`.
 fn lease(owner: WorkerId, expires_at: u64) -> Lease {
     Lease { owner, expires_at }
@@ -95,7 +110,7 @@ async fn claims_are_exactly_once(store: Arc<dyn JobStore>) {
     assert_eq!(job.spec.payment_hash, new_job(1, 1_000).payment_hash);
     assert_eq!(job.spec.request_binding, new_job(1, 1_000).request_binding);
     assert_eq!(job.spec.params_json, new_job(1, 1_000).params_json);
-    store.delete(&job.spec.job_id).await.unwrap();
+    remove(store.as_ref(), &job.spec.job_id).await;
     assert!(store.job_by_token(&TokenId([1; 32])).await.unwrap().is_none(), "deleted with its token");
 }
 
@@ -160,10 +175,10 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert_eq!((job.state, job.output), (JobState::Succeeded, Some(output(2))));
     assert_eq!(store.failures(&job_id).await.unwrap().len(), 2);
 
-    store.delete(&job_id).await.unwrap();
+    assert!(store.delete_at_rest(&job_id).await.unwrap());
     assert!(store.job(&job_id).await.unwrap().is_none());
     assert!(store.failures(&job_id).await.unwrap().is_empty(), "failures go with their job");
-    store.delete(&job_id).await.unwrap();
+    assert!(!store.delete_at_rest(&job_id).await.unwrap(), "removed once");
 }
 
 fn refund_claim(n: u8) -> RefundClaim {
@@ -232,7 +247,7 @@ async fn a_refund_is_claimed_once_and_settled_once(store: Arc<dyn JobStore>) {
     assert!(!store.requeue(&job_id, 1_009).await.unwrap());
     let counts = store.count_by_state().await.unwrap();
     assert_eq!(counts.iter().find(|(state, _)| *state == JobState::Refunded).map(|(_, n)| *n), Some(1));
-    store.delete(&job_id).await.unwrap();
+    assert!(store.delete_at_rest(&job_id).await.unwrap(), "a refunded job is at rest");
     assert!(!store.claim_refund(&job_id, &refund_claim(11), 1_010).await.unwrap(), "an unknown job owes nothing");
 }
 
@@ -264,7 +279,7 @@ async fn leases_keep_one_outcome_per_job(store: Arc<dyn JobStore>) {
     let job = store.job(&job_id).await.unwrap().unwrap();
     assert_eq!((job.state, job.output), (JobState::Succeeded, Some(output(42))), "the holder's model is kept");
     assert!(store.next_job(&lease(first, 9_000), 2_000).await.unwrap().is_none(), "a finished job is not taken");
-    store.delete(&job_id).await.unwrap();
+    assert!(store.delete_at_rest(&job_id).await.unwrap());
 
     // Many workers, many jobs: every job is taken exactly once, oldest first.
     for n in 20..28u8 {
@@ -295,7 +310,7 @@ async fn leases_keep_one_outcome_per_job(store: Arc<dyn JobStore>) {
     let resumed = store.next_job(&lease(second, 9_000), 2_002).await.unwrap().expect("another expired lease");
     assert_eq!((resumed.spec.job_id, resumed.attempts), (JobId([21; 16]), 2), "oldest first");
     for n in 20..28u8 {
-        store.delete(&JobId([n; 16])).await.unwrap();
+        remove(store.as_ref(), &JobId([n; 16])).await;
     }
 }
 
@@ -312,7 +327,7 @@ async fn unknown_jobs_are_none_and_changes_to_them_no_ops(store: &dyn JobStore) 
     assert!(!store.settle_refund(&unknown, &RefundOutcome::NotPaid("x".into()), 1).await.unwrap());
     assert!(store.failures(&unknown).await.unwrap().is_empty());
     assert!(store.job(&unknown).await.unwrap().is_none(), "nothing was created by the changes");
-    store.delete(&unknown).await.unwrap();
+    assert!(!store.delete_at_rest(&unknown).await.unwrap());
 }
 
 async fn listing_and_retention(store: &dyn JobStore) {
@@ -326,12 +341,36 @@ async fn listing_and_retention(store: &dyn JobStore) {
     let unfinished: Vec<JobId> = store.unfinished().await.unwrap().iter().map(|job| job.spec.job_id).collect();
     assert_eq!(unfinished, vec![JobId([11; 16]), JobId([12; 16]), JobId([10; 16])], "queued and running, oldest first");
 
-    assert!(store.created_before(1_000, 10).await.unwrap().is_empty(), "strictly before");
-    let old: Vec<JobId> = store.created_before(2_001, 10).await.unwrap().iter().map(|job| job.spec.job_id).collect();
-    assert_eq!(old, vec![JobId([11; 16]), JobId([12; 16]), JobId([13; 16])]);
-    assert_eq!(store.created_before(u64::MAX, 2).await.unwrap().len(), 2, "at most the limit");
-    for n in 10..14u8 {
-        store.delete(&JobId([n; 16])).await.unwrap();
+    // Retention sees only jobs at rest: the queued and the running ones are paid work, whatever their age.
+    let at_rest = |cutoff| async move {
+        let jobs = store.at_rest_before(cutoff, 10).await.unwrap();
+        jobs.iter().map(|job| job.spec.job_id).collect::<Vec<JobId>>()
+    };
+    assert!(at_rest(2_000).await.is_empty(), "strictly before");
+    assert_eq!(at_rest(u64::MAX).await, vec![JobId([13; 16])]);
+    assert!(!store.delete_at_rest(&JobId([11; 16])).await.unwrap(), "a queued job is not removed");
+    assert!(!store.delete_at_rest(&JobId([12; 16])).await.unwrap(), "a running job is not removed");
+    // A failed job is at rest; while its refund is being paid it is not, and once refunded it is again.
+    let twelve = JobId([12; 16]);
+    assert!(store.fail(&twelve, &WORKER, &failure("generation_failed", true), false, 2_003).await.unwrap());
+    assert_eq!(at_rest(u64::MAX).await, vec![twelve, JobId([13; 16])]);
+    assert!(store.claim_refund(&twelve, &refund_claim(12), 2_004).await.unwrap());
+    assert_eq!(at_rest(u64::MAX).await, vec![JobId([13; 16])], "a refund being paid is not at rest");
+    assert!(!store.delete_at_rest(&twelve).await.unwrap(), "a refund being paid is not removed");
+    let paid = RefundOutcome::Paid(Preimage([12; 32]));
+    assert!(store.settle_refund(&twelve, &paid, 2_005).await.unwrap());
+    assert_eq!(store.at_rest_before(u64::MAX, 1).await.unwrap().len(), 1, "at most the limit");
+    // The queued ones finish; then every job is removed, each once.
+    for n in [10u8, 11] {
+        assert_eq!(store.start_attempt(&JobId([n; 16]), &held(), 3_001).await.unwrap(), 1);
+        assert!(store.succeed(&JobId([n; 16]), &WORKER, &output(n), 3_002).await.unwrap());
     }
-    assert!(store.created_before(u64::MAX, 100).await.unwrap().is_empty(), "the story leaves the store empty");
+    for n in 10..14u8 {
+        assert!(JobState::AT_REST.contains(&store.job(&JobId([n; 16])).await.unwrap().unwrap().state));
+        assert!(store.delete_at_rest(&JobId([n; 16])).await.unwrap());
+        assert!(!store.delete_at_rest(&JobId([n; 16])).await.unwrap(), "removed once");
+    }
+    assert!(store.at_rest_before(u64::MAX, 100).await.unwrap().is_empty());
+    let counts = store.count_by_state().await.unwrap();
+    assert!(counts.iter().all(|(_, n)| *n == 0), "the story leaves the store empty: {counts:?}");
 }
