@@ -3,8 +3,11 @@
 // check that the viewer drew the model, download the GLB and validate it with the Khronos validator, reload and get
 // the model again without paying, and check the page on a phone-sized screen.
 //
-// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|webln|wait>
+// Usage: node tests/js/web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|webln|wait|refund>
 //   dev-button: the page's "pay with the development wallet" button pays.
+//   refund:     as dev-button, for a photo the paid generation refuses: the page offers the refund, its
+//               development-wallet button makes the invoice, the claim is paid and its proof shown, also after a
+//               reload.
 //   external:   this script pays the invoice through the server's /dev/pay, outside the page, and the page must
 //               notice the payment on its own (through /api/l402/invoice-status) and show the model.
 //   webln:      a stand-in browser wallet (window.webln, paying through /dev/pay) is in the page; its button pays.
@@ -18,8 +21,8 @@ import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const [base, photo, screenshotPath, downloadDir, payment] = process.argv.slice(2);
-if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external', 'webln', 'wait'].includes(payment)) {
-  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|webln|wait>');
+if (!base || !photo || !screenshotPath || !downloadDir || !['dev-button', 'external', 'webln', 'wait', 'refund'].includes(payment)) {
+  console.error('usage: node web-page.mjs <base-url> <photo> <screenshot.png> <download-dir> <dev-button|external|webln|wait|refund>');
   process.exit(2);
 }
 
@@ -118,7 +121,7 @@ try {
   }
   await page.screenshot({ path: screenshotPath.replace(/\.png$/, '-pay.png'), fullPage: true });
 
-  if (payment === 'dev-button') {
+  if (payment === 'dev-button' || payment === 'refund') {
     await page.click('#dev-pay');
   } else if (payment === 'webln') {
     await page.click('#pay-webln');
@@ -132,54 +135,71 @@ try {
     });
     if (!paid.ok) throw new Error(`/dev/pay answered ${paid.status}`);
   }
-  await page.waitForSelector('body[data-state="model-shown"]', { timeout: 180000 });
-  summary.states = await page.evaluate(() => window.__states);
-  if (!summary.states.includes('generating')) problems.push('the progress step was never shown');
+  if (payment === 'refund') {
+    await page.waitForSelector('body[data-state="refund-offered"]', { timeout: 180000 });
+    summary.refund_offer = await page.textContent('#refund-offer');
+    await page.click('#refund-dev-invoice');
+    await page.waitForFunction(() => document.getElementById('refund-invoice').value.startsWith('lnbcrt'));
+    await page.click('#refund-claim');
+    await page.waitForSelector('body[data-state="refunded"]', { timeout: 60000 });
+    summary.refund_status = await page.textContent('#refund-status');
+    summary.states = await page.evaluate(() => window.__states);
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    // A reload shows the paid refund again, from the kept credential.
+    await page.reload();
+    await page.waitForSelector('body[data-state="refunded"]', { timeout: 60000 });
+    summary.reload_shows_refund = true;
+  } else {
+    await page.waitForSelector('body[data-state="model-shown"]', { timeout: 180000 });
+    summary.states = await page.evaluate(() => window.__states);
+    if (!summary.states.includes('generating')) problems.push('the progress step was never shown');
 
-  // The viewer drew something: pixels of the viewer on screen that are not its plain background.
-  await page.waitForTimeout(1500);
-  const shot = await page.locator('#viewer').screenshot();
-  summary.model_pixels = await page.evaluate(async (base64) => {
-    const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext('2d');
-    context.drawImage(bitmap, 0, 0);
-    const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    // The background is the most common colour; the model is what differs from it.
-    const counts = new Map();
-    for (let i = 0; i < data.length; i += 4) {
-      const key = (data[i] >> 3) << 10 | (data[i + 1] >> 3) << 5 | data[i + 2] >> 3;
-      counts.set(key, (counts.get(key) || 0) + 1);
-    }
-    const top = [...counts].sort((a, b) => b[1] - a[1])[0][0];
-    const background = [(top >> 10 & 31) * 8 + 4, (top >> 5 & 31) * 8 + 4, (top & 31) * 8 + 4];
-    let drawn = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      const distance = Math.abs(data[i] - background[0]) + Math.abs(data[i + 1] - background[1])
-        + Math.abs(data[i + 2] - background[2]);
-      if (distance > 48) drawn++;
-    }
-    return { drawn, total: data.length / 4 };
-  }, shot.toString('base64'));
-  if (summary.model_pixels.drawn < summary.model_pixels.total * 0.01) problems.push('the viewer shows no model');
-  summary.stats = await page.textContent('#stats');
-  await page.screenshot({ path: screenshotPath, fullPage: true });
+    // The viewer drew something: pixels of the viewer on screen that are not its plain background.
+    await page.waitForTimeout(1500);
+    const shot = await page.locator('#viewer').screenshot();
+    summary.model_pixels = await page.evaluate(async (base64) => {
+      const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const context = canvas.getContext('2d');
+      context.drawImage(bitmap, 0, 0);
+      const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      // The background is the most common colour; the model is what differs from it.
+      const counts = new Map();
+      for (let i = 0; i < data.length; i += 4) {
+        const key = (data[i] >> 3) << 10 | (data[i + 1] >> 3) << 5 | data[i + 2] >> 3;
+        counts.set(key, (counts.get(key) || 0) + 1);
+      }
+      const top = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+      const background = [(top >> 10 & 31) * 8 + 4, (top >> 5 & 31) * 8 + 4, (top & 31) * 8 + 4];
+      let drawn = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const distance = Math.abs(data[i] - background[0]) + Math.abs(data[i + 1] - background[1])
+          + Math.abs(data[i + 2] - background[2]);
+        if (distance > 48) drawn++;
+      }
+      return { drawn, total: data.length / 4 };
+    }, shot.toString('base64'));
+    if (summary.model_pixels.drawn < summary.model_pixels.total * 0.01) problems.push('the viewer shows no model');
+    summary.stats = await page.textContent('#stats');
+    await page.screenshot({ path: screenshotPath, fullPage: true });
 
-  // Download the GLB through the page's button and validate it.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads a')]);
-  const glbPath = join(downloadDir, `web-page-${payment}.glb`);
-  await download.saveAs(glbPath);
-  const validator = require('gltf-validator');
-  const report = await validator.validateBytes(new Uint8Array(await readFile(glbPath)), { maxIssues: 0 });
-  summary.validator_errors = report.issues.numErrors;
-  summary.validator_warnings = report.issues.numWarnings;
-  summary.glb_bytes = (await readFile(glbPath)).length;
+    // Download the GLB through the page's button and validate it.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads a')]);
+    const glbPath = join(downloadDir, `web-page-${payment}.glb`);
+    await download.saveAs(glbPath);
+    const validator = require('gltf-validator');
+    const report = await validator.validateBytes(new Uint8Array(await readFile(glbPath)), { maxIssues: 0 });
+    summary.validator_errors = report.issues.numErrors;
+    summary.validator_warnings = report.issues.numWarnings;
+    summary.glb_bytes = (await readFile(glbPath)).length;
 
-  // A reload gets the same model again from the kept credential, with no payment.
-  await page.reload();
-  await page.waitForSelector('body[data-state="model-shown"]', { timeout: 60000 });
-  summary.reload_shows_model = true;
+    // A reload gets the same model again from the kept credential, with no payment.
+    await page.reload();
+    await page.waitForSelector('body[data-state="model-shown"]', { timeout: 60000 });
+    summary.reload_shows_model = true;
+
+  }
 
   summary.csp_violations = await page.evaluate(() => window.__cspViolations);
   if (summary.csp_violations.length > 0) problems.push(`CSP violations: ${summary.csp_violations.join('; ')}`);

@@ -2,7 +2,8 @@
 //! (the holder of a challenge's macaroon, and nobody else, learns that its invoice was paid and gets the
 //! preimage), and, with `MESH402_TEST_TOOLS=1`, the page itself in headless Chromium (`tests/js/web-page.mjs`):
 //! paid with the development wallet's button, with a (stand-in) WebLN browser wallet, outside the page through the
-//! development wallet, and, with the server on a real LNbits, from a second LNbits wallet.
+//! development wallet, and, with the server on a real LNbits, from a second LNbits wallet; and the refund of a
+//! paid photo the generation refuses, claimed from the page.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -215,6 +216,27 @@ fn in_a_browser_a_webln_wallet_pays_from_its_button() {
     let summary = run_page("webln", "horse.png", screenshot.path());
     assert_eq!(summary["webln_button_visible"], true);
     assert_eq!(summary["validator_errors"], 0);
+}
+
+#[test]
+fn in_a_browser_a_paid_photo_that_cannot_be_modelled_is_refunded_from_the_page() {
+    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
+        return;
+    }
+    // A blank picture over 2 MP passes the checks before the invoice and is refused by the paid generation.
+    let dir = tempfile::tempdir().unwrap();
+    let blank = dir.path().join("blank.png");
+    image::RgbImage::from_pixel(1500, 1400, image::Rgb([90, 90, 90])).save(&blank).unwrap();
+    let screenshot = repo().join("target/web-page-refund.png");
+    let summary = run_page("refund", blank.to_str().unwrap(), &screenshot);
+    let states = summary["states"].as_array().unwrap();
+    for state in ["generating", "refund-offered", "refunded"] {
+        assert!(states.iter().any(|seen| seen == state), "{state}: {summary}");
+    }
+    let status = summary["refund_status"].as_str().unwrap();
+    let preimage = status.rsplit(' ').next().unwrap();
+    assert!(preimage.len() == 64 && preimage.bytes().all(|b| b.is_ascii_hexdigit()), "{status}");
+    assert_eq!(summary["reload_shows_refund"], true);
 }
 
 #[tokio::test]

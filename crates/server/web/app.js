@@ -357,6 +357,7 @@ function authorization() {
 
 function showProgress(view) {
   show("step-progress");
+  $("progress").hidden = false;
   setState("generating");
   const percent = Math.max(0, Math.min(100, Math.round(view.progress ?? 0)));
   const stage = view.state === "queued" ? stageText("queued") : stageText(view.stage);
@@ -420,12 +421,16 @@ async function follow(view) {
   }
   const message = view.error?.message
     || "The model could not be made. Your payment is still good: try again with the same payment.";
-  failed(message, true);
+  failed(message, view.state === "failed");
+  if (view.refund) showRefund(view.refund);
 }
 
 function failed(message, retryable = false) {
   show("step-progress");
   $("progress-text").textContent = "";
+  $("stage").textContent = "The model could not be made.";
+  $("progress").hidden = true;
+  $("refund").hidden = true;
   showError(message);
   if (retryable && purchase) {
     const button = document.createElement("button");
@@ -433,6 +438,84 @@ function failed(message, retryable = false) {
     button.textContent = "Try again (no new payment)";
     button.addEventListener("click", () => { purchase.status_url = null; redeem(); });
     $("error").append(" ", button);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3b. The refund of a paid job that could not be delivered: claimed with the same credential and an invoice of
+// the buyer's wallet for exactly the amount; the answer's preimage is the proof that the refund was paid.
+
+let refundClaimUrl = null;
+
+function showRefund(refund) {
+  refundClaimUrl = refund.claim_url;
+  $("refund").hidden = false;
+  $("refund-again").hidden = true;
+  $("refund-sats").textContent = refund.amount_sats;
+  const form = $("refund-form");
+  if (refund.state === "available") {
+    $("refund-offer").textContent = `This server refunds ${refund.amount_sats} sats for a model it could not make. Claim them with an invoice of your wallet, or try again above.`;
+    form.hidden = false;
+    $("refund-dev-invoice").hidden = !config.dev_wallet;
+    $("refund-status").textContent = refund.last_failure ? `An earlier claim was not paid: ${refund.last_failure}` : "";
+    setState("refund-offered");
+  } else if (refund.state === "pending") {
+    $("refund-offer").textContent = `A refund of ${refund.amount_sats} sats is being paid.`;
+    form.hidden = true;
+    $("refund-status").textContent = "Waiting for the payment to complete…";
+    setState("refund-pending");
+  } else {
+    $("refund-offer").textContent = `${refund.amount_sats} sats were refunded to your wallet.`;
+    form.hidden = true;
+    $("refund-status").textContent = `Proof of payment (preimage): ${refund.preimage}`;
+    $("refund-again").hidden = false;
+    $("error").hidden = true;
+    setState("refunded");
+  }
+}
+
+async function makeDevInvoice() {
+  const amount_sats = Number($("refund-sats").textContent);
+  try {
+    const response = await call("/dev/invoice", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ amount_sats }),
+    }, "The development wallet could not be reached.");
+    if (!response.ok) throw new Error(await errorText(response, "The development wallet could not make an invoice."));
+    $("refund-invoice").value = (await response.json()).invoice;
+  } catch (error) {
+    $("refund-status").textContent = error.message;
+  }
+}
+
+async function claimRefund() {
+  const invoice = $("refund-invoice").value.trim();
+  if (!invoice) {
+    $("refund-status").textContent = "Paste an invoice of your wallet first.";
+    return;
+  }
+  $("refund-claim").disabled = true;
+  $("refund-status").textContent = "Claiming…";
+  try {
+    for (;;) {
+      const response = await call(refundClaimUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: authorization() },
+        body: JSON.stringify({ invoice }),
+      }, "The refund could not be claimed; try again (nothing is paid twice).");
+      if (response.status === 202) {
+        // Its payment's outcome is not known yet: the same claim is asked about again.
+        showRefund((await response.json()).refund);
+        await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get("Retry-After") || 5)));
+        continue;
+      }
+      if (!response.ok) throw new Error(await errorText(response, "The refund was not paid."));
+      showRefund((await response.json()).refund);
+      return;
+    }
+  } catch (error) {
+    $("refund-status").textContent = error.message;
+  } finally {
+    $("refund-claim").disabled = false;
   }
 }
 
@@ -533,6 +616,9 @@ function wire() {
   $("cancel").addEventListener("click", startOver);
   $("again").addEventListener("click", startOver);
   $("reset").addEventListener("click", resetView);
+  $("refund-claim").addEventListener("click", claimRefund);
+  $("refund-again").addEventListener("click", startOver);
+  $("refund-dev-invoice").addEventListener("click", makeDevInvoice);
   $("exposure").addEventListener("input", (event) => { $("viewer").exposure = Number(event.target.value); });
   $("rotate").addEventListener("change", (event) => { $("viewer").autoRotate = event.target.checked; });
 }
