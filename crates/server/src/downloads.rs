@@ -82,10 +82,10 @@ async fn serve_model_file(
             }
             served.map(Body::new)
         }
-        Some(FileLocation::Fetched(bytes)) => {
-            // Whole files only (no ranges): models are a few MB and clients fetch them once.
-            let length = bytes.len();
-            let body = if request.method() == Method::HEAD { Body::empty() } else { Body::from(bytes) };
+        Some(FileLocation::Streamed { length, bytes }) => {
+            // Whole files only (no ranges), streamed as they arrive: memory stays a few chunks per download. A HEAD
+            // drops the stream unread.
+            let body = if request.method() == Method::HEAD { Body::empty() } else { Body::from_stream(bytes) };
             let mut response = Response::new(body);
             let headers = response.headers_mut();
             let content_type = HeaderValue::from_str(media_type.as_ref()).map_err(|_| ApiError::internal())?;

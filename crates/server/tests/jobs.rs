@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
-use mesh402_server::{Config, RawConfig, build_with_generator, router};
+use mesh402_server::{Config, FileStoreChoice, RawConfig, build_with_generator, router};
 use mesh402_testkit::{FakeGenerator, disc_png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,16 +19,21 @@ struct TestServer {
 }
 
 async fn start(generator: Arc<FakeGenerator>, max_wait_secs: u64) -> TestServer {
+    start_with_files(generator, max_wait_secs, FileStoreChoice::Local).await
+}
+
+async fn start_with_files(generator: Arc<FakeGenerator>, max_wait_secs: u64, files: FileStoreChoice) -> TestServer {
     // The test's HTTP clients use rustls with the ring provider, as the binary does.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let data_dir = tempfile::tempdir().unwrap();
-    let config = Config::resolve(RawConfig {
+    let mut config = Config::resolve(RawConfig {
         data_dir: Some(data_dir.path().to_path_buf()),
         max_wait_secs: Some(max_wait_secs),
         workers: Some(2),
         ..RawConfig::default()
     })
     .unwrap();
+    config.files = files;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let state = build_with_generator(&config, url.clone(), generator).await.unwrap();
@@ -56,21 +61,7 @@ impl TestServer {
 
     /// Gets a challenge for `body`, pays it with the dev wallet and returns the credential header value.
     async fn paid_credential(&self, body: &Value) -> String {
-        let challenge: Value = {
-            let response = self.post(body, None, None).await;
-            assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
-            response.json().await.unwrap()
-        };
-        let paid: Value = reqwest::Client::new()
-            .post(format!("{}/dev/pay", self.url))
-            .json(&json!({ "invoice": challenge["invoice"] }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), paid["preimage"].as_str().unwrap())
+        mesh402_testkit::buyer::dev_wallet_credential(&reqwest::Client::new(), &self.url, body).await
     }
 
     fn stored_models(&self) -> usize {
@@ -284,4 +275,49 @@ async fn unpaid_challenges_leave_no_rows_and_no_files() {
     assert!(jobs.count_by_state().await.unwrap().iter().all(|(_, n)| *n == 0), "no job rows for unpaid challenges");
     assert_eq!(std::fs::read_dir(server.data_dir.path().join("inputs")).unwrap().count(), 0);
     assert_eq!(server.stored_models(), 0);
+}
+
+/// Model files in an S3 bucket (moto): proxied downloads stream the object with its length (HEAD sends only the
+/// headers), presigned downloads answer 307 to a URL of the bucket that serves the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_in_a_bucket_download_proxied_or_by_a_presigned_redirect() {
+    let Some(s3) = mesh402_testkit::s3::S3Server::start().await else { return };
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for downloads in [mesh402_store::S3Downloads::Proxy, mesh402_store::S3Downloads::Presigned(Duration::from_secs(60))]
+    {
+        let bucket = s3.create_bucket().await;
+        let files = FileStoreChoice::S3(s3.settings(&bucket, downloads));
+        let server = start_with_files(Arc::new(FakeGenerator::default()), 30, files).await;
+        let body = body(50.0);
+        let authorization = server.paid_credential(&body).await;
+        let done = server.post(&body, Some(&authorization), None).await;
+        assert_eq!(done.status(), StatusCode::OK);
+        let model_url = done.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned();
+        let answer = no_redirects.get(&model_url).send().await.unwrap();
+        let bytes = match downloads {
+            mesh402_store::S3Downloads::Proxy => {
+                assert_eq!(answer.status(), StatusCode::OK);
+                let length = answer.content_length();
+                let bytes = answer.bytes().await.unwrap();
+                assert_eq!(length, Some(bytes.len() as u64), "the object's length is announced");
+                let head = no_redirects.head(&model_url).send().await.unwrap();
+                // The header itself (reqwest's content_length() is the size of HEAD's empty body).
+                let announced = head.headers()["content-length"].to_str().unwrap().parse::<u64>().ok();
+                assert_eq!((head.status(), announced), (StatusCode::OK, length));
+                assert!(head.bytes().await.unwrap().is_empty());
+                bytes
+            }
+            _ => {
+                assert_eq!(answer.status(), StatusCode::TEMPORARY_REDIRECT);
+                assert_eq!(answer.headers()["cache-control"], "no-store");
+                let location = answer.headers()["location"].to_str().unwrap().to_owned();
+                assert!(location.starts_with(&s3.endpoint) && location.contains("X-Amz-Signature"), "{location}");
+                reqwest::get(&location).await.unwrap().bytes().await.unwrap()
+            }
+        };
+        assert_eq!(&bytes[..4], b"glTF", "{downloads:?}");
+        let id = model_url.rsplit('/').next().unwrap().trim_end_matches(".glb");
+        let missing = format!("{}/models/{id}/other.glb", server.url);
+        assert_eq!(no_redirects.get(&missing).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    }
 }

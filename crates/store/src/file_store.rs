@@ -7,16 +7,35 @@ use async_trait::async_trait;
 
 use crate::{JobId, ModelId, StoreError};
 
+/// A stored file's bytes as they arrive from a remote store, chunk by chunk.
+pub type ByteStream = futures_util::stream::BoxStream<'static, Result<bytes::Bytes, StoreError>>;
+
 /// Where a stored file can be read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileLocation {
     /// A file on this machine's disk.
     Local(PathBuf),
-    /// The file's bytes, read from a remote store for the server to send on (proxied downloads).
-    Fetched(Vec<u8>),
+    /// The file's bytes, streamed from a remote store for the server to send on (proxied downloads): never held
+    /// whole in memory. Dropping the stream ends the remote read.
+    Streamed {
+        /// The file's size in bytes.
+        length: u64,
+        /// Its bytes.
+        bytes: ByteStream,
+    },
     /// A short-lived URL the client is redirected to (presigned downloads).
     Redirect(String),
+}
+
+impl std::fmt::Debug for FileLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileLocation::Local(path) => f.debug_tuple("Local").field(path).finish(),
+            FileLocation::Streamed { length, .. } => f.debug_struct("Streamed").field("length", length).finish(),
+            // A presigned URL is a credential for a while: not printed.
+            FileLocation::Redirect(_) => f.write_str("Redirect(<presigned URL>)"),
+        }
+    }
 }
 
 /// Bytes the service keeps: model files (served to clients) and the inputs of jobs not yet finished.
@@ -231,11 +250,11 @@ mod tests {
             panic!("stored file not found");
         };
         assert_eq!(std::fs::read(path).unwrap(), b"glTF");
-        assert_eq!(store.locate_model_file(&MODEL, "../models").await.unwrap(), None);
-        assert_eq!(store.locate_model_file(&MODEL, "other.glb").await.unwrap(), None);
+        assert!(store.locate_model_file(&MODEL, "../models").await.unwrap().is_none());
+        assert!(store.locate_model_file(&MODEL, "other.glb").await.unwrap().is_none());
         assert!(store.put_model(&MODEL, &[("../x".into(), vec![])]).await.is_err());
         store.delete_model(&MODEL).await.unwrap();
-        assert_eq!(store.locate_model_file(&MODEL, "model.glb").await.unwrap(), None);
+        assert!(store.locate_model_file(&MODEL, "model.glb").await.unwrap().is_none());
     }
 
     #[tokio::test]

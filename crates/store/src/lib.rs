@@ -16,7 +16,7 @@ mod secrets;
 mod sql;
 
 pub use error::StoreError;
-pub use file_store::{FileLocation, FileStore, LocalFileStore, is_valid_file_name};
+pub use file_store::{ByteStream, FileLocation, FileStore, LocalFileStore, is_valid_file_name};
 pub use ids::{InvalidId, JobId, ModelId, WorkerId};
 pub use job_store::{
     Claim, FailedAttempt, Job, JobFailure, JobOutput, JobState, JobStore, Lease, NewJob, RefundClaim, RefundOutcome,

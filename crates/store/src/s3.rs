@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{Method, Signer};
@@ -165,7 +165,11 @@ impl FileStore for S3FileStore {
         let key = self.model_key(model_id, name);
         match self.downloads {
             S3Downloads::Proxy => match self.bucket.get(&key).await {
-                Ok(found) => Ok(Some(FileLocation::Fetched(found.bytes().await.map_err(object_error)?.to_vec()))),
+                Ok(found) => {
+                    let length = found.meta.size;
+                    let bytes = found.into_stream().map_err(object_error).boxed();
+                    Ok(Some(FileLocation::Streamed { length, bytes }))
+                }
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(error) => Err(object_error(error)),
             },

@@ -8,7 +8,13 @@ use mesh402_store::{FileLocation, FileStore, JobId, ModelId};
 pub async fn read_location(location: FileLocation) -> Vec<u8> {
     match location {
         FileLocation::Local(path) => std::fs::read(path).expect("a located file reads"),
-        FileLocation::Fetched(bytes) => bytes,
+        FileLocation::Streamed { length, bytes } => {
+            use futures_util::TryStreamExt;
+            let chunks: Vec<_> = bytes.try_collect().await.expect("the streamed file reads");
+            let read: Vec<u8> = chunks.concat();
+            assert_eq!(read.len() as u64, length, "the stream has the announced length");
+            read
+        }
         FileLocation::Redirect(url) => {
             let response = reqwest::get(&url).await.expect("the redirect URL answers");
             assert!(response.status().is_success(), "GET {url}: {}", response.status());
@@ -34,13 +40,13 @@ pub async fn file_store_story(store: &dyn FileStore) {
         assert_eq!(&read_location(location).await, bytes, "{name} reads back as written");
     }
     for absent in ["model.glb", "../models", ".hidden", "a/b", ""] {
-        assert_eq!(store.locate_model_file(&model, absent).await.unwrap(), None, "{absent:?} is not found");
+        assert!(store.locate_model_file(&model, absent).await.unwrap().is_none(), "{absent:?} is not found");
     }
     assert!(store.put_model(&model, &[("../x".to_owned(), vec![])]).await.is_err(), "unsafe names are refused");
 
     store.delete_model(&model).await.unwrap();
     for (name, _) in &files {
-        assert_eq!(store.locate_model_file(&model, name).await.unwrap(), None, "{name} is gone with its model");
+        assert!(store.locate_model_file(&model, name).await.unwrap().is_none(), "{name} is gone with its model");
     }
     let kept = store.locate_model_file(&other_model, "model.glb").await.unwrap().expect("the other model stays");
     assert_eq!(read_location(kept).await, b"glTF");
