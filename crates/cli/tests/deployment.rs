@@ -118,7 +118,8 @@ async fn eight_paid_jobs_survive_a_killed_worker_and_a_killed_api_node_with_mode
     }
     assert_eq!(count(&store, mesh402_store::JobState::Succeeded).await, 8, "exactly eight completed generations");
     // The killed worker may have stored its model before it died; that object is unreachable (no job names it),
-    // so the bucket holds the eight models and at most one more.
+    // so the bucket holds the eight models and at most one more (the hourly sweep removes it once it is an hour
+    // old: `SweepReport::orphan_models`).
     let keys = s3.list_keys(&bucket).await;
     for model in &models {
         let id = model.rsplit('/').next().and_then(|file| file.strip_suffix(".glb")).expect("a model id");

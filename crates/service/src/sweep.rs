@@ -10,17 +10,20 @@ pub struct SweepReport {
     pub jobs: usize,
     /// Inputs left behind without a job (a crash between storing an input and claiming its job).
     pub orphan_inputs: usize,
+    /// Models no job names (a worker that died between storing a model and recording it, or lost its lease).
+    pub orphan_models: usize,
 }
 
-/// How old an input without a job must be before the sweeper removes it: far longer than the moment between
-/// storing an input and claiming its job.
-const ORPHAN_INPUT_AGE_SECS: u64 = 3600;
+/// How old an input or a model without a job must be before the sweeper removes it: far longer than the moment
+/// between storing an input and claiming its job, or between storing a model and recording it.
+const ORPHAN_AGE_SECS: u64 = 3600;
 
 /// How many expired jobs one store call returns.
 const SWEEP_BATCH: u32 = 500;
 
 impl Service {
-    /// Removes jobs at rest past their retention (records, model files, inputs) and inputs that never got a job.
+    /// Removes jobs at rest past their retention (records, model files, inputs), and inputs and models that no job
+    /// names.
     pub async fn sweep(&self, now: u64) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         let cutoff = now.saturating_sub(self.inner.config.retention.as_secs());
@@ -43,13 +46,24 @@ impl Service {
             }
         }
         for (job_id, written_at) in self.inner.files.list_inputs().await? {
-            if written_at.saturating_add(ORPHAN_INPUT_AGE_SECS) < now && self.inner.jobs.job(&job_id).await?.is_none() {
+            if written_at.saturating_add(ORPHAN_AGE_SECS) < now && self.inner.jobs.job(&job_id).await?.is_none() {
                 self.inner.files.delete_input(&job_id).await?;
                 report.orphan_inputs += 1;
             }
         }
+        for (model_id, written_at) in self.inner.files.list_models().await? {
+            if written_at.saturating_add(ORPHAN_AGE_SECS) < now && !self.inner.jobs.model_recorded(&model_id).await? {
+                self.inner.files.delete_model(&model_id).await?;
+                report.orphan_models += 1;
+            }
+        }
         if report != SweepReport::default() {
-            tracing::info!(jobs = report.jobs, orphan_inputs = report.orphan_inputs, "retention sweep");
+            tracing::info!(
+                jobs = report.jobs,
+                orphan_inputs = report.orphan_inputs,
+                orphan_models = report.orphan_models,
+                "retention sweep"
+            );
         }
         Ok(report)
     }

@@ -128,6 +128,17 @@ async fn the_sweep_removes_what_is_past_retention_and_at_rest_and_orphaned_input
     assert_eq!(test.files.n_inputs(), 1);
     test.files.delete_input(&queued).await.unwrap();
 
+    // A model no job names (its worker died between storing and recording it) goes too, once old; a job's model
+    // stays.
+    let (_, kept) = test.buy(&disc_request(96, 42.0)).await;
+    let kept = kept.output.expect("a model").model_id;
+    let orphan = mesh402_store::ModelId([0x0f; 32]);
+    test.files.put_model_written_at(orphan, &[("model.glb".into(), b"glTF".to_vec())], now);
+    assert_eq!(test.service.sweep(now).await.unwrap().orphan_models, 0, "too young to be an orphan");
+    assert_eq!(test.service.sweep(now + 7200).await.unwrap().orphan_models, 1);
+    assert!(test.files.model_file(&orphan, "model.glb").is_none());
+    assert!(test.files.model_file(&kept, "model.glb").is_some(), "a job's model is not an orphan");
+
     // An input that never got a job (a crash between storing it and claiming the job) goes too, once old.
     test.files.put_input_written_at(JobId([0xab; 16]), b"png", now);
     assert_eq!(test.service.sweep(now).await.unwrap().orphan_inputs, 0, "too young to be an orphan");

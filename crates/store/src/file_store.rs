@@ -59,6 +59,10 @@ pub trait FileStore: Send + Sync + 'static {
     async fn delete_input(&self, job_id: &JobId) -> Result<(), StoreError>;
     /// The job ids of all stored inputs, with when each was written (unix seconds), ordered by job id.
     async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError>;
+    /// Every stored model with when it was written (unix seconds), for the sweep of models no job names (a
+    /// worker that died between storing a model and recording it, a sweep interrupted between a job and its
+    /// files).
+    async fn list_models(&self) -> Result<Vec<(ModelId, u64)>, StoreError>;
 }
 
 /// Whether `name` is a plain file name that cannot leave its folder: letters, digits, `.`, `_`, `-`, not starting
@@ -211,6 +215,23 @@ impl FileStore for LocalFileStore {
             }
             inputs.sort();
             Ok(inputs)
+        })
+        .await
+    }
+
+    async fn list_models(&self) -> Result<Vec<(ModelId, u64)>, StoreError> {
+        let models_dir = self.models_dir.clone();
+        blocking(move || {
+            let mut models = Vec::new();
+            for entry in std::fs::read_dir(&models_dir)? {
+                let entry = entry?;
+                // A model's folder appears whole, by a rename; anything else (a leftover being written) is skipped.
+                if let Ok(model_id) = entry.file_name().to_string_lossy().parse::<ModelId>() {
+                    models.push((model_id, modified_unix(&entry.metadata()?)));
+                }
+            }
+            models.sort();
+            Ok(models)
         })
         .await
     }

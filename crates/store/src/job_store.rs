@@ -319,6 +319,8 @@ pub trait JobStore: Send + Sync + 'static {
     /// whether it did (false: unknown, or it moved on since it was read, for example a refund claimed or a retry
     /// started meanwhile).
     async fn delete_at_rest(&self, job_id: &JobId) -> Result<bool, StoreError>;
+    /// Whether a job names this model as its output (a stored model no job names is an orphan).
+    async fn model_recorded(&self, model_id: &ModelId) -> Result<bool, StoreError>;
     /// How many jobs are in each state, every state listed (zero included), in [`JobState::ALL`]'s order.
     async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError>;
 }

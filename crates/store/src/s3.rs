@@ -233,6 +233,23 @@ impl FileStore for S3FileStore {
         inputs.sort_by_key(|(job_id, _)| *job_id);
         Ok(inputs)
     }
+
+    async fn list_models(&self) -> Result<Vec<(ModelId, u64)>, StoreError> {
+        let prefix = self.key("models");
+        let objects: Vec<_> = self.bucket.list(Some(&prefix)).try_collect().await.map_err(object_error)?;
+        // `<prefix>/models/<model id>/<file>`: a model is written when its newest file is.
+        let mut models: std::collections::BTreeMap<ModelId, u64> = std::collections::BTreeMap::new();
+        for meta in objects {
+            let parts: Vec<_> = meta.location.parts().collect();
+            let Some(model_id) = parts.len().checked_sub(2).and_then(|at| parts[at].as_ref().parse().ok()) else {
+                continue;
+            };
+            let written_at = u64::try_from(meta.last_modified.timestamp()).unwrap_or(0);
+            let newest = models.entry(model_id).or_insert(written_at);
+            *newest = (*newest).max(written_at);
+        }
+        Ok(models.into_iter().collect())
+    }
 }
 
 /// An access key pair, and the session token of temporary credentials.

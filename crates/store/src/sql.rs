@@ -11,7 +11,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::{
-    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, NewJob, RefundClaim,
+    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, ModelId, NewJob, RefundClaim,
     RefundOutcome, RefundRecord, StoreError, WorkerId,
 };
 
@@ -595,6 +595,15 @@ impl JobStore for SqlJobStore {
             .bind(i64::from(limit)),
         )
         .await
+    }
+
+    async fn model_recorded(&self, model_id: &ModelId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT job_id FROM jobs WHERE model_id = $1")
+            .bind(model_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
     }
 
     async fn delete_at_rest(&self, job_id: &JobId) -> Result<bool, StoreError> {

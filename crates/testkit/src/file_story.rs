@@ -43,6 +43,9 @@ pub async fn file_store_story(store: &dyn FileStore) {
         assert!(store.locate_model_file(&model, absent).await.unwrap().is_none(), "{absent:?} is not found");
     }
     assert!(store.put_model(&model, &[("../x".to_owned(), vec![])]).await.is_err(), "unsafe names are refused");
+    let models = store.list_models().await.unwrap();
+    assert_eq!(models.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [model, other_model], "listed in id order");
+    assert!(models.iter().all(|(_, written)| *written > 1_700_000_000), "with when each was written");
 
     store.delete_model(&model).await.unwrap();
     for (name, _) in &files {
@@ -51,6 +54,7 @@ pub async fn file_store_story(store: &dyn FileStore) {
     let kept = store.locate_model_file(&other_model, "model.glb").await.unwrap().expect("the other model stays");
     assert_eq!(read_location(kept).await, b"glTF");
     store.delete_model(&model).await.unwrap();
+    assert_eq!(store.list_models().await.unwrap().iter().map(|(id, _)| *id).collect::<Vec<_>>(), [other_model]);
 
     let (first, second) = (JobId([0x01; 16]), JobId([0x02; 16]));
     assert_eq!(store.input(&first).await.unwrap(), None);

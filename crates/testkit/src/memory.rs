@@ -292,6 +292,11 @@ impl JobStore for MemoryJobStore {
         Ok(old)
     }
 
+    async fn model_recorded(&self, model_id: &ModelId) -> Result<bool, StoreError> {
+        let jobs = lock(&self.inner);
+        Ok(jobs.by_id.values().any(|job| job.output.as_ref().is_some_and(|output| output.model_id == *model_id)))
+    }
+
     async fn delete_at_rest(&self, job_id: &JobId) -> Result<bool, StoreError> {
         let mut jobs = lock(&self.inner);
         if !jobs.by_id.get(job_id).is_some_and(|job| job.state.is_at_rest()) {
@@ -315,9 +320,13 @@ pub struct MemoryFileStore {
     inner: Mutex<Files>,
 }
 
+/// A model's files: names and bytes.
+type ModelFiles = Vec<(String, Vec<u8>)>;
+
 #[derive(Debug, Default)]
 struct Files {
-    models: HashMap<ModelId, Vec<(String, Vec<u8>)>>,
+    /// Each model's files with when they were written (unix seconds).
+    models: HashMap<ModelId, (ModelFiles, u64)>,
     /// Each input with when it was written (unix seconds).
     inputs: BTreeMap<JobId, (Vec<u8>, u64)>,
 }
@@ -331,7 +340,7 @@ impl MemoryFileStore {
     /// One file of a stored model.
     pub fn model_file(&self, model_id: &ModelId, name: &str) -> Option<Vec<u8>> {
         let files = lock(&self.inner);
-        let model = files.models.get(model_id)?;
+        let (model, _) = files.models.get(model_id)?;
         model.iter().find(|(file_name, _)| file_name == name).map(|(_, bytes)| bytes.clone())
     }
 
@@ -343,6 +352,11 @@ impl MemoryFileStore {
     /// How many inputs are stored.
     pub fn n_inputs(&self) -> usize {
         lock(&self.inner).inputs.len()
+    }
+
+    /// Stores a model as if it had been written at `written_at` (a leftover of a crash, for sweep tests).
+    pub fn put_model_written_at(&self, model_id: ModelId, files: &[(String, Vec<u8>)], written_at: u64) {
+        lock(&self.inner).models.insert(model_id, (files.to_vec(), written_at));
     }
 
     /// Stores an input as if it had been written at `written_at` (a leftover of a crash, for sweep tests).
@@ -357,7 +371,7 @@ impl FileStore for MemoryFileStore {
         if files.iter().any(|(name, _)| !is_valid_file_name(name)) {
             return Err(StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad file name")));
         }
-        lock(&self.inner).models.insert(*model_id, files.to_vec());
+        self.put_model_written_at(*model_id, files, unix_now());
         Ok(())
     }
 
@@ -386,6 +400,13 @@ impl FileStore for MemoryFileStore {
 
     async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError> {
         Ok(lock(&self.inner).inputs.iter().map(|(job_id, (_, written_at))| (*job_id, *written_at)).collect())
+    }
+
+    async fn list_models(&self) -> Result<Vec<(ModelId, u64)>, StoreError> {
+        let mut models: Vec<(ModelId, u64)> =
+            lock(&self.inner).models.iter().map(|(model_id, (_, written_at))| (*model_id, *written_at)).collect();
+        models.sort();
+        Ok(models)
     }
 }
 

@@ -341,6 +341,10 @@ async fn listing_and_retention(store: &dyn JobStore) {
     let unfinished: Vec<JobId> = store.unfinished().await.unwrap().iter().map(|job| job.spec.job_id).collect();
     assert_eq!(unfinished, vec![JobId([11; 16]), JobId([12; 16]), JobId([10; 16])], "queued and running, oldest first");
 
+    // A succeeded job names its model; no job names another.
+    assert!(store.model_recorded(&output(13).model_id).await.unwrap());
+    assert!(!store.model_recorded(&output(12).model_id).await.unwrap(), "a running job names no model yet");
+
     // Retention sees only jobs at rest: the queued and the running ones are paid work, whatever their age.
     let at_rest = |cutoff| async move {
         let jobs = store.at_rest_before(cutoff, 10).await.unwrap();
@@ -371,6 +375,7 @@ async fn listing_and_retention(store: &dyn JobStore) {
         assert!(!store.delete_at_rest(&JobId([n; 16])).await.unwrap(), "removed once");
     }
     assert!(store.at_rest_before(u64::MAX, 100).await.unwrap().is_empty());
+    assert!(!store.model_recorded(&output(13).model_id).await.unwrap(), "a removed job names no model");
     let counts = store.count_by_state().await.unwrap();
     assert!(counts.iter().all(|(_, n)| *n == 0), "the story leaves the store empty: {counts:?}");
 }
