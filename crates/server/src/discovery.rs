@@ -160,8 +160,11 @@ pub fn request_schema(offer: &Offer) -> Value {
             "type": "string",
             "minLength": 1,
             "maxLength": mesh402_service::MAX_PROMPT_BYTES,
-            "description": "Instead of an image: what the model should show, in words (the model server draws it, \
-                            then models it). Plain text, at most 1000 bytes.",
+            "description": format!(
+                "Instead of an image: what the model should show, in words (the model server draws it, then models \
+                 it). Plain text, at most {} bytes.",
+                mesh402_service::MAX_PROMPT_BYTES
+            ),
         });
     }
     schema

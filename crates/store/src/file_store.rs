@@ -203,38 +203,33 @@ impl FileStore for LocalFileStore {
     }
 
     async fn list_inputs(&self) -> Result<Vec<(JobId, u64)>, StoreError> {
-        let inputs_dir = self.inputs_dir.clone();
-        blocking(move || {
-            let mut inputs = Vec::new();
-            for entry in std::fs::read_dir(&inputs_dir)? {
-                let entry = entry?;
-                // Anything else in the folder (a leftover being written) is not an input.
-                if let Ok(job_id) = entry.file_name().to_string_lossy().parse::<JobId>() {
-                    inputs.push((job_id, modified_unix(&entry.metadata()?)));
-                }
-            }
-            inputs.sort();
-            Ok(inputs)
-        })
-        .await
+        list_by_id(self.inputs_dir.clone()).await
     }
 
     async fn list_models(&self) -> Result<Vec<(ModelId, u64)>, StoreError> {
-        let models_dir = self.models_dir.clone();
-        blocking(move || {
-            let mut models = Vec::new();
-            for entry in std::fs::read_dir(&models_dir)? {
-                let entry = entry?;
-                // A model's folder appears whole, by a rename; anything else (a leftover being written) is skipped.
-                if let Ok(model_id) = entry.file_name().to_string_lossy().parse::<ModelId>() {
-                    models.push((model_id, modified_unix(&entry.metadata()?)));
-                }
-            }
-            models.sort();
-            Ok(models)
-        })
-        .await
+        list_by_id(self.models_dir.clone()).await
     }
+}
+
+/// The entries of `dir` named by an id (inputs are files named by their job, models folders named by their model),
+/// with when each was written, in id order. Anything else in the folder (a leftover being written, before its
+/// rename) is skipped.
+async fn list_by_id<Id>(dir: PathBuf) -> Result<Vec<(Id, u64)>, StoreError>
+where
+    Id: std::str::FromStr + Ord + Send + 'static,
+{
+    blocking(move || {
+        let mut listed = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if let Ok(id) = entry.file_name().to_string_lossy().parse::<Id>() {
+                listed.push((id, modified_unix(&entry.metadata()?)));
+            }
+        }
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(listed)
+    })
+    .await
 }
 
 /// Removing something already gone is not an error.

@@ -4,7 +4,31 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// Starts `binary <command…> --data-dir DIR <args…>` with `env`, warnings-only logs and its stdout piped (where
+/// it says when it is ready); returns the child and its stdout.
+fn spawn_mesh402(
+    binary: &Path,
+    command: &[&str],
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(binary)
+        .args(command)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the mesh402 binary starts");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    (child, stdout)
+}
 
 /// A running `mesh402 serve`; killed when dropped.
 pub struct ServerProcess {
@@ -57,17 +81,8 @@ impl ServerProcess {
     fn spawn(binary: &Path, data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         // The test's own HTTP clients use rustls with the ring provider, as the binary does.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra_args)
-            .envs(env.iter().copied())
-            .env("MESH402_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the mesh402 binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let (child, mut stdout) =
+            spawn_mesh402(binary, &["serve", "--listen", "127.0.0.1:0"], data_dir, extra_args, env);
         let mut metrics_url = None;
         loop {
             let mut line = String::new();
@@ -108,17 +123,7 @@ impl WorkerProcess {
     /// Starts `binary worker` on `data_dir` with `args` and `env` (the database and object store settings), and
     /// waits until it takes jobs.
     pub fn start(binary: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
-        let mut child = Command::new(binary)
-            .args(["worker", "--lease-secs", "3", "--data-dir"])
-            .arg(data_dir)
-            .args(args)
-            .envs(env.iter().copied())
-            .env("MESH402_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the mesh402 binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let (child, mut stdout) = spawn_mesh402(binary, &["worker", "--lease-secs", "3"], data_dir, args, env);
         let mut line = String::new();
         stdout.read_line(&mut line).expect("reading the worker's stdout");
         assert!(line.starts_with("mesh402 worker taking jobs"), "{line:?}");
