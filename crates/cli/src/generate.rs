@@ -120,6 +120,18 @@ pub fn refund_json(refund: &Refund) -> Value {
     })
 }
 
+/// The buyer's wallet settings in the environment. They are named apart from every setting of `mesh402 serve`
+/// (whose LNbits and NWC settings are the shop's own node), so that a shell prepared for the server can never
+/// make the buyer pay with the shop's keys; a test checks that no name is shared.
+pub const WALLET_LNBITS_URL: &str = "MESH402_WALLET_LNBITS_URL";
+/// The paying LNbits wallet's admin key (a secret: from the environment or a file, never an argument).
+pub const WALLET_LNBITS_ADMIN_KEY: &str = "MESH402_WALLET_LNBITS_ADMIN_KEY";
+/// The paying wallet's Nostr Wallet Connect string (a secret: from the environment or a file).
+pub const WALLET_NWC_URI: &str = "MESH402_WALLET_NWC_URI";
+/// The environment variables the buyer reads that are not arguments of its own (its secrets).
+#[cfg(test)]
+pub const WALLET_SECRET_VARIABLES: [&str; 2] = [WALLET_LNBITS_ADMIN_KEY, WALLET_NWC_URI];
+
 /// The server to buy from, the wallet that pays, and where purchases are saved: shared by `generate` and `mcp`.
 #[derive(Debug, Args)]
 pub struct WalletArgs {
@@ -131,12 +143,12 @@ pub struct WalletArgs {
     #[arg(long, value_parser = ["dev", "lnbits", "nwc", "lnd"], default_value = "dev")]
     pub wallet: String,
     /// LNbits: the base URL of the paying wallet's server.
-    #[arg(long, env = "MESH402_LNBITS_URL")]
+    #[arg(long, env = WALLET_LNBITS_URL)]
     pub lnbits_url: Option<String>,
-    /// LNbits: a file holding the paying wallet's admin key (or set MESH402_LNBITS_ADMIN_KEY).
+    /// LNbits: a file holding the paying wallet's admin key (or set MESH402_WALLET_LNBITS_ADMIN_KEY).
     #[arg(long, value_name = "FILE")]
     pub lnbits_admin_key_file: Option<PathBuf>,
-    /// NWC: a file holding the nostr+walletconnect:// connection string (or set MESH402_NWC_URI).
+    /// NWC: a file holding the nostr+walletconnect:// connection string (or set MESH402_WALLET_NWC_URI).
     #[arg(long, value_name = "FILE")]
     pub nwc_uri_file: Option<PathBuf>,
     /// LND: the REST base URL of the paying node, e.g. https://127.0.0.1:8080.
@@ -169,18 +181,18 @@ pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
     let timeout = Duration::from_secs(90);
     match args.wallet.as_str() {
         "lnbits" => {
-            let url = args.lnbits_url.as_deref().ok_or("--wallet lnbits needs --lnbits-url")?;
+            let url =
+                args.lnbits_url.as_deref().ok_or("--wallet lnbits needs --lnbits-url or MESH402_WALLET_LNBITS_URL")?;
             let key = secret_from(
                 args.lnbits_admin_key_file.as_deref(),
-                "MESH402_LNBITS_ADMIN_KEY",
+                WALLET_LNBITS_ADMIN_KEY,
                 "--wallet lnbits needs --lnbits-admin-key-file",
             )?;
             let payer = LnbitsPayer::new(url, key, timeout).map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
         "nwc" => {
-            let uri =
-                secret_from(args.nwc_uri_file.as_deref(), "MESH402_NWC_URI", "--wallet nwc needs --nwc-uri-file")?;
+            let uri = secret_from(args.nwc_uri_file.as_deref(), WALLET_NWC_URI, "--wallet nwc needs --nwc-uri-file")?;
             let payer = NwcPayer::new(NwcSettings { uri, timeout }).map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }

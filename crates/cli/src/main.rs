@@ -256,3 +256,43 @@ fn dev_pay(args: DevPayArgs) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every environment variable a subcommand's arguments read.
+    fn variables_of(subcommand: &str) -> BTreeSet<String> {
+        let command = Cli::command();
+        let subcommand = command.find_subcommand(subcommand).expect("a subcommand of mesh402");
+        subcommand
+            .get_arguments()
+            .filter_map(|argument| argument.get_env())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_buyers_variables_never_name_a_setting_of_the_server() {
+        let server: BTreeSet<String> = ["serve", "worker"].into_iter().flat_map(variables_of).collect();
+        assert!(server.contains("MESH402_LNBITS_ADMIN_KEY") && server.contains("MESH402_NWC_URI"), "{server:?}");
+        for buyer in ["generate", "refund", "mcp"] {
+            let mut variables = variables_of(buyer);
+            variables.extend(crate::generate::WALLET_SECRET_VARIABLES.map(String::from));
+            let shared: Vec<_> = variables.intersection(&server).collect();
+            assert!(shared.is_empty(), "`mesh402 {buyer}` reads the server's {shared:?}");
+            for variable in &variables {
+                let wallet_setting =
+                    variable.contains("LNBITS") || variable.contains("NWC") || variable.contains("LND");
+                assert!(
+                    !wallet_setting || variable.starts_with("MESH402_WALLET_"),
+                    "`mesh402 {buyer}` reads {variable}: a wallet's setting of the buyer is named MESH402_WALLET_*"
+                );
+            }
+        }
+    }
+}

@@ -245,8 +245,8 @@ fn a_wallet_without_its_settings_is_bad_input_and_nothing_is_asked() {
             .arg(dir.path().join("model.glb"))
             .args(["--server", "http://127.0.0.1:9", "--wallet", wallet, "--json", "--state-dir"])
             .arg(dir.path().join("state"))
-            .env_remove("MESH402_NWC_URI")
-            .env_remove("MESH402_LNBITS_URL")
+            .env_remove("MESH402_WALLET_NWC_URI")
+            .env_remove("MESH402_WALLET_LNBITS_URL")
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{wallet}");
@@ -254,6 +254,44 @@ fn a_wallet_without_its_settings_is_bad_input_and_nothing_is_asked() {
         assert_eq!(result["error"]["code"], "bad_input");
         assert!(result["error"]["message"].as_str().unwrap().contains(needs), "{wallet}: {result}");
     }
+}
+
+#[test]
+fn the_shops_environment_never_makes_the_buyer_pay_with_the_shops_keys() {
+    // A shell prepared for `mesh402 serve` with an LNbits or NWC backend: the shop's node and its admin key. A
+    // listener stands for that node and counts whoever connects to it.
+    let shop_node = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    shop_node.set_nonblocking(true).unwrap();
+    let shop_url = format!("http://{}", shop_node.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    for (wallet, needs) in [("lnbits", "MESH402_WALLET_LNBITS_URL"), ("nwc", "MESH402_WALLET_NWC_URI")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+            .arg("generate")
+            .arg(photo())
+            .args(["-o"])
+            .arg(dir.path().join("model.glb"))
+            .args(["--server", &shop_url, "--wallet", wallet, "--json", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .env_remove("MESH402_WALLET_LNBITS_URL")
+            .env_remove("MESH402_WALLET_LNBITS_ADMIN_KEY")
+            .env_remove("MESH402_WALLET_NWC_URI")
+            .env("MESH402_LIGHTNING", wallet)
+            .env("MESH402_LNBITS_URL", &shop_url)
+            .env("MESH402_LNBITS_ADMIN_KEY", "the-shops-admin-key")
+            .env("MESH402_LNBITS_INVOICE_KEY", "the-shops-invoice-key")
+            .env(
+                "MESH402_NWC_URI",
+                format!("nostr+walletconnect://{}?relay=ws://127.0.0.1:9&secret={}", "ab".repeat(32), "cd".repeat(32)),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{wallet}: {}", String::from_utf8_lossy(&output.stdout));
+        let result = json_of(&output);
+        assert_eq!(result["error"]["code"], "bad_input", "{wallet}");
+        assert!(result["error"]["message"].as_str().unwrap().contains(needs), "{wallet}: {result}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("the-shops-admin-key"));
+    }
+    assert!(shop_node.accept().is_err(), "nobody contacted the shop's node or the shop");
 }
 
 /// A blank picture over 2 MP: it passes the unpaid checks (which do not decode pictures that large) and the paid
