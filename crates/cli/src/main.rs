@@ -75,7 +75,7 @@ struct MeshArgs {
     /// Hard cap on triangles.
     #[arg(long)]
     target_faces: Option<u32>,
-    /// Depth relative to the object's width.
+    /// A scale on the model's depth: 1 (the default) makes each part about as deep as it is wide where it is seen.
     #[arg(long)]
     depth: Option<f32>,
     /// Texture size in pixels (a power of two).

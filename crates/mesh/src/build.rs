@@ -1,6 +1,7 @@
 //! Closing the mesh: the planar triangulation lifted into a solid (inflated or extruded), in glTF conventions:
 //! +Y up, the photo's front facing +Z, metres, the origin at the bottom centre of the silhouette.
 
+use crate::thickness::{Lift, Rows};
 use crate::triangulate::{Mesh2, boundary_edges};
 
 /// A closed triangle mesh ready to be written.
@@ -63,6 +64,8 @@ pub(crate) struct Frame {
     pub centre_x: f64,
     /// Lowest point of the silhouette (largest image y).
     pub bottom: f64,
+    /// The silhouette's highest and lowest rows (image y), where the parts are placed in depth from.
+    pub rows: Rows,
     /// The texture's rectangle in working coordinates: x0, y0, x1, y1.
     pub uv_rect: [f64; 4],
 }
@@ -79,7 +82,13 @@ impl Frame {
             }
         }
         let longer = (hi[0] - lo[0]).max(hi[1] - lo[1]).max(1e-9);
-        Frame { scale: 1.0 / longer, centre_x: (lo[0] + hi[0]) / 2.0, bottom: hi[1], uv_rect }
+        Frame {
+            scale: 1.0 / longer,
+            centre_x: (lo[0] + hi[0]) / 2.0,
+            bottom: hi[1],
+            rows: Rows { top: lo[1], bottom: hi[1] },
+            uv_rect,
+        }
     }
 
     /// The longer side of the silhouette in working pixels.
@@ -103,23 +112,24 @@ impl Frame {
     }
 }
 
-/// Inflation: front heights `depth·(√(u+ε²) − ε)`, the back mirrored (`z_b = −z`), silhouette vertices shared.
-/// The back reuses the front's texture coordinates, so it shows the photo mirrored.
-pub(crate) fn inflate(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, frame: &Frame) -> Mesh3 {
+/// Inflation: the front at `centre + half`, the back at `centre − half` (working pixels, `half` zero on the
+/// silhouette, see `thickness.rs`), silhouette vertices shared. The back reuses the front's texture coordinates, so
+/// it shows the photo mirrored.
+pub(crate) fn inflate(mesh: &Mesh2, lift: &Lift, frame: &Frame) -> Mesh3 {
+    let (centre, half) = (&lift.centre, &lift.half);
     let n = mesh.points.len();
     let mut out = Mesh3::default();
     let mut back_index = vec![0u32; n];
     for (i, p) in mesh.points.iter().enumerate() {
-        let z = if mesh.boundary[i] { 0.0 } else { depth * ((u[i] + eps * eps).sqrt() - eps) };
+        let z = if mesh.boundary[i] { centre[i] } else { centre[i] + half[i] };
         out.positions.push(frame.position(*p, z));
         out.uvs.push(frame.uv(*p));
         back_index[i] = i as u32;
     }
     for (i, p) in mesh.points.iter().enumerate() {
         if !mesh.boundary[i] {
-            let z = depth * ((u[i] + eps * eps).sqrt() - eps);
             back_index[i] = out.positions.len() as u32;
-            out.positions.push(frame.position(*p, -z));
+            out.positions.push(frame.position(*p, centre[i] - half[i]));
             out.uvs.push(frame.uv(*p));
         }
     }

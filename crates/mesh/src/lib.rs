@@ -1,15 +1,16 @@
 //! The embedded generator: one photo becomes a closed, watertight, textured model (GLB, OBJ or STL).
 //!
 //! The method is silhouette inflation: decode → mask (alpha, a border colour model or a learned saliency network,
-//! chosen per picture) → contours → constrained Delaunay triangulation → Poisson heights → closed mesh per part →
+//! chosen per picture) → contours → constrained Delaunay triangulation → Poisson heights → depth per part (round
+//! rows, tubes for limbs, the camera's elevation, parts standing on a floor: `thickness.rs`) → closed mesh per part →
 //! front-projected texture → self-check → file. It is pure and deterministic: no I/O and no mutable global state
 //! (the vendored network is parsed once into an immutable model), and the same bytes and parameters always give
 //! byte-identical files. The network's inference runs on `rten`'s thread pool; everything else on the caller's
 //! thread.
 //!
 //! Conventions of every model: +Y up, the photo's front faces +Z, metres (the silhouette's longer side is one
-//! metre), origin at the bottom centre of the silhouette. The back of an inflated model is the front mirrored
-//! through the silhouette plane and shows the photo mirrored.
+//! metre), origin at the bottom centre of the silhouette. The back of an inflated model lies as far behind each
+//! part's middle surface as the front lies before it, and shows the photo mirrored.
 #![deny(missing_docs)]
 
 mod build;
@@ -26,6 +27,7 @@ mod saliency;
 mod segment;
 mod structure;
 mod texture;
+mod thickness;
 mod triangulate;
 
 use std::time::Instant;
@@ -444,7 +446,7 @@ fn planar_mesh(
     }
     // A rough solve is enough to place the rings.
     let rough = heights::solve_poisson(&mesh2, 60);
-    let z: Vec<f64> = rough.iter().map(|&u| depth * ((u + eps * eps).sqrt() - eps)).collect();
+    let z: Vec<f64> = thickness::half_thickness(&mesh2, &rough, eps).into_iter().map(|h| depth * h).collect();
     if triangulate::grade_rim(&mut cdt, &mesh2, &z, edge) > 0 { triangulate::extract(&cdt) } else { Ok(mesh2) }
 }
 
@@ -573,21 +575,26 @@ fn geometry(
             continue;
         }
         let genus = loops.len() - 1;
-        let mesh3 = match params.mode {
+        // The check sees each part upright and unmoved (its lift's centre at zero): moving every point of a vertical
+        // line by the same depth keeps the body closed, manifold and of the same volume, and the check's measure of
+        // thinness (volume against the bounding box) must not count a lean as emptiness.
+        let (mesh3, placed) = match params.mode {
             Mode::Inflate => {
                 let u = heights::solve_poisson(&mesh2, usize::MAX);
-                build::inflate(&mesh2, &u, depth, eps, frame)
+                let lift = thickness::lift(&mesh2, &u, depth, eps, frame.rows);
+                let upright = thickness::Lift { centre: vec![0.0; lift.half.len()], half: lift.half.clone() };
+                (build::inflate(&mesh2, &upright, frame), Some(lift))
             }
             Mode::Extrude => {
-                let thickness = depth * frame.longer_side() / 4.0;
-                build::extrude(&mesh2, thickness, frame)
+                let slab = depth * frame.longer_side() / 8.0;
+                (build::extrude(&mesh2, slab, frame), None)
             }
         };
         clock.lap(Stage::Heights);
         let checked = check::check(&mesh3, genus);
         clock.lap(Stage::Check);
         match checked {
-            Ok(_) => return Ok(mesh3),
+            Ok(_) => return Ok(placed.map(|lift| build::inflate(&mesh2, &lift, frame)).unwrap_or(mesh3)),
             Err(reason) => {
                 last_error = reason;
                 eps_factor *= 2.0;

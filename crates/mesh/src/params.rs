@@ -69,9 +69,10 @@ pub struct MeshParams {
     pub mode: Mode,
     /// Hard cap on the number of triangles in the model; default 20 000, range 500..=200 000.
     pub target_faces: u32,
-    /// Thickness relative to the object's width; default 0.5, range 0.05..=2.0. In `inflate` mode a round
-    /// silhouette of width W becomes `depth * W` thick at its thickest (1.0 gives a sphere); in `extrude` mode the
-    /// slab is `depth * W / 4` thick, where W is the longer side of the silhouette.
+    /// A scale on the model's depth; default 1.0, range 0.05..=2.0. In `inflate` mode the depth follows the
+    /// object (each part about as deep as it is wide where it is seen: a disc becomes a sphere, an upright
+    /// silhouette its solid of revolution, a limb a tube) times `depth`; in `extrude` mode the slab is
+    /// `depth * W / 8` thick, where W is the longer side of the silhouette.
     pub depth: f32,
     /// Side of the square texture in pixels: a power of two in 256..=4096; default 1024.
     pub texture_size: u32,
@@ -81,7 +82,7 @@ pub struct MeshParams {
 
 impl Default for MeshParams {
     fn default() -> Self {
-        MeshParams { mode: Mode::Inflate, target_faces: 20_000, depth: 0.5, texture_size: 1024, format: Format::Glb }
+        MeshParams { mode: Mode::Inflate, target_faces: 20_000, depth: 1.0, texture_size: 1024, format: Format::Glb }
     }
 }
 

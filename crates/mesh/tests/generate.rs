@@ -150,7 +150,8 @@ fn glb_has_the_agreed_conventions() {
     // The rim samples the object's colour, not the background's (the object's green channel stays below 120,
     // the background's is above 200).
     let texture = texture.to_rgb8();
-    let rim: Vec<usize> = (0..glb.positions.len()).filter(|&i| glb.positions[i][2] == 0.0).collect();
+    // The rim: where the surface turns from the front to the back, its normal across the line of sight.
+    let rim: Vec<usize> = (0..glb.positions.len()).filter(|&i| glb.normals[i][2].abs() < 0.1).collect();
     assert!(rim.len() > 50);
     let bad = rim
         .iter()
@@ -230,13 +231,18 @@ fn obj_and_stl_describe_the_same_mesh() {
 #[test]
 fn rim_has_no_slivers() {
     // The longest edge over the shortest altitude (1 for equilateral triangles), in 3D; without the ε offset and the
-    // graded rim rings the 99th percentile is about 5 at the default depth.
-    for shape in &SHAPES {
-        let bytes = png_bytes(&alpha_image(shape));
-        let glb = read_glb(&run(&bytes, ImageKind::Png, &MeshParams::default()).files[0].bytes);
-        let aspects = aspect_ratios(&glb.positions, &glb.tris);
-        let p99 = aspects[(aspects.len() - 1) * 99 / 100];
-        assert!(p99 < 4.0, "{}: aspect p99 {p99}", shape.name);
+    // graded rim rings the 99th percentile is about 5 at depth 0.5 (today 2.7–3.1). At the default depth the rim is
+    // twice as steep (a disc is a sphere) and upright parts lean, which costs more (today 4.0–4.55).
+    for (depth, limit) in [(0.5, 4.0), (1.0, 5.0)] {
+        for shape in &SHAPES {
+            let bytes = png_bytes(&alpha_image(shape));
+            let params = MeshParams { depth, ..Default::default() };
+            let glb = read_glb(&run(&bytes, ImageKind::Png, &params).files[0].bytes);
+            let aspects = aspect_ratios(&glb.positions, &glb.tris);
+            let p99 = aspects[(aspects.len() - 1) * 99 / 100];
+            println!("{} at depth {depth}: aspect p99 {p99:.2}", shape.name);
+            assert!(p99 < limit, "{} at depth {depth}: aspect p99 {p99}", shape.name);
+        }
     }
 }
 

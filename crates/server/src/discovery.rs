@@ -135,7 +135,8 @@ pub fn request_schema(offer: &Offer) -> Value {
                 "minimum": MIN_DEPTH,
                 "maximum": MAX_DEPTH,
                 "default": defaults.depth,
-                "description": "Thickness relative to the object's width.",
+                "description": "A scale on the model's depth: 1 makes each part about as deep as it is wide where it is \
+                                seen; 0.5 half as deep.",
             },
             "texture_size": {
                 "type": "integer",

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: synthetic fixtures, a GLB reader, topology and silhouette checks.
 #![allow(dead_code)]
 
+pub mod shape;
+
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;

@@ -1,0 +1,110 @@
+//! The depth report: every object of `tests/fixtures/objects` (a product-photo render and its true shape) made
+//! into a model and scored against the truth, one row per object and the medians.
+//!
+//! `cargo run --release -p mesh402-mesh --example depth_report -- [PARAMS_JSON]`, e.g. `'{"depth":1.0}'` to
+//! compare an override. The measure is `tests/common/shape.rs` (the one the depth test asserts on).
+
+#[path = "../tests/common/shape.rs"]
+mod shape;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use mesh402_mesh::{Format, ImageKind, MeshParams, generate};
+
+fn main() -> ExitCode {
+    let mut params: MeshParams = match std::env::args().nth(1).map(|s| serde_json::from_str(&s)).transpose() {
+        Ok(p) => p.unwrap_or_default(),
+        Err(err) => {
+            eprintln!("bad parameters: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    params.format = Format::Stl;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/objects");
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.strip_suffix(".jpg").map(String::from))
+            .collect(),
+        Err(err) => {
+            eprintln!("{}: {err}", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    names.sort();
+    println!(
+        "{:<14} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6}",
+        "object", "front", "side", "top", "depth", "chamfer", "F@5%", "F@10%", "ms"
+    );
+    let mut columns: [Vec<f64>; 7] = Default::default();
+    for name in &names {
+        let (Ok(photo), Ok(truth)) =
+            (std::fs::read(dir.join(format!("{name}.jpg"))), std::fs::read(dir.join(format!("{name}.stl"))))
+        else {
+            eprintln!("{name}: the photo or the truth is missing");
+            return ExitCode::from(1);
+        };
+        let started = std::time::Instant::now();
+        let model = match generate(&photo, ImageKind::Jpeg, &params, &mut |_| {}) {
+            Ok(model) => model,
+            Err(err) => {
+                println!("{name:<14} failed: {err}");
+                continue;
+            }
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (model, truth) = (shape::read_stl(&model.files[0].bytes), shape::read_stl(&truth));
+        let score = shape::score(&model, &truth);
+        if let Ok(views) = std::env::var("DEPTH_REPORT_VIEWS") {
+            write_views(&Path::new(&views).join(format!("{name}.png")), &model, &truth);
+        }
+        let row = [
+            score.iou_front,
+            score.iou_side,
+            score.iou_top,
+            score.depth_ratio,
+            score.chamfer,
+            score.f_score_5,
+            score.f_score_10,
+        ];
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+        println!(
+            "{name:<14} {:>6.3} {:>6.3} {:>6.3} {:>6.2} {:>7.4} {:>6.3} {:>6.3} {ms:>6.0}",
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+        );
+    }
+    let medians = columns.map(|mut c| shape::median(&mut c));
+    println!(
+        "{:<14} {:>6.3} {:>6.3} {:>6.3} {:>6.2} {:>7.4} {:>6.3} {:>6.3}",
+        "median", medians[0], medians[1], medians[2], medians[3], medians[4], medians[5], medians[6]
+    );
+    ExitCode::SUCCESS
+}
+
+/// Front, side and top silhouettes side by side: the model alone red, the truth alone blue, both grey.
+fn write_views(path: &Path, model: &shape::Triangles, truth: &shape::Triangles) {
+    let size = 256;
+    let aligned = shape::align_by_front(model, truth);
+    let views = shape::silhouettes(&aligned, truth, size);
+    let mut image = image::RgbImage::new(3 * size as u32, size as u32);
+    for (v, (m, t)) in views.iter().enumerate() {
+        for y in 0..size {
+            for x in 0..size {
+                let (a, b) = (m[y * size + x], t[y * size + x]);
+                let colour = match (a, b) {
+                    (true, true) => [120, 120, 120],
+                    (true, false) => [230, 60, 60],
+                    (false, true) => [60, 60, 230],
+                    (false, false) => [255, 255, 255],
+                };
+                image.put_pixel((v * size + x) as u32, (size - 1 - y) as u32, image::Rgb(colour));
+            }
+        }
+    }
+    if let Err(err) = image.save(path) {
+        eprintln!("{}: {err}", path.display());
+    }
+}

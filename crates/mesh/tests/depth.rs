@@ -1,0 +1,177 @@
+//! Depth and hidden sides: models of real 3D objects, rendered as product photos (`tests/fixtures/objects`, see its
+//! SOURCES.md), scored against the objects' true shapes by the measure of `common/shape.rs` (aligned by the front
+//! silhouette only). The medians must stay above the thresholds below and no object may fall below its floor; a
+//! solid of revolution must come out round when seen from above.
+//!
+//! `cargo run --release -p mesh402-mesh --example depth_report` prints the same table.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::shape::{self, Triangles};
+use mesh402_mesh::{Format, ImageKind, MeshParams, generate};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/objects")
+}
+
+fn truth(name: &str) -> Triangles {
+    shape::read_stl(&std::fs::read(dir().join(format!("{name}.stl"))).expect("the true shape"))
+}
+
+fn stl_model(bytes: &[u8], kind: ImageKind, params: MeshParams) -> Triangles {
+    let params = MeshParams { format: Format::Stl, ..params };
+    let model = generate(bytes, kind, &params, &mut |_| {}).expect("a model");
+    shape::read_stl(&model.files[0].bytes)
+}
+
+#[test]
+fn the_measure_gives_the_truth_full_marks_and_a_flattened_truth_less() {
+    let truth = truth(&objects()[0]);
+    let same = shape::score(&truth, &truth);
+    assert!(same.iou_front > 0.99 && same.iou_side > 0.99 && same.iou_top > 0.99, "{same:?}");
+    assert!(same.chamfer < 0.002 && same.f_score_5 > 0.99, "{same:?}");
+    assert!((same.depth_ratio - 1.0).abs() < 1e-9, "{same:?}");
+
+    let flattened: Triangles = truth.iter().map(|t| t.map(|p| [p[0], p[1], 0.3 * p[2]])).collect();
+    let flat = shape::score(&flattened, &truth);
+    assert!((flat.depth_ratio - 0.3).abs() < 1e-6, "{flat:?}");
+    assert!(flat.iou_front > 0.99, "the front does not see depth: {flat:?}");
+    assert!(flat.iou_side < same.iou_side - 0.2 && flat.f_score_5 < same.f_score_5 - 0.1, "{flat:?}");
+}
+
+/// What the generator must reach on the set: the medians of the depth measure. The set's figures today are side
+/// IoU 0.75, top 0.78, F-score 0.66 at 5 % and 0.90 at 10 %, depth ratio 1.00, Chamfer 0.044 (the old generator, a
+/// relief of the photo: 0.44, 0.39, 0.47, 0.71, 0.41, 0.073); the thresholds leave a margin for a change that
+/// trades a little of one figure for another, never one for a return toward the relief.
+const MEDIAN_SIDE_IOU: f64 = 0.70;
+const MEDIAN_TOP_IOU: f64 = 0.70;
+const MEDIAN_F_SCORE_5: f64 = 0.60;
+const MEDIAN_F_SCORE_10: f64 = 0.85;
+const MEDIAN_DEPTH_RATIO: std::ops::RangeInclusive<f64> = 0.85..=1.15;
+const MEDIAN_CHAMFER: f64 = 0.052;
+const MEDIAN_FRONT_IOU: f64 = 0.95;
+
+/// Per object, the old generator's figures (`depth` 0.5, a relief of the photo): side IoU, top IoU, Chamfer
+/// distance and F-score at 10 %. No object may do worse on any of them (by more than 0.01, or 0.002 of Chamfer).
+/// The F-score at 5 % is not among them: a flat book and a chair, made round, lose a few points of it (see the
+/// README's Depth section).
+const BEFORE: [(&str, f64, f64, f64, f64); 12] = [
+    ("apple", 0.460, 0.471, 0.1055, 0.519),
+    ("book", 0.614, 0.587, 0.0753, 0.681),
+    ("bottle", 0.438, 0.337, 0.0539, 0.810),
+    ("can", 0.583, 0.395, 0.0591, 0.777),
+    ("chair", 0.179, 0.275, 0.0667, 0.738),
+    ("cow", 0.285, 0.343, 0.0917, 0.633),
+    ("goblet", 0.420, 0.297, 0.0697, 0.718),
+    ("hand", 0.470, 0.442, 0.0843, 0.627),
+    ("mug", 0.564, 0.381, 0.0621, 0.773),
+    ("shakers", 0.376, 0.289, 0.0769, 0.701),
+    ("teapot", 0.433, 0.399, 0.0792, 0.648),
+    ("truck", 0.379, 0.501, 0.0633, 0.785),
+];
+
+#[test]
+fn models_of_real_objects_have_their_depth_and_hidden_sides() {
+    let names = objects();
+    assert_eq!(names, BEFORE.map(|(name, ..)| name.to_owned()), "the set and its table of old figures agree");
+    let mut columns: [Vec<f64>; 7] = Default::default();
+    for (name, side, top, chamfer, f10) in BEFORE {
+        let photo = std::fs::read(dir().join(format!("{name}.jpg"))).expect("the photo");
+        let score = shape::score(&stl_model(&photo, ImageKind::Jpeg, MeshParams::default()), &truth(name));
+        println!("{name:<10} {score:.3?}");
+        assert!(score.iou_side >= side - 0.01, "{name}: side IoU {} was {side}", score.iou_side);
+        assert!(score.iou_top >= top - 0.01, "{name}: top IoU {} was {top}", score.iou_top);
+        assert!(score.chamfer <= chamfer + 0.002, "{name}: Chamfer {} was {chamfer}", score.chamfer);
+        assert!(score.f_score_10 >= f10 - 0.01, "{name}: F-score at 10 % {} was {f10}", score.f_score_10);
+        let row = [
+            score.iou_front,
+            score.iou_side,
+            score.iou_top,
+            score.depth_ratio,
+            score.chamfer,
+            score.f_score_5,
+            score.f_score_10,
+        ];
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
+    let [front, side, top, depth, chamfer, f5, f10] = columns.map(|mut c| shape::median(&mut c));
+    println!(
+        "median front {front:.3} side {side:.3} top {top:.3} depth {depth:.2} chamfer {chamfer:.4} F5 {f5:.3} F10 {f10:.3}"
+    );
+    assert!(front >= MEDIAN_FRONT_IOU, "median front IoU {front}");
+    assert!(side >= MEDIAN_SIDE_IOU, "median side IoU {side}");
+    assert!(top >= MEDIAN_TOP_IOU, "median top IoU {top}");
+    assert!(f5 >= MEDIAN_F_SCORE_5, "median F-score at 5 % {f5}");
+    assert!(f10 >= MEDIAN_F_SCORE_10, "median F-score at 10 % {f10}");
+    assert!(MEDIAN_DEPTH_RATIO.contains(&depth), "median depth ratio {depth}");
+    assert!(chamfer <= MEDIAN_CHAMFER, "median Chamfer distance {chamfer}");
+}
+
+#[test]
+fn the_depth_option_scales_the_depth() {
+    let photo = std::fs::read(dir().join("bottle.jpg")).expect("the photo");
+    let truth = truth("bottle");
+    let full = shape::score(&stl_model(&photo, ImageKind::Jpeg, MeshParams::default()), &truth);
+    let half =
+        shape::score(&stl_model(&photo, ImageKind::Jpeg, MeshParams { depth: 0.5, ..Default::default() }), &truth);
+    let ratio = half.depth_ratio / full.depth_ratio;
+    assert!((ratio - 0.5).abs() < 0.05, "depth 0.5 gives {ratio} of the default depth");
+    assert!((half.iou_front - full.iou_front).abs() < 1e-9, "the front does not change");
+}
+
+/// A goblet's silhouette, upright and symmetric about x = 160, as an alpha picture: a bowl, a stem, a foot.
+fn goblet_half_width(y: f64) -> f64 {
+    match y {
+        y if (20.0..150.0).contains(&y) => 90.0 * (1.0 - ((y - 20.0) / 130.0).powi(2)).sqrt().max(0.35),
+        y if (150.0..260.0).contains(&y) => 12.0,
+        y if (260.0..280.0).contains(&y) => 70.0,
+        _ => 0.0,
+    }
+}
+
+#[test]
+fn a_solid_of_revolution_is_round_from_above() {
+    let (w, h) = (320u32, 300u32);
+    let picture = image::RgbaImage::from_fn(w, h, |x, y| {
+        let inside = (f64::from(x) + 0.5 - 160.0).abs() < goblet_half_width(f64::from(y) + 0.5);
+        if inside { image::Rgba([150, 30, 60, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut png = Vec::new();
+    picture.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("png");
+    let model = stl_model(&png, ImageKind::Png, MeshParams::default());
+    // Thin horizontal slices of the model: each is as deep as it is wide (a circle seen from above), up to the
+    // 1/cos θ of the camera's elevation.
+    let height = model.iter().flat_map(|t| t.iter().map(|p| p[1])).fold(f64::MIN, f64::max);
+    let mut checked = 0;
+    for band in [0.2, 0.3, 0.4, 0.6, 0.7, 0.8] {
+        let y = band * height;
+        let slice: Vec<[f64; 3]> =
+            model.iter().flat_map(|t| t.iter().copied()).filter(|p| (p[1] - y).abs() < 0.004 * height).collect();
+        if slice.len() < 8 {
+            continue;
+        }
+        let extent = |d: usize| {
+            slice.iter().map(|p| p[d]).fold(f64::MIN, f64::max) - slice.iter().map(|p| p[d]).fold(f64::MAX, f64::min)
+        };
+        let (across, deep) = (extent(0), extent(2));
+        let roundness = deep / across;
+        assert!((0.85..=1.25).contains(&roundness), "slice at {band} of the height: {deep} deep, {across} wide");
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked} slices had vertices");
+}
+
+/// Every object of the set, by name.
+fn objects() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .expect("tests/fixtures/objects")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".jpg").map(String::from))
+        .collect();
+    names.sort();
+    names
+}
