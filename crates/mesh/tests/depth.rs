@@ -42,12 +42,12 @@ fn the_measure_gives_the_truth_full_marks_and_a_flattened_truth_less() {
 }
 
 /// What the generator must reach on the set: the medians of the depth measure. The set's figures today are side
-/// IoU 0.75, top 0.78, F-score 0.66 at 5 % and 0.90 at 10 %, depth ratio 1.00, Chamfer 0.044 (the old generator, a
+/// IoU 0.75, top 0.78, F-score 0.68 at 5 % and 0.90 at 10 %, depth ratio 0.99, Chamfer 0.043 (the old generator, a
 /// relief of the photo: 0.44, 0.39, 0.47, 0.71, 0.41, 0.073); the thresholds leave a margin for a change that
 /// trades a little of one figure for another, never one for a return toward the relief.
 const MEDIAN_SIDE_IOU: f64 = 0.70;
 const MEDIAN_TOP_IOU: f64 = 0.70;
-const MEDIAN_F_SCORE_5: f64 = 0.60;
+const MEDIAN_F_SCORE_5: f64 = 0.62;
 const MEDIAN_F_SCORE_10: f64 = 0.85;
 const MEDIAN_DEPTH_RATIO: std::ops::RangeInclusive<f64> = 0.85..=1.15;
 const MEDIAN_CHAMFER: f64 = 0.052;
