@@ -11,7 +11,8 @@
 //!    (the span of the part on one image row, between two crossings of its outline) becomes a circle in depth: at
 //!    a point `x` of a run centred at `c` with half-width `r`, the half-thickness is `√(r² − (x − c)²)`. A part
 //!    whose silhouette is symmetric about a vertical axis thereby becomes its surface of revolution, round when
-//!    seen from above.
+//!    seen from above. A point takes the median of its own row's circle and those of the rows a little above and
+//!    below it, so that a row crossing where a handle joins its body does not make the body bulge there.
 //! 2. **Limbs stay tubes.** Rows alone would make a slab of everything that runs horizontally (an arm held out, a
 //!    handle's top, a spout), so the row circle is capped by the part's local roundness `√u` from the Poisson
 //!    heights (`−Δu = 4`, `u = 0` on the silhouette; a disc of radius R gives R, a long bar of width w gives
@@ -38,6 +39,10 @@ use crate::triangulate::{Mesh2, boundary_edges};
 /// little fuller than the Poisson dome (which tapers to nothing at the top and bottom of an upright cylinder)
 /// while an arm held out stays a tube.
 const ROUNDNESS_CAP: f64 = 1.2;
+
+/// How far up and down (a share of the part's height) the rows around a point are compared, keeping the narrowest:
+/// more than the thickness of a handle's or a spout's join.
+const ATTACHMENT_ROWS: f64 = 0.08;
 
 /// The least share of its local roundness `√u` a point keeps, where its row grazes a notch of the outline (the
 /// row's run is then a sliver though the part is thick there): the surface never pinches to the silhouette
@@ -222,14 +227,21 @@ pub(crate) fn half_thickness(mesh: &Mesh2, u: &[f64], eps: f64) -> Vec<f64> {
                 return 0.0;
             }
             let tube = (u + eps * eps).sqrt() - eps;
-            let row = match runs.run_at(*p) {
-                Some((left, right)) => {
-                    let (centre, radius) = ((left + right) / 2.0, (right - left) / 2.0);
-                    let across = (radius * radius - (p[0] - centre).powi(2)).max(0.0);
-                    (across + eps * eps).sqrt() - eps
-                }
-                None => tube,
+            let circle = |(left, right): (f64, f64)| {
+                let (centre, radius) = ((left + right) / 2.0, (right - left) / 2.0);
+                let across = (radius * radius - (p[0] - centre).powi(2)).max(0.0);
+                (across + eps * eps).sqrt() - eps
             };
+            // The median of the rows around: a row that also crosses where a handle or a spout joins the body is
+            // wider than the body's rows above and below, and must not make the body bulge there; a profile that
+            // only widens or narrows (a sphere's, a bottle's) keeps the point's own row.
+            let reach = ATTACHMENT_ROWS * runs.height;
+            let mut rows: Vec<f64> = [-1.0, -0.5, 0.0, 0.5, 1.0]
+                .iter()
+                .filter_map(|k| runs.run_at([p[0], p[1] + k * reach]).map(circle))
+                .collect();
+            rows.sort_by(f64::total_cmp);
+            let row = if rows.is_empty() { tube } else { rows[(rows.len() - 1) / 2] };
             row.min(ROUNDNESS_CAP * tube).max(ROUNDNESS_FLOOR * tube)
         })
         .collect();
@@ -277,6 +289,8 @@ struct RowRuns<'a> {
     /// For row `r` (image y in `[top + r, top + r + 1)`), indices into `edges` of the edges spanning it.
     buckets: Vec<Vec<u32>>,
     top: f64,
+    /// The part's height in image rows.
+    height: f64,
 }
 
 impl<'a> RowRuns<'a> {
@@ -294,7 +308,7 @@ impl<'a> RowRuns<'a> {
                 bucket.push(i as u32);
             }
         }
-        RowRuns { points: &mesh.points, edges, buckets, top }
+        RowRuns { points: &mesh.points, edges, buckets, top, height: (bottom - top).max(0.0) }
     }
 
     /// The nearest crossings of the outline left and right of `p` on its row: the run `p` lies in.
