@@ -189,11 +189,10 @@ fn a_client_killed_after_paying_resumes_without_paying_again() {
 }
 
 #[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn lnbits_end_to_end_the_servers_invoice_paid_from_a_second_wallet() {
     // Skipped (with a message) unless MESH402_TEST_LNBITS names an LNbits; scripts/test.sh always sets it.
-    let Some(lnbits) = mesh402_testkit::lnbits::LnbitsServer::start().await else {
-        return;
-    };
+    let lnbits = mesh402_testkit::lnbits::LnbitsServer::start().await;
     let server = start_server_with(&[
         "--price-sats",
         "21",

@@ -222,8 +222,9 @@ fn mesh402_ln_hash(bolt11: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn a_refund_survives_kill_9_between_recording_and_paying() {
-    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let lnbits = LnbitsServer::start().await;
     // The payment had not reached the wallet: after the restart it is made, once.
     claim_kill_restart(&lnbits, HOLD_REQUEST, 21_000).await;
     // The wallet paid but the server never heard: after the restart it is found, not made again.

@@ -1,6 +1,7 @@
 //! The web page on the real binary: what `GET /` and its assets are served with, `POST /api/l402/invoice-status`
 //! (the holder of a challenge's macaroon, and nobody else, learns that its invoice was paid and gets the
-//! preimage), and, with `MESH402_TEST_TOOLS=1`, the page itself in headless Chromium (`tests/js/web-page.mjs`):
+//! preimage), and (ignored unless run with `--include-ignored`, as scripts/test.sh does) the page itself in headless
+//! Chromium (`tests/js/web-page.mjs`):
 //! paid with the development wallet's button, with a (stand-in) WebLN browser wallet, outside the page through the
 //! development wallet, and, with the server on a real LNbits, from a second LNbits wallet; and the refund of a
 //! paid photo the generation refuses, claimed from the page.
@@ -181,10 +182,8 @@ fn run_page(payment: &str, photo: &str, screenshot: &Path) -> Value {
 }
 
 #[test]
+#[ignore = "needs Node.js, playwright-core and Debian's chromium: scripts/test.sh installs them and runs this with --include-ignored"]
 fn in_a_browser_the_development_wallets_button_buys_a_model_shown_in_the_viewer() {
-    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
-        return;
-    }
     // Screenshots of the page with the model on it (a textured photo of three fruits on a table) and of the
     // payment step are kept for people to look at: target/web-page.png and target/web-page-pay.png.
     let screenshot = repo().join("target/web-page.png");
@@ -197,10 +196,8 @@ fn in_a_browser_the_development_wallets_button_buys_a_model_shown_in_the_viewer(
 }
 
 #[test]
+#[ignore = "needs Node.js, playwright-core and Debian's chromium: scripts/test.sh installs them and runs this with --include-ignored"]
 fn in_a_browser_a_payment_made_outside_the_page_is_picked_up_by_it() {
-    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
-        return;
-    }
     let screenshot = tempfile::NamedTempFile::with_suffix(".png").unwrap();
     let summary = run_page("external", "horse.png", screenshot.path());
     assert_eq!(summary["validator_errors"], 0);
@@ -208,10 +205,8 @@ fn in_a_browser_a_payment_made_outside_the_page_is_picked_up_by_it() {
 }
 
 #[test]
+#[ignore = "needs Node.js, playwright-core and Debian's chromium: scripts/test.sh installs them and runs this with --include-ignored"]
 fn in_a_browser_a_webln_wallet_pays_from_its_button() {
-    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
-        return;
-    }
     let screenshot = tempfile::NamedTempFile::with_suffix(".png").unwrap();
     let summary = run_page("webln", "horse.png", screenshot.path());
     assert_eq!(summary["webln_button_visible"], true);
@@ -219,10 +214,8 @@ fn in_a_browser_a_webln_wallet_pays_from_its_button() {
 }
 
 #[test]
+#[ignore = "needs Node.js, playwright-core and Debian's chromium: scripts/test.sh installs them and runs this with --include-ignored"]
 fn in_a_browser_a_paid_photo_that_cannot_be_modelled_is_refunded_from_the_page() {
-    if !mesh402_testkit::tools::enabled("Node.js, playwright-core and Debian's chromium") {
-        return;
-    }
     // A blank picture over 2 MP passes the checks before the invoice and is refused by the paid generation.
     let dir = tempfile::tempdir().unwrap();
     let blank = dir.path().join("blank.png");
@@ -240,8 +233,9 @@ fn in_a_browser_a_paid_photo_that_cannot_be_modelled_is_refunded_from_the_page()
 }
 
 #[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn in_a_browser_on_lnbits_an_invoice_paid_from_another_wallet_is_picked_up_by_the_page() {
-    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let lnbits = LnbitsServer::start().await;
     let server = start_server_with(
         &["--lightning", "lnbits", "--lnbits-url", &lnbits.url],
         &[("MESH402_LNBITS_INVOICE_KEY", &lnbits.shop_invoice_key)],

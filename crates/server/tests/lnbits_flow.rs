@@ -70,8 +70,9 @@ async fn assert_lightning_unavailable(response: Response<Body>) {
 }
 
 #[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn a_client_pays_from_another_lnbits_wallet_and_gets_its_model() {
-    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let lnbits = LnbitsServer::start().await;
     let data_dir = tempfile::tempdir().unwrap();
     let app = app(data_dir.path(), &lnbits.url, &lnbits.shop_invoice_key, 5).await;
 

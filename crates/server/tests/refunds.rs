@@ -98,8 +98,9 @@ fn fails_every_attempt() -> Arc<FakeGenerator> {
 }
 
 #[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn a_failed_paid_job_is_refunded_once_to_the_holder_of_its_preimage() {
-    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let lnbits = LnbitsServer::start().await;
     let data_dir = tempfile::tempdir().unwrap();
     // Three failing attempts: the first job fails for good, the next one delivers.
     let generator = Arc::new(FakeGenerator::failing(mesh402_service::MAX_ATTEMPTS as usize));
@@ -183,8 +184,9 @@ async fn a_failed_paid_job_is_refunded_once_to_the_holder_of_its_preimage() {
 }
 
 #[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn concurrent_claims_pay_once() {
-    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let lnbits = LnbitsServer::start().await;
     let data_dir = tempfile::tempdir().unwrap();
     let app = app(data_dir.path(), &lnbits, fails_every_attempt()).await;
     let (authorization, failed) = a_failed_paid_job(&app, &lnbits).await;
@@ -209,8 +211,9 @@ async fn concurrent_claims_pay_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn without_the_admin_key_no_refund_is_offered() {
-    let Some(lnbits) = LnbitsServer::start().await else { return };
+    let lnbits = LnbitsServer::start().await;
     let data_dir = tempfile::tempdir().unwrap();
     let raw = RawConfig {
         data_dir: Some(data_dir.path().to_path_buf()),

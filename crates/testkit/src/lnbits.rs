@@ -3,8 +3,8 @@
 //! currency), and stopped by process group.
 //!
 //! The `lnbits` executable is found through `MESH402_TEST_LNBITS` (scripts/test.sh installs it and sets it).
-//! Tests that need LNbits run when that variable or `MESH402_TEST_TOOLS=1` is set (see [`crate::tools`]); with
-//! the second but not the first they fail with a message saying how to get LNbits.
+//! Tests that need LNbits are `#[ignore]`d and run by scripts/test.sh (see [`crate::tools`]); without the variable
+//! they fail with a message saying how to get LNbits.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -88,16 +88,9 @@ fn free_port() -> u16 {
 }
 
 impl LnbitsServer {
-    /// Starts LNbits and sets it up, or returns `None` (the test is skipped) when the tests that need tools are
-    /// not turned on. Panics with LNbits' log when it does not come up.
-    pub async fn start() -> Option<LnbitsServer> {
-        if std::env::var_os("MESH402_TEST_LNBITS").is_none() && !crate::tools::enabled("LNbits") {
-            return None;
-        }
-        Some(LnbitsServer::start_now().await)
-    }
-
-    async fn start_now() -> LnbitsServer {
+    /// Starts LNbits and sets it up. A test that calls it is `#[ignore]`d (see [`crate::tools`]); it panics when
+    /// LNbits is not installed, and with LNbits' log when it does not come up.
+    pub async fn start() -> LnbitsServer {
         // reqwest is built without a default TLS provider; this process's clients use ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let lnbits = lnbits_executable();

@@ -2,8 +2,7 @@
 //! `MESH402_TEST_POSTGRES_URL` (scripts/test.sh sets it to the local server), and runs never see each other's
 //! tables.
 //!
-//! Without the variable, a test that needs PostgreSQL says that it is skipped and passes, unless
-//! `MESH402_TEST_TOOLS=1` is set (as in scripts/test.sh): then a missing variable fails it (see [`crate::tools`]).
+//! A test that needs PostgreSQL is `#[ignore]`d (see [`crate::tools`]); run, it fails without the variable.
 
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -20,15 +19,14 @@ pub struct TestSchema {
     server_url: String,
 }
 
-/// The PostgreSQL server's URL, if the tests that need it are to run (see the module docs).
-pub fn server_url() -> Option<String> {
+/// The PostgreSQL server's URL; panics when it is not given (see the module docs).
+pub fn server_url() -> String {
     match std::env::var(POSTGRES_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if crate::tools::required() => panic!("{POSTGRES_VAR} must name the PostgreSQL server for these tests"),
-        _ => {
-            eprintln!("skipped: this test needs PostgreSQL; set {POSTGRES_VAR}=postgres://user@host:port/database");
-            None
-        }
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_VAR} must name the PostgreSQL server for this test (postgres://user@host:port/database); \
+             scripts/test.sh sets it"
+        ),
     }
 }
 

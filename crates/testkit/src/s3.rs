@@ -2,8 +2,8 @@
 //! with AWS's API) on a free loopback port, with a bucket of the test's own, stopped when dropped.
 //!
 //! The executable is found through `MESH402_TEST_MOTO_SERVER` (scripts/test.sh installs it and sets it). Tests
-//! that need it run when that variable or `MESH402_TEST_TOOLS=1` is set (see [`crate::tools`]); with the second but
-//! not the first they fail with a message saying how to get it.
+//! that need it are `#[ignore]`d and run by scripts/test.sh (see [`crate::tools`]); without the variable they fail
+//! with a message saying how to get it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -47,11 +47,9 @@ fn moto_executable() -> PathBuf {
 }
 
 impl S3Server {
-    /// Starts the server, or returns `None` (the test is skipped) when the tests that need tools are not turned on.
-    pub async fn start() -> Option<S3Server> {
-        if std::env::var_os(MOTO_VAR).is_none() && !crate::tools::enabled("an S3 server (moto_server)") {
-            return None;
-        }
+    /// Starts the server. A test that calls it is `#[ignore]`d (see [`crate::tools`]); it panics when moto is not
+    /// installed.
+    pub async fn start() -> S3Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let executable = moto_executable();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -71,7 +69,7 @@ impl S3Server {
             assert!(Instant::now() < deadline, "moto_server did not come up on {}", server.endpoint);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Some(server)
+        server
     }
 
     /// Makes a bucket with a fresh name and returns it.

@@ -1,25 +1,19 @@
-//! The gate for tests that need tools beyond cargo (Node.js and the pinned JavaScript tools, LNbits), as ldk-node
-//! gates its tests against real daemons.
+//! Tests that need tools beyond cargo (LNbits, PostgreSQL, an S3 server, Node.js and the pinned JavaScript tools,
+//! Chromium, the Python SDKs, promtool), as ldk-node gates its tests against real daemons.
 //!
-//! Without `MESH402_TEST_TOOLS=1` such tests say that they are skipped and pass, so `cargo test` works for
-//! someone who uses a crate alone. With it, which `scripts/test.sh` (and so CI) sets, they run and a missing tool
-//! fails them: nothing is skipped there.
+//! Each such test is marked `#[ignore = "needs …"]`: a plain `cargo test` runs everything else and lists these as
+//! ignored, never as passed. `scripts/test.sh` (and so CI) installs the tools and runs them with
+//! `cargo test -- --include-ignored`; there a missing tool fails its test with a message that says what to install.
 
-/// The variable that turns the tests needing installed tools on.
+use std::ffi::OsString;
+
+/// The variable the test script sets; the generator's glTF-Validator check reads it to refuse its Rust stand-in.
 pub const TOOLS_VAR: &str = "MESH402_TEST_TOOLS";
 
-/// Whether the tests that need installed tools run.
-pub fn required() -> bool {
-    std::env::var_os(TOOLS_VAR).is_some_and(|value| value == "1")
-}
-
-/// Whether a test that needs `tool` should run; if not, says so on stderr (visible with `--nocapture`).
-pub fn enabled(tool: &str) -> bool {
-    if required() {
-        return true;
-    }
-    eprintln!(
-        "skipped: this test needs {tool}; set {TOOLS_VAR}=1 to run it (scripts/test.sh installs the tools and sets it)"
-    );
-    false
+/// The tool named by the environment variable `variable` (set by scripts/test.sh); panics, naming `what`, when
+/// it is not set.
+pub fn path(variable: &str, what: &str) -> OsString {
+    std::env::var_os(variable).unwrap_or_else(|| {
+        panic!("this test needs {what}: {variable} must name it (scripts/test.sh installs it and sets the variable)")
+    })
 }
