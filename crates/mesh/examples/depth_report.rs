@@ -59,15 +59,7 @@ fn main() -> ExitCode {
         if let Ok(views) = std::env::var("DEPTH_REPORT_VIEWS") {
             write_views(&Path::new(&views).join(format!("{name}.png")), &model, &truth);
         }
-        let row = [
-            score.iou_front,
-            score.iou_side,
-            score.iou_top,
-            score.depth_ratio,
-            score.chamfer,
-            score.f_score_5,
-            score.f_score_10,
-        ];
+        let row = score.figures();
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
         }

@@ -85,15 +85,7 @@ fn models_of_real_objects_have_their_depth_and_hidden_sides() {
         assert!(score.iou_top >= top - 0.01, "{name}: top IoU {} was {top}", score.iou_top);
         assert!(score.chamfer <= chamfer + 0.002, "{name}: Chamfer {} was {chamfer}", score.chamfer);
         assert!(score.f_score_10 >= f10 - 0.01, "{name}: F-score at 10 % {} was {f10}", score.f_score_10);
-        let row = [
-            score.iou_front,
-            score.iou_side,
-            score.iou_top,
-            score.depth_ratio,
-            score.chamfer,
-            score.f_score_5,
-            score.f_score_10,
-        ];
+        let row = score.figures();
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
         }

@@ -40,6 +40,13 @@ pub struct ShapeScore {
     pub f_score_10: f64,
 }
 
+impl ShapeScore {
+    /// The figures in the order the reports print them: front, side and top IoU, depth ratio, Chamfer, F-scores.
+    pub fn figures(&self) -> [f64; 7] {
+        [self.iou_front, self.iou_side, self.iou_top, self.depth_ratio, self.chamfer, self.f_score_5, self.f_score_10]
+    }
+}
+
 fn bounds(tris: &Triangles) -> ([f64; 3], [f64; 3]) {
     let mut lo = [f64::MAX; 3];
     let mut hi = [f64::MIN; 3];
