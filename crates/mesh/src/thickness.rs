@@ -40,8 +40,8 @@ use crate::triangulate::{Mesh2, boundary_edges};
 /// while an arm held out stays a tube.
 const ROUNDNESS_CAP: f64 = 1.2;
 
-/// How far up and down (a share of the part's height) the rows around a point are compared, keeping the narrowest:
-/// more than the thickness of a handle's or a spout's join.
+/// How far up and down (a share of the part's height) the rows whose circles a point takes the median of reach:
+/// more than half the thickness of a handle's or a spout's join, so that the join's rows are outvoted.
 const ATTACHMENT_ROWS: f64 = 0.08;
 
 /// The least share of its local roundness `√u` a point keeps, where its row grazes a notch of the outline (the
@@ -123,8 +123,9 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     Lift { centre, half }
 }
 
-/// How much the part's silhouette is an ellipse: the share of its area inside the ellipse of the same area, centre
-/// and second moments (1 for an ellipse, a disc, a sphere's silhouette).
+/// How much the part's silhouette is an ellipse: its intersection over union with the ellipse of the same centre
+/// and second moments (1 for an ellipse, a disc, a sphere's silhouette), triangles counted in or out by their
+/// centres.
 fn ellipse_likeness(mesh: &Mesh2) -> f64 {
     let mut area = 0.0;
     let (mut mx, mut my) = (0.0, 0.0);
@@ -150,7 +151,7 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
     for t in &mesh.tris {
         let p = t.map(|i| mesh.points[i as usize]);
         let a = 0.5 * ((p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])).abs();
-        // Second moments of a triangle about the centroid of the part: exact for its three vertices and centre.
+        // The triangle's exact second moments about the part's centroid: A/6 · (Σ aᵢbᵢ + Σ_{i<j} (aᵢbⱼ + aⱼbᵢ)/2).
         let d = p.map(|q| [q[0] - mx, q[1] - my]);
         let sum = |f: &dyn Fn([f64; 2], [f64; 2]) -> f64| {
             (f(d[0], d[0]) + f(d[1], d[1]) + f(d[2], d[2]) + f(d[0], d[1]) + f(d[1], d[2]) + f(d[2], d[0])) * a / 6.0
