@@ -2,7 +2,7 @@
 //! the part lies in depth.
 //!
 //! A photo shows an object's width, never its depth; the depth is a prior, drawn from what product photos show:
-//! objects standing upright on a floor, seen three-quarters and from slightly above. Four rules, each from the
+//! objects standing upright on a floor, seen three-quarters and from slightly above. Five rules, each from the
 //! photo's evidence:
 //!
 //! 1. **Round rows.** Most objects are about as deep as they are wide at each height: bottles, cups and vases are
@@ -29,6 +29,9 @@
 //!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge) is
 //!    turned to recede along it (a vehicle or an animal seen three-quarters), with its rows' circles narrowed to
 //!    the object's width across that direction.
+//! 5. **Boxes are boxes.** A part whose silhouette is a box's (a convex hexagon, opposite edges parallel, one pair
+//!    vertical) is that box, turned and seen from the elevation its edges give (see [`Cuboid`]): a book comes out
+//!    as thin as it is, a carton as deep, with flat faces.
 //!
 //! `depth` scales all of it (1 = as described, 0.5 = half as deep); a flat picture with nothing standing on a floor
 //! still gets rules 1 and 2, and rules 3 and 4 only move and lean the parts, never change their front silhouette.
@@ -96,7 +99,7 @@ pub(crate) struct Rows {
     pub bottom: f64,
 }
 
-/// The lift of every vertex of one part (`mesh`, with its Poisson solution `u`): the module's four rules.
+/// The lift of every vertex of one part (`mesh`, with its Poisson solution `u`): the module's five rules.
 pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) -> Lift {
     let elevation = ELEVATION_DEGREES.to_radians();
     let (lean, floor) = (elevation.tan(), 1.0 / elevation.tan());
@@ -112,6 +115,11 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
     let standing = rows.bottom - hi[1] <= STANDING_BAND * (rows.bottom - rows.top);
     let behind = if standing { ((hi[1] - rows.bottom) * floor).clamp(-(hi[0] - lo[0]), 0.0) } else { 0.0 };
+    if let Some(mut lift) = Cuboid::fit(mesh).and_then(|cuboid| cuboid.lift(mesh)) {
+        lift.centre.iter_mut().for_each(|c| *c = depth * (*c + behind));
+        lift.half.iter_mut().for_each(|h| *h *= depth);
+        return lift;
+    }
     // A line of support steeper than a floor seen at MAX_RECEDE is not a floor (a handle's bottom beside a base).
     let recede = Some(ground_slope(mesh, lo, hi) * floor).filter(|r| r.abs() <= MAX_RECEDE).unwrap_or(0.0);
     // A part turned by `recede` is that much wider across the picture than across itself.
@@ -121,6 +129,187 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     let centre =
         mesh.points.iter().map(|p| depth * (behind + (p[0] - centre_x) * recede + (middle_y - p[1]) * lean)).collect();
     Lift { centre, half }
+}
+
+/// A box standing upright, seen from above: its silhouette is a convex hexagon whose opposite edges are parallel,
+/// one pair vertical (the box's height) and two slanted (its length and its width, one rising and one falling to
+/// the right). Those two slopes give the camera's elevation (their product is `−sin² θ`) and the box's turn, their
+/// lengths its length and width: so a book or a phone comes out as thin as it is, and a carton as deep.
+#[derive(Debug, Clone, Copy)]
+struct Cuboid {
+    /// The hexagon's centre (image x, image y down).
+    centre: [f64; 2],
+    /// The box's axes in the camera's frame (x right, y up, z toward the camera), unit length.
+    axes: [[f64; 3]; 3],
+    /// Half the box's length, width and height (working pixels), with a margin of a pixel.
+    half_extents: [f64; 3],
+}
+
+/// A part counts as convex when its area is at least this share of its convex hull's (a book's rounded spine
+/// and the straps on it leave 0.95).
+const CUBOID_CONVEX: f64 = 0.94;
+/// The hexagon keeps at least this share of the hull's area (a book with a rounded spine 0.98; a cylinder's
+/// elliptic caps lose about 5 %).
+const CUBOID_HEXAGON: f64 = 0.975;
+/// Opposite edges of the hexagon are parallel within this angle (radians, 6°) and of lengths within this ratio.
+const CUBOID_PARALLEL: f64 = 0.105;
+/// See [`CUBOID_PARALLEL`].
+const CUBOID_LENGTHS: f64 = 1.25;
+/// The largest share of a part's vertices the fitted box may miss.
+const CUBOID_MISSES: f64 = 0.05;
+
+impl Cuboid {
+    /// The box whose silhouette the part is, if it is one (see the type's documentation).
+    fn fit(mesh: &Mesh2) -> Option<Cuboid> {
+        let outline: Vec<[f64; 2]> =
+            mesh.points.iter().zip(&mesh.boundary).filter(|(_, on)| **on).map(|(p, _)| *p).collect();
+        let mut hull = convex_hull(outline);
+        let hull_area = polygon_area(&hull);
+        let part_area: f64 = mesh
+            .tris
+            .iter()
+            .map(|t| {
+                let p = t.map(|i| mesh.points[i as usize]);
+                0.5 * ((p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])).abs()
+            })
+            .sum();
+        if hull.len() < 6 || part_area < CUBOID_CONVEX * hull_area {
+            return None;
+        }
+        // Drop the vertex whose removal loses the least area until six are left; a box's silhouette keeps
+        // nearly all of it, and a seventh vertex would not have mattered.
+        while hull.len() > 6 {
+            let n = hull.len();
+            let loss = |i: usize| {
+                let (a, b, c) = (hull[(i + n - 1) % n], hull[i], hull[(i + 1) % n]);
+                ((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])).abs() / 2.0
+            };
+            let weakest = (0..n).min_by(|&i, &j| loss(i).total_cmp(&loss(j)))?;
+            hull.remove(weakest);
+        }
+        if polygon_area(&hull) < CUBOID_HEXAGON * hull_area {
+            return None;
+        }
+        // Edges as vectors in y-up axes; opposite ones must be antiparallel and alike in length.
+        let edges: Vec<[f64; 2]> =
+            (0..6).map(|i| [hull[(i + 1) % 6][0] - hull[i][0], hull[i][1] - hull[(i + 1) % 6][1]]).collect();
+        let length = |e: [f64; 2]| e[0].hypot(e[1]);
+        let mut pairs = Vec::with_capacity(3);
+        for i in 0..3 {
+            let (e, f) = (edges[i], edges[i + 3]);
+            let (le, lf) = (length(e), length(f));
+            let cos = -(e[0] * f[0] + e[1] * f[1]) / (le * lf).max(1e-12);
+            if cos < CUBOID_PARALLEL.cos() || le.max(lf) > CUBOID_LENGTHS * le.min(lf) {
+                return None;
+            }
+            pairs.push([(e[0] - f[0]) / 2.0, (e[1] - f[1]) / 2.0]);
+        }
+        let vertical = pairs.iter().position(|d| d[0].abs() < 0.15 * d[1].abs())?;
+        let slanted: Vec<[f64; 2]> =
+            pairs.iter().enumerate().filter(|(i, _)| *i != vertical).map(|(_, d)| *d).collect();
+        let slope = |d: [f64; 2]| d[1] / d[0];
+        let (first, second) = (slanted[0], slanted[1]);
+        if first[0].abs() < 1e-9 || second[0].abs() < 1e-9 {
+            return None;
+        }
+        let product = slope(first) * slope(second);
+        if product >= 0.0 {
+            return None;
+        }
+        let sin_elevation = (-product).sqrt();
+        if !(0.08..=0.87).contains(&sin_elevation) {
+            return None;
+        }
+        let elevation = sin_elevation.asin();
+        let (sin_e, cos_e) = (sin_elevation, elevation.cos());
+        let turn = (slope(first) / sin_e).atan();
+        let (sin_t, cos_t) = turn.sin_cos();
+        // The box's axes seen from the elevation: length along (cos t, 0, −sin t), width along (sin t, 0, cos t),
+        // height up; image y is `Y cos θ − Z sin θ` and depth `Y sin θ + Z cos θ`.
+        let axes =
+            [[cos_t, sin_t * sin_e, -sin_t * cos_e], [sin_t, -cos_t * sin_e, cos_t * cos_e], [0.0, cos_e, sin_e]];
+        let projected = |axis: [f64; 3]| axis[0].hypot(axis[1]);
+        let margin = 1.0;
+        let half_extents = [
+            length(first) / projected(axes[0]) / 2.0 + margin,
+            length(second) / projected(axes[1]) / 2.0 + margin,
+            length(pairs[vertical]) / cos_e / 2.0 + margin,
+        ];
+        let centre = [hull.iter().map(|p| p[0]).sum::<f64>() / 6.0, hull.iter().map(|p| p[1]).sum::<f64>() / 6.0];
+        Some(Cuboid { centre, axes, half_extents })
+    }
+
+    /// Where the box is along the line of sight through each vertex; `None` when the box misses more than
+    /// [`CUBOID_MISSES`] of them (the fit is then not the part's shape). A vertex it misses (a strap or a hinge
+    /// that sticks out) lies at the depth where the box's bounds cross, a pixel thick.
+    fn lift(&self, mesh: &Mesh2) -> Option<Lift> {
+        let mut centre = Vec::with_capacity(mesh.points.len());
+        let mut half = Vec::with_capacity(mesh.points.len());
+        let mut misses = 0usize;
+        for (p, &on_silhouette) in mesh.points.iter().zip(&mesh.boundary) {
+            let q = [p[0] - self.centre[0], self.centre[1] - p[1]];
+            // The depths between which the line of sight is inside all three slabs of the box.
+            let (mut nearest, mut farthest) = (f64::MAX, f64::MIN);
+            let mut missed = false;
+            for (axis, &extent) in self.axes.iter().zip(&self.half_extents) {
+                // The coordinate along this axis at depth z is `fixed + axis[2]·z`; it must stay within ±extent.
+                let fixed = axis[0] * q[0] + axis[1] * q[1];
+                if axis[2].abs() < 1e-9 {
+                    missed |= fixed.abs() > extent;
+                    continue;
+                }
+                let (a, b) = ((-extent - fixed) / axis[2], (extent - fixed) / axis[2]);
+                nearest = nearest.min(a.max(b));
+                farthest = farthest.max(a.min(b));
+            }
+            missed |= farthest > nearest;
+            misses += usize::from(missed);
+            centre.push((nearest + farthest) / 2.0);
+            half.push(match (on_silhouette, missed) {
+                (true, _) => 0.0,
+                (false, true) => 0.5,
+                (false, false) => ((nearest - farthest) / 2.0).max(0.5),
+            });
+        }
+        (misses as f64 <= CUBOID_MISSES * mesh.points.len() as f64).then_some(Lift { centre, half })
+    }
+}
+
+/// The convex hull of `points`, counter-clockwise in image axes (Andrew's monotone chain).
+fn convex_hull(mut points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    points.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    points.dedup();
+    if points.len() < 3 {
+        return points;
+    }
+    let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+    let mut hull: Vec<[f64; 2]> = Vec::with_capacity(points.len() + 1);
+    for pass in 0..2 {
+        let start = hull.len();
+        let ordered: Box<dyn Iterator<Item = &[f64; 2]>> =
+            if pass == 0 { Box::new(points.iter()) } else { Box::new(points.iter().rev()) };
+        for &p in ordered {
+            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    hull
+}
+
+/// The area of a simple polygon.
+fn polygon_area(polygon: &[[f64; 2]]) -> f64 {
+    let n = polygon.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (polygon[i], polygon[(i + 1) % n]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum::<f64>()
+        .abs()
+        / 2.0
 }
 
 /// How much the part's silhouette is an ellipse: its intersection over union with the ellipse of the same centre
@@ -377,6 +566,71 @@ mod tests {
         for h in middle {
             assert!((h - 30.0).abs() < 3.0, "half-thickness {h} at the axis, radius 30");
         }
+    }
+
+    /// The silhouette of a box (length, width, height) turned by `turn` and seen from `elevation` (radians),
+    /// as image points (y down), with the box's own axes.
+    fn box_silhouette(size: [f64; 3], turn: f64, elevation: f64) -> Vec<[f64; 2]> {
+        let (sin_t, cos_t) = turn.sin_cos();
+        let (sin_e, cos_e) = elevation.sin_cos();
+        let axes = [[cos_t, sin_t * sin_e], [sin_t, -cos_t * sin_e], [0.0, cos_e]];
+        let corners: Vec<[f64; 2]> = (0..8)
+            .map(|k: i32| {
+                let signs = [f64::from(k & 1) - 0.5, f64::from((k >> 1) & 1) - 0.5, f64::from((k >> 2) & 1) - 0.5];
+                let mut p = [300.0, 300.0];
+                for d in 0..3 {
+                    p[0] += signs[d] * size[d] * axes[d][0];
+                    p[1] -= signs[d] * size[d] * axes[d][1];
+                }
+                p
+            })
+            .collect();
+        let hull = convex_hull(corners);
+        // Subdivided so the mesher has an outline of ordinary edges.
+        let mut outline = Vec::new();
+        for i in 0..hull.len() {
+            let (a, b) = (hull[i], hull[(i + 1) % hull.len()]);
+            let steps = ((b[0] - a[0]).hypot(b[1] - a[1]) / 8.0).ceil().max(1.0) as usize;
+            for s in 0..steps {
+                let t = s as f64 / steps as f64;
+                outline.push([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]);
+            }
+        }
+        outline
+    }
+
+    #[test]
+    fn a_box_seen_from_above_is_a_box_as_thin_as_it_is() {
+        // A book 200 long, 30 thick and 280 tall, turned 35° and seen from 25° above.
+        let mesh = polygon(&box_silhouette([200.0, 30.0, 280.0], 35f64.to_radians(), 25f64.to_radians()));
+        let cuboid = Cuboid::fit(&mesh).expect("a box");
+        let elevation = cuboid.axes[2][2].asin().to_degrees();
+        assert!((elevation - 25.0).abs() < 1.5, "elevation {elevation}");
+        let mut extents = cuboid.half_extents.map(|e| 2.0 * (e - 1.0));
+        extents[..2].sort_by(f64::total_cmp);
+        for (found, truth) in extents.iter().zip([30.0, 200.0, 280.0]) {
+            assert!((found - truth).abs() < 0.04 * truth + 2.0, "extents {extents:?}");
+        }
+        let lift = cuboid.lift(&mesh).expect("the box covers its silhouette");
+        let thickest = lift.half.iter().fold(0.0f64, |a, &b| a.max(b));
+        // Along a line of sight a 30-thick book is at most its width's diagonal deep, far less than its width.
+        assert!(thickest < 90.0, "half-thickness {thickest}");
+    }
+
+    #[test]
+    fn a_cylinder_is_not_a_box() {
+        // An upright cylinder seen from 25° above: a rectangle with elliptic caps.
+        let (radius, height, squash) = (60.0, 200.0, 25f64.to_radians().sin());
+        let mut outline = Vec::new();
+        for i in 0..48 {
+            let a = std::f64::consts::PI * f64::from(i) / 48.0;
+            outline.push([300.0 + radius * a.cos(), 100.0 - radius * squash * a.sin()]);
+        }
+        for i in 0..48 {
+            let a = std::f64::consts::PI * f64::from(i) / 48.0;
+            outline.push([300.0 - radius * a.cos(), 100.0 + height + radius * squash * a.sin()]);
+        }
+        assert!(Cuboid::fit(&polygon(&outline)).is_none());
     }
 
     #[test]
