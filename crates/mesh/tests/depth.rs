@@ -1,7 +1,8 @@
 //! Depth and hidden sides: models of real 3D objects, rendered as product photos (`tests/fixtures/objects`, see its
 //! SOURCES.md), scored against the objects' true shapes by the measure of `common/shape.rs` (aligned by the front
-//! silhouette only). The medians must stay above the thresholds below and no object may fall below its floor; a
-//! solid of revolution must come out round when seen from above.
+//! silhouette only). Every model is a closed, manifold, validator-clean GLB; the medians must stay above the
+//! thresholds below and no object may fall below its floor; a solid of revolution must come out round when seen
+//! from above.
 //!
 //! `cargo run --release -p mesh402-mesh --example depth_report` prints the same table.
 
@@ -79,7 +80,18 @@ fn models_of_real_objects_have_their_depth_and_hidden_sides() {
     let mut columns: [Vec<f64>; 7] = Default::default();
     for (name, side, top, chamfer, f10) in BEFORE {
         let photo = std::fs::read(dir().join(format!("{name}.jpg"))).expect("the photo");
-        let score = shape::score(&stl_model(&photo, ImageKind::Jpeg, MeshParams::default()), &truth(name));
+        // The model as a buyer gets it: a GLB, validator-clean, closed, oriented and manifold.
+        let model = generate(&photo, ImageKind::Jpeg, &MeshParams::default(), &mut |_| {}).expect("a model");
+        let glb = common::read_glb(&model.files[0].bytes);
+        let topology = common::topology(&glb.positions, &glb.tris);
+        assert!(
+            topology.watertight_oriented && topology.vertex_manifold && topology.volume > 0.0,
+            "{name}: {topology:?}"
+        );
+        common::validate_with_khronos(&model.files[0].bytes, &format!("object-{name}"));
+        let triangles: Triangles =
+            glb.tris.iter().map(|t| t.map(|i| glb.positions[i as usize].map(f64::from))).collect();
+        let score = shape::score(&triangles, &truth(name));
         println!("{name:<10} {score:.3?}");
         assert!(score.iou_side >= side - 0.01, "{name}: side IoU {} was {side}", score.iou_side);
         assert!(score.iou_top >= top - 0.01, "{name}: top IoU {} was {top}", score.iou_top);
