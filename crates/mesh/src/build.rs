@@ -62,8 +62,6 @@ pub(crate) struct Frame {
     pub scale: f64,
     /// Horizontal centre of the silhouette.
     pub centre_x: f64,
-    /// Lowest point of the silhouette (largest image y).
-    pub bottom: f64,
     /// The silhouette's highest and lowest rows (image y), where the parts are placed in depth from.
     pub rows: Rows,
     /// The texture's rectangle in working coordinates: x0, y0, x1, y1.
@@ -85,7 +83,6 @@ impl Frame {
         Frame {
             scale: 1.0 / longer,
             centre_x: (lo[0] + hi[0]) / 2.0,
-            bottom: hi[1],
             rows: Rows { top: lo[1], bottom: hi[1] },
             uv_rect,
         }
@@ -99,7 +96,7 @@ impl Frame {
     fn position(&self, p: [f64; 2], z: f64) -> [f32; 3] {
         [
             ((p[0] - self.centre_x) * self.scale) as f32,
-            ((self.bottom - p[1]) * self.scale) as f32,
+            ((self.rows.bottom - p[1]) * self.scale) as f32,
             (z * self.scale) as f32,
         ]
     }

@@ -110,18 +110,19 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
             hi[d] = hi[d].max(p[d]);
         }
     }
-    // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
-    let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
-    let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
     let standing = rows.bottom - hi[1] <= STANDING_BAND * (rows.bottom - rows.top);
     let behind = if standing { ((hi[1] - rows.bottom) * floor).clamp(-(hi[0] - lo[0]), 0.0) } else { 0.0 };
-    if let Some(mut lift) = Cuboid::fit(mesh).and_then(|cuboid| cuboid.lift(mesh)) {
+    let hull = silhouette_hull(mesh);
+    if let Some(mut lift) = Cuboid::fit(mesh, hull.clone()).and_then(|cuboid| cuboid.lift(mesh)) {
         lift.centre.iter_mut().for_each(|c| *c = depth * (*c + behind));
         lift.half.iter_mut().for_each(|h| *h *= depth);
         return lift;
     }
+    // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
+    let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
+    let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
     // A line of support steeper than a floor seen at MAX_RECEDE is not a floor (a handle's bottom beside a base).
-    let recede = Some(ground_slope(mesh, lo, hi) * floor).filter(|r| r.abs() <= MAX_RECEDE).unwrap_or(0.0);
+    let recede = Some(ground_slope(&hull, lo, hi) * floor).filter(|r| r.abs() <= MAX_RECEDE).unwrap_or(0.0);
     // A part turned by `recede` is that much wider across the picture than across itself.
     let across = deeper / (1.0 + recede * recede).sqrt();
     let half = half_thickness(mesh, u, eps).into_iter().map(|h| h * across * depth).collect();
@@ -160,19 +161,10 @@ const CUBOID_MISSES: f64 = 0.05;
 
 impl Cuboid {
     /// The box whose silhouette the part is, if it is one (see the type's documentation).
-    fn fit(mesh: &Mesh2) -> Option<Cuboid> {
-        let outline: Vec<[f64; 2]> =
-            mesh.points.iter().zip(&mesh.boundary).filter(|(_, on)| **on).map(|(p, _)| *p).collect();
-        let mut hull = convex_hull(outline);
+    /// `hull` is the convex hull of the part's silhouette ([`silhouette_hull`]).
+    fn fit(mesh: &Mesh2, mut hull: Vec<[f64; 2]>) -> Option<Cuboid> {
         let hull_area = polygon_area(&hull);
-        let part_area: f64 = mesh
-            .tris
-            .iter()
-            .map(|t| {
-                let p = t.map(|i| mesh.points[i as usize]);
-                0.5 * ((p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])).abs()
-            })
-            .sum();
+        let part_area: f64 = mesh.tris.iter().map(|t| triangle_area(t.map(|i| mesh.points[i as usize]))).sum();
         if hull.len() < 6 || part_area < CUBOID_CONVEX * hull_area {
             return None;
         }
@@ -275,7 +267,18 @@ impl Cuboid {
     }
 }
 
-/// The convex hull of `points`, counter-clockwise in image axes (Andrew's monotone chain).
+/// The convex hull of the part's silhouette vertices.
+fn silhouette_hull(mesh: &Mesh2) -> Vec<[f64; 2]> {
+    convex_hull(mesh.points.iter().zip(&mesh.boundary).filter(|(_, on)| **on).map(|(p, _)| *p).collect())
+}
+
+/// The area of a triangle.
+fn triangle_area(p: [[f64; 2]; 3]) -> f64 {
+    0.5 * ((p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])).abs()
+}
+
+/// The convex hull of `points` (Andrew's monotone chain): from the leftmost point along the top (smallest image y)
+/// to the rightmost, then back along the bottom.
 fn convex_hull(mut points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
     points.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
     points.dedup();
@@ -323,8 +326,7 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
         .iter()
         .map(|t| {
             let p = t.map(|i| mesh.points[i as usize]);
-            let a = 0.5 * ((p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])).abs();
-            ([(p[0][0] + p[1][0] + p[2][0]) / 3.0, (p[0][1] + p[1][1] + p[2][1]) / 3.0], a)
+            ([(p[0][0] + p[1][0] + p[2][0]) / 3.0, (p[0][1] + p[1][1] + p[2][1]) / 3.0], triangle_area(p))
         })
         .collect();
     for (c, a) in &triangles {
@@ -339,7 +341,7 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
     for t in &mesh.tris {
         let p = t.map(|i| mesh.points[i as usize]);
-        let a = 0.5 * ((p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])).abs();
+        let a = triangle_area(p);
         // The triangle's exact second moments about the part's centroid: A/6 · (Σ aᵢbᵢ + Σ_{i<j} (aᵢbⱼ + aⱼbᵢ)/2).
         let d = p.map(|q| [q[0] - mx, q[1] - my]);
         let sum = |f: &dyn Fn([f64; 2], [f64; 2]) -> f64| {
@@ -373,31 +375,16 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
 /// silhouette's points that a floor under it would touch) that span at least [`SUPPORT_WIDTH`] of the part within
 /// [`GROUND_BAND`] of its bottom, their slopes averaged by their width. Zero when there is no such edge (a round
 /// base, a single point of support).
-fn ground_slope(mesh: &Mesh2, lo: [f64; 2], hi: [f64; 2]) -> f64 {
-    let mut outline: Vec<[f64; 2]> =
-        mesh.points.iter().zip(&mesh.boundary).filter(|(_, on)| **on).map(|(p, _)| *p).collect();
-    outline.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
-    // Andrew's monotone chain, keeping the hull below (largest image y).
-    let mut hull: Vec<[f64; 2]> = Vec::new();
-    for p in outline {
-        while hull.len() >= 2 {
-            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-            let cross = (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]);
-            if cross >= 0.0 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push(p);
-    }
+fn ground_slope(hull: &[[f64; 2]], lo: [f64; 2], hi: [f64; 2]) -> f64 {
     let floor_line = hi[1] - GROUND_BAND * (hi[1] - lo[1]);
     let (mut width, mut rise) = (0.0, 0.0);
-    for edge in hull.windows(2) {
-        let (a, b) = (edge[0], edge[1]);
-        if a[1] >= floor_line && b[1] >= floor_line && b[0] - a[0] >= SUPPORT_WIDTH * (hi[0] - lo[0]) {
-            width += b[0] - a[0];
-            rise += b[1] - a[1];
+    // The hull runs left to right along its top and back along its bottom: the bottom's edges go leftward.
+    for i in 0..hull.len() {
+        let (right, left) = (hull[i], hull[(i + 1) % hull.len()]);
+        let spans = right[0] - left[0] >= SUPPORT_WIDTH * (hi[0] - lo[0]);
+        if spans && left[1] >= floor_line && right[1] >= floor_line {
+            width += right[0] - left[0];
+            rise += right[1] - left[1];
         }
     }
     if width > 0.0 { rise / width } else { 0.0 }
@@ -603,7 +590,7 @@ mod tests {
     fn a_box_seen_from_above_is_a_box_as_thin_as_it_is() {
         // A book 200 long, 30 thick and 280 tall, turned 35° and seen from 25° above.
         let mesh = polygon(&box_silhouette([200.0, 30.0, 280.0], 35f64.to_radians(), 25f64.to_radians()));
-        let cuboid = Cuboid::fit(&mesh).expect("a box");
+        let cuboid = Cuboid::fit(&mesh, silhouette_hull(&mesh)).expect("a box");
         let elevation = cuboid.axes[2][2].asin().to_degrees();
         assert!((elevation - 25.0).abs() < 1.5, "elevation {elevation}");
         let mut extents = cuboid.half_extents.map(|e| 2.0 * (e - 1.0));
@@ -630,7 +617,8 @@ mod tests {
             let a = std::f64::consts::PI * f64::from(i) / 48.0;
             outline.push([300.0 - radius * a.cos(), 100.0 + height + radius * squash * a.sin()]);
         }
-        assert!(Cuboid::fit(&polygon(&outline)).is_none());
+        let mesh = polygon(&outline);
+        assert!(Cuboid::fit(&mesh, silhouette_hull(&mesh)).is_none());
     }
 
     #[test]
