@@ -358,3 +358,32 @@ fn a_failed_purchase_is_refunded_with_the_development_wallet() {
     assert_eq!((code, &again["refund"]), (Some(0), &paid["refund"]), "a second claim answers with the first");
     assert_eq!(paid_invoices(&server), 2, "and pays nothing");
 }
+
+/// The scene fixture built to be ambiguous (a patch of autumn leaves shaped like a sheep, over the same leaves):
+/// the unpaid checks accept it, so an invoice is made and paid; the paid generation finds no object it can trust
+/// and refuses with a clear message instead of delivering a wrong model, and offers the refund.
+#[test]
+fn an_ambiguous_photo_is_refused_after_payment_with_a_refund_not_made_into_a_wrong_model() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mesh/tests/fixtures/scenes/camouflage_leaves_ambiguous.jpg");
+    let out = dir.path().join("ambiguous.glb");
+    let failed = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+        .arg("generate")
+        .arg(&image)
+        .arg("-o")
+        .arg(&out)
+        .args(["--server", &server.url, "--wallet", "dev", "--json", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(5), "{}", String::from_utf8_lossy(&failed.stdout));
+    let failed = json_of(&failed);
+    let message = failed["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("generation_rejected"), "{failed}");
+    assert!(message.contains("could not be told apart from its background"), "{failed}");
+    assert_eq!(failed["refund"]["state"], "available", "{failed}");
+    assert_eq!(paid_invoices(&server), 1, "the purchase was paid once");
+    assert!(!out.exists(), "no model was written");
+}

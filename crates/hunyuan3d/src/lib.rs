@@ -322,6 +322,7 @@ impl Hunyuan3d {
                 n_faces: u32::try_from(facts.triangles).unwrap_or(u32::MAX),
                 n_vertices: u32::try_from(facts.vertices).unwrap_or(u32::MAX),
                 mask_source: MaskSource::External,
+                mask_confidence: 1.0,
                 n_parts: facts.meshes,
                 stage_ms: vec![(Stage::Heights, started.elapsed().as_secs_f64() * 1e3)],
             },

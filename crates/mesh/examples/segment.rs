@@ -59,6 +59,14 @@ fn main() -> ExitCode {
         eprintln!("{}: {err}", args[2]);
         return ExitCode::from(1);
     }
-    println!("source {} parts {} size {}x{} in {ms:.0} ms", seg.source.name(), seg.n_parts, seg.width, seg.height);
+    println!(
+        "source {} closer {} confidence {:.2} parts {} size {}x{} in {ms:.0} ms",
+        seg.source.name(),
+        seg.looked_closer,
+        seg.confidence,
+        seg.n_parts,
+        seg.width,
+        seg.height
+    );
     ExitCode::SUCCESS
 }

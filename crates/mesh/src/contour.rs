@@ -328,7 +328,16 @@ mod tests {
                 u8::from((15.0..40.0).contains(&r))
             })
             .collect();
-        Mask { width: w, height: h, data, foreground_fraction: 0.0, source: MaskSource::Alpha, n_parts: 1 }
+        Mask {
+            width: w,
+            height: h,
+            data,
+            foreground_fraction: 0.0,
+            source: MaskSource::Alpha,
+            n_parts: 1,
+            confidence: 1.0,
+            looked_closer: false,
+        }
     }
 
     #[test]

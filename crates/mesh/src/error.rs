@@ -57,6 +57,19 @@ pub enum MeshError {
         /// What was wrong with the segmentation: a clause without a final full stop.
         reason: String,
     },
+    /// The object could not be told from its background with enough confidence: no model is made rather than a
+    /// wrong one.
+    #[error(
+        "The object could not be told apart from its background with confidence (the mask's confidence is \
+         {confidence:.2}, at least {needed:.2} is needed), so no model was made rather than a wrong one; photograph it \
+         against a plainer background that differs from it in colour, or send a PNG with a transparent background."
+    )]
+    ObjectUnclear {
+        /// The mask's confidence, 0..=1.
+        confidence: f32,
+        /// The least confidence a model is made at.
+        needed: f32,
+    },
     /// The generated mesh failed the self-check; this is a bug, not the caller's fault.
     #[error("The generated model failed its integrity check ({reason}).")]
     MeshCheckFailed {
@@ -100,6 +113,7 @@ impl MeshError {
             MeshError::ImageTooSmall { .. } => "image_too_small",
             MeshError::ImageTooLarge { .. } => "image_too_large",
             MeshError::NoObjectFound { .. } => "no_object_found",
+            MeshError::ObjectUnclear { .. } => "object_unclear",
             MeshError::MeshCheckFailed { .. } => "mesh_check_failed",
             MeshError::SegmentationFailed { .. } => "segmentation_failed",
             MeshError::EncodeFailed { .. } => "encode_failed",

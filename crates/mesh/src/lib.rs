@@ -15,6 +15,7 @@
 
 mod build;
 mod check;
+mod closer;
 mod contour;
 mod decode;
 mod error;
@@ -199,6 +200,9 @@ pub struct Stats {
     pub n_vertices: u32,
     /// Which evidence the mask came from.
     pub mask_source: MaskSource,
+    /// How sure the segmentation was of the mask, 0..=1 (1 for alpha, a plain background's colour model and an
+    /// external generator's own segmentation).
+    pub mask_confidence: f32,
     /// Separate bodies in the model (parts of the silhouette: letters of a logo, several objects).
     pub n_parts: u32,
     /// Wall-clock milliseconds per stage, in the order the stages ran (not part of the output bytes). The texture
@@ -254,7 +258,7 @@ pub fn preflight_with_limits(
 pub const PREFLIGHT_DECODE_PIXELS: u64 = 2_000_000;
 
 /// A picture's mask, as [`segment`] finds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Segmentation {
     /// Width of the mask: the picture's, reduced to at most about a megapixel.
     pub width: u32,
@@ -269,6 +273,10 @@ pub struct Segmentation {
     pub source: MaskSource,
     /// Separate parts kept.
     pub n_parts: u32,
+    /// How sure the segmentation is of the mask, 0..=1 (1 for alpha and a plain background's colour model).
+    pub confidence: f32,
+    /// Whether the network took a second, closer look at the object.
+    pub looked_closer: bool,
 }
 
 /// The segmentation stage alone (decode and mask, with the default [`Limits`]), for measuring and debugging it.
@@ -291,6 +299,8 @@ pub fn segment_with(bytes: &[u8], kind: ImageKind, source: Option<MaskSource>) -
         object: mask.data.iter().map(|&v| v == 1).collect(),
         source: mask.source,
         n_parts: mask.n_parts as u32,
+        confidence: mask.confidence,
+        looked_closer: mask.looked_closer,
     })
 }
 
@@ -391,6 +401,7 @@ pub fn generate_with_limits(
             n_faces: mesh3.tris.len() as u32,
             n_vertices: mesh3.positions.len() as u32,
             mask_source: mask.source,
+            mask_confidence: mask.confidence,
             n_parts,
             stage_ms: clock.stage_ms,
         },

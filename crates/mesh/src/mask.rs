@@ -23,6 +23,11 @@ pub(crate) struct Mask {
     pub source: MaskSource,
     /// Separate parts (connected components) kept.
     pub n_parts: usize,
+    /// How sure the segmentation is of this mask, 0..=1: 1 for the alpha channel and a plain background's colour
+    /// model, which are exact; the learned path's figure otherwise (see `segment::confidence`).
+    pub confidence: f32,
+    /// Whether the network took a second, closer look at the object (see `closer.rs`).
+    pub looked_closer: bool,
 }
 
 /// The border colour model's mask and how much it can be trusted.
@@ -32,6 +37,8 @@ pub(crate) struct ColourModel {
     pub data: Vec<u8>,
     /// Each pixel's CIELAB distance to the nearest background colour.
     pub distance: Vec<f32>,
+    /// Each pixel in CIELAB.
+    pub lab: Vec<[f32; 3]>,
     /// True when the border is one plain, evenly lit colour (the background clusters lie close together and the
     /// border ring stays close to them): then the colour model is exact and preferred to the network.
     pub plain_background: bool,
@@ -355,18 +362,119 @@ pub(crate) fn colour_mask(work: &RgbaImage) -> ColourModel {
             visit(i + w);
         }
     }
-    // Enclosed regions of background colour stay background only when large (a real hole, like a mug handle).
+    // Enclosed regions of background colour are holes (a mug's handle) when they are large and look like the
+    // background itself: their median distance from it within what the border ring's own spread allows. A surface
+    // of nearly the background's colour (a cartoon's white belly, shaded a few levels darker) stays solid.
     let mut data: Vec<u8> = background.iter().map(|&b| 1 - b).collect();
     let enclosed: Vec<u8> = (0..w * h).map(|i| u8::from(background[i] == 0 && dist[i] <= threshold)).collect();
     let (labels, sizes) = label_components(&enclosed, w, h, 1);
     let n_fg = data.iter().filter(|&&v| v == 1).count();
     let min_hole = (n_fg / 50).max(64);
+    let mut inside: Vec<Vec<f32>> = vec![Vec::new(); sizes.len()];
     for (i, &label) in labels.iter().enumerate() {
         if label > 0 && sizes[label as usize - 1] >= min_hole {
+            inside[label as usize - 1].push(dist[i]);
+        }
+    }
+    let likeness = (HOLE_RING_FACTOR * p98).max(MIN_HOLE_LIKENESS);
+    let is_hole: Vec<bool> = inside
+        .iter_mut()
+        .map(|d| {
+            d.sort_unstable_by(f32::total_cmp);
+            !d.is_empty() && d[d.len() / 2] <= likeness
+        })
+        .collect();
+    for (i, &label) in labels.iter().enumerate() {
+        if label > 0 && is_hole[label as usize - 1] {
             data[i] = 0;
         }
     }
-    ColourModel { data, distance: dist, plain_background }
+    ColourModel { data, distance: dist, lab, plain_background }
+}
+
+/// An enclosed region of background colour is a hole when its median distance from the background is at most this
+/// multiple of the border ring's 98th percentile, and at least [`MIN_HOLE_LIKENESS`] (JPEG noise on a flat colour).
+const HOLE_RING_FACTOR: f32 = 2.0;
+const MIN_HOLE_LIKENESS: f32 = 3.0;
+
+/// The most CIELAB distance from the colours around the object at which a hole's pixel shows that background.
+const HOLE_MATCH: f32 = 12.0;
+/// The colours sampled around the object for the hole test, at most.
+const RING_SAMPLES: usize = 4000;
+
+/// Fills the holes of an estimated mask through which the background does not show: an enclosed region is kept
+/// open only when most of its pixels have a colour of the background just around the object (within
+/// [`HOLE_MATCH`] of a palette of that ring's colours). A dark spot on a wing, an eye or a logo's inner detail
+/// differs from the background around the object and is filled; the loop of a handle or the gap in a frame shows
+/// that background and stays open.
+pub(crate) fn fill_foreign_holes(data: &mut [u8], lab: &[[f32; 3]], w: usize, h: usize) {
+    let (labels, sizes) = label_components(data, w, h, 0);
+    let mut touches = vec![false; sizes.len()];
+    for i in border_indices(w, h) {
+        if labels[i] > 0 {
+            touches[labels[i] as usize - 1] = true;
+        }
+    }
+    if touches.iter().all(|&t| t) {
+        return;
+    }
+    // The ring of background around the object: within a few pixels of it, past its anti-aliased edge.
+    let reach = (w.min(h) / 100).max(4);
+    let near = dilate(data, w, h, reach);
+    let edge = dilate(data, w, h, 2);
+    let ring: Vec<usize> = (0..w * h)
+        .filter(|&i| near[i] == 1 && edge[i] == 0 && labels[i] > 0 && touches[labels[i] as usize - 1])
+        .collect();
+    let step = (ring.len() / RING_SAMPLES).max(1);
+    let samples: Vec<[f32; 3]> = ring.iter().step_by(step).map(|&i| lab[i]).collect();
+    if samples.is_empty() {
+        return;
+    }
+    let palette: Vec<[f32; 3]> = kmeans(&samples, 8).into_iter().map(|(c, _)| c).collect();
+    let (mut matching, mut totals) = (vec![0usize; sizes.len()], vec![0usize; sizes.len()]);
+    for (i, &label) in labels.iter().enumerate() {
+        if label > 0 && !touches[label as usize - 1] {
+            let k = label as usize - 1;
+            totals[k] += 1;
+            let nearest = palette.iter().map(|c| dist2(&lab[i], c)).fold(f32::MAX, f32::min);
+            matching[k] += usize::from(nearest <= HOLE_MATCH * HOLE_MATCH);
+        }
+    }
+    for (value, &label) in data.iter_mut().zip(&labels) {
+        if label > 0 {
+            let k = label as usize - 1;
+            if !touches[k] && matching[k] * 2 < totals[k] {
+                *value = 1;
+            }
+        }
+    }
+}
+
+/// The parts of `candidates` (1 = candidate) that touch the outside: the background of `mask` connected to the
+/// picture's border. Candidates the object encloses are dropped.
+pub(crate) fn touching_outside(candidates: &[u8], mask: &[u8], w: usize, h: usize) -> Vec<bool> {
+    let (outside_labels, outside_sizes) = label_components(mask, w, h, 0);
+    let mut outer = vec![false; outside_sizes.len()];
+    for i in border_indices(w, h) {
+        if outside_labels[i] > 0 {
+            outer[outside_labels[i] as usize - 1] = true;
+        }
+    }
+    let is_outside = |i: usize| outside_labels[i] > 0 && outer[outside_labels[i] as usize - 1];
+    let (labels, sizes) = label_components(candidates, w, h, 1);
+    let mut touches = vec![false; sizes.len()];
+    for (i, &label) in labels.iter().enumerate() {
+        if label == 0 || touches[label as usize - 1] {
+            continue;
+        }
+        let (x, y) = (i % w, i / w);
+        let neighbours =
+            [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
+        if neighbours.into_iter().flatten().any(is_outside) {
+            touches[label as usize - 1] = true;
+        }
+    }
+    labels.iter().map(|&label| label > 0 && touches[label as usize - 1]).collect()
 }
 
 /// 4-connected components of pixels equal to `value`: a label per pixel (0 = other value) and component sizes.
@@ -454,4 +562,84 @@ fn erode(data: &[u8], w: usize, h: usize, radius: usize) -> Vec<u8> {
 
 fn dilate(data: &[u8], w: usize, h: usize, radius: usize) -> Vec<u8> {
     morph(data, w, h, radius, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `w`×`h` picture of `background` with a filled disc of `ring` (radius 60) around a disc of `inner`
+    /// (radius 30), both centred.
+    fn ring_on(w: u32, h: u32, background: [u8; 3], ring: [u8; 3], inner: [u8; 3]) -> RgbaImage {
+        RgbaImage::from_fn(w, h, |x, y| {
+            let (dx, dy) = (x as f32 - w as f32 / 2.0, y as f32 - h as f32 / 2.0);
+            let r = (dx * dx + dy * dy).sqrt();
+            let [r0, g0, b0] = if r < 30.0 {
+                inner
+            } else if r < 60.0 {
+                ring
+            } else {
+                background
+            };
+            image::Rgba([r0, g0, b0, 255])
+        })
+    }
+
+    fn at_centre(data: &[u8], w: u32, h: u32) -> u8 {
+        data[(h / 2 * w + w / 2) as usize]
+    }
+
+    #[test]
+    fn the_background_seen_through_a_ring_is_a_hole_and_a_shaded_pale_surface_is_not() {
+        let (w, h) = (240, 200);
+        let hole = colour_mask(&ring_on(w, h, [255, 255, 255], [20, 20, 20], [255, 255, 255]));
+        assert_eq!(at_centre(&hole.data, w, h), 0, "the backdrop shows through the ring");
+        // A white belly shaded a few levels grey inside a dark outline: near the backdrop's colour, but not it.
+        let belly = colour_mask(&ring_on(w, h, [255, 255, 255], [20, 20, 20], [240, 240, 238]));
+        assert_eq!(at_centre(&belly.data, w, h), 1, "the pale surface is the object's");
+    }
+
+    #[test]
+    fn holes_that_show_the_background_around_the_object_stay_open_and_others_are_filled() {
+        // A grey square on green with two enclosed regions: a green window and a black spot.
+        let (w, h) = (200usize, 160usize);
+        let inside = |x: usize, y: usize, x0: usize, y0: usize, side: usize| {
+            (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y)
+        };
+        let picture = RgbaImage::from_fn(w as u32, h as u32, |x, y| {
+            let (x, y) = (x as usize, y as usize);
+            if inside(x, y, 40, 30, 120) && !inside(x, y, 60, 60, 30) && !inside(x, y, 110, 60, 30) {
+                image::Rgba([128, 128, 128, 255])
+            } else if inside(x, y, 110, 60, 30) {
+                image::Rgba([5, 5, 5, 255])
+            } else {
+                image::Rgba([40, 160, 60, 255])
+            }
+        });
+        // The estimated mask: the square with both regions left out, as a network might give it.
+        let mut data: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                u8::from(inside(x, y, 40, 30, 120) && !inside(x, y, 60, 60, 30) && !inside(x, y, 110, 60, 30))
+            })
+            .collect();
+        fill_foreign_holes(&mut data, &lab_image(&picture), w, h);
+        assert_eq!(data[75 * w + 75], 0, "the window shows the green around the object");
+        assert_eq!(data[75 * w + 125], 1, "the black spot is the object's");
+    }
+
+    #[test]
+    fn only_candidates_touching_the_outside_are_reported() {
+        // A 9×5 mask: an object with an enclosed pixel at (4, 2); candidates there and at the outside (0, 0).
+        let (w, h) = (9usize, 5usize);
+        let mask: Vec<u8> = (0..w * h)
+            .map(|i| u8::from((2..7).contains(&(i % w)) && (1..4).contains(&(i / w)) && i != 2 * w + 4))
+            .collect();
+        let mut candidates = vec![0u8; w * h];
+        candidates[2 * w + 4] = 1;
+        candidates[0] = 1;
+        let touching = touching_outside(&candidates, &mask, w, h);
+        assert!(touching[0]);
+        assert!(!touching[2 * w + 4]);
+    }
 }

@@ -7,8 +7,10 @@
 //!    renders). Pixels it keeps that are only a darker shade of the background (shadows) stay only where the
 //!    network finds them salient.
 //! 3. Anything else (clutter, shading, texture, an object touching the frame): the network's saliency, refined at
-//!    the working resolution by a colour-guided filter against the photo and thresholded at ½. When the network
-//!    sees nothing salient, the colour model is the fallback.
+//!    the working resolution by a colour-guided filter against the photo, with a closer second look at a small
+//!    object (`closer.rs`), thresholded at ½. Holes stay open only where the background around the object shows
+//!    through them. When the network sees nothing salient, the colour model is the fallback; when its map is
+//!    doubtful (see [`confidence`]), the picture is refused (`object_unclear`) rather than made into a wrong model.
 //!
 //! Every significant part is kept (letters of a logo, several objects), specks are dropped. Only a picture with no
 //! object at all (blank, one colour, noise) is refused.
@@ -16,8 +18,8 @@
 use image::RgbaImage;
 
 use crate::MeshError;
+use crate::closer::{self, refine};
 use crate::mask::{self, Mask};
-use crate::refine::guided_filter;
 use crate::saliency;
 
 /// Which evidence a mask came from.
@@ -133,13 +135,42 @@ pub(crate) fn segment(work: &RgbaImage) -> Result<Mask, MeshError> {
     }
     let saliency = saliency::predict(work)?;
     if saliency.raw_max >= MIN_SALIENCY {
-        let refined = refine(work, &saliency.values);
-        let data: Vec<u8> = refined.iter().map(|&v| u8::from(v >= 0.5)).collect();
-        if let Some(found) = finish(data, width, height, MaskSource::Learned, MIN_HOLE_ESTIMATED) {
+        let wide = refine(work, &saliency.values);
+        let merged = closer::look_closer(work, &saliency.values, wide)?;
+        let mut data: Vec<u8> = merged.values.iter().map(|&v| u8::from(v >= 0.5)).collect();
+        mask::fill_foreign_holes(&mut data, &colour.lab, w, h);
+        if let Some(mut found) = finish(data, width, height, MaskSource::Learned, MIN_HOLE_ESTIMATED) {
+            found.confidence = confidence(saliency.raw_max, &merged.values);
+            found.looked_closer = merged.crop.is_some();
+            if found.confidence < MIN_CONFIDENCE {
+                return Err(MeshError::ObjectUnclear { confidence: found.confidence, needed: MIN_CONFIDENCE });
+            }
             return Ok(found);
         }
     }
     colour_mask().ok_or_else(|| MeshError::no_object("No object stood out from the background"))
+}
+
+/// The least confidence at which a learned mask is made into a model: below it the generation is refused rather
+/// than a wrong object delivered.
+pub(crate) const MIN_CONFIDENCE: f32 = 0.5;
+/// The network's raw peak at and above which it is sure it sees an object, and the peak at which it is not at all.
+const SURE_PEAK: f32 = 0.9;
+const UNSURE_PEAK: f32 = 0.5;
+/// The map's stability (its area above 0.7 over its area above 0.3) at and above which the mask is stable.
+const STABLE: f32 = 0.4;
+
+/// How sure the learned mask is, in 0..=1: the lesser of the network's certainty that it sees an object (its raw
+/// peak, from [`UNSURE_PEAK`] to [`SURE_PEAK`]) and the stability of the merged map (the share of what it finds
+/// at a low threshold that it still finds at a high one, up to [`STABLE`]). A photo where the network sees an
+/// object clearly gives 1 even when the object is thin (its soft edges cost stability, but not down to
+/// [`STABLE`]); one where nothing stands out (an object camouflaged in its background) gives a faint, diffuse map
+/// and a low figure.
+fn confidence(raw_peak: f32, merged: &[f32]) -> f32 {
+    let certainty = ((raw_peak - UNSURE_PEAK) / (SURE_PEAK - UNSURE_PEAK)).clamp(0.0, 1.0);
+    let above = |t: f32| merged.iter().filter(|&&v| v >= t).count() as f32;
+    let stability = (above(0.7) / above(0.3).max(1.0) / STABLE).clamp(0.0, 1.0);
+    certainty.min(stability)
 }
 
 /// The least mean CIELAB distance from the background of pixels the network adds to the colour model's mask: an
@@ -158,8 +189,11 @@ fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Opti
     let learned: Vec<bool> = refine(work, &saliency.values).iter().map(|&v| v >= 0.5).collect();
     let shadow: Vec<u8> = mask::shadow_like(work, &colour.data).into_iter().map(u8::from).collect();
     let shadow = mask::open(&shadow, w, h);
-    let base: Vec<u8> =
-        colour.data.iter().zip(&shadow).zip(&learned).map(|((&c, &s), &l)| u8::from(c == 1 && (s == 0 || l))).collect();
+    // A shadow falls on the background beside the object: shaded pixels the object encloses (a white belly shaded
+    // grey) are the object's own surface.
+    let cast: Vec<u8> = shadow.iter().zip(&learned).map(|(&s, &l)| u8::from(s == 1 && !l)).collect();
+    let cast = mask::touching_outside(&cast, &colour.data, w, h);
+    let base: Vec<u8> = colour.data.iter().zip(&cast).map(|(&c, &s)| u8::from(c == 1 && !s)).collect();
     let (mut n_added, mut added_distance) = (0usize, 0.0f64);
     for ((&l, &c), &d) in learned.iter().zip(&colour.data).zip(&colour.distance) {
         if l && c == 0 {
@@ -196,14 +230,6 @@ pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, M
     }
 }
 
-/// The network's map, edges refined against the photo's colours. The filter's coefficients are fitted at about
-/// 400 px on the longer side (a little above the network's 320), with a window of 4 such pixels.
-fn refine(work: &RgbaImage, saliency: &[f32]) -> Vec<f32> {
-    let longer = work.width().max(work.height());
-    let factor = (longer / 400).max(1);
-    guided_filter(work, saliency, factor, 4, 1e-3)
-}
-
 /// Keeps the significant parts and checks the mask covers enough of the picture.
 fn finish(mut data: Vec<u8>, width: u32, height: u32, source: MaskSource, min_hole: f64) -> Option<Mask> {
     let (w, h) = (width as usize, height as usize);
@@ -217,6 +243,8 @@ fn finish(mut data: Vec<u8>, width: u32, height: u32, source: MaskSource, min_ho
         foreground_fraction,
         source,
         n_parts,
+        confidence: 1.0,
+        looked_closer: false,
     })
 }
 
@@ -260,6 +288,27 @@ mod tests {
         });
         let err = segment(&noise).expect_err("noise");
         assert!(err.to_string().contains("noise"), "{err}");
+    }
+
+    #[test]
+    fn a_crisp_map_is_trusted_and_a_faint_or_diffuse_one_is_not() {
+        let crisp: Vec<f32> = (0..1000).map(|i| if i < 300 { 1.0 } else { 0.0 }).collect();
+        assert_eq!(confidence(0.999, &crisp), 1.0);
+        // The network's peak far below its certainty: nothing stood out.
+        assert!(confidence(0.6, &crisp) < MIN_CONFIDENCE);
+        // A map mostly in the doubtful band: the mask would change with the threshold.
+        let diffuse: Vec<f32> = (0..1000)
+            .map(|i| {
+                if i < 20 {
+                    0.9
+                } else if i < 600 {
+                    0.45
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        assert!(confidence(0.999, &diffuse) < MIN_CONFIDENCE);
     }
 
     #[test]

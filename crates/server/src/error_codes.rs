@@ -111,7 +111,7 @@ pub const MODEL: &[ErrorCode] = &[
     ErrorCode {
         status: 422,
         code: "generation_rejected",
-        when: "A paid job failed because of its input; the credential stays good until it expires.",
+        when: "A paid job failed because of its input (for the embedded generator, mostly `object_unclear`: the object could not be told from its background with confidence, so no model was made rather than a wrong one); the credential stays good until it expires and the refund it offers can be claimed.",
     },
     ErrorCode {
         status: 503,
