@@ -200,8 +200,8 @@ pub struct Stats {
     pub n_vertices: u32,
     /// Which evidence the mask came from.
     pub mask_source: MaskSource,
-    /// How sure the segmentation was of the mask, 0..=1 (1 for alpha, a plain background's colour model and an
-    /// external generator's own segmentation).
+    /// How sure the segmentation was of the mask, 0..=1 (1 for alpha and for an external generator's own
+    /// segmentation).
     pub mask_confidence: f32,
     /// Separate bodies in the model (parts of the silhouette: letters of a logo, several objects).
     pub n_parts: u32,
@@ -273,7 +273,8 @@ pub struct Segmentation {
     pub source: MaskSource,
     /// Separate parts kept.
     pub n_parts: u32,
-    /// How sure the segmentation is of the mask, 0..=1 (1 for alpha and a plain background's colour model).
+    /// How sure the segmentation is of the mask, 0..=1 (1 for alpha; for an estimated mask, the lesser of the
+    /// network's certainty and stability and of how far the outline follows the photo's edges).
     pub confidence: f32,
     /// Whether the network took a second, closer look at the object.
     pub looked_closer: bool,

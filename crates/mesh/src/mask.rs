@@ -23,8 +23,9 @@ pub(crate) struct Mask {
     pub source: MaskSource,
     /// Separate parts (connected components) kept.
     pub n_parts: usize,
-    /// How sure the segmentation is of this mask, 0..=1: 1 for the alpha channel and a plain background's colour
-    /// model, which are exact; the learned path's figure otherwise (see `segment::confidence`).
+    /// How sure the segmentation is of this mask, 0..=1: 1 for the alpha channel, which is exact; for an estimated
+    /// mask the lesser of the learned map's figure (where the network made it) and the outline's support by the
+    /// photo's edges (see `segment::confidence` and `segment::outline_support`).
     pub confidence: f32,
     /// Whether the network took a second, closer look at the object (see `closer.rs`).
     pub looked_closer: bool,

@@ -9,8 +9,11 @@
 //! 3. Anything else (clutter, shading, texture, an object touching the frame): the network's saliency, refined at
 //!    the working resolution by a colour-guided filter against the photo, with a closer second look at a small
 //!    object (`closer.rs`), thresholded at ½. Holes stay open only where the background around the object shows
-//!    through them. When the network sees nothing salient, the colour model is the fallback; when its map is
-//!    doubtful (see [`confidence`]), the picture is refused (`object_unclear`) rather than made into a wrong model.
+//!    through them. When the network sees nothing salient, the colour model is the fallback.
+//!
+//! An estimated mask (colour or learned) is refused (`object_unclear`) rather than made into a wrong model when it
+//! is doubtful: the network unsure or its map unstable (see [`confidence`]), or the mask's outline not on the
+//! photo's edges (see [`outline_support`]).
 //!
 //! Every significant part is kept (letters of a logo, several objects), specks are dropped. Only a picture with no
 //! object at all (blank, one colour, noise) is refused.
@@ -126,6 +129,19 @@ pub(crate) fn segment(work: &RgbaImage) -> Result<Mask, MeshError> {
         return finish(alpha, width, height, MaskSource::Alpha, MIN_HOLE_ALPHA)
             .ok_or_else(|| MeshError::no_object("The opaque part of the picture is too small to model"));
     }
+    let mut found = estimate(work)?;
+    found.confidence = found.confidence.min(outline_support(work, &found.data));
+    if found.confidence < MIN_CONFIDENCE {
+        return Err(MeshError::ObjectUnclear { confidence: found.confidence, needed: MIN_CONFIDENCE });
+    }
+    Ok(found)
+}
+
+/// The mask of a picture without real alpha: the colour model on a plain background, else the network with its
+/// closer look, else the colour model. Its confidence is the learned map's where the network made it.
+fn estimate(work: &RgbaImage) -> Result<Mask, MeshError> {
+    let (width, height) = work.dimensions();
+    let (w, h) = (width as usize, height as usize);
     let colour = mask::colour_mask(work);
     let colour_mask = || finish(mask::open(&colour.data, w, h), width, height, MaskSource::Colour, MIN_HOLE_ESTIMATED);
     if colour.plain_background
@@ -142,16 +158,67 @@ pub(crate) fn segment(work: &RgbaImage) -> Result<Mask, MeshError> {
         if let Some(mut found) = finish(data, width, height, MaskSource::Learned, MIN_HOLE_ESTIMATED) {
             found.confidence = confidence(saliency.raw_max, &merged.values);
             found.looked_closer = merged.crop.is_some();
-            if found.confidence < MIN_CONFIDENCE {
-                return Err(MeshError::ObjectUnclear { confidence: found.confidence, needed: MIN_CONFIDENCE });
-            }
             return Ok(found);
         }
     }
     colour_mask().ok_or_else(|| MeshError::no_object("No object stood out from the background"))
 }
 
-/// The least confidence at which a learned mask is made into a model: below it the generation is refused rather
+/// The least colour step (levels per pixel, the largest over the three channels) that counts as an edge of the
+/// photo: above the sensor and JPEG noise of a plain backdrop (±3 levels).
+const EDGE_STEP: f32 = 4.0;
+/// How far (in pixels) from an outline pixel an edge of the photo may lie and still support it.
+const EDGE_REACH: usize = 2;
+/// The share of the outline on the photo's edges at or below which the outline is not believed at all, and at or
+/// above which it is fully.
+const UNSUPPORTED_OUTLINE: f32 = 0.6;
+const SUPPORTED_OUTLINE: f32 = 0.95;
+
+/// How far the mask's outline follows edges of the photo, as a confidence in 0..=1: the share of outline pixels
+/// (away from the picture's border) with a colour step of at least [`EDGE_STEP`] within [`EDGE_REACH`] pixels,
+/// mapped from [`UNSUPPORTED_OUTLINE`]..[`SUPPORTED_OUTLINE`] to 0..1. A true outline lies on the object's edge
+/// nearly everywhere (faint on a pale object, but there); an outline that cuts through a flat region (white
+/// porcelain clipped to the white of its backdrop, where nothing tells object from background) is a guess.
+fn outline_support(work: &RgbaImage, data: &[u8]) -> f32 {
+    let (w, h) = (work.width() as usize, work.height() as usize);
+    let margin = EDGE_REACH + 1;
+    if w <= 2 * margin || h <= 2 * margin {
+        return 1.0;
+    }
+    let raw = work.as_raw();
+    let channel = |i: usize, c: usize| f32::from(raw[i * 4 + c]);
+    // Central differences, on the rows the outline test reads.
+    let mut edge = vec![false; w * h];
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            edge[i] = (0..3).any(|c| {
+                let gx = (channel(i + 1, c) - channel(i - 1, c)) / 2.0;
+                let gy = (channel(i + w, c) - channel(i - w, c)) / 2.0;
+                gx * gx + gy * gy >= EDGE_STEP * EDGE_STEP
+            });
+        }
+    }
+    let (mut outline, mut supported) = (0usize, 0usize);
+    for y in margin..h - margin {
+        for x in margin..w - margin {
+            let i = y * w + x;
+            if data[i] == 1 && (data[i - 1] == 0 || data[i + 1] == 0 || data[i - w] == 0 || data[i + w] == 0) {
+                outline += 1;
+                let near = (y - EDGE_REACH..=y + EDGE_REACH)
+                    .any(|yy| edge[yy * w + x - EDGE_REACH..=yy * w + x + EDGE_REACH].iter().any(|&e| e));
+                supported += usize::from(near);
+            }
+        }
+    }
+    if outline == 0 {
+        return 1.0;
+    }
+    let share = supported as f32 / outline as f32;
+    ((share - UNSUPPORTED_OUTLINE) / (SUPPORTED_OUTLINE - UNSUPPORTED_OUTLINE)).clamp(0.0, 1.0)
+}
+
+/// The least confidence at which an estimated mask is made into a model: below it the generation is refused rather
 /// than a wrong object delivered.
 pub(crate) const MIN_CONFIDENCE: f32 = 0.5;
 /// The network's raw peak at and above which it is sure it sees an object, and the peak at which it is not at all.
@@ -178,6 +245,10 @@ fn confidence(raw_peak: f32, merged: &[f32]) -> f32 {
 /// background flood into. Below it, what the network adds is background (the gaps of a logo).
 const MIN_ADDED_DISTANCE: f32 = 4.0;
 
+/// How many times what the colour model kept the network must find for the colour model to count as having lost a
+/// pale object into the background.
+const LOST_OBJECT_RATIO: f64 = 2.0;
+
 /// The mask on a plain background: the colour model, checked against the network. Shadows (pixels only a darker
 /// shade of the background, in regions wider than anti-aliased edges) stay only where the network finds them
 /// salient; parts the network finds that are not of the background's colour, but that the colour model lost, are
@@ -186,7 +257,8 @@ fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Opti
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
     let saliency = saliency::predict(work)?;
-    let learned: Vec<bool> = refine(work, &saliency.values).iter().map(|&v| v >= 0.5).collect();
+    let refined = refine(work, &saliency.values);
+    let learned: Vec<bool> = refined.iter().map(|&v| v >= 0.5).collect();
     let shadow: Vec<u8> = mask::shadow_like(work, &colour.data).into_iter().map(u8::from).collect();
     let shadow = mask::open(&shadow, w, h);
     // A shadow falls on the background beside the object: shaded pixels the object encloses (a white belly shaded
@@ -202,7 +274,13 @@ fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Opti
         }
     }
     let n_base = base.iter().filter(|&&v| v == 1).count();
-    let adds_object = n_added * 10 >= n_base && added_distance / n_added.max(1) as f64 >= f64::from(MIN_ADDED_DISTANCE);
+    let n_learned = learned.iter().filter(|&&l| l).count();
+    // Either the network adds parts of another colour than the background's that the flood fill leaked into, or it
+    // finds an object several times what the colour model kept: a pale object whose colours the background's
+    // match (white porcelain overexposed on white), which the colour model cannot see at all.
+    let adds_object = (n_added * 10 >= n_base
+        && added_distance / n_added.max(1) as f64 >= f64::from(MIN_ADDED_DISTANCE))
+        || n_learned as f64 >= LOST_OBJECT_RATIO * n_base as f64;
     let data: Vec<u8> =
         if adds_object { base.iter().zip(&learned).map(|(&b, &l)| u8::from(b == 1 || l)).collect() } else { base };
     Ok(finish(mask::open(&data, w, h), width, height, MaskSource::Colour, MIN_HOLE_ESTIMATED))
@@ -309,6 +387,23 @@ mod tests {
             })
             .collect();
         assert!(confidence(0.999, &diffuse) < MIN_CONFIDENCE);
+    }
+
+    #[test]
+    fn an_outline_on_the_photos_edges_is_believed_and_one_across_flat_colour_is_not() {
+        let picture = disc_on([250, 250, 250, 255], [30, 60, 200, 255]);
+        let (w, h) = (200usize, 150usize);
+        let disc = |r: f32| -> Vec<u8> {
+            (0..w * h)
+                .map(|i| {
+                    let (dx, dy) = ((i % w) as f32 - 100.0, (i / w) as f32 - 75.0);
+                    u8::from(dx * dx + dy * dy < r * r)
+                })
+                .collect()
+        };
+        assert_eq!(outline_support(&picture, &disc(50.0)), 1.0, "the disc's own outline");
+        // A mask 15 px too large: its outline runs through the flat backdrop.
+        assert_eq!(outline_support(&picture, &disc(65.0)), 0.0);
     }
 
     #[test]

@@ -135,7 +135,8 @@ fn every_scene_becomes_a_faithful_model_or_is_refused() {
             continue;
         }
         if scene.expect == "generation_rejected" {
-            // Built to be ambiguous: cheap checks accept it (an invoice is made), the paid generation refuses it.
+            // Built to be ambiguous (or with an outline no evidence shows): cheap checks accept it (an invoice is
+            // made), the paid generation refuses it.
             if let Err(err) = preflight(&bytes, kind, &MeshParams::default()) {
                 failures.push(format!("{}: preflight should accept, got {err}", scene.name));
             }
