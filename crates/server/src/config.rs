@@ -63,6 +63,11 @@ pub struct RawConfig {
     /// Lightning backend: dev, lnbits, lnd, cln or nwc [default: dev].
     #[arg(long, env = "MESH402_LIGHTNING", value_name = "BACKEND")]
     pub lightning: Option<String>,
+    /// Let the development wallet run on a listen address other than loopback. Its /dev/pay pays any invoice, so
+    /// anyone who reaches the server takes models for free: for a demonstration on a private network only
+    /// [default: false].
+    #[arg(long, env = "MESH402_ALLOW_DEV_WALLET_ON_NETWORK", value_name = "BOOL")]
+    pub allow_dev_wallet_on_network: Option<bool>,
     /// Seconds each call to the Lightning node may take, 1 to 10 [default: 5].
     #[arg(long, env = "MESH402_LIGHTNING_TIMEOUT_SECS", value_name = "SECS")]
     pub lightning_timeout_secs: Option<u64>,
@@ -525,6 +530,11 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
     }
 }
 
+/// Whether `listen` binds every interface (0.0.0.0 or ::): a listener, not an address anyone can reach.
+fn listen_ip_unspecified(listen: SocketAddr) -> bool {
+    listen.ip().is_unspecified()
+}
+
 impl Config {
     /// Resolves raw settings, filling defaults and checking ranges.
     pub fn resolve(raw: RawConfig) -> Result<Config, ConfigError> {
@@ -546,6 +556,16 @@ impl Config {
             Some(url) => Some(http_url("public_url", url)?),
             None => None,
         };
+        let role_is_worker = raw.role.as_deref() == Some("worker");
+        if public_url.is_none() && listen_ip_unspecified(listen) && !role_is_worker {
+            return Err(ConfigError::invalid(
+                "public_url",
+                format!(
+                    "is required when listening on {listen}: model URLs must name an address clients can reach \
+                     (for example https://models.example.com), and an unspecified address is none"
+                ),
+            ));
+        }
         let price_sats =
             in_range("price_sats", raw.price_sats.unwrap_or(DEFAULT_PRICE_SATS), 1..=21_000_000 * 100_000_000)?;
         let invoice_expiry_secs = in_range(
@@ -575,6 +595,16 @@ impl Config {
         )?;
         let timeout = Duration::from_secs(lightning_timeout_secs);
         let lightning = match raw.lightning.as_deref().unwrap_or(DEFAULT_LIGHTNING) {
+            "dev" if !listen.ip().is_loopback() && raw.allow_dev_wallet_on_network != Some(true) => {
+                return Err(ConfigError::invalid(
+                    "lightning",
+                    format!(
+                        "the development wallet pays any invoice for anyone who reaches the server, so it runs \
+                         only on a loopback listen address, not on {listen}: choose lnbits, lnd, cln or nwc, or set \
+                         allow_dev_wallet_on_network = true for a demonstration on a private network"
+                    ),
+                ));
+            }
             "dev" => LightningChoice::Dev,
             "lnbits" => LightningChoice::Lnbits(LnbitsSettings {
                 url: http_url("lnbits_url", required("lnbits_url", raw.lnbits_url)?)?,
@@ -911,7 +941,7 @@ mod tests {
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("mesh402.toml");
-        std::fs::write(&file, "price_sats = 10\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        std::fs::write(&file, "price_sats = 10\nlisten = \"127.0.0.2:1\"\n").unwrap();
         let matches = Serve::command().get_matches_from(["serve", "--price-sats", "20"]);
         let raw = RawConfig::layered(Some(&file), &matches).unwrap();
         let config = Config::resolve(raw).unwrap();
@@ -926,6 +956,28 @@ mod tests {
         assert!(matches!(unknown, ConfigError::Parse { .. }), "unknown keys are refused: {unknown:?}");
         let missing = RawConfig::layered(Some(&dir.path().join("absent.toml")), &matches).unwrap_err();
         assert!(matches!(missing, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn off_the_loopback_the_development_wallet_needs_consent_and_urls_need_a_public_address() {
+        let on = |listen: &str| RawConfig { listen: Some(listen.into()), ..RawConfig::default() };
+        // The development wallet on every interface: refused, naming the setting that allows it.
+        let refused = error(RawConfig { public_url: Some("https://models.example.com".into()), ..on("0.0.0.0:8402") });
+        assert!(refused.contains("allow_dev_wallet_on_network") && refused.contains("lightning"), "{refused}");
+        // An unspecified address with no public_url: refused, whatever the wallet.
+        let consent = RawConfig { allow_dev_wallet_on_network: Some(true), ..on("0.0.0.0:8402") };
+        let no_url = error(consent.clone());
+        assert!(no_url.contains("public_url"), "{no_url}");
+        let no_url = error(RawConfig { listen: Some("[::]:8402".into()), ..consent.clone() });
+        assert!(no_url.contains("public_url"), "{no_url}");
+        // With both, it starts (and warns at start-up).
+        let allowed = RawConfig { public_url: Some("https://models.example.com".into()), ..consent };
+        assert_eq!(Config::resolve(allowed).unwrap().lightning, LightningChoice::Dev);
+        // A specific address off the loopback needs the consent too, but its own URL is reachable.
+        assert!(error(on("192.0.2.10:8402")).contains("allow_dev_wallet_on_network"));
+        // Loopback, v4 or v6, is the default's world: nothing is asked.
+        assert!(Config::resolve(on("127.0.0.1:8402")).is_ok());
+        assert!(Config::resolve(on("[::1]:8402")).is_ok());
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    if config.lightning == crate::config::LightningChoice::Dev && !bound.ip().is_loopback() {
+        // Allowed only by allow_dev_wallet_on_network (the configuration refuses it otherwise).
+        tracing::warn!(
+            address = %bound,
+            "the development wallet listens on a network address: anyone who reaches it can pay with /dev/pay and \
+             take models for free"
+        );
+    }
     let state = crate::build(&config, public_url.clone()).await?;
     let service = state.service.clone();
     let metrics_server = match config.metrics_listen {
