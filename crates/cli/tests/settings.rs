@@ -51,3 +51,51 @@ async fn flags_beat_variables_beat_the_file_beats_defaults() {
     let lifetime = valid_until.parse::<u64>().unwrap().saturating_sub(mesh402_service::unix_now());
     assert!((7100..=7200).contains(&lifetime), "the file beats the default: {lifetime} s");
 }
+
+/// `mesh402 serve --listen 0.0.0.0:…` with nothing else would hand out free models (the development wallet's
+/// `/dev/pay`) and model URLs naming 0.0.0.0: the binary refuses to start and says which settings to give; with
+/// them it starts, and the models it names are under the public URL.
+#[tokio::test]
+async fn on_every_interface_the_development_wallet_needs_consent_and_a_public_url() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mesh402"));
+        command
+            .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(extra)
+            .env("MESH402_LOG", "warn");
+        command
+    };
+    let refused = serve(&[]).output().unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("public_url"), "{said}");
+    let refused = serve(&["--public-url", "https://models.example.com"]).output().unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("allow_dev_wallet_on_network"), "{said}");
+
+    let mut child = serve(&["--allow-dev-wallet-on-network", "true", "--public-url", "https://models.example.com"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line
+        .strip_prefix("mesh402 listening on http://0.0.0.0:")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the listening line: {line}"))
+        .to_owned();
+    let discovery: Value =
+        reqwest::get(format!("http://127.0.0.1:{port}/.well-known/l402.json")).await.unwrap().json().await.unwrap();
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let warned = String::from_utf8_lossy(&output.stderr);
+    assert!(warned.contains("take models for free"), "the start-up warning: {warned}");
+    let text = discovery.to_string();
+    assert!(text.contains("https://models.example.com/"), "links under the public URL: {text}");
+    assert!(!text.contains("0.0.0.0"), "no link names the unspecified address: {text}");
+}
