@@ -4,9 +4,13 @@
 //! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it. Errors come as
 //! grpc-gateway JSON (`{"code", "message"}`); gRPC code 5 is "not found" and 16 "unauthenticated".
 //!
-//! As the buyer's payer (a macaroon that may send, such as `admin.macaroon`): `POST /v1/channels/transactions`
-//! (`SendPaymentSync`: `payment_request` in, `payment_error` or `payment_preimage` in base64 out) pays, and
-//! `GET /v1/payments` (hex `payment_hash`, `payment_preimage` and `status`) finds a payment made earlier.
+//! As the buyer's payer (a macaroon that may send, such as `admin.macaroon`), through the router sub-server that
+//! LND 0.21 keeps (`SendPaymentSync`, `POST /v1/channels/transactions`, was removed in v0.21.0-beta):
+//! `POST /v2/router/send` (`SendPaymentV2`: `payment_request`, `timeout_seconds`, `fee_limit_msat` and
+//! `no_inflight_updates` in; a stream of newline-delimited `{"result": Payment}` or `{"error": …}` out, read to the
+//! payment's final state, `SUCCEEDED` with a hex `payment_preimage` or `FAILED` with a `failure_reason`) pays, and
+//! `GET /v2/router/track/{payment_hash}` (`TrackPaymentV2`, the hash base64url in the path; gRPC code 5 when the
+//! node never paid it) finds a payment made earlier by its hash, however many payments came after it.
 
 use std::time::Duration;
 
@@ -224,31 +228,83 @@ impl LightningBackend for Lnd {
     }
 }
 
+/// One message of a router stream: a payment update, or the error that ended the stream.
 #[derive(Deserialize)]
-struct SendResponse {
+struct StreamLine {
     #[serde(default)]
-    payment_error: Option<String>,
+    result: Option<Payment>,
     #[serde(default)]
-    payment_preimage: Option<String>,
+    error: Option<GatewayError>,
 }
 
-#[derive(Deserialize)]
-struct Payments {
-    #[serde(default)]
-    payments: Vec<Payment>,
-}
-
+/// `lnrpc.Payment`, the fields read.
 #[derive(Deserialize)]
 struct Payment {
-    payment_hash: String,
     #[serde(default)]
     payment_preimage: Option<String>,
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    failure_reason: Option<String>,
 }
 
-/// How many of the node's most recent payments are searched for an earlier payment of an invoice.
-const RECENT_PAYMENTS: u32 = 1000;
+/// The seconds LND may spend finding a route and paying (`timeout_seconds`); the call itself may take a little
+/// longer, so that LND's own verdict arrives.
+const PAY_SECONDS: u64 = 60;
+/// The most routing fee paid: 1 % of the amount, and at least 10 sats (small L402 prices pay a base fee per hop).
+const FEE_LIMIT_PERCENT: u64 = 1;
+const MIN_FEE_LIMIT_MSAT: u64 = 10_000;
+
+/// The routing fee limit for an invoice of `amount_msat`.
+fn fee_limit_msat(amount_msat: u64) -> u64 {
+    (amount_msat / 100 * FEE_LIMIT_PERCENT).max(MIN_FEE_LIMIT_MSAT)
+}
+
+impl Lnd {
+    /// The final payment of a router stream (the last `result` whose status is final), or the error the stream
+    /// ended with.
+    fn final_payment(answer: &Answer) -> Result<Option<Payment>, LnError> {
+        let mut last = None;
+        for line in answer.body.split(|&b| b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)) {
+            let message: StreamLine = serde_json::from_slice(line).map_err(|error| {
+                LnError::BadResponse(format!("an unreadable line in LND's payment stream: {error}"))
+            })?;
+            if let Some(error) = message.error {
+                return Err(Lnd::stream_error(error));
+            }
+            if let Some(payment) = message.result
+                && matches!(payment.status.as_deref(), Some("SUCCEEDED" | "FAILED"))
+            {
+                last = Some(payment);
+            }
+        }
+        Ok(last)
+    }
+
+    /// An error written into a router stream, mapped as the gateway's errors are.
+    fn stream_error(error: GatewayError) -> LnError {
+        let message = error.message.unwrap_or_default();
+        let lower = message.to_ascii_lowercase();
+        match error.code {
+            Some(16 | 7) => LnError::Unauthorized,
+            Some(5) => LnError::NotFound,
+            Some(14 | 4) => LnError::Unavailable(message),
+            _ if lower.contains("already paid") || lower.contains("already succeeded") => {
+                LnError::Rejected(format!("LND has already paid this invoice: {message}"))
+            }
+            _ => LnError::Rejected(format!("LND could not pay: {message}")),
+        }
+    }
+
+    /// The preimage of a payment that `SUCCEEDED`, checked against `payment_hash` when given.
+    fn preimage_of(payment: &Payment) -> Result<Preimage, LnError> {
+        payment
+            .payment_preimage
+            .as_deref()
+            .and_then(|text| text.parse::<Preimage>().ok())
+            .ok_or_else(|| LnError::BadResponse("LND reported the payment without a preimage".into()))
+    }
+}
 
 #[async_trait]
 impl InvoicePayer for Lnd {
@@ -257,45 +313,109 @@ impl InvoicePayer for Lnd {
     }
 
     async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
+        let facts = crate::http::invoice_facts(bolt11).map_err(LnError::Rejected)?;
+        let amount_msat = facts.amount_msat.unwrap_or(0);
         let call = self
             .client
-            .post(format!("{}/v1/channels/transactions", self.url))
+            .post(format!("{}/v2/router/send", self.url))
+            .timeout(Duration::from_secs(PAY_SECONDS + 15))
             .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose())
-            .json(&serde_json::json!({ "payment_request": bolt11 }));
+            .json(&serde_json::json!({
+                "payment_request": bolt11,
+                "timeout_seconds": PAY_SECONDS,
+                // grpc-gateway reads 64-bit integers from strings.
+                "fee_limit_msat": fee_limit_msat(amount_msat).to_string(),
+                "no_inflight_updates": true,
+            }));
         let answer = Answer::fetch(call).await?;
         if !answer.status.is_success() {
             return Err(Lnd::error(&answer));
         }
-        let sent: SendResponse = answer.json()?;
-        if let Some(error) = sent.payment_error.filter(|error| !error.is_empty()) {
-            return Err(LnError::Rejected(format!("LND could not pay: {error}")));
+        let payment = Lnd::final_payment(&answer)?
+            .ok_or_else(|| LnError::Unavailable("LND's payment stream ended before the payment did".into()))?;
+        match payment.status.as_deref() {
+            Some("SUCCEEDED") => {
+                let preimage = Lnd::preimage_of(&payment)?;
+                if preimage.hash() != facts.payment_hash {
+                    return Err(LnError::BadResponse("LND returned a preimage of another invoice".into()));
+                }
+                Ok(preimage)
+            }
+            _ => Err(LnError::Rejected(format!(
+                "LND could not pay: {}",
+                payment.failure_reason.as_deref().unwrap_or("FAILURE_REASON_ERROR")
+            ))),
         }
-        sent.payment_preimage
-            .and_then(|text| STANDARD.decode(text).ok())
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .map(Preimage)
-            .ok_or_else(|| LnError::BadResponse("LND reported the payment without a preimage".into()))
     }
 
     async fn paid_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, LnError> {
         let call = self
             .client
-            .get(format!(
-                "{}/v1/payments?include_incomplete=false&reversed=true&max_payments={RECENT_PAYMENTS}",
-                self.url
-            ))
+            .get(format!("{}/v2/router/track/{}?no_inflight_updates=true", self.url, URL_SAFE.encode(payment_hash.0)))
             .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose());
         let answer = Answer::fetch(call).await?;
         if !answer.status.is_success() {
-            return Err(Lnd::error(&answer));
+            return match Lnd::error(&answer) {
+                LnError::NotFound => Ok(None),
+                error => Err(error),
+            };
         }
-        let listed: Payments = answer.json()?;
-        let wanted = payment_hash.to_string();
-        Ok(listed
-            .payments
-            .into_iter()
-            .filter(|payment| payment.payment_hash == wanted && payment.status.as_deref() == Some("SUCCEEDED"))
-            .find_map(|payment| payment.payment_preimage.and_then(|text| text.parse::<Preimage>().ok()))
+        let payment = match Lnd::final_payment(&answer) {
+            Ok(payment) => payment,
+            Err(LnError::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok(payment
+            .filter(|payment| payment.status.as_deref() == Some("SUCCEEDED"))
+            .map(|payment| Lnd::preimage_of(&payment))
+            .transpose()?
             .filter(|preimage| preimage.hash() == *payment_hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> Answer {
+        Answer { status: reqwest::StatusCode::OK, body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn a_router_stream_is_read_to_its_final_state() {
+        let preimage = "11".repeat(32);
+        let stream = format!(
+            "{{\"result\":{{\"status\":\"IN_FLIGHT\"}}}}\n\n{{\"result\":{{\"status\":\"SUCCEEDED\",\
+             \"payment_preimage\":\"{preimage}\"}}}}\n"
+        );
+        let payment = Lnd::final_payment(&answer(&stream)).unwrap().expect("a final payment");
+        assert_eq!(Lnd::preimage_of(&payment).unwrap().to_hex(), preimage);
+        // Only in-flight updates: the stream ended before the payment did.
+        assert!(Lnd::final_payment(&answer("{\"result\":{\"status\":\"IN_FLIGHT\"}}\n")).unwrap().is_none());
+        let failed = Lnd::final_payment(&answer(
+            "{\"result\":{\"status\":\"FAILED\",\"failure_reason\":\"FAILURE_REASON_NO_ROUTE\"}}",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(failed.failure_reason.as_deref(), Some("FAILURE_REASON_NO_ROUTE"));
+    }
+
+    #[test]
+    fn errors_in_the_stream_are_mapped_like_the_gateways() {
+        let error = |code: i64, message: &str| {
+            let body = format!("{{\"error\":{{\"code\":{code},\"message\":\"{message}\",\"details\":[]}}}}\n");
+            Lnd::final_payment(&answer(&body)).err().expect("an error")
+        };
+        assert!(matches!(error(2, "invoice is already paid"), LnError::Rejected(m) if m.contains("already paid")));
+        assert!(matches!(error(5, "payment isn't initiated"), LnError::NotFound));
+        assert!(matches!(error(16, "bad macaroon"), LnError::Unauthorized));
+        assert!(matches!(error(14, "wallet locked"), LnError::Unavailable(_)));
+        assert!(matches!(Lnd::final_payment(&answer("not json")), Err(LnError::BadResponse(_))));
+    }
+
+    #[test]
+    fn the_fee_limit_is_a_percent_with_a_floor_for_small_prices() {
+        assert_eq!(fee_limit_msat(350_000), MIN_FEE_LIMIT_MSAT);
+        assert_eq!(fee_limit_msat(100_000_000), 1_000_000);
     }
 }

@@ -284,51 +284,76 @@ fn lnd_router(node: Arc<FakeNode>) -> Router {
         .into_response()
     }
 
-    // The payer's side: SendPaymentSync pays through the node's development wallet; ListPayments lists what it
-    // paid (hex hashes and preimages, as lnrpc.Payment has them).
+    // The payer's side as LND v0.21.0-beta has it (lnrpc/routerrpc/router.yaml and router_server.go): there is no
+    // `POST /v1/channels/transactions` any more; `POST /v2/router/send` streams newline-delimited
+    // `{"result": Payment}` messages (only the final one with `no_inflight_updates`), or `{"error": …}` when the
+    // payment cannot start (an invoice already paid); `GET /v2/router/track/{hash}` (base64url) streams the
+    // payment made for a hash, or fails with gRPC code 5 when there is none.
+    fn line(message: Value) -> String {
+        format!("{message}\n")
+    }
+
     async fn send(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
         if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
             return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "verification failed: signature mismatch");
         }
+        // LND refuses a payment without a deadline, and reads 64-bit integers from strings.
+        assert!(body["timeout_seconds"].as_u64().is_some_and(|secs| secs > 0), "{}", body.0);
+        assert!(body["fee_limit_msat"].as_str().is_some_and(|fee| fee.parse::<u64>().is_ok()), "{}", body.0);
+        let quiet = body["no_inflight_updates"] == json!(true);
         let bolt11 = body["payment_request"].as_str().unwrap_or("");
+        let hash = mesh402_ln::invoice_facts(bolt11).map(|facts| facts.payment_hash.to_string()).unwrap_or_default();
+        let in_flight = line(
+            json!({ "result": { "payment_hash": hash, "status": "IN_FLIGHT", "failure_reason": "FAILURE_REASON_NONE" } }),
+        );
+        let mut stream = if quiet { String::new() } else { in_flight };
+        if node.requests.lock().unwrap().iter().any(|(_, sent)| sent["paid"] == json!(hash)) {
+            return line(json!({ "error": { "code": 2, "message": "invoice is already paid", "details": [] } }))
+                .into_response();
+        }
         match node.wallet.pay(bolt11, unix_now()).await {
             Ok(preimage) => {
                 node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
-                axum::Json(json!({
-                    "payment_error": "",
-                    "payment_preimage": STANDARD.encode(preimage.0),
-                    "payment_hash": STANDARD.encode(preimage.hash().0),
-                }))
-                .into_response()
+                stream.push_str(&line(json!({ "result": {
+                    "payment_hash": hash, "value_msat": "21000", "fee_msat": "0", "status": "SUCCEEDED",
+                    "payment_preimage": preimage.to_hex(), "failure_reason": "FAILURE_REASON_NONE", "htlcs": [],
+                } })));
             }
-            // LND answers a failed payment with 200 and `payment_error`.
-            Err(error) => axum::Json(json!({ "payment_error": error.to_string() })).into_response(),
+            Err(_) => stream.push_str(&line(json!({ "result": {
+                "payment_hash": hash, "status": "FAILED", "failure_reason": "FAILURE_REASON_NO_ROUTE", "htlcs": [],
+            } }))),
         }
+        stream.into_response()
     }
 
-    async fn payments(State(node): State<Arc<FakeNode>>, headers: HeaderMap) -> Response {
+    async fn track(
+        State(node): State<Arc<FakeNode>>,
+        headers: HeaderMap,
+        axum::extract::Path(hash): axum::extract::Path<String>,
+    ) -> Response {
         if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
             return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
         }
-        let paid: Vec<Value> = node
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, body)| body.get("paid").is_some())
-            .map(|(_, body)| {
-                json!({ "payment_hash": body["paid"], "payment_preimage": body["preimage"], "status": "SUCCEEDED",
-                        "value_msat": "21000", "fee_msat": "0" })
-            })
-            .collect();
-        axum::Json(json!({ "payments": paid, "first_index_offset": "0", "last_index_offset": "0" })).into_response()
+        let Some(hash) = URL_SAFE.decode(&hash).ok().filter(|bytes| bytes.len() == 32) else {
+            return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid hash");
+        };
+        let hash = hex::encode(hash);
+        let paid = node.requests.lock().unwrap().iter().find(|(_, sent)| sent["paid"] == json!(hash)).cloned();
+        match paid {
+            Some((_, sent)) => line(json!({ "result": {
+                "payment_hash": hash, "status": "SUCCEEDED", "payment_preimage": sent["preimage"],
+                "failure_reason": "FAILURE_REASON_NONE", "htlcs": [],
+            } }))
+            .into_response(),
+            None => lnd_error(StatusCode::NOT_FOUND, 5, "payment isn't initiated"),
+        }
     }
 
     Router::new()
         .route("/v1/invoices", post(add_invoice))
         .route("/v2/invoices/lookup", get(lookup))
-        .route("/v1/channels/transactions", post(send))
-        .route("/v1/payments", get(payments))
+        .route("/v2/router/send", post(send))
+        .route("/v2/router/track/{hash}", get(track))
         .with_state(node)
 }
 
