@@ -774,28 +774,68 @@ fn credentials_never_print() {
 
 mod nwc_fake {
     use super::*;
-    use nostr::nips::nip04;
     use nostr::nips::nip47::{
         ErrorCode, LookupInvoiceResponse, MakeInvoiceResponse, NIP47Error, NostrWalletConnectURI, PayInvoiceResponse,
         Request, RequestParams, Response, ResponseResult, TransactionState, TransactionType,
     };
+    use nostr::nips::{nip04, nip44};
     use nostr::{ClientMessage, EventBuilder, JsonUtil, Keys, Kind, PublicKey, RelayMessage, RelayUrl, Tag, Timestamp};
     use tokio_tungstenite::tungstenite::Message;
 
+    /// Which wallet service the relay plays, after NIP-47 as merged and the wallets that implement it (Alby Hub
+    /// answers codes outside the `nostr` crate's list, such as `BAD_REQUEST`).
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Mode {
+        /// Info event `encryption: nip44_v2 nip04`; reads and answers both.
+        Current,
+        /// Info event `encryption: nip44_v2`; a NIP-04 request is ignored, as a wallet that cannot read it does.
+        Nip44Only,
+        /// Info event without an `encryption` tag (a wallet from before NIP-44): NIP-04 only.
+        Nip04Legacy,
+        /// Reads both, and answers every request with the error code `BAD_REQUEST`.
+        UnknownCodes,
+    }
+
     /// A relay that is also the wallet service: it answers requests signed by `allowed` only.
     pub async fn start(node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey) -> String {
+        start_as(node, wallet, allowed, Mode::Current).await
+    }
+
+    /// [`start`] as the wallet `mode` describes.
+    pub async fn start_as(node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey, mode: Mode) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}", listener.local_addr().unwrap());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (node, wallet) = (node.clone(), wallet.clone());
-                tokio::spawn(async move { connection(stream, node, wallet, allowed).await });
+                tokio::spawn(async move { connection(stream, node, wallet, allowed, mode).await });
             }
         });
         url
     }
 
-    async fn connection(stream: tokio::net::TcpStream, node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey) {
+    fn info_event(wallet: &Keys, mode: Mode) -> nostr::Event {
+        let mut tags = Vec::new();
+        match mode {
+            Mode::Current | Mode::UnknownCodes => {
+                tags.push(Tag::custom(nostr::TagKind::custom("encryption"), ["nip44_v2 nip04"]));
+            }
+            Mode::Nip44Only => tags.push(Tag::custom(nostr::TagKind::custom("encryption"), ["nip44_v2"])),
+            Mode::Nip04Legacy => {}
+        }
+        EventBuilder::new(Kind::WalletConnectInfo, "pay_invoice make_invoice lookup_invoice")
+            .tags(tags)
+            .sign_with_keys(wallet)
+            .unwrap()
+    }
+
+    async fn connection(
+        stream: tokio::net::TcpStream,
+        node: Arc<FakeNode>,
+        wallet: Keys,
+        allowed: PublicKey,
+        mode: Mode,
+    ) {
         use futures_util::{SinkExt, StreamExt};
         let _ = stream.set_nodelay(true);
         let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
@@ -803,8 +843,18 @@ mod nwc_fake {
         while let Some(Ok(Message::Text(text))) = socket.next().await {
             let Ok(message) = ClientMessage::from_json(text.as_str()) else { continue };
             let request_event = match message {
-                ClientMessage::Req { subscription_id, .. } => {
-                    subscription = Some(subscription_id.into_owned());
+                ClientMessage::Req { subscription_id, filters } => {
+                    let id = subscription_id.into_owned();
+                    let wants_info = filters.iter().any(|filter| {
+                        filter.kinds.as_ref().is_some_and(|kinds| kinds.contains(&Kind::WalletConnectInfo))
+                    });
+                    if wants_info {
+                        let info = RelayMessage::event(id.clone(), info_event(&wallet, mode));
+                        socket.send(Message::text(info.as_json())).await.unwrap();
+                    } else {
+                        subscription = Some(id.clone());
+                    }
+                    socket.send(Message::text(RelayMessage::eose(id).as_json())).await.unwrap();
                     continue;
                 }
                 ClientMessage::Event(event) if event.kind == Kind::WalletConnectRequest => event.into_owned(),
@@ -813,18 +863,34 @@ mod nwc_fake {
             let ok = RelayMessage::ok(request_event.id, true, "");
             socket.send(Message::text(ok.as_json())).await.unwrap();
             // A request this wallet cannot read is not for it: a wallet service ignores it.
-            let Ok(plain) = nip04::decrypt(wallet.secret_key(), &request_event.pubkey, &request_event.content) else {
-                continue;
+            let nip04_request = request_event.content.contains("?iv=");
+            let plain = match (nip04_request, mode) {
+                (true, Mode::Nip44Only) | (false, Mode::Nip04Legacy) => continue,
+                (true, _) => nip04::decrypt(wallet.secret_key(), &request_event.pubkey, &request_event.content),
+                (false, _) => nip44::decrypt(wallet.secret_key(), &request_event.pubkey, &request_event.content)
+                    .map_err(|_| nip04::Error::InvalidContentFormat),
             };
-            node.record(&HeaderMap::new(), serde_json::from_str(&plain).unwrap());
+            let Ok(plain) = plain else { continue };
+            let mut recorded: Value = serde_json::from_str(&plain).unwrap();
+            recorded["encryption"] = json!(if nip04_request { "nip04" } else { "nip44_v2" });
+            node.record(&HeaderMap::new(), recorded);
             let request = Request::from_json(&plain).unwrap();
-            let (result, error) = if request_event.pubkey != allowed {
-                (None, Some(NIP47Error { code: ErrorCode::Unauthorized, message: "no wallet for this key".into() }))
+            let response = if mode == Mode::UnknownCodes {
+                json!({ "result_type": request.method, "error": { "code": "BAD_REQUEST", "message": "expired" } })
+                    .to_string()
             } else {
-                answer(&node, request.params).await
+                let (result, error) = if request_event.pubkey != allowed {
+                    (None, Some(NIP47Error { code: ErrorCode::Unauthorized, message: "no wallet for this key".into() }))
+                } else {
+                    answer(&node, request.params).await
+                };
+                Response { result_type: request.method, error, result }.as_json()
             };
-            let response = Response { result_type: request.method, error, result };
-            let encrypted = nip04::encrypt(wallet.secret_key(), &request_event.pubkey, response.as_json()).unwrap();
+            let encrypted = if nip04_request {
+                nip04::encrypt(wallet.secret_key(), &request_event.pubkey, response).unwrap()
+            } else {
+                nip44::encrypt(wallet.secret_key(), &request_event.pubkey, response, nip44::Version::V2).unwrap()
+            };
             let event = EventBuilder::new(Kind::WalletConnectResponse, encrypted)
                 .tags([Tag::event(request_event.id), Tag::public_key(request_event.pubkey)])
                 .sign_with_keys(&wallet)
@@ -924,6 +990,50 @@ async fn nostr_wallet_connect_passes_the_suite() {
     let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
     assert!(matches!(stranger.create_invoice(&request()).await, Err(LnError::Unauthorized)));
     measure_creation(&backend, 20).await;
+}
+
+#[tokio::test]
+async fn nostr_wallet_connect_speaks_nip44_and_nip04_only_to_wallets_that_say_so() {
+    for (mode, expected) in [
+        (nwc_fake::Mode::Current, "nip44_v2"),
+        (nwc_fake::Mode::Nip44Only, "nip44_v2"),
+        (nwc_fake::Mode::Nip04Legacy, "nip04"),
+    ] {
+        let node = FakeNode::new("");
+        let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
+        let relay = nwc_fake::start_as(node.clone(), wallet.clone(), client.public_key(), mode).await;
+        let payer = nwc(&nwc_fake::uri(&wallet, &relay, &client), TIMEOUT);
+        pay_once_and_find_again(&payer, &node).await;
+        let sent: Vec<Value> = node.requests.lock().unwrap().iter().map(|(_, body)| body.clone()).collect();
+        assert!(sent.iter().all(|body| body["encryption"] == expected), "{mode:?}: {sent:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_wallets_unknown_error_code_is_a_definite_refusal() {
+    let node = FakeNode::new("");
+    let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let relay =
+        nwc_fake::start_as(node.clone(), wallet.clone(), client.public_key(), nwc_fake::Mode::UnknownCodes).await;
+    let payer = nwc(&nwc_fake::uri(&wallet, &relay, &client), TIMEOUT);
+    let invoice = node.create(1_000, "x", 600).await;
+    let refused = payer.pay(&invoice.bolt11).await.unwrap_err();
+    assert!(matches!(&refused, LnError::Rejected(message) if message.contains("BAD_REQUEST")), "{refused:?}");
+}
+
+#[tokio::test]
+async fn nostr_wallet_connect_tries_the_next_relay_when_one_is_down() {
+    let node = FakeNode::new("");
+    let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
+    let relay = nwc_fake::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let relays = vec![nostr::RelayUrl::parse(&down).unwrap(), nostr::RelayUrl::parse(&relay).unwrap()];
+    let uri =
+        nostr::nips::nip47::NostrWalletConnectURI::new(wallet.public_key(), relays, client.secret_key().clone(), None);
+    let payer = nwc(&uri.to_string(), TIMEOUT);
+    pay_once_and_find_again(&payer, &node).await;
 }
 
 #[tokio::test]
