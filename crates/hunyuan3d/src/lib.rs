@@ -6,6 +6,14 @@
 //! num_inference_steps, face_count, type}` answers `{uid}` and generates in the background; `GET /status/{uid}`
 //! answers `{status: "processing"}` until the model exists, then `{status: "completed", model_base64}`. That server
 //! never reports a failure on `/status` (a generation that raised stays "processing"), so every job has a deadline.
+//! The Hunyuan3D-2.1 server also answers `{status: "texturing"}` (still working) and `{status: "error"}` (the
+//! generation failed: the attempt ends, and the fallback runs when there is one). A `completed` model that does not
+//! decode or parse may be one the server is still writing: it is asked for again, a bounded number of times.
+//!
+//! Both servers run every job on one pipeline on one GPU (their semaphore is unused), so parallel jobs can corrupt
+//! each other or run out of memory: by default one job at a time is sent to a server (`max_jobs`), the others wait
+//! for it before their deadline starts. Texturing is asked for only when the operator says the server was started
+//! with `--enable_tex` (without it the server's worker thread dies and the job never ends).
 //! `POST /send` is retried a bounded number of times (connection failures and 5xx answers), each call has its own
 //! timeout, an answer larger than the configured limit is refused before it is all read, and the returned GLB is
 //! parsed and checked (`glb.rs`: valid glTF, triangles within the limit, finite bounds) before it becomes the
@@ -14,10 +22,11 @@
 //! The server makes GLB only, so other formats are refused by the preflight, before any invoice; the picture
 //! itself is checked by the embedded preflight (a blank or noise picture is refused there too).
 //!
-//! The server also makes a model from a text prompt (its `text` field instead of `image`: it draws the picture
-//! first with its text-to-image model, which it must run with `--enable_t23d`), so this generator accepts
-//! prompts. The fallback cannot: a prompt whose model server fails ends as the server's fault, not as a model of
-//! something else.
+//! The API also has a `text` field instead of `image` (a server with a text-to-image model draws the picture first),
+//! but `api_server.py` at HEAD has that pipeline commented out and no flag to enable it: prompts are accepted only
+//! when the operator says the server really takes them (`prompts`), and refused before any invoice otherwise. The
+//! fallback cannot make a model of a prompt: a prompt whose model server fails ends as the server's fault, not as
+//! a model of something else.
 
 #![deny(missing_docs)]
 
@@ -53,6 +62,11 @@ pub struct Hunyuan3dSettings {
     pub max_model_bytes: usize,
     /// Whether the server is asked to texture the model (it must run with `--enable_tex`).
     pub texture: bool,
+    /// How many jobs are sent to the server at once (its pipeline serves one at a time).
+    pub max_jobs: usize,
+    /// Whether the operator says the server makes models from text prompts (`api_server.py` at HEAD does not: its
+    /// text-to-image pipeline is commented out); without it, prompts are refused before any invoice.
+    pub prompts: bool,
 }
 
 /// The Hunyuan3D-2 model server as a generator. See the module docs.
@@ -60,6 +74,8 @@ pub struct Hunyuan3d {
     settings: Hunyuan3dSettings,
     client: reqwest::Client,
     fallback: Option<Arc<dyn ModelGenerator>>,
+    /// One permit per job the server may run at once.
+    jobs: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Hunyuan3d {
@@ -103,7 +119,13 @@ struct Status {
     status: String,
     #[serde(default)]
     model_base64: Option<String>,
+    /// What a 2.1 server says with `error`.
+    #[serde(default)]
+    message: Option<String>,
 }
+
+/// How many times a `completed` model that does not read is asked for again before the attempt fails.
+const HALF_WRITTEN_RETRIES: u32 = 2;
 
 /// Most triangles accepted from the model server when the request names no cap of its own.
 const MAX_TRIANGLES: u64 = 2_000_000;
@@ -122,7 +144,8 @@ impl Hunyuan3d {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| error.to_string())?;
-        Ok(Hunyuan3d { settings: Hunyuan3dSettings { url, ..settings }, client, fallback })
+        let jobs = tokio::sync::Semaphore::new(settings.max_jobs.max(1));
+        Ok(Hunyuan3d { settings: Hunyuan3dSettings { url, ..settings }, client, fallback, jobs })
     }
 
     /// Makes one model on the server: send, poll until done or the deadline, decode, check. Each call to the
@@ -135,6 +158,10 @@ impl Hunyuan3d {
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Vec<u8>, GlbFacts), RemoteError> {
+        // The deadline runs from the moment the server is free for this job.
+        let _turn = runner
+            .run(self.jobs.acquire())
+            .map_err(|_| RemoteError::Unavailable("the generator is shutting down".into()))?;
         let started = Instant::now();
         let deadline = started + self.settings.deadline;
         progress(Progress { stage: Stage::Decode, percent: 0 });
@@ -152,7 +179,9 @@ impl Hunyuan3d {
         }
         let uid = runner.run(self.send(&body, deadline))?;
         let mut polls = 0u32;
-        let encoded = loop {
+        let mut unreadable = 0u32;
+        let max_triangles = u64::from(params.target_faces).saturating_mul(2).clamp(1, MAX_TRIANGLES);
+        let model = loop {
             if Instant::now() >= deadline {
                 return Err(RemoteError::Unavailable(format!(
                     "no model within the deadline of {} s",
@@ -166,8 +195,25 @@ impl Hunyuan3d {
                     .unwrap_or_else(|_| Err(RemoteError::Unavailable("GET /status: past the deadline".into())))
             });
             match polled {
-                Ok(Status { status, model_base64: Some(model) }) if status == "completed" => break model,
-                Ok(Status { status, .. }) if status == "processing" => {}
+                Ok(Status { status, model_base64: Some(model), .. }) if status == "completed" => {
+                    match self.read_model(&model, max_triangles) {
+                        Ok(model) => break model,
+                        // Perhaps still being written: ask again, a bounded number of times.
+                        Err(error) if unreadable < HALF_WRITTEN_RETRIES => {
+                            unreadable += 1;
+                            tracing::warn!(%error, "the completed model does not read yet; asking again");
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(Status { status, .. }) if status == "processing" || status == "texturing" => {}
+                Ok(Status { status, message, .. }) if status == "error" => {
+                    let said = message.map(|text| format!(": {}", text.chars().take(200).collect::<String>()));
+                    return Err(RemoteError::Unavailable(format!(
+                        "the model server reported an error{}",
+                        said.unwrap_or_default()
+                    )));
+                }
                 Ok(Status { status, .. }) => {
                     return Err(RemoteError::Invalid(format!("an unknown status {:?}", status.chars().take(40))));
                 }
@@ -182,13 +228,17 @@ impl Hunyuan3d {
         };
         tracing::debug!(polls, "the model server finished");
         progress(Progress { stage: Stage::Check, percent: 95 });
+        Ok(model)
+    }
+
+    /// A `completed` answer's model: base64 of a GLB within the size and triangle limits.
+    fn read_model(&self, encoded: &str, max_triangles: u64) -> Result<(Vec<u8>, GlbFacts), RemoteError> {
         let bytes = STANDARD
             .decode(encoded.trim())
             .map_err(|error| RemoteError::Invalid(format!("model_base64 is not base64: {error}")))?;
         if bytes.len() > self.settings.max_model_bytes {
             return Err(RemoteError::Invalid(format!("{} bytes, over the limit", bytes.len())));
         }
-        let max_triangles = u64::from(params.target_faces).saturating_mul(2).clamp(1, MAX_TRIANGLES);
         let facts = check_glb(&bytes, max_triangles).map_err(RemoteError::Invalid)?;
         Ok((bytes, facts))
     }
@@ -364,6 +414,9 @@ impl ModelGenerator for Hunyuan3d {
     }
 
     fn preflight_prompt(&self, _prompt: &str, params: &MeshParams) -> Result<(), MeshError> {
+        if !self.settings.prompts {
+            return Err(MeshError::PromptUnsupported);
+        }
         glb_only(params)
     }
 

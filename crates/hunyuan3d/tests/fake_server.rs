@@ -39,6 +39,12 @@ enum Behaviour {
     Truncated,
     /// `/status` answers HTML.
     NotJson,
+    /// The Hunyuan3D-2.1 server: processing, then texturing, then the model.
+    Texturing,
+    /// The Hunyuan3D-2.1 server reporting that the generation failed.
+    ErrorStatus,
+    /// The first `completed` answer holds half the GLB (the server still writing it), the next the whole.
+    HalfWrittenOnce,
 }
 
 struct Fake {
@@ -47,6 +53,9 @@ struct Fake {
     sends: AtomicUsize,
     polls: AtomicUsize,
     bodies: Mutex<Vec<Value>>,
+    /// Jobs sent and not yet answered with a model, and the most there ever were at once.
+    running: AtomicUsize,
+    most_running: AtomicUsize,
 }
 
 async fn send(State(fake): State<Arc<Fake>>, body: axum::Json<Value>) -> Response {
@@ -57,6 +66,8 @@ async fn send(State(fake): State<Arc<Fake>>, body: axum::Json<Value>) -> Respons
     {
         return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
     }
+    let running = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
+    fake.most_running.fetch_max(running, Ordering::SeqCst);
     axum::Json(json!({ "uid": "5f0c5e7c-0c7e-4f7e-9d6e-1c2d3e4f5a6b" })).into_response()
 }
 
@@ -64,12 +75,25 @@ async fn status(State(fake): State<Arc<Fake>>, Path(uid): Path<String>) -> Respo
     assert_eq!(uid, "5f0c5e7c-0c7e-4f7e-9d6e-1c2d3e4f5a6b");
     let n = fake.polls.fetch_add(1, Ordering::SeqCst);
     let processing = || axum::Json(json!({ "status": "processing" })).into_response();
-    let completed = |model: String| axum::Json(json!({ "status": "completed", "model_base64": model })).into_response();
+    let completed = |model: String| {
+        fake.running.fetch_sub(1, Ordering::SeqCst);
+        axum::Json(json!({ "status": "completed", "model_base64": model })).into_response()
+    };
     match fake.behaviour {
         Behaviour::NeverDone => processing(),
         Behaviour::StatusHangs => std::future::pending().await,
         _ if n < 2 => processing(),
-        Behaviour::Good | Behaviour::SendFails(_) => completed(STANDARD.encode(&fake.model)),
+        Behaviour::Texturing if n < 4 => axum::Json(json!({ "status": "texturing" })).into_response(),
+        Behaviour::ErrorStatus => {
+            axum::Json(json!({ "status": "error", "message": "CUDA out of memory" })).into_response()
+        }
+        Behaviour::HalfWrittenOnce if n == 2 => axum::Json(
+            json!({ "status": "completed", "model_base64": STANDARD.encode(&fake.model[..fake.model.len() / 2]) }),
+        )
+        .into_response(),
+        Behaviour::Good | Behaviour::SendFails(_) | Behaviour::Texturing | Behaviour::HalfWrittenOnce => {
+            completed(STANDARD.encode(&fake.model))
+        }
         Behaviour::Oversized(size) => completed("A".repeat(size)),
         Behaviour::NotBase64 => completed("this is not base64!".into()),
         Behaviour::Truncated => completed(STANDARD.encode(&fake.model[..fake.model.len() / 2])),
@@ -102,6 +126,8 @@ fn start(behaviour: Behaviour) -> (Arc<Fake>, String, tokio::runtime::Runtime) {
         sends: AtomicUsize::new(0),
         polls: AtomicUsize::new(0),
         bodies: Mutex::new(Vec::new()),
+        running: AtomicUsize::new(0),
+        most_running: AtomicUsize::new(0),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -122,6 +148,8 @@ fn settings(url: &str) -> Hunyuan3dSettings {
         send_retries: 2,
         max_model_bytes: 4 * 1024 * 1024,
         texture: true,
+        max_jobs: 1,
+        prompts: true,
     }
 }
 
@@ -277,6 +305,53 @@ fn a_prompt_whose_server_fails_is_the_servers_fault_even_with_a_fallback() {
         assert!(!error.is_client_error(), "{behaviour:?}: {error}");
         assert!(["mesh_check_failed", "generator_unavailable"].contains(&error.code()), "{behaviour:?}: {error}");
     }
+}
+
+#[test]
+fn the_2_1_servers_statuses_are_understood() {
+    // `texturing` is still working; `error` ends the attempt as the server's fault (the fallback may run).
+    let (fake, url, _runtime) = start(Behaviour::Texturing);
+    let model = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap();
+    assert_eq!(model.files[0].bytes, fake.model);
+    let (_fake, url, _runtime) = start(Behaviour::ErrorStatus);
+    let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap_err();
+    assert_eq!(error.code(), "generator_unavailable", "{error:?}");
+    assert!(error.to_string().contains("CUDA out of memory"), "{error}");
+    let with = Hunyuan3d::new(settings(&url), Some(Arc::new(EmbeddedGenerator))).unwrap();
+    assert_ne!(generate(&with, &MeshParams::default()).unwrap().stats.mask_source, MaskSource::External);
+}
+
+#[test]
+fn a_model_still_being_written_is_asked_for_again() {
+    let (fake, url, _runtime) = start(Behaviour::HalfWrittenOnce);
+    let model = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap();
+    assert_eq!(model.files[0].bytes, fake.model, "the whole model, from the next answer");
+}
+
+#[test]
+fn one_job_at_a_time_is_sent_to_a_server_unless_more_are_allowed() {
+    for (max_jobs, expected) in [(1, 1), (2, 2)] {
+        let (fake, url, _runtime) = start(Behaviour::Good);
+        let generator = Arc::new(Hunyuan3d::new(Hunyuan3dSettings { max_jobs, ..settings(&url) }, None).unwrap());
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let generator = generator.clone();
+                std::thread::spawn(move || generate(&generator, &MeshParams::default()).map(|_| ()))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+        assert_eq!(fake.most_running.load(Ordering::SeqCst), expected, "max_jobs {max_jobs}");
+    }
+}
+
+#[test]
+fn prompts_are_refused_unless_the_operator_says_the_server_takes_them() {
+    let generator =
+        Hunyuan3d::new(Hunyuan3dSettings { prompts: false, ..settings("http://127.0.0.1:9") }, None).unwrap();
+    let refused = generator.preflight_prompt("a red teapot", &MeshParams::default()).unwrap_err();
+    assert_eq!((refused.code(), refused.is_client_error()), ("prompt_unsupported", true));
 }
 
 #[test]

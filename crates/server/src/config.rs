@@ -136,6 +136,19 @@ pub struct RawConfig {
     /// false].
     #[arg(long, env = "MESH402_HUNYUAN3D_FALLBACK", value_name = "BOOL")]
     pub hunyuan3d_fallback: Option<bool>,
+    /// Ask the Hunyuan3D-2 server to texture models: only when it was started with --enable_tex (without it its
+    /// worker dies and every job waits out its deadline) [default: false].
+    #[arg(long, env = "MESH402_HUNYUAN3D_TEXTURE", value_name = "BOOL")]
+    pub hunyuan3d_texture: Option<bool>,
+    /// Jobs sent to the Hunyuan3D-2 server at once, 1 to 16: its pipeline serves one at a time on one GPU, and
+    /// parallel jobs can corrupt each other or run out of memory [default: 1].
+    #[arg(long, env = "MESH402_HUNYUAN3D_MAX_JOBS", value_name = "N")]
+    pub hunyuan3d_max_jobs: Option<usize>,
+    /// The Hunyuan3D-2 server makes models from text prompts: only for a server whose text-to-image pipeline you
+    /// enabled yourself (api_server.py at HEAD has it commented out); without it, prompts are refused before any
+    /// invoice [default: false].
+    #[arg(long, env = "MESH402_HUNYUAN3D_PROMPTS", value_name = "BOOL")]
+    pub hunyuan3d_prompts: Option<bool>,
     /// Where job records are kept: a postgres://… URL, a database shared by the API nodes and workers of one
     /// deployment (`options=-c search_path=…` in it picks a schema) [default: the SQLite file mesh402.db in
     /// data_dir].
@@ -679,7 +692,9 @@ impl Config {
                     poll_interval: Duration::from_secs(2),
                     send_retries: 2,
                     max_model_bytes: 64 * 1024 * 1024,
-                    texture: true,
+                    texture: raw.hunyuan3d_texture.unwrap_or(false),
+                    max_jobs: in_range("hunyuan3d_max_jobs", raw.hunyuan3d_max_jobs.unwrap_or(1), 1..=16)?,
+                    prompts: raw.hunyuan3d_prompts.unwrap_or(false),
                 },
                 fallback: raw.hunyuan3d_fallback.unwrap_or(false),
             },

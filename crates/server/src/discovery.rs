@@ -80,7 +80,7 @@ impl Offer {
             },
             public_url: public_url.trim_end_matches('/').to_owned(),
             refunds: config.refunds != Refunds::Off,
-            prompts: matches!(config.generator, GeneratorChoice::Hunyuan3d { .. }),
+            prompts: matches!(&config.generator, GeneratorChoice::Hunyuan3d { settings, .. } if settings.prompts),
         }
     }
 

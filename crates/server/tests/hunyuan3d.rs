@@ -82,6 +82,7 @@ async fn app(data_dir: &std::path::Path, model_server_url: &str) -> Router {
         generator: Some("hunyuan3d".into()),
         hunyuan3d_url: Some(model_server_url.into()),
         hunyuan3d_deadline_secs: Some(10),
+        hunyuan3d_prompts: Some(true),
         ..RawConfig::default()
     };
     mesh402_server::router(mesh402_server::build(&Config::resolve(raw).unwrap(), PUBLIC_URL.into()).await.unwrap())
