@@ -126,7 +126,8 @@ pub async fn quote_model(
 /// Everything before a body is parsed, in this order: an unpaid request takes a challenge token, the type and the
 /// declared size are checked, the size is reserved from the upload budget (a body without `Content-Length` may be
 /// as large as the limit: that much is reserved), and the body is read within its deadline. The reservation is
-/// returned with the body: the caller holds it until the body's decoded form is gone.
+/// returned with the body: the caller holds it until the body's decoded form is gone. A body refused before it
+/// was all read is [lingered](linger) over, so that the client sees the answer.
 async fn admit_body(
     state: &AppState,
     caller: Caller,
@@ -135,17 +136,61 @@ async fn admit_body(
     body: Body,
 ) -> Result<(Vec<u8>, UploadReservation), ApiError> {
     let limits = &state.limits;
-    if !paid {
-        limits.take_challenge(caller.client).await?;
+    let mut stream = body.into_data_stream();
+    let admitted = async {
+        if !paid {
+            limits.take_challenge(caller.client).await?;
+        }
+        check_content_type(headers)?;
+        let declared = declared_length(headers)?;
+        if declared.is_some_and(|length| length > state.max_body_bytes) {
+            return Err(body_too_large(state.max_body_bytes));
+        }
+        let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), paid)?;
+        let body = read_body(&mut stream, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
+        Ok((body, reservation))
     }
-    check_content_type(headers)?;
-    let declared = declared_length(headers)?;
-    if declared.is_some_and(|length| length > state.max_body_bytes) {
-        return Err(body_too_large(state.max_body_bytes));
+    .await;
+    if let Err(error) = &admitted
+        && error.status != StatusCode::REQUEST_TIMEOUT
+    {
+        linger(stream);
     }
-    let reservation = limits.uploads.reserve(caller.client, declared.unwrap_or(state.max_body_bytes), paid)?;
-    let body = read_body(body, declared, state.max_body_bytes, limits.settings.body_read_timeout).await?;
-    Ok((body, reservation))
+    admitted
+}
+
+/// The most bytes of a refused body read and thrown away after the answer.
+const LINGER_BYTES: usize = 64 << 20;
+/// The longest a refused body is read after the answer.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// The most refused bodies read at once; beyond it a refused connection is closed at once.
+const LINGER_TASKS: usize = 64;
+
+/// Reads the rest of a refused body and throws it away, for at most [`LINGER_TIME`] and [`LINGER_BYTES`], on a task
+/// of its own, so that the connection stays open while the early answer is delivered (a lingering close). A client
+/// that writes its whole body before it reads (Python's `urllib`, many scripts) would otherwise have its connection
+/// reset by the server's close while it is still sending, and never see the `413`, `429` or `503`. A slow body
+/// (`408`) is not lingered over: its client is the one the deadline protects against.
+fn linger(mut stream: axum::body::BodyDataStream) {
+    static LINGERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    use std::sync::atomic::Ordering;
+    if LINGERING.fetch_add(1, Ordering::AcqRel) >= LINGER_TASKS {
+        LINGERING.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    tokio::spawn(async move {
+        let drain = async {
+            let mut read = 0usize;
+            while let Some(Ok(chunk)) = stream.next().await {
+                read += chunk.len();
+                if read > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+        LINGERING.fetch_sub(1, Ordering::AcqRel);
+    });
 }
 
 /// The declared `Content-Length`, if any.
@@ -167,11 +212,14 @@ fn body_too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Reads the body, at most `limit` bytes, within `deadline`. Answering without reading the rest closes the
-/// connection (the server never reads a body it has refused).
-async fn read_body(body: Body, declared: Option<usize>, limit: usize, deadline: Duration) -> Result<Vec<u8>, ApiError> {
+/// Reads the body, at most `limit` bytes, within `deadline`. What is left of a refused body stays in `stream`.
+async fn read_body(
+    stream: &mut axum::body::BodyDataStream,
+    declared: Option<usize>,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Vec<u8>, ApiError> {
     let read = async {
-        let mut stream = body.into_data_stream();
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
         while let Some(chunk) = stream.next().await {
             let chunk =

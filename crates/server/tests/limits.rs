@@ -223,6 +223,34 @@ async fn a_declared_body_over_the_limit_is_refused_before_it_is_read() {
     assert_eq!(server.state.limits.uploads.used(), 0);
 }
 
+/// A client that writes its whole body before it reads (Python's `urllib` does): the server answers early, and
+/// reads the rest of the body and throws it away (a lingering close), so that the client's writes all land and the
+/// answer reaches it instead of a reset connection. 40 MiB is far more than the socket buffers hold.
+#[tokio::test]
+async fn a_client_that_sends_all_before_reading_gets_the_early_answer() {
+    let server =
+        start(RawConfig { max_body_bytes: Some(1 << 20), ..RawConfig::default() }, FakeGenerator::default()).await;
+    let length = 40 << 20;
+    let stream = server.connect_from("127.0.0.1").await;
+    let (mut reader, mut writer) = stream.into_split();
+    let sent = tokio::time::timeout(PATIENCE, async {
+        writer.write_all(post_head(length).as_bytes()).await?;
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..length / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        writer.flush().await
+    })
+    .await
+    .expect("the writes end");
+    assert!(sent.is_ok(), "the whole body was taken, not reset: {sent:?}");
+    let mut received = Vec::new();
+    tokio::time::timeout(PATIENCE, reader.read_to_end(&mut received)).await.expect("the answer comes").ok();
+    let (status, _, error) = parse_response(&String::from_utf8_lossy(&received));
+    assert_eq!((status, error["error"]["code"].as_str()), (413, Some("body_too_large")));
+    assert_eq!(server.state.limits.uploads.used(), 0, "nothing of the refused body is reserved");
+}
+
 #[tokio::test]
 async fn a_slow_body_gets_408_and_its_connection_is_closed() {
     let server =
