@@ -5,6 +5,9 @@
 //! error object (`{"code", "message"}`); rune failures are 401/403 or a "Not authorized" message. As a payer (for
 //! refunds, with a rune that allows it), `pay` pays a `bolt11` (`status` `complete` with `payment_preimage`, or
 //! `pending`/`failed`) and `listpays` with a `payment_hash` finds the payment again (`preimage` once complete).
+//! `pay` is given `retry_for` seconds to find a route, and its call that long and a little more, whatever the
+//! deadline of the other calls. clnrest of v23.08 also requires a `Nodeid` header (the node's public key); later
+//! versions ignore it, so it is sent whenever it is configured.
 
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ pub struct ClnSettings {
     pub tls_cert_pem: Option<Vec<u8>>,
     /// The deadline of every call.
     pub timeout: Duration,
+    /// The node's public key (66 hex digits), sent as the `Nodeid` header that clnrest v23.08 requires.
+    pub node_id: Option<String>,
 }
 
 impl std::fmt::Debug for ClnSettings {
@@ -35,6 +40,7 @@ impl std::fmt::Debug for ClnSettings {
             .field("rune", &self.rune)
             .field("tls_cert_pinned", &self.tls_cert_pem.is_some())
             .field("timeout", &self.timeout)
+            .field("node_id", &self.node_id)
             .finish()
     }
 }
@@ -44,8 +50,12 @@ impl std::fmt::Debug for ClnSettings {
 pub struct Cln {
     url: String,
     rune: Secret,
+    node_id: Option<String>,
     client: reqwest::Client,
 }
+
+/// The seconds `pay` may spend finding a route (`retry_for`); its call may take a little longer.
+const PAY_SECONDS: u64 = 60;
 
 impl Cln {
     /// Checks the settings and builds the HTTP client (no call is made yet).
@@ -53,16 +63,28 @@ impl Cln {
         if settings.rune.is_empty() {
             return Err(LnError::Rejected("the CLN rune is empty".into()));
         }
+        if let Some(node_id) = &settings.node_id
+            && !(node_id.len() == 66 && node_id.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(LnError::Rejected("the CLN node id must be 66 hex digits (the node's public key)".into()));
+        }
         Ok(Cln {
             url: http::base_url("cln_rest_url", &settings.rest_url)?,
             rune: settings.rune,
+            node_id: settings.node_id,
             client: http::client(settings.timeout, settings.tls_cert_pem.as_deref())?,
         })
     }
 
     async fn call(&self, method: &str, params: serde_json::Value) -> Result<Answer, LnError> {
-        let call =
+        let mut call =
             self.client.post(format!("{}/v1/{method}", self.url)).header("Rune", self.rune.expose()).json(&params);
+        if let Some(node_id) = &self.node_id {
+            call = call.header("Nodeid", node_id);
+        }
+        if method == "pay" {
+            call = call.timeout(Duration::from_secs(PAY_SECONDS + 15));
+        }
         let answer = Answer::fetch(call).await?;
         if answer.status.is_success() {
             return Ok(answer);
@@ -190,7 +212,7 @@ impl InvoicePayer for Cln {
     }
 
     async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
-        let answer = self.call("pay", serde_json::json!({ "bolt11": bolt11 })).await?;
+        let answer = self.call("pay", serde_json::json!({ "bolt11": bolt11, "retry_for": PAY_SECONDS })).await?;
         let paid: PayResponse = answer.json()?;
         match paid.status.as_str() {
             "complete" => reported_preimage(paid.payment_preimage, None)

@@ -517,8 +517,35 @@ fn cln_router(node: Arc<FakeNode>) -> Router {
 }
 
 fn cln(url: &str, rune: &str) -> Cln {
-    Cln::new(ClnSettings { rest_url: url.into(), rune: Secret::new(rune), tls_cert_pem: None, timeout: TIMEOUT })
-        .unwrap()
+    Cln::new(ClnSettings {
+        rest_url: url.into(),
+        rune: Secret::new(rune),
+        tls_cert_pem: None,
+        timeout: TIMEOUT,
+        node_id: None,
+    })
+    .unwrap()
+}
+
+/// clnrest v23.08 requires a `Nodeid` header: with the node id configured, every call carries it; a malformed id
+/// is refused when the backend is built.
+#[tokio::test]
+async fn core_lightning_sends_the_node_id_that_clnrest_v23_08_requires() {
+    let node = FakeNode::new("rune-1");
+    let url = serve(cln_router(node.clone())).await;
+    let node_id = format!("02{}", "ab".repeat(32));
+    let settings = |node_id: Option<String>| ClnSettings {
+        rest_url: url.clone(),
+        rune: Secret::new("rune-1"),
+        tls_cert_pem: None,
+        timeout: TIMEOUT,
+        node_id,
+    };
+    let backend = Cln::new(settings(Some(node_id.clone()))).unwrap();
+    backend.create_invoice(&request()).await.unwrap();
+    let (headers, _) = node.requests.lock().unwrap()[0].clone();
+    assert_eq!(headers["nodeid"], node_id.as_str());
+    assert!(matches!(Cln::new(settings(Some("02abc".into()))), Err(LnError::Rejected(_))));
 }
 
 #[tokio::test]
@@ -732,6 +759,7 @@ async fn a_node_that_is_down_or_silent_is_unavailable_within_the_timeout() {
                     rune: Secret::new("r"),
                     tls_cert_pem: None,
                     timeout: short,
+                    node_id: None,
                 })
                 .unwrap(),
             ),
@@ -761,6 +789,7 @@ fn credentials_never_print() {
         rune: Secret::new("rune-secret"),
         tls_cert_pem: None,
         timeout: TIMEOUT,
+        node_id: None,
     };
     let printed = format!("{lnbits:?} {lnd:?} {cln:?}");
     assert!(!printed.contains("inkey-secret") && !printed.contains("abcdef0123") && !printed.contains("rune-secret"));

@@ -98,6 +98,10 @@ pub struct RawConfig {
     /// A file holding the Core Lightning rune.
     #[arg(long, env = "MESH402_CLN_RUNE_FILE", value_name = "FILE")]
     pub cln_rune_file: Option<PathBuf>,
+    /// The Core Lightning node's public key (66 hex digits), sent as the Nodeid header that clnrest v23.08
+    /// requires (later versions ignore it).
+    #[arg(long, env = "MESH402_CLN_NODE_ID", value_name = "HEX")]
+    pub cln_node_id: Option<String>,
     /// clnrest's TLS certificate (PEM), pinned: exactly this certificate is trusted.
     #[arg(long, env = "MESH402_CLN_TLS_CERT_FILE", value_name = "FILE")]
     pub cln_tls_cert_file: Option<PathBuf>,
@@ -638,6 +642,18 @@ impl Config {
                 rune: secret(("cln_rune", raw.cln_rune), ("cln_rune_file", raw.cln_rune_file))?,
                 tls_cert_pem: raw.cln_tls_cert_file.map(|path| read_file("cln_tls_cert_file", &path)).transpose()?,
                 timeout,
+                node_id: match raw.cln_node_id {
+                    Some(id) if id.len() == 66 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        Some(id.to_ascii_lowercase())
+                    }
+                    Some(_) => {
+                        return Err(ConfigError::invalid(
+                            "cln_node_id",
+                            "must be 66 hex digits (the node's public key)",
+                        ));
+                    }
+                    None => None,
+                },
             }),
             "nwc" => {
                 let uri = secret(("nwc_uri", raw.nwc_uri), ("nwc_uri_file", raw.nwc_uri_file))?;
