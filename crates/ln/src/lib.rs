@@ -125,6 +125,16 @@ pub trait LightningBackend: Send + Sync + 'static {
 
     /// Reports the state of the invoice with this payment hash.
     async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<InvoiceState, LnError>;
+
+    /// Checks, at start-up, that the backend answers as itself and accepts the credential: by default a look-up of
+    /// an invoice that cannot exist (`NotFound` is the healthy answer). A backend whose look-ups do not check the
+    /// credential overrides it with a call that does.
+    async fn probe(&self) -> Result<(), LnError> {
+        match self.lookup_invoice(&PaymentHash([0; 32])).await {
+            Ok(_) | Err(LnError::NotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
 }
 
 /// Seconds since the unix epoch from the system clock (backends live at the I/O edge, so they may read it).

@@ -139,6 +139,22 @@ impl LightningBackend for Lnbits {
         http::check_invoice(&bolt11, request, Some(&reported))
     }
 
+    /// `GET /api/v1/wallet` with the key: LNbits answers a payment's status to anyone, so only this call proves
+    /// the key.
+    async fn probe(&self) -> Result<(), LnError> {
+        let call =
+            self.client.get(format!("{}/api/v1/wallet", self.url)).header("X-Api-Key", self.invoice_key.expose());
+        let answer = Answer::fetch(call).await?;
+        if !answer.status.is_success() {
+            return Err(Lnbits::error(&answer, true));
+        }
+        let wallet: serde_json::Value = answer.json()?;
+        if wallet.get("balance").is_none() {
+            return Err(LnError::BadResponse("the answer to GET /api/v1/wallet is not an LNbits wallet".into()));
+        }
+        Ok(())
+    }
+
     async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<InvoiceState, LnError> {
         let call = self
             .client

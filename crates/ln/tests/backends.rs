@@ -132,6 +132,10 @@ async fn a_real_lnbits_passes_the_suite_and_maps_its_errors() {
     // A wrong key: LNbits answers 404 "Wallet not found" on create, which is a refused credential.
     let wrong = lnbits(&server.url, "0000000000000000000000000000dead");
     assert!(matches!(wrong.create_invoice(&request()).await, Err(LnError::Unauthorized)));
+    // The start-up probe reads the wallet with the key (a payment's status is public on LNbits).
+    backend.probe().await.unwrap();
+    let refused = wrong.probe().await.unwrap_err();
+    assert!(matches!(refused, LnError::Unauthorized), "{refused:?}");
     // Sub-satoshi amounts would become amountless invoices on LNbits: refused before the call.
     let odd = InvoiceRequest { amount: Msat(21_500), ..request() };
     assert!(matches!(backend.create_invoice(&odd).await, Err(LnError::Rejected(_))));
@@ -380,8 +384,10 @@ async fn lnd_over_pinned_tls_passes_the_suite() {
     assert_eq!(headers["grpc-metadata-macaroon"], "0201036c6e64");
     assert_eq!(body, json!({"memo": "mesh402 backend suite: 21 sats", "value_msat": "21000", "expiry": "600"}));
 
-    // A wrong macaroon is a refused credential, whichever of LND's messages comes back.
+    // A wrong macaroon is a refused credential, whichever of LND's messages comes back; the start-up probe says so.
+    backend.probe().await.unwrap();
     let wrong = lnd(&url, "0201036c6e65", Some(&pem)).unwrap();
+    assert!(matches!(wrong.probe().await, Err(LnError::Unauthorized)));
     assert!(matches!(wrong.create_invoice(&request()).await, Err(LnError::Unauthorized)));
     assert!(matches!(wrong.lookup_invoice(&PaymentHash([1; 32])).await, Err(LnError::Unauthorized)));
     measure_creation(&backend, 50).await;
@@ -555,6 +561,8 @@ async fn core_lightning_passes_the_suite() {
     let backend = cln(&url, "rune-abc");
     let wallet = node.wallet.clone();
     create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
+    backend.probe().await.unwrap();
+    assert!(matches!(cln(&url, "rune-other").probe().await, Err(LnError::Unauthorized)));
 
     let requests = node.requests.lock().unwrap().clone();
     let (headers, body) = &requests[0];
@@ -1018,6 +1026,8 @@ async fn nostr_wallet_connect_passes_the_suite() {
     // A connection string whose key the wallet does not know is a refused credential.
     let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
     assert!(matches!(stranger.create_invoice(&request()).await, Err(LnError::Unauthorized)));
+    backend.probe().await.unwrap();
+    assert!(matches!(stranger.probe().await, Err(LnError::Unauthorized)));
     measure_creation(&backend, 20).await;
 }
 

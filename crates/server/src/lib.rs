@@ -46,7 +46,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
 use mesh402_l402::{Keyring, Msat, ServerSecret};
-use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnbitsPayer};
+use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnError, LnbitsPayer};
 use mesh402_service::{
     EmbeddedGenerator, Generation, MAX_ATTEMPTS, ModelGenerator, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig,
     ServiceParts,
@@ -108,6 +108,34 @@ pub enum StartError {
     },
 }
 
+/// Probes the Lightning backend ([`LightningBackend::probe`]) before anything is served: a refused credential
+/// or an answer that is not the backend's refuses the start with the setting to fix; a node that cannot be
+/// reached now is only warned about (it may come up later, and the 402 path answers 503 until it does).
+async fn probe_lightning(backend: &dyn LightningBackend, choice: &LightningChoice) -> Result<(), StartError> {
+    let (credential, url) = match choice {
+        LightningChoice::Lnbits(_) => ("lnbits_invoice_key", "lnbits_url"),
+        LightningChoice::Lnd(_) => ("lnd_macaroon_file", "lnd_rest_url"),
+        LightningChoice::Cln(_) => ("cln_rune", "cln_rest_url"),
+        LightningChoice::Nwc(_) => ("nwc_uri", "nwc_uri"),
+        _ => return Ok(()),
+    };
+    match backend.probe().await {
+        Ok(()) => Ok(()),
+        Err(LnError::Unauthorized) => Err(StartError::Config(ConfigError::invalid(
+            credential,
+            format!("the {} backend refused this credential at start-up", backend.name()),
+        ))),
+        Err(LnError::BadResponse(reason)) => Err(StartError::Config(ConfigError::invalid(
+            url,
+            format!("what answers there is not a working {} backend: {reason}", backend.name()),
+        ))),
+        Err(error) => {
+            tracing::warn!(backend = backend.name(), error = %error, "the Lightning backend cannot be reached at start-up; invoices will fail until it can");
+            Ok(())
+        }
+    }
+}
+
 /// Opens the data directory and builds the application state, with the embedded generator.
 pub async fn build(config: &Config, public_url: String) -> Result<AppState, StartError> {
     let generator: Arc<dyn ModelGenerator> = match &config.generator {
@@ -153,7 +181,7 @@ pub async fn build_with_generator(
     tracing::info!(database = ?jobs.dialect(), role = ?config.role, "job records");
     let jobs = Arc::new(jobs);
 
-    let backend_error = |error: mesh402_ln::LnError| StartError::Config(ConfigError::Backend(error));
+    let backend_error = |error: LnError| StartError::Config(ConfigError::Backend(error));
     // The backend, and the same node as the payer of refunds when it may pay with its credential.
     let by_backend = config.refunds == Refunds::ByBackend;
     let (lightning, payer, dev_wallet): (Arc<dyn LightningBackend>, Option<Arc<dyn InvoicePayer>>, _) = match &config
@@ -205,6 +233,7 @@ pub async fn build_with_generator(
             (wallet.clone(), by_backend.then_some(wallet as Arc<dyn InvoicePayer>), None)
         }
     };
+    probe_lightning(lightning.as_ref(), &config.lightning).await?;
     tracing::info!(refunds = payer.is_some(), "refunds of undeliverable paid jobs");
     if config.metrics_listen.is_some() {
         metrics::handle();

@@ -144,3 +144,47 @@ async fn a_node_that_never_answers_makes_the_402_path_fail_fast() {
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4), "{elapsed:?}");
 }
+
+/// Builds the server's state for an LNbits at `url` with `invoice_key`, and returns the start-up error, if any.
+async fn start_error(url: &str, invoice_key: &str) -> Option<String> {
+    let data_dir = tempfile::tempdir().unwrap();
+    let raw = RawConfig {
+        data_dir: Some(data_dir.path().to_path_buf()),
+        lightning: Some("lnbits".into()),
+        lnbits_url: Some(url.into()),
+        lnbits_invoice_key: Some(Secret::new(invoice_key)),
+        lightning_timeout_secs: Some(2),
+        ..RawConfig::default()
+    };
+    let config = Config::resolve(raw).unwrap();
+    mesh402_server::build(&config, PUBLIC_URL.into()).await.err().map(|error| error.to_string())
+}
+
+/// A wrong credential, or a URL where something else than the backend answers, stops the start with the setting to
+/// fix, instead of showing only at the first invoice. (A stand-in answering as a refusing LNbits and as a web page
+/// does; the real LNbits with a wrong key is the ignored test below.)
+#[tokio::test]
+async fn the_start_refuses_a_credential_the_node_refuses_and_a_url_that_is_not_the_node() {
+    let serve = |status: u16, body: &'static str| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move || async move { (StatusCode::from_u16(status).unwrap(), body) });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    };
+    let refusing = serve(401, r#"{"detail":"Invalid key"}"#).await;
+    let said = start_error(&refusing, "wrong").await.expect("the start is refused");
+    assert!(said.contains("lnbits_invoice_key"), "{said}");
+    let page = serve(200, "<html>a router's login page</html>").await;
+    let said = start_error(&page, "key").await.expect("the start is refused");
+    assert!(said.contains("lnbits_url"), "{said}");
+}
+
+#[tokio::test]
+#[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
+async fn a_real_lnbits_with_a_wrong_key_refuses_the_start() {
+    let lnbits = LnbitsServer::start().await;
+    let said = start_error(&lnbits.url, "0123456789abcdef0123456789abcdef").await.expect("the start is refused");
+    assert!(said.contains("lnbits_invoice_key"), "{said}");
+    assert_eq!(start_error(&lnbits.url, &lnbits.shop_invoice_key).await, None, "the right key starts");
+}
