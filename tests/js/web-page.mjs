@@ -89,6 +89,11 @@ try {
   // Keyboard: the drop zone opens the file chooser with Enter.
   let chooser = null;
   for (let attempt = 1; attempt <= 3 && !chooser; attempt++) {
+    if (attempt > 1) {
+      // A headless browser on a loaded machine now and then drops the chooser: try again on a fresh page.
+      await page.reload();
+      await page.waitForSelector('body[data-state="ready"]', { timeout: 15000 });
+    }
     await page.focus('#drop');
     [chooser] = await Promise.all([
       page.waitForEvent('filechooser', { timeout: 10000 }).catch(() => null),
