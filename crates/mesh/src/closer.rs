@@ -14,7 +14,7 @@ use image::RgbaImage;
 use image::imageops;
 
 use crate::MeshError;
-use crate::refine::guided_filter;
+use crate::refine::refine_saliency;
 use crate::saliency;
 
 /// The first pass's normalised saliency from which a pixel counts as found, for placing the crop: low, so that
@@ -82,7 +82,7 @@ pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Re
     }
     let part = imageops::crop_imm(work, crop.x as u32, crop.y as u32, crop.width as u32, crop.height as u32).to_image();
     let second = saliency::predict(&part)?;
-    let close = refine(&part, &second.values);
+    let close = refine_saliency(&part, &second.values);
     let mut values = wide;
     for (row, close_row) in close.chunks_exact(crop.width).enumerate() {
         let start = (crop.y + row) * w + crop.x;
@@ -91,14 +91,6 @@ pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Re
         }
     }
     Ok(Merged { values, crop: Some(crop) })
-}
-
-/// The network's map, edges refined against the photo's colours. The filter's coefficients are fitted at about
-/// 400 px on the longer side (a little above the network's 320), with a window of 4 such pixels.
-pub(crate) fn refine(work: &RgbaImage, saliency: &[f32]) -> Vec<f32> {
-    let longer = work.width().max(work.height());
-    let factor = (longer / 400).max(1);
-    guided_filter(work, saliency, factor, 4, 1e-3)
 }
 
 #[cfg(test)]

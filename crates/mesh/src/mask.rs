@@ -410,12 +410,7 @@ const RING_SAMPLES: usize = 4000;
 /// that background and stays open.
 pub(crate) fn fill_foreign_holes(data: &mut [u8], lab: &[[f32; 3]], w: usize, h: usize) {
     let (labels, sizes) = label_components(data, w, h, 0);
-    let mut touches = vec![false; sizes.len()];
-    for i in border_indices(w, h) {
-        if labels[i] > 0 {
-            touches[labels[i] as usize - 1] = true;
-        }
-    }
+    let touches = reaching_border(&labels, sizes.len(), w, h);
     if touches.iter().all(|&t| t) {
         return;
     }
@@ -455,12 +450,7 @@ pub(crate) fn fill_foreign_holes(data: &mut [u8], lab: &[[f32; 3]], w: usize, h:
 /// picture's border. Candidates the object encloses are dropped.
 pub(crate) fn touching_outside(candidates: &[u8], mask: &[u8], w: usize, h: usize) -> Vec<bool> {
     let (outside_labels, outside_sizes) = label_components(mask, w, h, 0);
-    let mut outer = vec![false; outside_sizes.len()];
-    for i in border_indices(w, h) {
-        if outside_labels[i] > 0 {
-            outer[outside_labels[i] as usize - 1] = true;
-        }
-    }
+    let outer = reaching_border(&outside_labels, outside_sizes.len(), w, h);
     let is_outside = |i: usize| outside_labels[i] > 0 && outer[outside_labels[i] as usize - 1];
     let (labels, sizes) = label_components(candidates, w, h, 1);
     let mut touches = vec![false; sizes.len()];
@@ -512,15 +502,21 @@ pub(crate) fn label_components(data: &[u8], w: usize, h: usize, value: u8) -> (V
     (labels, sizes)
 }
 
+/// For each of the `n` components in `labels` (from [`label_components`]), whether it reaches the picture's border.
+fn reaching_border(labels: &[u32], n: usize, w: usize, h: usize) -> Vec<bool> {
+    let mut reaches = vec![false; n];
+    for i in border_indices(w, h) {
+        if labels[i] > 0 {
+            reaches[labels[i] as usize - 1] = true;
+        }
+    }
+    reaches
+}
+
 /// Fills background components that do not touch the border and are smaller than `min_hole` pixels.
 fn fill_small_holes(data: &mut [u8], w: usize, h: usize, min_hole: usize) {
     let (labels, sizes) = label_components(data, w, h, 0);
-    let mut touches = vec![false; sizes.len()];
-    for i in border_indices(w, h) {
-        if labels[i] > 0 {
-            touches[labels[i] as usize - 1] = true;
-        }
-    }
+    let touches = reaching_border(&labels, sizes.len(), w, h);
     for (value, &label) in data.iter_mut().zip(&labels) {
         if label > 0 {
             let k = label as usize - 1;

@@ -159,6 +159,14 @@ fn coefficients(guide: &RgbaImage, p: &[f64], r: usize, eps: f64) -> ([Vec<f64>;
     ([box_mean(&a0, w, h, r), box_mean(&a1, w, h, r), box_mean(&a2, w, h, r)], box_mean(&offset, w, h, r))
 }
 
+/// The network's map, edges refined against the photo's colours. The filter's coefficients are fitted at about
+/// 400 px on the longer side (a little above the network's 320), with a window of 4 such pixels.
+pub(crate) fn refine_saliency(work: &RgbaImage, saliency: &[f32]) -> Vec<f32> {
+    let longer = work.width().max(work.height());
+    let factor = (longer / 400).max(1);
+    guided_filter(work, saliency, factor, 4, 1e-3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

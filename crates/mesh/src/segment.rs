@@ -21,8 +21,9 @@
 use image::RgbaImage;
 
 use crate::MeshError;
-use crate::closer::{self, refine};
+use crate::closer;
 use crate::mask::{self, Mask};
+use crate::refine::refine_saliency;
 use crate::saliency;
 
 /// Which evidence a mask came from.
@@ -151,7 +152,7 @@ fn estimate(work: &RgbaImage) -> Result<Mask, MeshError> {
     }
     let saliency = saliency::predict(work)?;
     if saliency.raw_max >= MIN_SALIENCY {
-        let wide = refine(work, &saliency.values);
+        let wide = refine_saliency(work, &saliency.values);
         let merged = closer::look_closer(work, &saliency.values, wide)?;
         let mut data: Vec<u8> = merged.values.iter().map(|&v| u8::from(v >= 0.5)).collect();
         mask::fill_foreign_holes(&mut data, &colour.lab, w, h);
@@ -257,7 +258,7 @@ fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Opti
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
     let saliency = saliency::predict(work)?;
-    let refined = refine(work, &saliency.values);
+    let refined = refine_saliency(work, &saliency.values);
     let learned: Vec<bool> = refined.iter().map(|&v| v >= 0.5).collect();
     let shadow: Vec<u8> = mask::shadow_like(work, &colour.data).into_iter().map(u8::from).collect();
     let shadow = mask::open(&shadow, w, h);
@@ -301,7 +302,7 @@ pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, M
         }
         MaskSource::Learned => {
             let saliency = saliency::predict(work)?;
-            let data = refine(work, &saliency.values).iter().map(|&v| u8::from(v >= 0.5)).collect();
+            let data = refine_saliency(work, &saliency.values).iter().map(|&v| u8::from(v >= 0.5)).collect();
             finish(data, width, height, source, MIN_HOLE_ESTIMATED).ok_or_else(none)
         }
         MaskSource::External => Err(MeshError::InvalidOption("an external generator makes no mask here".into())),
