@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Subcommand};
-use mesh402_mesh::{Format, ImageKind, MeshParams, Mode};
+use mesh402_core::{Format, ImageKind, MeshParams, Mode};
 use mesh402_server::{Config, RawConfig};
 
 /// mesh402 sells image-to-3D-model generation per request over L402: clients pay a Lightning invoice and get a

@@ -333,7 +333,7 @@ async fn every_bad_credential_gets_a_fresh_challenge() {
         let keyring = Keyring::new(ServerSecret::from_bytes(secret));
         let paid = Preimage::from_str(&preimage).unwrap();
         let request =
-            mesh402_service::ModelRequest::image(png.clone(), mesh402_mesh::ImageKind::Png, Default::default());
+            mesh402_service::ModelRequest::image(png.clone(), mesh402_core::ImageKind::Png, Default::default());
         let identifier = Identifier { payment_hash: paid.hash(), token_id: TokenId([9; 32]) };
         let macaroon = mint(
             &keyring,

@@ -17,10 +17,11 @@
 //! `POST /send` is retried a bounded number of times (connection failures and 5xx answers), each call has its own
 //! timeout, an answer larger than the configured limit is refused before it is all read, and the returned GLB is
 //! parsed and checked (`glb.rs`: valid glTF, triangles within the limit, finite bounds) before it becomes the
-//! job's model. With a fallback configured, a model server that fails hands the job to the embedded generator.
+//! job's model. With the fallback on, a model server that fails hands the job to the local generator.
 //!
 //! The server makes GLB only, so other formats are refused by the preflight, before any invoice; the picture
-//! itself is checked by the embedded preflight (a blank or noise picture is refused there too).
+//! itself is checked by the local generator's preflight (a blank or noise picture is refused there too). The local
+//! generator is given, not named: this crate depends on `mesh402-core` alone.
 //!
 //! The API also has a `text` field instead of `image` (a server with a text-to-image model draws the picture first),
 //! but `api_server.py` at HEAD has that pipeline commented out and no flag to enable it: prompts are accepted only
@@ -39,10 +40,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mesh402_mesh::{
-    Format, ImageKind, MaskSource, MeshError, MeshParams, Model, OutputFile, Preflight, Progress, Stage, Stats,
+use mesh402_core::ModelGenerator;
+use mesh402_core::{
+    Format, GenerateError, ImageKind, MaskSource, MeshParams, Model, OutputFile, Preflight, Progress, Stage, Stats,
 };
-use mesh402_service::{EmbeddedGenerator, ModelGenerator};
 use serde::Deserialize;
 
 /// How to reach the model server and how long to wait for it.
@@ -73,7 +74,10 @@ pub struct Hunyuan3dSettings {
 pub struct Hunyuan3d {
     settings: Hunyuan3dSettings,
     client: reqwest::Client,
-    fallback: Option<Arc<dyn ModelGenerator>>,
+    /// The generator on this machine: it checks pictures before any invoice, and makes the model when the
+    /// server does not deliver and `fallback` is on.
+    local: Arc<dyn ModelGenerator>,
+    fallback: bool,
     /// One permit per job the server may run at once.
     jobs: tokio::sync::Semaphore,
 }
@@ -82,9 +86,20 @@ impl std::fmt::Debug for Hunyuan3d {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hunyuan3d")
             .field("settings", &self.settings)
-            .field("fallback", &self.fallback.is_some())
+            .field("fallback", &self.fallback)
             .finish_non_exhaustive()
     }
+}
+
+/// Why [`Hunyuan3d::new`] refused its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The URL is not an `http://` or `https://` one.
+    #[error("{0:?} is not an http(s) URL")]
+    NotHttp(String),
+    /// The HTTP client could not be built (no TLS provider installed).
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[source] reqwest::Error),
 }
 
 /// Why the model server did not deliver.
@@ -98,12 +113,12 @@ enum RemoteError {
     Invalid(String),
 }
 
-impl From<RemoteError> for MeshError {
+impl From<RemoteError> for GenerateError {
     fn from(error: RemoteError) -> Self {
         match error {
-            RemoteError::Unavailable(reason) => MeshError::GeneratorUnavailable { reason },
+            RemoteError::Unavailable(reason) => GenerateError::GeneratorUnavailable { reason },
             RemoteError::Invalid(reason) => {
-                MeshError::MeshCheckFailed { reason: format!("the model server's model: {reason}") }
+                GenerateError::MeshCheckFailed { reason: format!("the model server's model: {reason}") }
             }
         }
     }
@@ -131,21 +146,25 @@ const HALF_WRITTEN_RETRIES: u32 = 2;
 const MAX_TRIANGLES: u64 = 2_000_000;
 
 impl Hunyuan3d {
-    /// Checks the settings and builds the HTTP client (no call is made yet); `fallback` runs when the server
-    /// does not deliver.
-    pub fn new(settings: Hunyuan3dSettings, fallback: Option<Arc<dyn ModelGenerator>>) -> Result<Hunyuan3d, String> {
+    /// Checks the settings and builds the HTTP client (no call is made yet). `local` checks pictures before any
+    /// invoice and, when `fallback` is on, makes the model when the server does not deliver.
+    pub fn new(
+        settings: Hunyuan3dSettings,
+        local: Arc<dyn ModelGenerator>,
+        fallback: bool,
+    ) -> Result<Hunyuan3d, SettingsError> {
         let url = settings.url.trim_end_matches('/').to_owned();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("hunyuan3d_url {url:?} is not an http(s) URL"));
+            return Err(SettingsError::NotHttp(url));
         }
         let client = reqwest::Client::builder()
             .timeout(settings.call_timeout)
             .connect_timeout(settings.call_timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|error| error.to_string())?;
+            .map_err(SettingsError::Client)?;
         let jobs = tokio::sync::Semaphore::new(settings.max_jobs.max(1));
-        Ok(Hunyuan3d { settings: Hunyuan3dSettings { url, ..settings }, client, fallback, jobs })
+        Ok(Hunyuan3d { settings: Hunyuan3dSettings { url, ..settings }, client, local, fallback, jobs })
     }
 
     /// Makes one model on the server: send, poll until done or the deadline, decode, check. Each call to the
@@ -381,17 +400,17 @@ impl Hunyuan3d {
 }
 
 /// The server makes GLB models only.
-fn glb_only(params: &MeshParams) -> Result<(), MeshError> {
+fn glb_only(params: &MeshParams) -> Result<(), GenerateError> {
     if params.format != Format::Glb {
-        return Err(MeshError::InvalidOption("this server's model generator makes GLB models only".into()));
+        return Err(GenerateError::InvalidOption("this server's model generator makes GLB models only".into()));
     }
     Ok(())
 }
 
 impl ModelGenerator for Hunyuan3d {
-    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError> {
         glb_only(params)?;
-        EmbeddedGenerator.preflight(image, kind, params)
+        self.local.preflight(image, kind, params)
     }
 
     fn generate(
@@ -400,22 +419,20 @@ impl ModelGenerator for Hunyuan3d {
         kind: ImageKind,
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Model, MeshError> {
+    ) -> Result<Model, GenerateError> {
         match self.remote_model(Source::Image(image), params, progress) {
             Ok(model) => Ok(model),
-            Err(error) => match &self.fallback {
-                Some(fallback) => {
-                    tracing::warn!(reason = %error, "the model server did not deliver; the fallback generator runs");
-                    fallback.generate(image, kind, params, progress)
-                }
-                None => Err(error.into()),
-            },
+            Err(error) if self.fallback => {
+                tracing::warn!(reason = %error, "the model server did not deliver; the local generator runs");
+                self.local.generate(image, kind, params, progress)
+            }
+            Err(error) => Err(error.into()),
         }
     }
 
-    fn preflight_prompt(&self, _prompt: &str, params: &MeshParams) -> Result<(), MeshError> {
+    fn preflight_prompt(&self, _prompt: &str, params: &MeshParams) -> Result<(), GenerateError> {
         if !self.settings.prompts {
-            return Err(MeshError::PromptUnsupported);
+            return Err(GenerateError::PromptUnsupported);
         }
         glb_only(params)
     }
@@ -425,7 +442,7 @@ impl ModelGenerator for Hunyuan3d {
         prompt: &str,
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Model, MeshError> {
+    ) -> Result<Model, GenerateError> {
         Ok(self.remote_model(Source::Text(prompt), params, progress)?)
     }
 }

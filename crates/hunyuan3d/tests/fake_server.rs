@@ -15,9 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use mesh402_core::ModelGenerator;
+use mesh402_core::{Format, GenerateError, ImageKind, MaskSource, MeshParams};
 use mesh402_hunyuan3d::{Hunyuan3d, Hunyuan3dSettings, check_glb};
-use mesh402_mesh::{Format, ImageKind, MaskSource, MeshError, MeshParams};
-use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use mesh402_mesh::EmbeddedGenerator;
 use serde_json::{Value, json};
 
 /// What the fake does.
@@ -137,6 +138,11 @@ fn start(behaviour: Behaviour) -> (Arc<Fake>, String, tokio::runtime::Runtime) {
     (fake, url, runtime)
 }
 
+/// The generator on this machine: it checks pictures, and makes the model when the fallback is on.
+fn local() -> Arc<dyn ModelGenerator> {
+    Arc::new(EmbeddedGenerator)
+}
+
 fn settings(url: &str) -> Hunyuan3dSettings {
     // reqwest is built without a default TLS provider; the binary installs ring, as this does.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -153,14 +159,14 @@ fn settings(url: &str) -> Hunyuan3dSettings {
     }
 }
 
-fn generate(generator: &Hunyuan3d, params: &MeshParams) -> Result<mesh402_mesh::Model, MeshError> {
+fn generate(generator: &Hunyuan3d, params: &MeshParams) -> Result<mesh402_core::Model, GenerateError> {
     generator.generate(&picture(), ImageKind::Png, params, &mut |_| {})
 }
 
 #[test]
 fn a_good_server_makes_the_model_and_is_asked_in_the_documented_shape() {
     let (fake, url, _runtime) = start(Behaviour::Good);
-    let generator = Hunyuan3d::new(settings(&url), None).unwrap();
+    let generator = Hunyuan3d::new(settings(&url), local(), false).unwrap();
     let mut stages = Vec::new();
     let params = MeshParams { target_faces: 30_000, ..MeshParams::default() };
     let model = generator.generate(&picture(), ImageKind::Png, &params, &mut |p| stages.push(p.percent)).unwrap();
@@ -186,7 +192,7 @@ fn a_good_server_makes_the_model_and_is_asked_in_the_documented_shape() {
 #[test]
 fn it_also_runs_on_a_blocking_thread_of_the_services_runtime() {
     let (_fake, url, runtime) = start(Behaviour::Good);
-    let generator = Arc::new(Hunyuan3d::new(settings(&url), None).unwrap());
+    let generator = Arc::new(Hunyuan3d::new(settings(&url), local(), false).unwrap());
     let model = runtime
         .block_on(runtime.spawn_blocking(move || generate(&generator, &MeshParams::default())))
         .unwrap()
@@ -197,10 +203,11 @@ fn it_also_runs_on_a_blocking_thread_of_the_services_runtime() {
 #[test]
 fn a_server_that_never_finishes_ends_at_the_deadline() {
     let (_fake, url, _runtime) = start(Behaviour::NeverDone);
-    let generator = Hunyuan3d::new(Hunyuan3dSettings { deadline: Duration::from_secs(2), ..settings(&url) }, None);
+    let generator =
+        Hunyuan3d::new(Hunyuan3dSettings { deadline: Duration::from_secs(2), ..settings(&url) }, local(), false);
     let started = Instant::now();
     let error = generate(&generator.unwrap(), &MeshParams::default()).unwrap_err();
-    assert!(matches!(error, MeshError::GeneratorUnavailable { .. }), "{error:?}");
+    assert!(matches!(error, GenerateError::GeneratorUnavailable { .. }), "{error:?}");
     assert!(!error.is_client_error(), "the server's fault: the job is retried, then refunded");
     assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
 }
@@ -214,7 +221,7 @@ fn a_status_call_that_hangs_is_cut_by_its_timeout_and_the_deadline() {
         ..settings(&url)
     };
     let started = Instant::now();
-    let error = generate(&Hunyuan3d::new(settings, None).unwrap(), &MeshParams::default()).unwrap_err();
+    let error = generate(&Hunyuan3d::new(settings, local(), false).unwrap(), &MeshParams::default()).unwrap_err();
     assert_eq!(error.code(), "generator_unavailable", "{error:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
@@ -222,12 +229,12 @@ fn a_status_call_that_hangs_is_cut_by_its_timeout_and_the_deadline() {
 #[test]
 fn a_failing_send_is_retried_a_bounded_number_of_times() {
     let (fake, url, _runtime) = start(Behaviour::SendFails(2));
-    let model = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap();
+    let model = generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &MeshParams::default()).unwrap();
     assert_eq!(model.files[0].bytes, fake.model);
     assert_eq!(fake.sends.load(Ordering::SeqCst), 3, "two failures, then the job");
 
     let (fake, url, _runtime) = start(Behaviour::SendFails(usize::MAX));
-    let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap_err();
+    let error = generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &MeshParams::default()).unwrap_err();
     assert_eq!(error.code(), "generator_unavailable");
     assert_eq!(fake.sends.load(Ordering::SeqCst), 3, "the first try and two retries, no more");
 }
@@ -241,14 +248,15 @@ fn oversized_garbled_or_invalid_models_are_refused_before_they_are_stored() {
         (Behaviour::NotJson, "something else"),
     ] {
         let (_fake, url, _runtime) = start(behaviour);
-        let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap_err();
+        let error =
+            generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &MeshParams::default()).unwrap_err();
         assert_eq!(error.code(), "mesh_check_failed", "{behaviour:?}: {error:?}");
         assert!(error.to_string().contains(expected), "{behaviour:?}: {error}");
     }
     // A real model with more triangles than asked for (twice the cap) is refused too.
     let (_fake, url, _runtime) = start(Behaviour::Good);
     let few = MeshParams { target_faces: 500, ..MeshParams::default() };
-    let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &few).unwrap_err();
+    let error = generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &few).unwrap_err();
     assert!(error.to_string().contains("triangles"), "{error}");
 }
 
@@ -257,18 +265,16 @@ fn with_a_fallback_a_server_that_is_down_hands_the_job_to_the_embedded_generator
     // Nothing listens on this port.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
-    let without = Hunyuan3d::new(Hunyuan3dSettings { send_retries: 0, ..settings(&url) }, None).unwrap();
+    let without = Hunyuan3d::new(Hunyuan3dSettings { send_retries: 0, ..settings(&url) }, local(), false).unwrap();
     assert_eq!(generate(&without, &MeshParams::default()).unwrap_err().code(), "generator_unavailable");
-    let with =
-        Hunyuan3d::new(Hunyuan3dSettings { send_retries: 0, ..settings(&url) }, Some(Arc::new(EmbeddedGenerator)))
-            .unwrap();
+    let with = Hunyuan3d::new(Hunyuan3dSettings { send_retries: 0, ..settings(&url) }, local(), true).unwrap();
     let model = generate(&with, &MeshParams::default()).unwrap();
     assert_ne!(model.stats.mask_source, MaskSource::External, "made by the embedded generator");
 }
 
 #[test]
 fn the_preflight_refuses_formats_the_server_cannot_make_and_pictures_that_show_nothing() {
-    let generator = Hunyuan3d::new(settings("http://127.0.0.1:9"), None).unwrap();
+    let generator = Hunyuan3d::new(settings("http://127.0.0.1:9"), local(), false).unwrap();
     let obj = MeshParams { format: Format::Obj, ..MeshParams::default() };
     assert_eq!(generator.preflight(&picture(), ImageKind::Png, &obj).unwrap_err().code(), "invalid_option");
     let blank = image::RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]));
@@ -277,13 +283,13 @@ fn the_preflight_refuses_formats_the_server_cannot_make_and_pictures_that_show_n
     let refused = generator.preflight(&bytes, ImageKind::Png, &MeshParams::default()).unwrap_err();
     assert_eq!(refused.code(), "no_object_found");
     assert!(generator.preflight(&picture(), ImageKind::Png, &MeshParams::default()).is_ok());
-    assert!(Hunyuan3d::new(settings("ftp://gpu"), None).is_err());
+    assert!(Hunyuan3d::new(settings("ftp://gpu"), local(), false).is_err());
 }
 
 #[test]
 fn a_prompt_is_sent_as_text_and_its_model_checked_like_a_pictures() {
     let (fake, url, _runtime) = start(Behaviour::Good);
-    let generator = Hunyuan3d::new(settings(&url), Some(Arc::new(EmbeddedGenerator))).unwrap();
+    let generator = Hunyuan3d::new(settings(&url), local(), true).unwrap();
     assert!(generator.preflight_prompt("a red teapot", &MeshParams::default()).is_ok());
     let obj = MeshParams { format: Format::Obj, ..MeshParams::default() };
     assert_eq!(generator.preflight_prompt("a red teapot", &obj).unwrap_err().code(), "invalid_option");
@@ -300,7 +306,7 @@ fn a_prompt_whose_server_fails_is_the_servers_fault_even_with_a_fallback() {
     for behaviour in [Behaviour::Truncated, Behaviour::NeverDone] {
         let (_fake, url, _runtime) = start(behaviour);
         let settings = Hunyuan3dSettings { deadline: Duration::from_secs(1), ..settings(&url) };
-        let generator = Hunyuan3d::new(settings, Some(Arc::new(EmbeddedGenerator))).unwrap();
+        let generator = Hunyuan3d::new(settings, local(), true).unwrap();
         let error = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap_err();
         assert!(!error.is_client_error(), "{behaviour:?}: {error}");
         assert!(["mesh_check_failed", "generator_unavailable"].contains(&error.code()), "{behaviour:?}: {error}");
@@ -311,20 +317,20 @@ fn a_prompt_whose_server_fails_is_the_servers_fault_even_with_a_fallback() {
 fn the_2_1_servers_statuses_are_understood() {
     // `texturing` is still working; `error` ends the attempt as the server's fault (the fallback may run).
     let (fake, url, _runtime) = start(Behaviour::Texturing);
-    let model = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap();
+    let model = generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &MeshParams::default()).unwrap();
     assert_eq!(model.files[0].bytes, fake.model);
     let (_fake, url, _runtime) = start(Behaviour::ErrorStatus);
-    let error = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap_err();
+    let error = generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &MeshParams::default()).unwrap_err();
     assert_eq!(error.code(), "generator_unavailable", "{error:?}");
     assert!(error.to_string().contains("CUDA out of memory"), "{error}");
-    let with = Hunyuan3d::new(settings(&url), Some(Arc::new(EmbeddedGenerator))).unwrap();
+    let with = Hunyuan3d::new(settings(&url), local(), true).unwrap();
     assert_ne!(generate(&with, &MeshParams::default()).unwrap().stats.mask_source, MaskSource::External);
 }
 
 #[test]
 fn a_model_still_being_written_is_asked_for_again() {
     let (fake, url, _runtime) = start(Behaviour::HalfWrittenOnce);
-    let model = generate(&Hunyuan3d::new(settings(&url), None).unwrap(), &MeshParams::default()).unwrap();
+    let model = generate(&Hunyuan3d::new(settings(&url), local(), false).unwrap(), &MeshParams::default()).unwrap();
     assert_eq!(model.files[0].bytes, fake.model, "the whole model, from the next answer");
 }
 
@@ -332,7 +338,8 @@ fn a_model_still_being_written_is_asked_for_again() {
 fn one_job_at_a_time_is_sent_to_a_server_unless_more_are_allowed() {
     for (max_jobs, expected) in [(1, 1), (2, 2)] {
         let (fake, url, _runtime) = start(Behaviour::Good);
-        let generator = Arc::new(Hunyuan3d::new(Hunyuan3dSettings { max_jobs, ..settings(&url) }, None).unwrap());
+        let generator =
+            Arc::new(Hunyuan3d::new(Hunyuan3dSettings { max_jobs, ..settings(&url) }, local(), false).unwrap());
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 let generator = generator.clone();
@@ -349,7 +356,7 @@ fn one_job_at_a_time_is_sent_to_a_server_unless_more_are_allowed() {
 #[test]
 fn prompts_are_refused_unless_the_operator_says_the_server_takes_them() {
     let generator =
-        Hunyuan3d::new(Hunyuan3dSettings { prompts: false, ..settings("http://127.0.0.1:9") }, None).unwrap();
+        Hunyuan3d::new(Hunyuan3dSettings { prompts: false, ..settings("http://127.0.0.1:9") }, local(), false).unwrap();
     let refused = generator.preflight_prompt("a red teapot", &MeshParams::default()).unwrap_err();
     assert_eq!((refused.code(), refused.is_client_error()), ("prompt_unsupported", true));
 }

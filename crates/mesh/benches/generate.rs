@@ -7,7 +7,8 @@
 
 mod synth;
 
-use mesh402_mesh::{ImageKind, MeshParams, generate, segment};
+use mesh402_core::{ImageKind, MeshParams};
+use mesh402_mesh::{generate, segment};
 
 fn main() {
     divan::main();

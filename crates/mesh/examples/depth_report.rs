@@ -10,7 +10,8 @@ mod shape;
 use std::path::Path;
 use std::process::ExitCode;
 
-use mesh402_mesh::{Format, ImageKind, MeshParams, generate};
+use mesh402_core::{Format, ImageKind, MeshParams};
+use mesh402_mesh::generate;
 
 fn main() -> ExitCode {
     let mut params: MeshParams = match std::env::args().nth(1).map(|s| serde_json::from_str(&s)).transpose() {

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mesh402_mesh::{ImageKind, MeshParams, generate};
+use mesh402_core::{ImageKind, MeshParams};
+use mesh402_mesh::generate;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();

@@ -7,7 +7,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mesh402_mesh::{ImageKind, MaskSource, segment_with};
+use mesh402_core::{ImageKind, MaskSource};
+use mesh402_mesh::segment_with;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();

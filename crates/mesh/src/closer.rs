@@ -13,7 +13,7 @@
 use image::RgbaImage;
 use image::imageops;
 
-use crate::MeshError;
+use crate::GenerateError;
 use crate::refine::refine_saliency;
 use crate::saliency;
 
@@ -72,7 +72,7 @@ pub(crate) fn crop_around(first: &[f32], w: usize, h: usize) -> Option<Crop> {
 
 /// The first pass's refined map `wide` (over the whole picture, from the raw map `first`), merged with a closer
 /// look when the object's crop is small enough to gain resolution.
-pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Result<Merged, MeshError> {
+pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Result<Merged, GenerateError> {
     let (w, h) = (work.width() as usize, work.height() as usize);
     let Some(crop) = crop_around(first, w, h) else {
         return Ok(Merged { values: wide, crop: None });

@@ -317,7 +317,7 @@ pub(crate) fn subdivide(points: &[[f64; 2]], edge: f64) -> Loop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::segment::MaskSource;
+    use crate::MaskSource;
 
     fn ring_mask() -> Mask {
         let (w, h) = (120u32, 100u32);

@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use image::{ImageDecoder, ImageFormat, ImageReader, RgbaImage};
 
-use crate::{ImageKind, Limits, MeshError};
+use crate::{GenerateError, ImageKind, ImageLimits};
 
 /// The largest working image, in pixels; the geometry stages never see more.
 pub(crate) const WORK_PIXELS: u64 = 1_000_000;
@@ -45,19 +45,19 @@ fn format_of(kind: ImageKind) -> ImageFormat {
 
 /// The header alone: the bytes are of the declared kind and their dimensions within `limits`; returns the stored
 /// width and height and whether EXIF orientation turns them by a quarter. No pixel buffer is allocated.
-pub(crate) fn header(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<(u32, u32, bool), MeshError> {
+pub(crate) fn header(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<(u32, u32, bool), GenerateError> {
     if bytes.is_empty() {
-        return Err(MeshError::ImageEmpty);
+        return Err(GenerateError::ImageEmpty);
     }
     let format = format_of(kind);
     match image::guess_format(bytes) {
         Ok(found) if found == format => {}
-        Ok(found) => return Err(MeshError::mismatch(kind, detected_name(found))),
-        Err(_) => return Err(MeshError::ImageDecodeFailed { source: None }),
+        Ok(found) => return Err(GenerateError::mismatch(kind, detected_name(found))),
+        Err(_) => return Err(GenerateError::ImageDecodeFailed { source: None }),
     }
     let mut probe = ImageReader::with_format(Cursor::new(bytes), format);
     probe.no_limits();
-    let mut decoder = probe.into_decoder().map_err(MeshError::decode)?;
+    let mut decoder = probe.into_decoder().map_err(GenerateError::decode)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     use image::metadata::Orientation;
@@ -69,7 +69,7 @@ pub(crate) fn header(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<(
 }
 
 /// Decodes `bytes` as `kind` within `limits`.
-pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<Decoded, MeshError> {
+pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<Decoded, GenerateError> {
     let format = format_of(kind);
     // The header alone first: the caller's limits are checked before any decoder allocates pixel buffers.
     let (width, height, _) = header(bytes, kind, limits)?;
@@ -88,7 +88,7 @@ pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<D
     let full = image.into_rgba8();
     let (width, height) = full.dimensions();
     if width < MIN_SIDE || height < MIN_SIDE {
-        return Err(MeshError::ImageTooSmall { width, height, min: MIN_SIDE });
+        return Err(GenerateError::ImageTooSmall { width, height, min: MIN_SIDE });
     }
     let pixels = u64::from(width) * u64::from(height);
     let mut factor = 1u32;
@@ -99,15 +99,15 @@ pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &Limits) -> Result<D
     Ok(Decoded { full, work, factor })
 }
 
-fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), MeshError> {
+fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<(), GenerateError> {
     if width == 0 || height == 0 {
-        return Err(MeshError::ImageEmpty);
+        return Err(GenerateError::ImageEmpty);
     }
     if width > limits.max_dimension
         || height > limits.max_dimension
         || u64::from(width) * u64::from(height) > limits.max_pixels
     {
-        return Err(MeshError::ImageTooLarge {
+        return Err(GenerateError::ImageTooLarge {
             width,
             height,
             max_dimension: limits.max_dimension,
@@ -117,15 +117,15 @@ fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Mesh
     Ok(())
 }
 
-fn limit_or_decode(err: image::ImageError, width: u32, height: u32, limits: &Limits) -> MeshError {
+fn limit_or_decode(err: image::ImageError, width: u32, height: u32, limits: &ImageLimits) -> GenerateError {
     match err {
-        image::ImageError::Limits(_) => MeshError::ImageTooLarge {
+        image::ImageError::Limits(_) => GenerateError::ImageTooLarge {
             width,
             height,
             max_dimension: limits.max_dimension,
             max_pixels: limits.max_pixels,
         },
-        other => MeshError::decode(other),
+        other => GenerateError::decode(other),
     }
 }
 

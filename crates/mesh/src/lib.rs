@@ -18,11 +18,10 @@ mod check;
 mod closer;
 mod contour;
 mod decode;
-mod error;
+mod embedded;
 mod export;
 mod heights;
 mod mask;
-mod params;
 mod refine;
 mod saliency;
 mod segment;
@@ -33,200 +32,24 @@ mod triangulate;
 
 use std::time::Instant;
 
-pub use error::MeshError;
-pub use params::{
-    Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
-    Mode,
+pub use embedded::EmbeddedGenerator;
+use mesh402_core::{
+    Format, GenerateError, ImageKind, ImageLimits, MaskSource, MeshParams, Mode, Model, OutputFile, Preflight,
+    Progress, Stage, Stats,
 };
-pub use segment::MaskSource;
 
 use contour::{Field, Loop, Outline, signed_area, simplify, subdivide};
 use mask::Mask;
 use triangulate::{TriangulateError, triangulate};
 
-/// The kind of image the caller declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageKind {
-    /// PNG (8- or 16-bit, alpha honoured).
-    Png,
-    /// JPEG (baseline, progressive, CMYK; EXIF orientation applied).
-    Jpeg,
-    /// WebP (lossy or lossless, alpha honoured; the first frame of an animation).
-    Webp,
-}
-
-impl ImageKind {
-    /// Maps `image/png`, `image/jpeg` (or `image/jpg`) and `image/webp`, case-insensitively; parameters such as
-    /// `; charset=…` are ignored.
-    pub fn from_media_type(mime: &str) -> Option<ImageKind> {
-        let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        match essence.as_str() {
-            "image/png" => Some(ImageKind::Png),
-            "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(ImageKind::Jpeg),
-            "image/webp" => Some(ImageKind::Webp),
-            _ => None,
-        }
-    }
-
-    /// The media type: `image/png`, `image/jpeg` or `image/webp`.
-    pub fn media_type(&self) -> &'static str {
-        match self {
-            ImageKind::Png => "image/png",
-            ImageKind::Jpeg => "image/jpeg",
-            ImageKind::Webp => "image/webp",
-        }
-    }
-
-    /// A human name: `PNG`, `JPEG` or `WebP`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ImageKind::Png => "PNG",
-            ImageKind::Jpeg => "JPEG",
-            ImageKind::Webp => "WebP",
-        }
-    }
-
-    /// The short, stable name (`png`, `jpeg`, `webp`) that [`FromStr`](std::str::FromStr) reads back.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ImageKind::Png => "png",
-            ImageKind::Jpeg => "jpeg",
-            ImageKind::Webp => "webp",
-        }
-    }
-}
-
-impl std::str::FromStr for ImageKind {
-    type Err = MeshError;
-
-    /// Reads the short name [`ImageKind::as_str`] writes.
-    fn from_str(name: &str) -> Result<ImageKind, MeshError> {
-        match name {
-            "png" => Ok(ImageKind::Png),
-            "jpeg" => Ok(ImageKind::Jpeg),
-            "webp" => Ok(ImageKind::Webp),
-            _ => Err(MeshError::InvalidOption(format!("Unknown image kind {name:?}: use png, jpeg or webp."))),
-        }
-    }
-}
-
-/// Limits on input images, checked from the header before any pixel buffer is allocated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The largest accepted width or height.
-    pub max_dimension: u32,
-    /// The largest accepted width × height.
-    pub max_pixels: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_dimension: 16_384, max_pixels: 40_000_000 }
-    }
-}
-
-/// What [`preflight`] learned about an image that can be turned into a model.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Preflight {
-    /// Width after EXIF orientation.
-    pub width: u32,
-    /// Height after EXIF orientation.
-    pub height: u32,
-}
-
-/// A stage of the pipeline, as reported through [`Progress`] and timed in [`Stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Decoding and reducing the image.
-    Decode,
-    /// Segmenting the object.
-    Mask,
-    /// Tracing the silhouette.
-    Contour,
-    /// Triangulating the silhouette.
-    Triangulate,
-    /// Solving for heights and closing the mesh.
-    Heights,
-    /// Baking the texture.
-    Texture,
-    /// Writing the output files.
-    Encode,
-    /// Self-checking the mesh.
-    Check,
-}
-
-impl Stage {
-    /// The stage's snake_case name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Stage::Decode => "decode",
-            Stage::Mask => "mask",
-            Stage::Contour => "contour",
-            Stage::Triangulate => "triangulate",
-            Stage::Heights => "heights",
-            Stage::Texture => "texture",
-            Stage::Encode => "encode",
-            Stage::Check => "check",
-        }
-    }
-}
-
-/// A progress report: `stage` has just completed and the job is `percent` done.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    /// The stage that completed.
-    pub stage: Stage,
-    /// Overall completion, increasing, 100 at the end.
-    pub percent: u8,
-}
-
-/// One output file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFile {
-    /// The file name, such as `model.glb`.
-    pub name: String,
-    /// Its media type.
-    pub media_type: &'static str,
-    /// Its contents.
-    pub bytes: Vec<u8>,
-}
-
-/// Figures about a generated model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stats {
-    /// Triangles in the model.
-    pub n_faces: u32,
-    /// Vertices in the written file.
-    pub n_vertices: u32,
-    /// Which evidence the mask came from.
-    pub mask_source: MaskSource,
-    /// How sure the segmentation was of the mask, 0..=1 (1 for alpha and for an external generator's own
-    /// segmentation).
-    pub mask_confidence: f32,
-    /// Separate bodies in the model (parts of the silhouette: letters of a logo, several objects).
-    pub n_parts: u32,
-    /// Wall-clock milliseconds per stage, in the order the stages ran (not part of the output bytes). The texture
-    /// is baked alongside the geometry stages; its entry is the time still spent on it after they finished.
-    pub stage_ms: Vec<(Stage, f64)>,
-}
-
-/// A generated model: `files[0]` is the primary file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Model {
-    /// `model.glb`; or `model.obj`, `model.mtl`, `texture.jpg`; or `model.stl`.
-    pub files: Vec<OutputFile>,
-    /// Figures about the model.
-    pub stats: Stats,
-}
-
 /// Cheap check run before payment: validates the parameters, checks that the bytes are of the declared kind and
-/// the header's dimensions are within the default [`Limits`]. Pictures up to [`PREFLIGHT_DECODE_PIXELS`] are
+/// the header's dimensions are within the default [`ImageLimits`]. Pictures up to [`PREFLIGHT_DECODE_PIXELS`] are
 /// then decoded and refused if they show nothing (blank, one colour, noise); larger ones only have their file
 /// structure proven whole (every marker, chunk and checksum), which costs a few milliseconds instead of a full
 /// decode. The segmentation (and its network) runs only in [`generate`]: a picture that passes here and turns out
 /// undecodable or without an object fails there with the same codes.
-pub fn preflight(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
-    preflight_with_limits(bytes, kind, params, &Limits::default())
+pub fn preflight(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError> {
+    preflight_with_limits(bytes, kind, params, &ImageLimits::default())
 }
 
 /// [`preflight`] with explicit limits.
@@ -234,21 +57,21 @@ pub fn preflight_with_limits(
     bytes: &[u8],
     kind: ImageKind,
     params: &MeshParams,
-    limits: &Limits,
-) -> Result<Preflight, MeshError> {
+    limits: &ImageLimits,
+) -> Result<Preflight, GenerateError> {
     params.validate()?;
     let (width, height, turned) = decode::header(bytes, kind, limits)?;
     if u64::from(width) * u64::from(height) > PREFLIGHT_DECODE_PIXELS {
         let (width, height) = if turned { (height, width) } else { (width, height) };
         if width.min(height) < decode::MIN_SIDE {
-            return Err(MeshError::ImageTooSmall { width, height, min: decode::MIN_SIDE });
+            return Err(GenerateError::ImageTooSmall { width, height, min: decode::MIN_SIDE });
         }
         structure::check(bytes, kind)?;
         return Ok(Preflight { width, height });
     }
     let decoded = decode::decode(bytes, kind, limits)?;
     if let Some(reason) = segment::nothing_to_see(&decoded.work) {
-        return Err(MeshError::no_object(reason));
+        return Err(GenerateError::no_object(reason));
     }
     let (width, height) = decoded.full.dimensions();
     Ok(Preflight { width, height })
@@ -280,15 +103,15 @@ pub struct Segmentation {
     pub looked_closer: bool,
 }
 
-/// The segmentation stage alone (decode and mask, with the default [`Limits`]), for measuring and debugging it.
-pub fn segment(bytes: &[u8], kind: ImageKind) -> Result<Segmentation, MeshError> {
+/// The segmentation stage alone (decode and mask, with the default [`ImageLimits`]), for measuring and debugging it.
+pub fn segment(bytes: &[u8], kind: ImageKind) -> Result<Segmentation, GenerateError> {
     segment_with(bytes, kind, None)
 }
 
 /// [`segment`] with the mask taken from `source` alone instead of the per-picture choice (when `Some`): for
 /// comparing the sources on a fixture.
-pub fn segment_with(bytes: &[u8], kind: ImageKind, source: Option<MaskSource>) -> Result<Segmentation, MeshError> {
-    let decoded = decode::decode(bytes, kind, &Limits::default())?;
+pub fn segment_with(bytes: &[u8], kind: ImageKind, source: Option<MaskSource>) -> Result<Segmentation, GenerateError> {
+    let decoded = decode::decode(bytes, kind, &ImageLimits::default())?;
     let mask = match source {
         None => segment::segment(&decoded.work)?,
         Some(source) => segment::segment_as(&decoded.work, source)?,
@@ -305,15 +128,15 @@ pub fn segment_with(bytes: &[u8], kind: ImageKind, source: Option<MaskSource>) -
     })
 }
 
-/// The whole pipeline with the default [`Limits`]. `progress` is called with increasing percentages as stages
+/// The whole pipeline with the default [`ImageLimits`]. `progress` is called with increasing percentages as stages
 /// complete.
 pub fn generate(
     bytes: &[u8],
     kind: ImageKind,
     params: &MeshParams,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Model, MeshError> {
-    generate_with_limits(bytes, kind, params, &Limits::default(), progress)
+) -> Result<Model, GenerateError> {
+    generate_with_limits(bytes, kind, params, &ImageLimits::default(), progress)
 }
 
 struct Clock {
@@ -338,9 +161,9 @@ pub fn generate_with_limits(
     bytes: &[u8],
     kind: ImageKind,
     params: &MeshParams,
-    limits: &Limits,
+    limits: &ImageLimits,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Model, MeshError> {
+) -> Result<Model, GenerateError> {
     params.validate()?;
     let mut clock = Clock { stage_ms: Vec::new(), last: Instant::now() };
     let report = |clock: &mut Clock, progress: &mut dyn FnMut(Progress), stage: Stage, percent: u8| {
@@ -352,8 +175,8 @@ pub fn generate_with_limits(
     let mask = segment::segment(&decoded.work)?;
     report(&mut clock, progress, Stage::Mask, 20);
     let field = Field::from_mask(&mask);
-    let outlines =
-        contour::trace(&field).ok_or_else(|| MeshError::no_object("No outline could be traced around the object"))?;
+    let outlines = contour::trace(&field)
+        .ok_or_else(|| GenerateError::no_object("No outline could be traced around the object"))?;
     report(&mut clock, progress, Stage::Contour, 30);
     let (outlines, crop) = select_parts(outlines, &mask, &decoded, params)?;
     // The texture depends only on the mask and the crop, so it is baked on a second thread while the geometry is
@@ -472,7 +295,7 @@ fn select_parts(
     mask: &Mask,
     decoded: &decode::Decoded,
     params: &MeshParams,
-) -> Result<(Vec<Outline>, texture::Crop), MeshError> {
+) -> Result<(Vec<Outline>, texture::Crop), GenerateError> {
     // Loops of a few pixels are traces of specks the smoothing left; the mask's own filter decided the parts.
     let min_area = (f64::from(mask.width) * f64::from(mask.height) * 0.0002).max(16.0);
     outlines.retain(|o| o.area() >= min_area);
@@ -486,7 +309,7 @@ fn select_parts(
         outlines.pop();
     }
     if outlines.is_empty() {
-        return Err(MeshError::no_object("The object is too small or too thin to model"));
+        return Err(GenerateError::no_object("The object is too small or too thin to model"));
     }
     let all_points: Vec<[f64; 2]> = outlines.iter().flat_map(|o| o.outer.iter().copied()).collect();
     let crop = texture::crop_for(bounding_box(&all_points), decoded);
@@ -501,7 +324,7 @@ fn parts_geometry(
     params: &MeshParams,
     crop: &texture::Crop,
     clock: &mut Clock,
-) -> Result<(build::Mesh3, u32), MeshError> {
+) -> Result<(build::Mesh3, u32), GenerateError> {
     let all_points: Vec<[f64; 2]> = outlines.iter().flat_map(|o| o.outer.iter().copied()).collect();
     let frame = build::Frame::new(&all_points, crop.work);
     let target = f64::from(params.target_faces);
@@ -532,7 +355,7 @@ fn geometry(
     target: f64,
     frame: &build::Frame,
     clock: &mut Clock,
-) -> Result<build::Mesh3, MeshError> {
+) -> Result<build::Mesh3, GenerateError> {
     let area = outline.area().max(1.0);
     let per_side = target * 0.45;
     let mut edge = (4.0 * area / (3f64.sqrt() * per_side)).sqrt().max(1.0);
@@ -541,7 +364,7 @@ fn geometry(
     let mut last_error = String::from("no attempt was made");
     for _attempt in 0..16 {
         let Some(loops) = prepare_loops(outline, edge, tol) else {
-            return Err(MeshError::no_object("The object is too small or too thin to model"));
+            return Err(GenerateError::no_object("The object is too small or too thin to model"));
         };
         let n_boundary: usize = loops.iter().map(Vec::len).sum();
         if n_boundary as f64 > per_side * 0.5 && tol < edge / 4.0 {
@@ -614,5 +437,5 @@ fn geometry(
             }
         }
     }
-    Err(MeshError::MeshCheckFailed { reason: last_error })
+    Err(GenerateError::MeshCheckFailed { reason: last_error })
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use image::RgbaImage;
 
-use crate::segment::MaskSource;
+use crate::MaskSource;
 
 /// A binary mask over the working image: 1 is object, 0 is background.
 #[derive(Debug, Clone)]

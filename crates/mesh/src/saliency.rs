@@ -18,7 +18,7 @@ use rten::Model;
 use rten_tensor::NdTensor;
 use rten_tensor::prelude::*;
 
-use crate::MeshError;
+use crate::GenerateError;
 use crate::refine::bilinear;
 
 /// The vendored network file.
@@ -39,16 +39,16 @@ pub(crate) struct Saliency {
     pub raw_max: f32,
 }
 
-fn network() -> Result<&'static Model, MeshError> {
+fn network() -> Result<&'static Model, GenerateError> {
     static MODEL: OnceLock<Result<Model, String>> = OnceLock::new();
     MODEL
         .get_or_init(|| Model::load_static_slice(NETWORK).map_err(|err| err.to_string()))
         .as_ref()
-        .map_err(|reason| MeshError::SegmentationFailed { reason: format!("the network did not load: {reason}") })
+        .map_err(|reason| GenerateError::SegmentationFailed { reason: format!("the network did not load: {reason}") })
 }
 
 /// Runs the network on `work` and upsamples its saliency map to the working resolution (bilinear).
-pub(crate) fn predict(work: &RgbaImage) -> Result<Saliency, MeshError> {
+pub(crate) fn predict(work: &RgbaImage) -> Result<Saliency, GenerateError> {
     let model = network()?;
     let (w, h) = (work.width() as usize, work.height() as usize);
     let rgb = image::DynamicImage::ImageRgba8(work.clone()).into_rgb8();
@@ -63,11 +63,13 @@ pub(crate) fn predict(work: &RgbaImage) -> Result<Saliency, MeshError> {
     let input = NdTensor::from_data([1, 3, SIDE, SIDE], data);
     let output = model
         .run_one(input.view().into(), None)
-        .map_err(|err| MeshError::SegmentationFailed { reason: err.to_string() })?;
+        .map_err(|err| GenerateError::SegmentationFailed { reason: err.to_string() })?;
     let output: NdTensor<f32, 4> =
-        output.try_into().map_err(|_| MeshError::SegmentationFailed { reason: "unexpected output type".into() })?;
+        output.try_into().map_err(|_| GenerateError::SegmentationFailed { reason: "unexpected output type".into() })?;
     if output.shape() != [1, 1, SIDE, SIDE] {
-        return Err(MeshError::SegmentationFailed { reason: format!("unexpected output shape {:?}", output.shape()) });
+        return Err(GenerateError::SegmentationFailed {
+            reason: format!("unexpected output shape {:?}", output.shape()),
+        });
     }
     let map: Vec<f32> = output.iter().copied().collect();
     let (lo, hi) = map.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));

@@ -20,36 +20,11 @@
 
 use image::RgbaImage;
 
-use crate::MeshError;
 use crate::closer;
 use crate::mask::{self, Mask};
 use crate::refine::refine_saliency;
 use crate::saliency;
-
-/// Which evidence a mask came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaskSource {
-    /// The image's alpha channel.
-    Alpha,
-    /// The border colour model (a plain background).
-    Colour,
-    /// The learned saliency network, refined against the photo.
-    Learned,
-    /// No mask of ours: another generator (a model server over the network) made the model from the picture.
-    External,
-}
-
-impl MaskSource {
-    /// The source's snake_case name: `alpha`, `colour`, `learned` or `external`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            MaskSource::Alpha => "alpha",
-            MaskSource::Colour => "colour",
-            MaskSource::Learned => "learned",
-            MaskSource::External => "external",
-        }
-    }
-}
+use crate::{GenerateError, MaskSource};
 
 /// The least fraction of the picture a mask must cover to be an object.
 const MIN_FOREGROUND: f32 = 0.001;
@@ -117,30 +92,30 @@ pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
 }
 
 /// Builds the mask of the working image by the rules in this module's documentation.
-pub(crate) fn segment(work: &RgbaImage) -> Result<Mask, MeshError> {
+pub(crate) fn segment(work: &RgbaImage) -> Result<Mask, GenerateError> {
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
     if w * h == 0 {
-        return Err(MeshError::ImageEmpty);
+        return Err(GenerateError::ImageEmpty);
     }
     if let Some(reason) = nothing_to_see(work) {
-        return Err(MeshError::no_object(reason));
+        return Err(GenerateError::no_object(reason));
     }
     if let Some(alpha) = mask::alpha_mask(work) {
         return finish(alpha, width, height, MaskSource::Alpha, MIN_HOLE_ALPHA)
-            .ok_or_else(|| MeshError::no_object("The opaque part of the picture is too small to model"));
+            .ok_or_else(|| GenerateError::no_object("The opaque part of the picture is too small to model"));
     }
     let mut found = estimate(work)?;
     found.confidence = found.confidence.min(outline_support(work, &found.data));
     if found.confidence < MIN_CONFIDENCE {
-        return Err(MeshError::ObjectUnclear { confidence: found.confidence, needed: MIN_CONFIDENCE });
+        return Err(GenerateError::ObjectUnclear { confidence: found.confidence, needed: MIN_CONFIDENCE });
     }
     Ok(found)
 }
 
 /// The mask of a picture without real alpha: the colour model on a plain background, else the network with its
 /// closer look, else the colour model. Its confidence is the learned map's where the network made it.
-fn estimate(work: &RgbaImage) -> Result<Mask, MeshError> {
+fn estimate(work: &RgbaImage) -> Result<Mask, GenerateError> {
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
     let colour = mask::colour_mask(work);
@@ -162,7 +137,7 @@ fn estimate(work: &RgbaImage) -> Result<Mask, MeshError> {
             return Ok(found);
         }
     }
-    colour_mask().ok_or_else(|| MeshError::no_object("No object stood out from the background"))
+    colour_mask().ok_or_else(|| GenerateError::no_object("No object stood out from the background"))
 }
 
 /// The least colour step (levels per pixel, the largest over the three channels) that counts as an edge of the
@@ -254,7 +229,7 @@ const LOST_OBJECT_RATIO: f64 = 2.0;
 /// shade of the background, in regions wider than anti-aliased edges) stay only where the network finds them
 /// salient; parts the network finds that are not of the background's colour, but that the colour model lost, are
 /// added. `None` when the result is not an object.
-fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Option<Mask>, MeshError> {
+fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Option<Mask>, GenerateError> {
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
     let saliency = saliency::predict(work)?;
@@ -288,10 +263,10 @@ fn plain_background(work: &RgbaImage, colour: &mask::ColourModel) -> Result<Opti
 }
 
 /// The mask `source` alone would give, with no choice made (for measuring the sources against each other).
-pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, MeshError> {
+pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, GenerateError> {
     let (width, height) = work.dimensions();
     let (w, h) = (width as usize, height as usize);
-    let none = || MeshError::no_object("This source found no object");
+    let none = || GenerateError::no_object("This source found no object");
     match source {
         MaskSource::Alpha => {
             finish(mask::alpha_mask(work).ok_or_else(none)?, width, height, source, MIN_HOLE_ALPHA).ok_or_else(none)
@@ -305,7 +280,7 @@ pub(crate) fn segment_as(work: &RgbaImage, source: MaskSource) -> Result<Mask, M
             let data = refine_saliency(work, &saliency.values).iter().map(|&v| u8::from(v >= 0.5)).collect();
             finish(data, width, height, source, MIN_HOLE_ESTIMATED).ok_or_else(none)
         }
-        MaskSource::External => Err(MeshError::InvalidOption("an external generator makes no mask here".into())),
+        MaskSource::External => Err(GenerateError::InvalidOption("an external generator makes no mask here".into())),
     }
 }
 

@@ -8,14 +8,14 @@
 //! Written here because the decoders offer no "validate without decoding" mode; each walk is a few dozen lines of
 //! the formats' own framing rules (ITU-T T.81 annex B, PNG §5, the RIFF/WebP container).
 
-use crate::{ImageKind, MeshError};
+use crate::{GenerateError, ImageKind};
 
-fn damaged(what: &str) -> MeshError {
-    MeshError::ImageDecodeFailed { source: Some(format!("structure: {what}").into()) }
+fn damaged(what: &str) -> GenerateError {
+    GenerateError::ImageDecodeFailed { source: Some(format!("structure: {what}").into()) }
 }
 
 /// Checks the container structure of `bytes` as `kind`.
-pub(crate) fn check(bytes: &[u8], kind: ImageKind) -> Result<(), MeshError> {
+pub(crate) fn check(bytes: &[u8], kind: ImageKind) -> Result<(), GenerateError> {
     match kind {
         ImageKind::Jpeg => jpeg(bytes),
         ImageKind::Png => png(bytes),
@@ -23,7 +23,7 @@ pub(crate) fn check(bytes: &[u8], kind: ImageKind) -> Result<(), MeshError> {
     }
 }
 
-fn jpeg(bytes: &[u8]) -> Result<(), MeshError> {
+fn jpeg(bytes: &[u8]) -> Result<(), GenerateError> {
     if !bytes.starts_with(&[0xff, 0xd8]) {
         return Err(damaged("no JPEG start marker"));
     }
@@ -81,7 +81,7 @@ fn jpeg(bytes: &[u8]) -> Result<(), MeshError> {
     Ok(())
 }
 
-fn png(bytes: &[u8]) -> Result<(), MeshError> {
+fn png(bytes: &[u8]) -> Result<(), GenerateError> {
     const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
     if !bytes.starts_with(&SIGNATURE) {
         return Err(damaged("no PNG signature"));
@@ -118,7 +118,7 @@ fn png(bytes: &[u8]) -> Result<(), MeshError> {
     Ok(())
 }
 
-fn webp(bytes: &[u8]) -> Result<(), MeshError> {
+fn webp(bytes: &[u8]) -> Result<(), GenerateError> {
     if bytes.len() < 20 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WEBP" {
         return Err(damaged("no RIFF/WEBP header"));
     }

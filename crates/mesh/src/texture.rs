@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use image::codecs::jpeg::JpegEncoder;
 use image::{RgbImage, RgbaImage};
 
-use crate::MeshError;
+use crate::GenerateError;
 use crate::contour::Field;
 use crate::decode::Decoded;
 
@@ -38,7 +38,7 @@ pub(crate) fn crop_for(bbox: [f64; 4], decoded: &Decoded) -> Crop {
 }
 
 /// Makes the `size`×`size` texture for `crop` and encodes it as JPEG.
-pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Vec<u8>, MeshError> {
+pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Vec<u8>, GenerateError> {
     let mut texture = resample(&decoded.full, crop.full, size);
     let n = size as usize;
     // Inside texels: the smoothed mask at the texel centre, eroded so the rim's mixed colours are replaced.
@@ -58,7 +58,7 @@ pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> 
     let mut bytes = Vec::new();
     JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
         .encode_image(&texture)
-        .map_err(|err| MeshError::EncodeFailed { reason: err.to_string() })?;
+        .map_err(|err| GenerateError::EncodeFailed { reason: err.to_string() })?;
     Ok(bytes)
 }
 

@@ -11,7 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::shape::{self, Triangles};
-use mesh402_mesh::{Format, ImageKind, MeshParams, generate};
+use mesh402_core::{Format, ImageKind, MeshParams};
+use mesh402_mesh::generate;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/objects")

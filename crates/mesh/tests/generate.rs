@@ -3,9 +3,10 @@
 mod common;
 
 use common::*;
-use mesh402_mesh::{Format, ImageKind, MeshParams, Mode, Stage, generate};
+use mesh402_core::{Format, ImageKind, MeshParams, Mode, Stage};
+use mesh402_mesh::generate;
 
-fn run(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> mesh402_mesh::Model {
+fn run(bytes: &[u8], kind: ImageKind, params: &MeshParams) -> mesh402_core::Model {
     let mut last = 0u8;
     let mut stages = Vec::new();
     let model = generate(bytes, kind, params, &mut |p| {

@@ -5,9 +5,10 @@ mod common;
 use common::*;
 use image::codecs::png::PngEncoder;
 use image::{ImageEncoder, RgbaImage};
-use mesh402_mesh::{ImageKind, Limits, MeshError, MeshParams, generate, generate_with_limits, preflight};
+use mesh402_core::{GenerateError, ImageKind, ImageLimits, MeshParams};
+use mesh402_mesh::{generate, generate_with_limits, preflight};
 
-fn attempt(bytes: &[u8], kind: ImageKind) -> Result<mesh402_mesh::Model, MeshError> {
+fn attempt(bytes: &[u8], kind: ImageKind) -> Result<mesh402_core::Model, GenerateError> {
     generate(bytes, kind, &MeshParams::default(), &mut |_| {})
 }
 
@@ -97,7 +98,7 @@ fn png_header_declaring_100000_square_is_refused_before_allocation() {
     expect_code(&bytes, ImageKind::Png, "image_too_large");
     // Within the dimension limit but above a pixel budget.
     let big = png_bytes(&alpha_image(&DISC));
-    let limits = Limits { max_dimension: 16_384, max_pixels: 10_000 };
+    let limits = ImageLimits { max_dimension: 16_384, max_pixels: 10_000 };
     let err = generate_with_limits(&big, ImageKind::Png, &MeshParams::default(), &limits, &mut |_| {})
         .expect_err("over the pixel budget");
     assert_eq!(err.code(), "image_too_large");

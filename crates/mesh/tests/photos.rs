@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use mesh402_mesh::{ImageKind, MeshParams, generate};
+use mesh402_core::{ImageKind, MeshParams};
+use mesh402_mesh::generate;
 
 fn photo(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
@@ -50,7 +51,7 @@ fn retina_on_black() {
 
 #[test]
 fn photos_honour_every_cap_in_both_modes() {
-    use mesh402_mesh::Mode;
+    use mesh402_core::Mode;
     for (name, kind) in [("horse.png", ImageKind::Png), ("retina.jpg", ImageKind::Jpeg)] {
         let bytes = photo(name);
         for target in [500u32, 1_000, 5_000, 60_000] {

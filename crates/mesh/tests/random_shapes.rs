@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use image::RgbaImage;
-use mesh402_mesh::{ImageKind, MeshParams, Mode, generate};
+use mesh402_core::{ImageKind, MeshParams, Mode};
+use mesh402_mesh::generate;
 
 struct Rng(u64);
 

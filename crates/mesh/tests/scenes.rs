@@ -14,7 +14,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use mesh402_mesh::{ImageKind, MaskSource, MeshParams, generate, preflight, segment, segment_with};
+use mesh402_core::{ImageKind, MaskSource, MeshParams};
+use mesh402_mesh::{generate, preflight, segment, segment_with};
 
 #[derive(serde::Deserialize)]
 struct Listing {

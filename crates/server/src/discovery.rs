@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_mesh::{
+use mesh402_core::{
     Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
     Mode,
 };
@@ -41,7 +41,7 @@ pub struct Offer {
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
     /// The generator's limits on images (checked before decoding).
-    pub image_limits: mesh402_mesh::Limits,
+    pub image_limits: mesh402_core::ImageLimits,
     /// Seconds a client has to pay an invoice.
     pub invoice_expiry_secs: u64,
     /// Seconds a paid credential stays valid.
@@ -66,7 +66,7 @@ impl Offer {
         Offer {
             price_sats: config.price_sats,
             max_body_bytes: config.max_body_bytes,
-            image_limits: mesh402_mesh::Limits::default(),
+            image_limits: mesh402_core::ImageLimits::default(),
             invoice_expiry_secs: config.invoice_expiry.as_secs(),
             token_lifetime_secs: config.token_lifetime.as_secs(),
             max_wait_secs: config.max_wait.as_secs(),

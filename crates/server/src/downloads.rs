@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use mesh402_mesh::Format;
+use mesh402_core::Format;
 use mesh402_store::{FileLocation, ModelId};
 use tower::ServiceExt;
 

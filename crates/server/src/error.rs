@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_mesh::MeshError;
+use mesh402_core::GenerateError;
 use mesh402_service::ServiceError;
 use serde_json::json;
 
@@ -58,15 +58,15 @@ impl ApiError {
 }
 
 /// The HTTP status for a generator error the client caused.
-fn mesh_status(error: &MeshError) -> StatusCode {
+fn mesh_status(error: &GenerateError) -> StatusCode {
     match error {
-        MeshError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        GenerateError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
-impl From<MeshError> for ApiError {
-    fn from(error: MeshError) -> Self {
+impl From<GenerateError> for ApiError {
+    fn from(error: GenerateError) -> Self {
         if error.is_client_error() {
             ApiError::new(mesh_status(&error), error.code(), error.to_string())
         } else {

@@ -45,12 +45,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
+use mesh402_core::ModelGenerator;
 use mesh402_l402::{Keyring, Msat, ServerSecret};
 use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnError, LnbitsPayer};
-use mesh402_service::{
-    EmbeddedGenerator, Generation, MAX_ATTEMPTS, ModelGenerator, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig,
-    ServiceParts,
-};
+use mesh402_mesh::EmbeddedGenerator;
+use mesh402_service::{Generation, MAX_ATTEMPTS, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig, ServiceParts};
 use mesh402_store::{FileStore, LocalFileStore, S3FileStore, SqlJobStore, load_or_create_secret};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -142,10 +141,9 @@ pub async fn build(config: &Config, public_url: String) -> Result<AppState, Star
         GeneratorChoice::Embedded => Arc::new(EmbeddedGenerator),
         GeneratorChoice::Hunyuan3d { settings, fallback } => {
             tracing::info!(url = %settings.url, fallback, "models are made by a Hunyuan3D-2 model server");
-            let fallback = fallback.then(|| Arc::new(EmbeddedGenerator) as Arc<dyn ModelGenerator>);
             Arc::new(
-                mesh402_hunyuan3d::Hunyuan3d::new(settings.clone(), fallback)
-                    .map_err(|reason| StartError::Config(ConfigError::invalid("hunyuan3d_url", reason)))?,
+                mesh402_hunyuan3d::Hunyuan3d::new(settings.clone(), Arc::new(EmbeddedGenerator), *fallback)
+                    .map_err(|error| StartError::Config(ConfigError::invalid("hunyuan3d_url", error.to_string())))?,
             )
         }
     };

@@ -8,7 +8,7 @@
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use mesh402_mesh::{ImageKind, MeshParams};
+use mesh402_core::{ImageKind, MeshParams};
 use mesh402_service::{MAX_PROMPT_BYTES, ModelInput, ModelRequest};
 use serde_json::Value;
 

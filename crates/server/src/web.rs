@@ -122,8 +122,8 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
 /// `GET /api/page-config`: what the page shows and checks before it sends anything.
 async fn page_config(State(state): State<AppState>) -> Response {
     let config = state.service.config();
-    let limits = mesh402_mesh::Limits::default();
-    let defaults = mesh402_mesh::MeshParams::default();
+    let limits = mesh402_core::ImageLimits::default();
+    let defaults = mesh402_core::MeshParams::default();
     let body = json!({
         "lightning": state.service.lightning_name(),
         "dev_wallet": state.dev_wallet.is_some(),
@@ -136,8 +136,8 @@ async fn page_config(State(state): State<AppState>) -> Response {
         "modes": ["inflate", "extrude"],
         "formats": ["glb", "obj", "stl"],
         "target_faces": {
-            "min": mesh402_mesh::MIN_TARGET_FACES,
-            "max": mesh402_mesh::MAX_TARGET_FACES,
+            "min": mesh402_core::MIN_TARGET_FACES,
+            "max": mesh402_core::MAX_TARGET_FACES,
             "default": defaults.target_faces,
         },
     });

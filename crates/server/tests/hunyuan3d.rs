@@ -15,9 +15,10 @@ use axum::http::{Request, StatusCode};
 use axum::routing;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mesh402_mesh::{ImageKind, MeshParams};
+use mesh402_core::ModelGenerator;
+use mesh402_core::{ImageKind, MeshParams};
+use mesh402_mesh::EmbeddedGenerator;
 use mesh402_server::{Config, RawConfig};
-use mesh402_service::{EmbeddedGenerator, ModelGenerator};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

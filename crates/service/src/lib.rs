@@ -10,7 +10,6 @@
 
 #![deny(missing_docs)]
 
-mod generator;
 mod invoice_status;
 mod job_view;
 pub mod metrics;
@@ -21,7 +20,6 @@ mod request;
 mod sweep;
 mod worker;
 
-pub use generator::{EmbeddedGenerator, ModelGenerator};
 pub use invoice_status::{InvoiceStatus, InvoiceStatusError};
 pub use job_view::JobView;
 pub use quote::Quote;
@@ -34,9 +32,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mesh402_core::{GenerateError, ModelGenerator};
 use mesh402_l402::{Keyring, Msat, TokenId, VerifyError};
 use mesh402_ln::{InvoicePayer, LightningBackend, LnError};
-use mesh402_mesh::MeshError;
 use mesh402_store::{FileStore, JobId, JobStore, Lease, StoreError, WorkerId};
 use tokio::sync::{Semaphore, watch};
 
@@ -95,7 +93,7 @@ pub enum Generation {
 pub enum ServiceError {
     /// The request cannot succeed; the client must change it.
     #[error(transparent)]
-    Input(MeshError),
+    Input(GenerateError),
     /// The Lightning backend could not make an invoice in time.
     #[error("the Lightning backend is unavailable")]
     LightningUnavailable(#[source] LnError),
@@ -104,7 +102,7 @@ pub enum ServiceError {
     Storage(#[from] StoreError),
     /// The generator failed through no fault of the input.
     #[error("the generator failed")]
-    Generator(#[source] MeshError),
+    Generator(#[source] GenerateError),
     /// The generator made a model without any file.
     #[error("the generator made no file")]
     NoModelFile,

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use mesh402_core::Preflight;
 use mesh402_l402::{Challenge, Identifier, MintParams, Msat, PaymentHash, TokenId, mint};
 use mesh402_ln::InvoiceRequest;
-use mesh402_mesh::Preflight;
 
 use crate::{ModelInput, ModelRequest, SERVICE_NAME, Service, ServiceError, unix_now};
 

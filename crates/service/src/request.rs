@@ -1,7 +1,7 @@
 //! A validated request for a model, and the digest a credential is bound to.
 
+use mesh402_core::{ImageKind, MeshParams};
 use mesh402_l402::RequestBinding;
-use mesh402_mesh::{ImageKind, MeshParams};
 use sha2::{Digest, Sha256};
 
 /// The longest text prompt accepted, in bytes of UTF-8.
@@ -49,7 +49,7 @@ impl ModelInput {
                 .map(ModelInput::Prompt)
                 .map_err(|_| "a stored prompt is not UTF-8".to_owned());
         }
-        let kind: ImageKind = kind_name.parse().map_err(|error: mesh402_mesh::MeshError| error.to_string())?;
+        let kind: ImageKind = kind_name.parse().map_err(|error: mesh402_core::GenerateError| error.to_string())?;
         Ok(ModelInput::Image { bytes, kind })
     }
 }

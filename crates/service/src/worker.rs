@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use mesh402_mesh::{MeshError, MeshParams, Model};
+use mesh402_core::{GenerateError, MeshParams, Model};
 use std::time::Duration;
 
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState, ModelId};
@@ -23,8 +23,8 @@ struct Failure {
     server_fault: bool,
 }
 
-impl From<MeshError> for Failure {
-    fn from(error: MeshError) -> Self {
+impl From<GenerateError> for Failure {
+    fn from(error: GenerateError) -> Self {
         let server_fault = !error.is_client_error();
         Failure { code: error.code(), message: error.to_string(), retryable: server_fault, server_fault }
     }
@@ -270,7 +270,7 @@ impl Service {
         let last_stage = Arc::new(AtomicU8::new(u8::MAX));
         let progress_job_id = job_id;
         let model: Model = tokio::task::spawn_blocking(move || {
-            let mut on_progress = |progress: mesh402_mesh::Progress| {
+            let mut on_progress = |progress: mesh402_core::Progress| {
                 let stage = progress.stage.name();
                 updates.send_modify(|view| {
                     view.stage = Some(stage.to_owned());

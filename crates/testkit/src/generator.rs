@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mesh402_mesh::{ImageKind, MeshError, MeshParams, Model, Preflight, Progress};
-use mesh402_service::{EmbeddedGenerator, ModelGenerator};
+use mesh402_core::ModelGenerator;
+use mesh402_core::{GenerateError, ImageKind, MeshParams, Model, Preflight, Progress};
+use mesh402_mesh::EmbeddedGenerator;
 
 /// See the module docs. Build it with struct syntax: `FakeGenerator { stage_delay, ..FakeGenerator::default() }`.
 #[derive(Debug, Default)]
@@ -36,7 +37,7 @@ impl FakeGenerator {
 }
 
 impl ModelGenerator for FakeGenerator {
-    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, MeshError> {
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError> {
         EmbeddedGenerator.preflight(image, kind, params)
     }
 
@@ -46,10 +47,10 @@ impl ModelGenerator for FakeGenerator {
         kind: ImageKind,
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Model, MeshError> {
+    ) -> Result<Model, GenerateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
-            return Err(MeshError::MeshCheckFailed { reason: "a fault injected by the test".into() });
+            return Err(GenerateError::MeshCheckFailed { reason: "a fault injected by the test".into() });
         }
         let delay = self.stage_delay;
         EmbeddedGenerator.generate(image, kind, params, &mut |step| {

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh402_core::{ImageKind, MeshParams};
 use mesh402_l402::{Credential, Keyring, Msat, PaymentHash, ServerSecret, TokenId};
-use mesh402_mesh::{ImageKind, MeshParams};
 use mesh402_service::{
     Generation, JobView, MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts, unix_now,
 };

@@ -1,11 +1,14 @@
-//! The one error type of the generator, with stable codes for the server's responses.
+//! The error of every generator ([`crate::ModelGenerator`]), with stable codes for the server's responses.
 
 use crate::ImageKind;
 
-/// Why a model could not be made. Messages are one sentence for a person; [`MeshError::code`] is for machines.
+/// Why a model could not be made, whichever generator tried. Messages are one sentence for a person;
+/// [`GenerateError::code`] is for machines. The embedded generator raises the picture and mesh variants; a
+/// generator over the network also raises [`GenerateError::GeneratorUnavailable`] and, when it takes no text,
+/// [`GenerateError::PromptUnsupported`].
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
-pub enum MeshError {
+pub enum GenerateError {
     /// A parameter is out of its documented range; the message names it.
     #[error("{0}")]
     InvalidOption(String),
@@ -102,23 +105,23 @@ pub enum MeshError {
     },
 }
 
-impl MeshError {
+impl GenerateError {
     /// A stable snake_case code for this error.
     pub fn code(&self) -> &'static str {
         match self {
-            MeshError::InvalidOption(_) => "invalid_option",
-            MeshError::ImageDecodeFailed { .. } => "image_decode_failed",
-            MeshError::ImageKindMismatch { .. } => "image_kind_mismatch",
-            MeshError::ImageEmpty => "image_empty",
-            MeshError::ImageTooSmall { .. } => "image_too_small",
-            MeshError::ImageTooLarge { .. } => "image_too_large",
-            MeshError::NoObjectFound { .. } => "no_object_found",
-            MeshError::ObjectUnclear { .. } => "object_unclear",
-            MeshError::MeshCheckFailed { .. } => "mesh_check_failed",
-            MeshError::SegmentationFailed { .. } => "segmentation_failed",
-            MeshError::EncodeFailed { .. } => "encode_failed",
-            MeshError::GeneratorUnavailable { .. } => "generator_unavailable",
-            MeshError::PromptUnsupported => "prompt_unsupported",
+            GenerateError::InvalidOption(_) => "invalid_option",
+            GenerateError::ImageDecodeFailed { .. } => "image_decode_failed",
+            GenerateError::ImageKindMismatch { .. } => "image_kind_mismatch",
+            GenerateError::ImageEmpty => "image_empty",
+            GenerateError::ImageTooSmall { .. } => "image_too_small",
+            GenerateError::ImageTooLarge { .. } => "image_too_large",
+            GenerateError::NoObjectFound { .. } => "no_object_found",
+            GenerateError::ObjectUnclear { .. } => "object_unclear",
+            GenerateError::MeshCheckFailed { .. } => "mesh_check_failed",
+            GenerateError::SegmentationFailed { .. } => "segmentation_failed",
+            GenerateError::EncodeFailed { .. } => "encode_failed",
+            GenerateError::GeneratorUnavailable { .. } => "generator_unavailable",
+            GenerateError::PromptUnsupported => "prompt_unsupported",
         }
     }
 
@@ -126,22 +129,25 @@ impl MeshError {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            MeshError::MeshCheckFailed { .. }
-                | MeshError::SegmentationFailed { .. }
-                | MeshError::EncodeFailed { .. }
-                | MeshError::GeneratorUnavailable { .. }
+            GenerateError::MeshCheckFailed { .. }
+                | GenerateError::SegmentationFailed { .. }
+                | GenerateError::EncodeFailed { .. }
+                | GenerateError::GeneratorUnavailable { .. }
         )
     }
 
-    pub(crate) fn decode(source: image::ImageError) -> MeshError {
-        MeshError::ImageDecodeFailed { source: Some(Box::new(source)) }
+    /// The bytes could not be decoded; `source` is what the decoder said.
+    pub fn decode(source: impl std::error::Error + Send + Sync + 'static) -> GenerateError {
+        GenerateError::ImageDecodeFailed { source: Some(Box::new(source)) }
     }
 
-    pub(crate) fn mismatch(declared: ImageKind, detected: &'static str) -> MeshError {
-        MeshError::ImageKindMismatch { declared: declared.name(), detected }
+    /// The bytes are an image of the kind `detected`, not the `declared` one.
+    pub fn mismatch(declared: ImageKind, detected: &'static str) -> GenerateError {
+        GenerateError::ImageKindMismatch { declared: declared.name(), detected }
     }
 
-    pub(crate) fn no_object(reason: &str) -> MeshError {
-        MeshError::NoObjectFound { reason: reason.to_owned() }
+    /// No usable object: `reason` is a clause without a final full stop.
+    pub fn no_object(reason: &str) -> GenerateError {
+        GenerateError::NoObjectFound { reason: reason.to_owned() }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::MeshError;
+use crate::GenerateError;
 
 /// How the silhouette becomes a solid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -88,21 +88,21 @@ impl Default for MeshParams {
 
 impl MeshParams {
     /// Checks every field against its documented range.
-    pub fn validate(&self) -> Result<(), MeshError> {
+    pub fn validate(&self) -> Result<(), GenerateError> {
         if !(MIN_TARGET_FACES..=MAX_TARGET_FACES).contains(&self.target_faces) {
-            return Err(MeshError::InvalidOption(format!(
+            return Err(GenerateError::InvalidOption(format!(
                 "target_faces must be between {MIN_TARGET_FACES} and {MAX_TARGET_FACES}, got {}.",
                 self.target_faces
             )));
         }
         if !self.depth.is_finite() || !(MIN_DEPTH..=MAX_DEPTH).contains(&self.depth) {
-            return Err(MeshError::InvalidOption(format!(
+            return Err(GenerateError::InvalidOption(format!(
                 "depth must be between {MIN_DEPTH} and {MAX_DEPTH}, got {}.",
                 self.depth
             )));
         }
         if !(MIN_TEXTURE_SIZE..=MAX_TEXTURE_SIZE).contains(&self.texture_size) || !self.texture_size.is_power_of_two() {
-            return Err(MeshError::InvalidOption(format!(
+            return Err(GenerateError::InvalidOption(format!(
                 "texture_size must be a power of two between {MIN_TEXTURE_SIZE} and {MAX_TEXTURE_SIZE}, got {}.",
                 self.texture_size
             )));

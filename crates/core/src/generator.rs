@@ -1,0 +1,41 @@
+//! The one seam between the service and whatever makes models: the embedded generator, a model server over the
+//! network, or a test double.
+
+use crate::{GenerateError, ImageKind, MeshParams, Model, Preflight, Progress};
+
+/// Makes models from images (and, when it can, from text prompts).
+///
+/// Contract: [`preflight`](Self::preflight) is cheap and runs before any invoice is made; whatever it accepts,
+/// [`generate`](Self::generate) should be able to turn into a model. Both are blocking CPU work: the service calls
+/// them on blocking threads. Errors whose [`GenerateError::is_client_error`] is false may be retried.
+pub trait ModelGenerator: Send + Sync + 'static {
+    /// Checks that a request can succeed (parameters, image) without generating.
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError>;
+
+    /// Generates the model, reporting progress as it goes.
+    fn generate(
+        &self,
+        image: &[u8],
+        kind: ImageKind,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, GenerateError>;
+
+    /// Checks that a request made from a text prompt can succeed, without generating. Generators that make
+    /// models from pictures only keep this default: every prompt is refused, before any invoice.
+    fn preflight_prompt(&self, prompt: &str, params: &MeshParams) -> Result<(), GenerateError> {
+        let _ = (prompt, params);
+        Err(GenerateError::PromptUnsupported)
+    }
+
+    /// Generates the model of a text prompt that [`preflight_prompt`](Self::preflight_prompt) accepted.
+    fn generate_from_prompt(
+        &self,
+        prompt: &str,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, GenerateError> {
+        let _ = (prompt, params, progress);
+        Err(GenerateError::PromptUnsupported)
+    }
+}

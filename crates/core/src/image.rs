@@ -1,0 +1,85 @@
+//! The pictures a generator accepts: their kinds and the limits checked from a header before any pixel buffer is
+//! allocated.
+
+use crate::GenerateError;
+
+/// The kind of image the caller declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// PNG (8- or 16-bit, alpha honoured).
+    Png,
+    /// JPEG (baseline, progressive, CMYK; EXIF orientation applied).
+    Jpeg,
+    /// WebP (lossy or lossless, alpha honoured; the first frame of an animation).
+    Webp,
+}
+
+impl ImageKind {
+    /// Maps `image/png`, `image/jpeg` (or `image/jpg`) and `image/webp`, case-insensitively; parameters such as
+    /// `; charset=…` are ignored.
+    pub fn from_media_type(mime: &str) -> Option<ImageKind> {
+        let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "image/png" => Some(ImageKind::Png),
+            "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(ImageKind::Jpeg),
+            "image/webp" => Some(ImageKind::Webp),
+            _ => None,
+        }
+    }
+
+    /// The media type: `image/png`, `image/jpeg` or `image/webp`.
+    pub fn media_type(&self) -> &'static str {
+        match self {
+            ImageKind::Png => "image/png",
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::Webp => "image/webp",
+        }
+    }
+
+    /// A human name: `PNG`, `JPEG` or `WebP`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ImageKind::Png => "PNG",
+            ImageKind::Jpeg => "JPEG",
+            ImageKind::Webp => "WebP",
+        }
+    }
+
+    /// The short, stable name (`png`, `jpeg`, `webp`) that [`FromStr`](std::str::FromStr) reads back.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ImageKind::Png => "png",
+            ImageKind::Jpeg => "jpeg",
+            ImageKind::Webp => "webp",
+        }
+    }
+}
+
+impl std::str::FromStr for ImageKind {
+    type Err = GenerateError;
+
+    /// Reads the short name [`ImageKind::as_str`] writes.
+    fn from_str(name: &str) -> Result<ImageKind, GenerateError> {
+        match name {
+            "png" => Ok(ImageKind::Png),
+            "jpeg" => Ok(ImageKind::Jpeg),
+            "webp" => Ok(ImageKind::Webp),
+            _ => Err(GenerateError::InvalidOption(format!("Unknown image kind {name:?}: use png, jpeg or webp."))),
+        }
+    }
+}
+
+/// Limits on input images, checked from the header before any pixel buffer is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// The largest accepted width or height.
+    pub max_dimension: u32,
+    /// The largest accepted width × height.
+    pub max_pixels: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits { max_dimension: 16_384, max_pixels: 40_000_000 }
+    }
+}

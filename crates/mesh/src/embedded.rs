@@ -1,0 +1,23 @@
+//! The embedded generator behind the [`ModelGenerator`] trait, so the service runs it like any other.
+
+use mesh402_core::{GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
+
+/// The embedded, deterministic CPU generator of this crate: [`crate::preflight`] and [`crate::generate`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmbeddedGenerator;
+
+impl ModelGenerator for EmbeddedGenerator {
+    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError> {
+        crate::preflight(image, kind, params)
+    }
+
+    fn generate(
+        &self,
+        image: &[u8],
+        kind: ImageKind,
+        params: &MeshParams,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Model, GenerateError> {
+        crate::generate(image, kind, params, progress)
+    }
+}
