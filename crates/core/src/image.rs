@@ -83,3 +83,76 @@ impl Default for ImageLimits {
         ImageLimits { max_dimension: 16_384, max_pixels: 40_000_000 }
     }
 }
+
+/// What a model is made from, as a job records it: a picture of some kind, or a text prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A picture of this kind.
+    Image(ImageKind),
+    /// A text prompt.
+    Prompt,
+}
+
+impl InputKind {
+    /// The stored name: the image kind's ([`ImageKind::as_str`]) or `prompt`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InputKind::Image(kind) => kind.as_str(),
+            InputKind::Prompt => "prompt",
+        }
+    }
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for InputKind {
+    type Err = UnknownName;
+
+    /// Reads the name [`InputKind::as_str`] writes.
+    fn from_str(name: &str) -> Result<InputKind, UnknownName> {
+        match name {
+            "prompt" => Ok(InputKind::Prompt),
+            _ => {
+                name.parse().map(InputKind::Image).map_err(|_| UnknownName { of: "input kind", name: name.to_owned() })
+            }
+        }
+    }
+}
+
+/// A stored name that names nothing of its kind (a record written by another version, or damaged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name:?} is not a known {of}")]
+pub struct UnknownName {
+    /// What the name should have named: `input kind`, `stage`, `model file`.
+    pub of: &'static str,
+    /// The name.
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_name_reads_back_and_nothing_else_does() {
+        use crate::{Format, Stage};
+        let kinds = [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp].map(InputKind::Image);
+        for kind in kinds.into_iter().chain([InputKind::Prompt]) {
+            assert_eq!(kind.as_str().parse::<InputKind>(), Ok(kind));
+        }
+        for stage in Stage::ALL {
+            assert_eq!(stage.name().parse::<Stage>(), Ok(stage));
+        }
+        for format in Format::ALL {
+            assert_eq!(Format::from_file_name(format.file_name()), Ok(format));
+            assert_eq!(format.file_name(), format!("model.{}", format.extension()));
+        }
+        assert_eq!("gif".parse::<InputKind>().unwrap_err().of, "input kind");
+        assert!("Mask".parse::<Stage>().is_err());
+        assert!(Format::from_file_name("texture.jpg").is_err());
+    }
+}

@@ -14,7 +14,7 @@ mod params;
 
 pub use error::GenerateError;
 pub use generator::ModelGenerator;
-pub use image::{ImageKind, ImageLimits};
+pub use image::{ImageKind, ImageLimits, InputKind, UnknownName};
 pub use model::{MaskSource, Model, OutputFile, Preflight, Progress, Stage, Stats};
 pub use params::{
     Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,

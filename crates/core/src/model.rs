@@ -1,6 +1,8 @@
 //! What a generator makes and reports: the model's files and figures, the stages it passes through and its
 //! progress.
 
+use crate::{Format, UnknownName};
+
 /// What a generator's preflight learned about an image that can be turned into a model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Preflight {
@@ -47,6 +49,32 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// Every stage, in the order the embedded generator runs them.
+    pub const ALL: [Stage; 8] = [
+        Stage::Decode,
+        Stage::Mask,
+        Stage::Contour,
+        Stage::Triangulate,
+        Stage::Heights,
+        Stage::Texture,
+        Stage::Encode,
+        Stage::Check,
+    ];
+}
+
+impl std::str::FromStr for Stage {
+    type Err = UnknownName;
+
+    /// Reads the name [`Stage::name`] writes.
+    fn from_str(name: &str) -> Result<Stage, UnknownName> {
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.name() == name)
+            .ok_or_else(|| UnknownName { of: "stage", name: name.to_owned() })
+    }
+}
+
 /// A progress report: `stage` has just completed and the job is `percent` done.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
@@ -89,6 +117,8 @@ pub struct Stats {
 /// A generated model: `files[0]` is the primary file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
+    /// The format of the primary file (named [`Format::file_name`]).
+    pub format: Format,
     /// `model.glb`; or `model.obj`, `model.mtl`, `texture.jpg`; or `model.stl`.
     pub files: Vec<OutputFile>,
     /// Figures about the model.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::GenerateError;
+use crate::{GenerateError, UnknownName};
 
 /// How the silhouette becomes a solid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -29,6 +29,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format.
+    pub const ALL: [Format; 3] = [Format::Glb, Format::Obj, Format::Stl];
+
     /// The file-name extension of the primary file, without a dot.
     pub fn extension(&self) -> &'static str {
         match self {
@@ -36,6 +39,23 @@ impl Format {
             Format::Obj => "obj",
             Format::Stl => "stl",
         }
+    }
+
+    /// The primary file's name: `model.glb`, `model.obj` or `model.stl`.
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            Format::Glb => "model.glb",
+            Format::Obj => "model.obj",
+            Format::Stl => "model.stl",
+        }
+    }
+
+    /// The format whose primary file is called `name` ([`Format::file_name`]).
+    pub fn from_file_name(name: &str) -> Result<Format, UnknownName> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.file_name() == name)
+            .ok_or_else(|| UnknownName { of: "model file", name: name.to_owned() })
     }
 
     /// The media type of the primary file.

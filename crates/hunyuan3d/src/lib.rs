@@ -386,7 +386,12 @@ impl Hunyuan3d {
         let (bytes, facts) = self.generate_remote(&runner, source, params, progress)?;
         progress(Progress { stage: Stage::Encode, percent: 100 });
         Ok(Model {
-            files: vec![OutputFile { name: "model.glb".into(), media_type: Format::Glb.media_type(), bytes }],
+            format: Format::Glb,
+            files: vec![OutputFile {
+                name: Format::Glb.file_name().into(),
+                media_type: Format::Glb.media_type(),
+                bytes,
+            }],
             stats: Stats {
                 n_faces: u32::try_from(facts.triangles).unwrap_or(u32::MAX),
                 n_vertices: u32::try_from(facts.vertices).unwrap_or(u32::MAX),

@@ -200,26 +200,27 @@ pub fn generate_with_limits(
     report(&mut clock, progress, Stage::Texture, 80);
     let files = match params.format {
         Format::Glb => vec![OutputFile {
-            name: "model.glb".into(),
+            name: Format::Glb.file_name().into(),
             media_type: Format::Glb.media_type(),
             bytes: export::glb(&mesh3, &texture_jpeg),
         }],
         Format::Obj => {
             let (obj, mtl) = export::obj(&mesh3);
             vec![
-                OutputFile { name: "model.obj".into(), media_type: Format::Obj.media_type(), bytes: obj },
+                OutputFile { name: Format::Obj.file_name().into(), media_type: Format::Obj.media_type(), bytes: obj },
                 OutputFile { name: "model.mtl".into(), media_type: "model/mtl", bytes: mtl },
                 OutputFile { name: "texture.jpg".into(), media_type: "image/jpeg", bytes: texture_jpeg },
             ]
         }
         Format::Stl => vec![OutputFile {
-            name: "model.stl".into(),
+            name: Format::Stl.file_name().into(),
             media_type: Format::Stl.media_type(),
             bytes: export::stl(&mesh3),
         }],
     };
     report(&mut clock, progress, Stage::Encode, 100);
     Ok(Model {
+        format: params.format,
         files,
         stats: Stats {
             n_faces: mesh3.tris.len() as u32,

@@ -97,14 +97,14 @@ fn status_body(state: &AppState, view: &JobView) -> Value {
     let mut body = json!({
         "job_id": view.job_id.to_string(),
         "state": view.state.as_str(),
-        "stage": view.stage,
+        "stage": view.stage.map(|stage| stage.name()),
         "progress": view.progress,
         "attempts": view.attempts,
     });
     if let Some(output) = &view.output {
-        body["modelUrl"] = Value::from(model_url(&state.public_url, &output.model_id, &output.model_file));
-        body["format"] = Value::from(output.model_file.rsplit('.').next().unwrap_or(""));
-        body["media_type"] = Value::from(output.media_type.clone());
+        body["modelUrl"] = Value::from(model_url(&state.public_url, &output.model_id, output.format.file_name()));
+        body["format"] = Value::from(output.format.extension());
+        body["media_type"] = Value::from(output.format.media_type());
         body["bytes"] = Value::from(output.bytes);
         body["sha256"] = Value::from(output.sha256.clone());
         body["faces"] = Value::from(output.n_faces);

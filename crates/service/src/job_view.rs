@@ -1,18 +1,19 @@
 //! What a client may know about a job, live from its worker or read from the store.
 
+use mesh402_core::Stage;
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState};
 
 use crate::{RefundView, Service};
 
 /// What a client may know about a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobView {
     /// The job id.
     pub job_id: JobId,
     /// Where the job stands.
     pub state: JobState,
-    /// The current stage's name while running.
-    pub stage: Option<String>,
+    /// The stage last completed, while running.
+    pub stage: Option<Stage>,
     /// Progress 0–100.
     pub progress: u8,
     /// Generation attempts so far.
@@ -38,7 +39,7 @@ impl Service {
         JobView {
             job_id: job.spec.job_id,
             state: job.state,
-            stage: job.stage.clone(),
+            stage: job.stage,
             progress: job.progress,
             attempts: job.attempts,
             output: job.output.clone(),

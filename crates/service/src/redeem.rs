@@ -43,7 +43,6 @@ impl Service {
         if let Some(job) = self.inner.jobs.job_by_token(&token.token_id).await? {
             return Ok(self.rejoin(job, request).await?);
         }
-        let params_json = request.canonical_params().map_err(ServiceError::Params)?;
         // The input is stored before the job is claimed, so a claimed job always has its input.
         let job_id = JobId::random();
         self.inner.files.put_input(&job_id, request.input.bytes()).await?;
@@ -52,11 +51,11 @@ impl Service {
             token_id: token.token_id,
             payment_hash: token.payment_hash,
             request_binding: binding,
-            image_kind: request.input.kind_name().to_owned(),
-            params_json,
+            input_kind: request.input.kind(),
+            params: request.params.clone(),
             credential_expires_at: token.valid_until.unwrap_or(0),
             created_at: unix_now(),
-            price_msat: self.inner.config.price.0,
+            price: self.inner.config.price,
         };
         match self.inner.jobs.claim(&new_job).await? {
             Claim::Created(job) => {

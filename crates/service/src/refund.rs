@@ -142,7 +142,7 @@ impl Service {
         self.inner.refund_payer.as_ref()?;
         let failure = failure?;
         let fee = if failure.server_fault { 0 } else { self.inner.config.refund_input_fault_fee.0 };
-        let amount = spec.price_msat.saturating_sub(fee);
+        let amount = spec.price.0.saturating_sub(fee);
         (amount > 0 && unix_now() < spec.credential_expires_at).then_some((Msat(amount), spec.credential_expires_at))
     }
 
@@ -163,13 +163,13 @@ impl Service {
         match job.state {
             JobState::Failed => self.offered_refund(&job.spec, job.failure.as_ref(), record),
             JobState::Refunding => record.map(|record| RefundView::Pending {
-                amount: Msat(record.claim.amount_msat),
+                amount: record.claim.amount,
                 invoice_payment_hash: record.claim.payment_hash,
                 claimed_at: record.claimed_at,
             }),
             JobState::Refunded => record.and_then(|record| {
                 Some(RefundView::Paid {
-                    amount: Msat(record.claim.amount_msat),
+                    amount: record.claim.amount,
                     invoice_payment_hash: record.claim.payment_hash,
                     preimage: record.preimage.clone()?,
                     paid_at: record.settled_at.unwrap_or(record.claimed_at),
@@ -216,7 +216,7 @@ impl Service {
         if facts.payment_hash == job.spec.payment_hash {
             return Err(RefundError::Invoice("that is the invoice this job was paid with".into()));
         }
-        let claim = RefundClaim { amount_msat: amount.0, bolt11: bolt11.to_owned(), payment_hash: facts.payment_hash };
+        let claim = RefundClaim { amount, bolt11: bolt11.to_owned(), payment_hash: facts.payment_hash };
         if !self.inner.jobs.claim_refund(job_id, &claim, unix_now()).await? {
             // Another claim (or a retry) changed the job first: answer with what it did.
             let job = self.inner.jobs.job(job_id).await?.ok_or(RefundError::UnknownJob)?;
@@ -326,10 +326,10 @@ impl Service {
         let now = unix_now();
         match self.inner.jobs.settle_refund(job_id, &RefundOutcome::Paid(preimage.clone()), now).await {
             Ok(_) => {
-                tracing::info!(%job_id, amount_msat = claim.amount_msat, "refund paid");
-                crate::metrics::refund_paid(claim.amount_msat);
+                tracing::info!(%job_id, amount_msat = claim.amount.0, "refund paid");
+                crate::metrics::refund_paid(claim.amount.0);
                 Settled::Paid(RefundView::Paid {
-                    amount: Msat(claim.amount_msat),
+                    amount: claim.amount,
                     invoice_payment_hash: claim.payment_hash,
                     preimage,
                     paid_at: now,
@@ -345,7 +345,7 @@ impl Service {
 }
 
 fn pending_view(claim: &RefundClaim, claimed_at: u64) -> RefundView {
-    RefundView::Pending { amount: Msat(claim.amount_msat), invoice_payment_hash: claim.payment_hash, claimed_at }
+    RefundView::Pending { amount: claim.amount, invoice_payment_hash: claim.payment_hash, claimed_at }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

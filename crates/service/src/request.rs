@@ -1,6 +1,6 @@
 //! A validated request for a model, and the digest a credential is bound to.
 
-use mesh402_core::{ImageKind, MeshParams};
+use mesh402_core::{ImageKind, InputKind, MeshParams};
 use mesh402_l402::RequestBinding;
 use sha2::{Digest, Sha256};
 
@@ -22,15 +22,12 @@ pub enum ModelInput {
     Prompt(String),
 }
 
-/// The stored name of a prompt input, where an image input stores its kind (`png`, `jpeg`, `webp`).
-const PROMPT_KIND: &str = "prompt";
-
 impl ModelInput {
-    /// What a job records as its input's kind: the image kind, or `prompt`.
-    pub fn kind_name(&self) -> &'static str {
+    /// What a job records as its input's kind: the image kind, or a prompt.
+    pub fn kind(&self) -> InputKind {
         match self {
-            ModelInput::Image { kind, .. } => kind.as_str(),
-            ModelInput::Prompt(_) => PROMPT_KIND,
+            ModelInput::Image { kind, .. } => InputKind::Image(*kind),
+            ModelInput::Prompt(_) => InputKind::Prompt,
         }
     }
 
@@ -42,15 +39,13 @@ impl ModelInput {
         }
     }
 
-    /// The input again from what a job stored ([`kind_name`](Self::kind_name) and [`bytes`](Self::bytes)).
-    pub fn from_stored(kind_name: &str, bytes: Vec<u8>) -> Result<ModelInput, String> {
-        if kind_name == PROMPT_KIND {
-            return String::from_utf8(bytes)
-                .map(ModelInput::Prompt)
-                .map_err(|_| "a stored prompt is not UTF-8".to_owned());
+    /// The input again from what a job stored ([`kind`](Self::kind) and [`bytes`](Self::bytes)); a stored prompt
+    /// that is not UTF-8 is refused.
+    pub fn from_stored(kind: InputKind, bytes: Vec<u8>) -> Result<ModelInput, std::string::FromUtf8Error> {
+        match kind {
+            InputKind::Prompt => String::from_utf8(bytes).map(ModelInput::Prompt),
+            InputKind::Image(kind) => Ok(ModelInput::Image { bytes, kind }),
         }
-        let kind: ImageKind = kind_name.parse().map_err(|error: mesh402_core::GenerateError| error.to_string())?;
-        Ok(ModelInput::Image { bytes, kind })
     }
 }
 
@@ -90,7 +85,7 @@ impl ModelRequest {
         });
         let mut hasher = Sha256::new();
         hasher.update(b"mesh402 3d-model request v1\0");
-        hasher.update(self.input.kind_name().as_bytes());
+        hasher.update(self.input.kind().as_str().as_bytes());
         hasher.update(b"\0");
         hasher.update(params.as_bytes());
         hasher.update(b"\0");
@@ -130,10 +125,10 @@ mod tests {
     #[test]
     fn an_input_is_read_back_from_what_a_job_stores() {
         for input in [ModelInput::Prompt("a red teapot".into()), request(b"png bytes").input] {
-            let stored = ModelInput::from_stored(input.kind_name(), input.bytes().to_vec()).unwrap();
+            let stored = ModelInput::from_stored(input.kind(), input.bytes().to_vec()).unwrap();
             assert_eq!(stored, input);
         }
-        assert!(ModelInput::from_stored("prompt", vec![0xff]).is_err());
-        assert!(ModelInput::from_stored("gif", vec![]).is_err());
+        assert!(ModelInput::from_stored(InputKind::Prompt, vec![0xff]).is_err());
+        assert!("gif".parse::<InputKind>().is_err());
     }
 }

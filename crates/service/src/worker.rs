@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use mesh402_core::{GenerateError, MeshParams, Model};
+use mesh402_core::{GenerateError, Model};
 use std::time::Duration;
 
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState, ModelId};
@@ -249,8 +249,7 @@ impl Service {
         let job_id = job.spec.job_id;
         let stored_request =
             |source: Box<dyn std::error::Error + Send + Sync>| ServiceError::StoredRequest { job_id, source };
-        let params: MeshParams =
-            serde_json::from_str(&job.spec.params_json).map_err(|error| stored_request(error.into()))?;
+        let params = job.spec.params.clone();
         let stored = self.inner.files.input(&job_id).await.map_err(ServiceError::from)?.ok_or_else(|| Failure {
             code: "input_missing",
             message:
@@ -260,7 +259,7 @@ impl Service {
             server_fault: true,
         })?;
         let input =
-            ModelInput::from_stored(&job.spec.image_kind, stored).map_err(|error| stored_request(error.into()))?;
+            ModelInput::from_stored(job.spec.input_kind, stored).map_err(|error| stored_request(error.into()))?;
 
         let generator = self.inner.generator.clone();
         let jobs = self.inner.jobs.clone();
@@ -271,9 +270,9 @@ impl Service {
         let progress_job_id = job_id;
         let model: Model = tokio::task::spawn_blocking(move || {
             let mut on_progress = |progress: mesh402_core::Progress| {
-                let stage = progress.stage.name();
+                let stage = progress.stage;
                 updates.send_modify(|view| {
-                    view.stage = Some(stage.to_owned());
+                    view.stage = Some(stage);
                     view.progress = progress.percent.min(99);
                 });
                 // Persist once per stage: enough to show where a resumed job was, cheap enough not to matter.
@@ -303,8 +302,7 @@ impl Service {
         let primary = model.files.first().ok_or(ServiceError::NoModelFile)?;
         let output = JobOutput {
             model_id: ModelId::random(),
-            model_file: primary.name.clone(),
-            media_type: primary.media_type.to_owned(),
+            format: model.format,
             bytes: primary.bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&primary.bytes)),
             n_faces: model.stats.n_faces,

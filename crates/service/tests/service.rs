@@ -31,7 +31,7 @@ async fn a_paid_credential_buys_exactly_one_generation_for_its_request_only() {
     let done = test.service.wait(&job_ids[0], WAIT).await.unwrap();
     assert_eq!(done.state, JobState::Succeeded);
     let output = done.output.expect("a succeeded job has its model");
-    let glb = test.files.model_file(&output.model_id, &output.model_file).expect("the model is stored");
+    let glb = test.files.model_file(&output.model_id, output.format.file_name()).expect("the model is stored");
     assert_eq!(&glb[..4], b"glTF");
     assert_eq!(output.bytes as usize, glb.len());
     assert_eq!(test.files.n_inputs(), 0, "the input goes once the job is done");

@@ -4,7 +4,8 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
+use mesh402_core::{Format, InputKind, MeshParams, Stage};
+use mesh402_l402::{Msat, PaymentHash, Preimage, RequestBinding, TokenId};
 
 use crate::{JobId, ModelId, StoreError, WorkerId};
 
@@ -92,7 +93,7 @@ impl FromStr for JobState {
 }
 
 /// A job as the service records it when a paid credential is first redeemed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
     /// The job's id.
     pub job_id: JobId,
@@ -102,15 +103,15 @@ pub struct NewJob {
     pub payment_hash: PaymentHash,
     /// The request binding the credential commits to.
     pub request_binding: RequestBinding,
-    /// The image kind, as the service names it (`png`, `jpeg`, `webp`); the store does not read it.
-    pub image_kind: String,
-    /// The generator parameters as the service's canonical JSON; the store does not read it.
-    pub params_json: String,
+    /// What the model is made from: a picture's kind, or a prompt.
+    pub input_kind: InputKind,
+    /// The generator parameters (stored as their JSON).
+    pub params: MeshParams,
     /// When the credential expires (unix seconds); a failed job may be retried, or its refund claimed, until then.
     pub credential_expires_at: u64,
-    /// What the client paid (the price in force when the credential was first redeemed), in millisatoshis; what
-    /// a refund is computed from.
-    pub price_msat: u64,
+    /// What the client paid (the price in force when the credential was first redeemed); what a refund is
+    /// computed from.
+    pub price: Msat,
     /// When the job was recorded (unix seconds).
     pub created_at: u64,
 }
@@ -120,10 +121,9 @@ pub struct NewJob {
 pub struct JobOutput {
     /// The stored model's id; the download URL carries it.
     pub model_id: ModelId,
-    /// The primary file's name inside the model (`model.glb`, …).
-    pub model_file: String,
-    /// Its media type.
-    pub media_type: String,
+    /// The model's format: its primary file is [`Format::file_name`] inside the model, of
+    /// [`Format::media_type`].
+    pub format: Format,
     /// Its size in bytes.
     pub bytes: u64,
     /// Its SHA-256 (hex).
@@ -147,7 +147,7 @@ pub struct JobFailure {
 }
 
 /// A stored job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// What was recorded when the job was claimed.
     pub spec: NewJob,
@@ -155,8 +155,8 @@ pub struct Job {
     pub state: JobState,
     /// How many generation attempts have started.
     pub attempts: u32,
-    /// The current stage's name, while running.
-    pub stage: Option<String>,
+    /// The stage last completed, while running.
+    pub stage: Option<Stage>,
     /// Progress 0–100.
     pub progress: u8,
     /// The result, once succeeded.
@@ -172,8 +172,8 @@ pub struct Job {
 /// A refund claim as it is recorded before anything is paid: the one invoice the refund goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundClaim {
-    /// The amount, in millisatoshis; the invoice is for exactly this.
-    pub amount_msat: u64,
+    /// The amount; the invoice is for exactly this.
+    pub amount: Msat,
     /// The client's BOLT11 invoice.
     pub bolt11: String,
     /// Its payment hash: the payment is found again by it after a crash.
@@ -227,7 +227,7 @@ pub struct FailedAttempt {
 }
 
 /// The outcome of [`JobStore::claim`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// No job existed for the token: this one was recorded.
     Created(Job),
@@ -277,7 +277,7 @@ pub trait JobStore: Send + Sync + 'static {
         &self,
         job_id: &JobId,
         owner: &WorkerId,
-        stage: &str,
+        stage: Stage,
         percent: u8,
         now: u64,
     ) -> Result<(), StoreError>;

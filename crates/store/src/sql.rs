@@ -6,7 +6,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mesh402_l402::{PaymentHash, Preimage, TokenId};
+use mesh402_core::{Format, MeshParams, Stage};
+use mesh402_l402::{Msat, PaymentHash, Preimage, TokenId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -43,6 +44,12 @@ fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
 /// Reads a stored integer into the type the record uses; a value out of that type's range is corrupt.
 fn from_i64<T: TryFrom<i64>>(field: &'static str, value: i64) -> Result<T, StoreError> {
     T::try_from(value).map_err(|_| StoreError::Corrupt { field, value: value.to_string() })
+}
+
+/// A job's parameters as the JSON the `params_json` column holds.
+fn params_json(params: &MeshParams) -> Result<String, StoreError> {
+    serde_json::to_string(params)
+        .map_err(|error| StoreError::Corrupt { field: "params_json", value: error.to_string() })
 }
 
 /// Reads a stored text into its type; a value that does not parse is corrupt.
@@ -176,8 +183,11 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
             };
             Some(JobOutput {
                 model_id: parse("model_id", model_id)?,
-                model_file: required_text("model_file", opt_text("model_file")?)?,
-                media_type: required_text("model_media_type", opt_text("model_media_type")?)?,
+                format: {
+                    let file = required_text("model_file", opt_text("model_file")?)?;
+                    Format::from_file_name(&file)
+                        .map_err(|_| StoreError::Corrupt { field: "model_file", value: file })?
+                },
                 bytes: from_i64("model_bytes", required("model_bytes", opt_int("model_bytes")?)?)?,
                 sha256: required_text("model_sha256", opt_text("model_sha256")?)?,
                 n_faces: from_i64("n_faces", required("n_faces", opt_int("n_faces")?)?)?,
@@ -204,7 +214,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
                 .ok_or(StoreError::Corrupt { field: "refund_payment_hash", value: "NULL".into() })?;
             Some(RefundRecord {
                 claim: RefundClaim {
-                    amount_msat: from_i64("refund_msat", required("refund_msat", opt_int("refund_msat")?)?)?,
+                    amount: Msat(from_i64("refund_msat", required("refund_msat", opt_int("refund_msat")?)?)?),
                     bolt11,
                     payment_hash: parse("refund_payment_hash", payment_hash)?,
                 },
@@ -230,15 +240,18 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
             token_id: parse("token_id", text("token_id")?)?,
             payment_hash: parse("payment_hash", text("payment_hash")?)?,
             request_binding: parse("request_digest", text("request_digest")?)?,
-            image_kind: text("image_kind")?,
-            params_json: text("params_json")?,
+            input_kind: parse("image_kind", text("image_kind")?)?,
+            params: {
+                let json = text("params_json")?;
+                serde_json::from_str(&json).map_err(|_| StoreError::Corrupt { field: "params_json", value: json })?
+            },
             credential_expires_at: from_i64("credential_expires_at", int("credential_expires_at")?)?,
             created_at: from_i64("created_at", int("created_at")?)?,
-            price_msat: from_i64("price_msat", int("price_msat")?)?,
+            price: Msat(from_i64("price_msat", int("price_msat")?)?),
         },
         state: parse("state", text("state")?)?,
         attempts: from_i64("attempts", int("attempts")?)?,
-        stage: opt_text("stage")?,
+        stage: opt_text("stage")?.map(|name| parse("stage", name)).transpose()?,
         progress,
         output,
         failure,
@@ -281,11 +294,11 @@ impl JobStore for SqlJobStore {
         .bind(job.token_id.to_string())
         .bind(job.payment_hash.to_string())
         .bind(job.request_binding.to_string())
-        .bind(&job.image_kind)
-        .bind(&job.params_json)
+        .bind(job.input_kind.as_str())
+        .bind(params_json(&job.params)?)
         .bind(to_i64("credential_expires_at", job.credential_expires_at)?)
         .bind(to_i64("created_at", job.created_at)?)
-        .bind(to_i64("price_msat", job.price_msat)?)
+        .bind(to_i64("price_msat", job.price.0)?)
         .execute(&self.pool)
         .await
         .map_err(db_error)?
@@ -380,7 +393,7 @@ impl JobStore for SqlJobStore {
         &self,
         job_id: &JobId,
         owner: &WorkerId,
-        stage: &str,
+        stage: Stage,
         percent: u8,
         now: u64,
     ) -> Result<(), StoreError> {
@@ -390,7 +403,7 @@ impl JobStore for SqlJobStore {
         )
         .bind(job_id.to_string())
         .bind(owner.to_string())
-        .bind(stage)
+        .bind(stage.name())
         .bind(i64::from(percent.min(100)))
         .bind(to_i64("updated_at", now)?)
         .execute(&self.pool)
@@ -415,8 +428,8 @@ impl JobStore for SqlJobStore {
         .bind(job_id.to_string())
         .bind(owner.to_string())
         .bind(output.model_id.to_string())
-        .bind(&output.model_file)
-        .bind(&output.media_type)
+        .bind(output.format.file_name())
+        .bind(output.format.media_type())
         .bind(to_i64("model_bytes", output.bytes)?)
         .bind(&output.sha256)
         .bind(i64::from(output.n_faces))
@@ -531,7 +544,7 @@ impl JobStore for SqlJobStore {
              updated_at = $5 WHERE job_id = $1 AND state = 'failed'",
         )
         .bind(job_id.to_string())
-        .bind(to_i64("refund_msat", claim.amount_msat)?)
+        .bind(to_i64("refund_msat", claim.amount.0)?)
         .bind(&claim.bolt11)
         .bind(claim.payment_hash.to_string())
         .bind(to_i64("refund_claimed_at", now)?)
@@ -642,5 +655,17 @@ mod tests {
         sqlx::query("UPDATE jobs SET attempts = 0, state = 'paused'").execute(&store.pool).await.unwrap();
         let error = store.job(&job_id).await.unwrap_err();
         assert!(matches!(error, StoreError::Corrupt { field: "state", .. }), "{error:?}");
+        // Typed fields: a kind, parameters or a stage this version does not know are corrupt, not guessed.
+        for (update, field) in [
+            ("UPDATE jobs SET state = 'queued', image_kind = 'gif'", "image_kind"),
+            ("UPDATE jobs SET image_kind = 'png', params_json = '{\"colour\":1}'", "params_json"),
+            ("UPDATE jobs SET params_json = '{}', stage = 'polish'", "stage"),
+        ] {
+            sqlx::query(update).execute(&store.pool).await.unwrap();
+            let error = store.job(&job_id).await.unwrap_err();
+            assert!(matches!(error, StoreError::Corrupt { field: f, .. } if f == field), "{update}: {error:?}");
+        }
+        sqlx::query("UPDATE jobs SET stage = 'mask'").execute(&store.pool).await.unwrap();
+        assert_eq!(store.job(&job_id).await.unwrap().unwrap().stage, Some(Stage::Mask));
     }
 }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use mesh402_l402::{PaymentHash, RequestBinding, TokenId};
+use mesh402_core::{Format, ImageKind, InputKind, MeshParams, Stage};
+use mesh402_l402::{Msat, PaymentHash, RequestBinding, TokenId};
 use mesh402_store::{JobId, JobState, JobStore, Lease, NewJob, SqlJobStore, WorkerId};
 use mesh402_testkit::postgres::{TestSchema, server_url};
 
@@ -39,22 +40,23 @@ async fn a_running_job_survives_reopening_and_is_resumed() {
             token_id: TokenId([3; 32]),
             payment_hash: PaymentHash([4; 32]),
             request_binding: RequestBinding([5; 32]),
-            image_kind: "webp".into(),
-            params_json: "{}".into(),
+            input_kind: InputKind::Image(ImageKind::Webp),
+            params: MeshParams { format: Format::Obj, ..MeshParams::default() },
             credential_expires_at: 2_000,
             created_at: 1_000,
-            price_msat: 350_000,
+            price: Msat(350_000),
         };
         store.claim(&job).await.unwrap();
         let worker = WorkerId([9; 16]);
         store.start_attempt(&job_id, &Lease { owner: worker, expires_at: 9_999_999_999 }, 1_001).await.unwrap();
-        store.record_progress(&job_id, &worker, "heights", 40, 1_002).await.unwrap();
+        store.record_progress(&job_id, &worker, Stage::Heights, 40, 1_002).await.unwrap();
     }
     let store = SqlJobStore::open_sqlite(&path).await.unwrap();
     let unfinished = store.unfinished().await.unwrap();
     assert_eq!(unfinished.len(), 1, "a running job is resumed after a restart");
-    assert_eq!((unfinished[0].state, unfinished[0].stage.as_deref()), (JobState::Running, Some("heights")));
-    assert_eq!(unfinished[0].spec.image_kind, "webp");
+    assert_eq!((unfinished[0].state, unfinished[0].stage), (JobState::Running, Some(Stage::Heights)));
+    assert_eq!(unfinished[0].spec.input_kind, InputKind::Image(ImageKind::Webp));
+    assert_eq!(unfinished[0].spec.params.format, Format::Obj);
 }
 
 /// The development wallet's ledger of paid invoices: of many concurrent payments of one invoice through two

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use mesh402_core::Stage;
 use mesh402_l402::TokenId;
 use mesh402_service::unix_now;
 use mesh402_store::{
@@ -156,12 +157,12 @@ impl JobStore for MemoryJobStore {
         &self,
         job_id: &JobId,
         owner: &WorkerId,
-        stage: &str,
+        stage: Stage,
         percent: u8,
         now: u64,
     ) -> Result<(), StoreError> {
         if let Some(job) = lock(&self.inner).held_by(job_id, owner) {
-            job.stage = Some(stage.to_owned());
+            job.stage = Some(stage);
             job.progress = percent.min(100);
             job.updated_at = now;
         }

@@ -96,11 +96,11 @@ impl TestService {
             token_id: TokenId([n; 32]),
             payment_hash: PaymentHash([n; 32]),
             request_binding: request.binding(),
-            image_kind: request.input.kind_name().to_owned(),
-            params_json: request.canonical_params().expect("parameters as JSON"),
+            input_kind: request.input.kind(),
+            params: request.params.clone(),
             credential_expires_at: unix_now() + 3600,
             created_at: unix_now(),
-            price_msat: 21_000,
+            price: Msat(21_000),
         };
         self.jobs.claim(&job).await.expect("the job is recorded");
         job_id

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use mesh402_l402::{PaymentHash, Preimage, RequestBinding, TokenId};
+use mesh402_core::{Format, ImageKind, InputKind, MeshParams, Stage};
+use mesh402_l402::{Msat, PaymentHash, Preimage, RequestBinding, TokenId};
 use mesh402_store::{
     Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, ModelId, NewJob, RefundClaim,
     RefundOutcome, WorkerId,
@@ -17,11 +18,11 @@ fn new_job(n: u8, created_at: u64) -> NewJob {
         token_id: TokenId([n; 32]),
         payment_hash: PaymentHash([n.wrapping_add(100); 32]),
         request_binding: RequestBinding([n.wrapping_add(200); 32]),
-        image_kind: "png".into(),
-        params_json: "{\"target_faces\":20000}".into(),
+        input_kind: InputKind::Image(ImageKind::Png),
+        params: MeshParams { target_faces: 20_000 + u32::from(n), ..MeshParams::default() },
         credential_expires_at: created_at + 86_400,
         created_at,
-        price_msat: 21_000,
+        price: Msat(21_000),
     }
 }
 
@@ -60,8 +61,7 @@ fn failure(code: &str, server_fault: bool) -> JobFailure {
 fn output(n: u8) -> JobOutput {
     JobOutput {
         model_id: ModelId([n; 32]),
-        model_file: "model.glb".into(),
-        media_type: "model/gltf-binary".into(),
+        format: Format::Glb,
         bytes: 1_234_567,
         sha256: "22".repeat(32),
         n_faces: 20_000,
@@ -109,7 +109,8 @@ async fn claims_are_exactly_once(store: Arc<dyn JobStore>) {
     assert_eq!(job.spec.token_id, TokenId([1; 32]));
     assert_eq!(job.spec.payment_hash, new_job(1, 1_000).payment_hash);
     assert_eq!(job.spec.request_binding, new_job(1, 1_000).request_binding);
-    assert_eq!(job.spec.params_json, new_job(1, 1_000).params_json);
+    assert_eq!(job.spec.params, new_job(1, 1_000).params);
+    assert_eq!(job.spec.input_kind, new_job(1, 1_000).input_kind);
     remove(store.as_ref(), &job.spec.job_id).await;
     assert!(store.job_by_token(&TokenId([1; 32])).await.unwrap().is_none(), "deleted with its token");
 }
@@ -123,18 +124,18 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert!(matches!(store.claim(&spec).await.unwrap(), Claim::Existing(_)), "a replay finds it");
 
     // Progress is recorded only while running.
-    store.record_progress(&job_id, &WORKER, "mask", 20, 1_001).await.unwrap();
+    store.record_progress(&job_id, &WORKER, Stage::Mask, 20, 1_001).await.unwrap();
     assert_eq!(store.job(&job_id).await.unwrap().unwrap().stage, None);
     assert_eq!(store.start_attempt(&job_id, &held(), 1_002).await.unwrap(), 1);
-    store.record_progress(&job_id, &WORKER, "heights", 140, 1_003).await.unwrap();
+    store.record_progress(&job_id, &WORKER, Stage::Heights, 140, 1_003).await.unwrap();
     let job = store.job(&job_id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.stage.as_deref(), job.progress), (JobState::Running, Some("heights"), 100));
+    assert_eq!((job.state, job.stage, job.progress), (JobState::Running, Some(Stage::Heights), 100));
     assert_eq!(job.updated_at, 1_003);
 
     // A failure to retry puts it back in the queue; a second attempt counts up; a final failure is failed.
     assert!(store.fail(&job_id, &WORKER, &failure("mesh_check_failed", true), true, 1_004).await.unwrap());
     let job = store.job(&job_id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.stage.as_deref()), (JobState::Queued, None));
+    assert_eq!((job.state, job.stage), (JobState::Queued, None));
     assert_eq!(job.failure, Some(failure("mesh_check_failed", true)));
     assert_eq!(store.unfinished().await.unwrap().len(), 1);
     assert_eq!(store.start_attempt(&job_id, &held(), 1_005).await.unwrap(), 2);
@@ -162,7 +163,7 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
     assert_eq!(store.start_attempt(&job_id, &held(), 1_008).await.unwrap(), 1);
     assert!(store.succeed(&job_id, &WORKER, &output(2), 1_009).await.unwrap());
     let job = store.job_by_token(&spec.token_id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.stage.as_deref(), job.progress), (JobState::Succeeded, None, 100));
+    assert_eq!((job.state, job.stage, job.progress), (JobState::Succeeded, None, 100));
     assert_eq!(job.output, Some(output(2)), "the output reads back exactly");
     assert_eq!(job.failure, None);
     assert_eq!(job.updated_at, 1_009);
@@ -182,7 +183,7 @@ async fn a_job_moves_through_its_states(store: &dyn JobStore) {
 }
 
 fn refund_claim(n: u8) -> RefundClaim {
-    RefundClaim { amount_msat: 21_000, bolt11: format!("lnbcrt210n1refund{n}"), payment_hash: PaymentHash([n; 32]) }
+    RefundClaim { amount: Msat(21_000), bolt11: format!("lnbcrt210n1refund{n}"), payment_hash: PaymentHash([n; 32]) }
 }
 
 /// A failed job's refund: claimed by exactly one of many concurrent claims, never alongside a requeue, settled
@@ -194,7 +195,7 @@ async fn a_refund_is_claimed_once_and_settled_once(store: Arc<dyn JobStore>) {
     assert!(!store.claim_refund(&job_id, &refund_claim(1), 1_001).await.unwrap(), "a queued job owes no refund");
     assert_eq!(store.start_attempt(&job_id, &held(), 1_001).await.unwrap(), 1);
     assert!(store.fail(&job_id, &WORKER, &failure("no_object_found", false), false, 1_002).await.unwrap());
-    assert_eq!(store.job(&job_id).await.unwrap().unwrap().spec.price_msat, 21_000, "what was paid is kept");
+    assert_eq!(store.job(&job_id).await.unwrap().unwrap().spec.price, Msat(21_000), "what was paid is kept");
 
     let mut tasks = Vec::new();
     for n in 0..8u8 {
@@ -270,7 +271,7 @@ async fn leases_keep_one_outcome_per_job(store: Arc<dyn JobStore>) {
     let retaken = store.next_job(&lease(second, 1_300), 1_201).await.unwrap().expect("an expired lease is taken");
     assert_eq!((retaken.spec.job_id, retaken.attempts), (job_id, 2), "the attempt is counted");
     assert!(!store.renew_lease(&job_id, &lease(first, 1_400), 1_202).await.unwrap(), "the lease was lost");
-    store.record_progress(&job_id, &first, "mask", 50, 1_202).await.unwrap();
+    store.record_progress(&job_id, &first, Stage::Mask, 50, 1_202).await.unwrap();
     assert_eq!(store.job(&job_id).await.unwrap().unwrap().stage, None, "the loser's progress is not recorded");
     assert!(!store.succeed(&job_id, &first, &output(41), 1_203).await.unwrap());
     assert!(!store.fail(&job_id, &first, &failure("generation_failed", true), false, 1_203).await.unwrap());
@@ -319,7 +320,7 @@ async fn unknown_jobs_are_none_and_changes_to_them_no_ops(store: &dyn JobStore) 
     assert!(store.job(&unknown).await.unwrap().is_none());
     assert!(store.job_by_token(&TokenId([0xee; 32])).await.unwrap().is_none());
     assert_eq!(store.start_attempt(&unknown, &held(), 1).await.unwrap(), 0);
-    store.record_progress(&unknown, &WORKER, "mask", 1, 1).await.unwrap();
+    store.record_progress(&unknown, &WORKER, Stage::Mask, 1, 1).await.unwrap();
     assert!(!store.succeed(&unknown, &WORKER, &output(0xee), 1).await.unwrap());
     assert!(!store.fail(&unknown, &WORKER, &failure("generation_failed", true), false, 1).await.unwrap());
     assert!(!store.renew_lease(&unknown, &held(), 1).await.unwrap());
