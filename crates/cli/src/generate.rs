@@ -1,23 +1,71 @@
 //! `mesh402 generate`: buy one model from a server that speaks the seed's API, with a wallet the buyer already
-//! has, within a budget, never twice. The logic lives in `mesh402-client`; this file is arguments, progress and
-//! exit codes.
+//! has, within a budget, never twice; and `mesh402 refund`. The logic lives in `mesh402-client`; this file is
+//! arguments, progress and what is printed. Each failure is a [`CommandError`], which `main` turns into its exit
+//! code.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh402_client::{
     BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order,
     OrderInput, PurchaseStatus, Refund, Secret, Step, Vault,
 };
+use mesh402_core::{Format, MAX_TARGET_FACES, MIN_TARGET_FACES, Mode};
 use serde_json::{Map, Value, json};
 
+/// Why `generate` or `refund` stopped. `main` alone turns each into its exit code ([`EXIT_CODES`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The arguments, the image file or the wallet's settings are unusable; nothing was asked of anyone.
+    #[error("{0}")]
+    BadInput(String),
+    /// The purchase (or the look-up or refund of one) stopped.
+    #[error(transparent)]
+    Buy(#[from] BuyError),
+    /// Something on this machine failed: the model could not be written, or no runtime started.
+    #[error("{0}")]
+    Local(String),
+    /// The purchase offers no refund to claim.
+    #[error("this purchase offers no refund")]
+    NoRefund,
+    /// The server's development wallet made no invoice for the refund.
+    #[error("{0}")]
+    DevWallet(String),
+}
+
+impl CommandError {
+    /// The code printed in `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::BadInput(_) => "bad_input",
+            CommandError::Buy(BuyError::OverBudget { .. }) => "over_budget",
+            CommandError::Buy(BuyError::Payment(_)) => "payment_failed",
+            CommandError::Buy(BuyError::Server { .. }) => "server_error",
+            CommandError::NoRefund => "no_refund",
+            CommandError::Buy(BuyError::WrongPreimage) => "wrong_preimage",
+            CommandError::Buy(BuyError::Vault(_)) | CommandError::Local(_) => "storage",
+            CommandError::Buy(BuyError::Protocol(_) | BuyError::Transport(_)) | CommandError::DevWallet(_) => {
+                "protocol"
+            }
+        }
+    }
+
+    /// The refund a failed purchase offers, when the server's answer carried one.
+    fn refund(&self) -> Option<&Refund> {
+        match self {
+            CommandError::Buy(BuyError::Server { refund, .. }) => refund.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// Exit codes of `generate` besides 0 (done) and 2 (bad arguments or a bad image file).
-const EXIT_CODES: &str = "exit codes: 0 done, 2 bad arguments or image, 3 over budget (nothing paid), 4 payment failed, \
+pub const EXIT_CODES: &str = "exit codes: 0 done, 2 bad arguments or image, 3 over budget (nothing paid), 4 payment failed, \
                           5 the server refused or failed, 6 the wallet's preimage did not match (not used), \
                           7 the saved purchase could not be read or written, 8 protocol or network error";
 
@@ -32,14 +80,29 @@ pub struct OrderArgs {
     #[arg(long, value_name = "TEXT")]
     prompt: Option<String>,
     /// inflate (photos of objects) or extrude (logos, alpha art).
-    #[arg(long, value_parser = ["inflate", "extrude"])]
-    mode: Option<String>,
+    #[arg(long, value_parser = mode_parser())]
+    mode: Option<Mode>,
     /// glb, obj or stl.
-    #[arg(long, value_parser = ["glb", "obj", "stl"])]
-    format: Option<String>,
+    #[arg(long, value_parser = format_parser())]
+    format: Option<Format>,
     /// Hard cap on triangles.
-    #[arg(long)]
+    #[arg(long, value_parser = target_faces_parser())]
     target_faces: Option<u32>,
+}
+
+/// `--mode`: the generator's modes, by their names in requests.
+pub fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    PossibleValuesParser::new(Mode::ALL.map(|mode| mode.name())).try_map(|name| name.parse::<Mode>())
+}
+
+/// `--format`: the generator's formats, by their names in requests.
+pub fn format_parser() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::ALL.map(|format| format.extension())).try_map(|name| name.parse::<Format>())
+}
+
+/// `--target-faces`: within the generator's range.
+pub fn target_faces_parser() -> impl TypedValueParser<Value = u32> {
+    clap::value_parser!(u32).range(i64::from(MIN_TARGET_FACES)..=i64::from(MAX_TARGET_FACES))
 }
 
 #[derive(Debug, Args)]
@@ -59,7 +122,7 @@ pub struct GenerateArgs {
     max_sats: u64,
     /// Print one JSON object with the result instead of progress.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// `mesh402 refund`: claim the refund a failed purchase offers.
@@ -79,22 +142,21 @@ pub struct RefundArgs {
     invoice: Option<String>,
     /// Print one JSON object with the result.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
-fn fail(json: bool, code: u8, kind: &str, message: &str) -> ExitCode {
-    fail_with(json, code, kind, message, None)
-}
-
-fn fail_with(json: bool, code: u8, kind: &str, message: &str, refund: Option<&Refund>) -> ExitCode {
+/// Prints why a command stopped (one JSON object with `--json`), with the exit code `main` chose for it.
+pub fn print_failure(json: bool, error: &CommandError, exit_code: u8) {
+    let refund = error.refund();
     if json {
-        let mut body = json!({"ok": false, "error": {"code": kind, "message": message}, "exit_code": code});
+        let mut body =
+            json!({"ok": false, "error": {"code": error.code(), "message": error.to_string()}, "exit_code": exit_code});
         if let Some(refund) = refund {
             body["refund"] = refund_json(refund);
         }
         println!("{body}");
     } else {
-        eprintln!("mesh402: {message}");
+        eprintln!("mesh402: {error}");
         if let Some(refund) = refund.filter(|refund| refund.state == "available") {
             eprintln!(
                 "mesh402: a refund of {} sats is offered: mesh402 refund <the same image and options> --invoice \
@@ -103,7 +165,6 @@ fn fail_with(json: bool, code: u8, kind: &str, message: &str, refund: Option<&Re
             );
         }
     }
-    ExitCode::from(code)
 }
 
 /// A refund as the command line prints it in JSON.
@@ -138,10 +199,9 @@ pub struct WalletArgs {
     /// The server's base URL.
     #[arg(long, env = "MESH402_SERVER", default_value = "http://127.0.0.1:8402")]
     pub server: String,
-    /// The wallet that pays: `dev` (the server's development wallet), `lnbits`, `nwc` (Nostr Wallet Connect) or
-    /// `lnd` (REST).
-    #[arg(long, value_parser = ["dev", "lnbits", "nwc", "lnd"], default_value = "dev")]
-    pub wallet: String,
+    /// The wallet that pays.
+    #[arg(long, value_enum, default_value_t = Wallet::Dev)]
+    pub wallet: Wallet,
     /// LNbits: the base URL of the paying wallet's server.
     #[arg(long, env = WALLET_LNBITS_URL)]
     pub lnbits_url: Option<String>,
@@ -165,22 +225,39 @@ pub struct WalletArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// The wallets a buyer can pay with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Wallet {
+    /// The server's development wallet (regtest; it pays only its own invoices).
+    Dev,
+    /// An LNbits wallet (its admin key).
+    Lnbits,
+    /// Nostr Wallet Connect.
+    Nwc,
+    /// An LND node over REST.
+    Lnd,
+}
+
 impl WalletArgs {
     /// The vault of saved purchases.
-    pub fn vault(&self) -> Result<Vault, String> {
+    pub fn vault(&self) -> Result<Vault, CommandError> {
         self.state_dir
             .clone()
             .or_else(Vault::default_dir)
             .map(Vault::new)
-            .ok_or_else(|| "no state directory: set --state-dir or HOME".to_owned())
+            .ok_or_else(|| CommandError::BadInput("no state directory: set --state-dir or HOME".to_owned()))
     }
 }
 
-/// The wallet `args` name.
-pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
+/// The wallet `args` name; unusable settings are bad input.
+pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, CommandError> {
+    wallet(args).map_err(CommandError::BadInput)
+}
+
+fn wallet(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
     let timeout = Duration::from_secs(90);
-    match args.wallet.as_str() {
-        "lnbits" => {
+    match args.wallet {
+        Wallet::Lnbits => {
             let url =
                 args.lnbits_url.as_deref().ok_or("--wallet lnbits needs --lnbits-url or MESH402_WALLET_LNBITS_URL")?;
             let key = secret_from(
@@ -191,12 +268,12 @@ pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
             let payer = LnbitsPayer::new(url, key, timeout).map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
-        "nwc" => {
+        Wallet::Nwc => {
             let uri = secret_from(args.nwc_uri_file.as_deref(), WALLET_NWC_URI, "--wallet nwc needs --nwc-uri-file")?;
             let payer = NwcPayer::new(NwcSettings { uri, timeout }).map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
-        "lnd" => {
+        Wallet::Lnd => {
             let rest_url = args.lnd_rest_url.clone().ok_or("--wallet lnd needs --lnd-rest-url")?;
             let file = args.lnd_macaroon_file.as_deref().ok_or("--wallet lnd needs --lnd-macaroon-file")?;
             let bytes = std::fs::read(file).map_err(|err| format!("{}: {err}", file.display()))?;
@@ -210,7 +287,7 @@ pub fn payer(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
                 .map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
-        _ => Ok(Arc::new(DevPayEndpoint::new(&args.server, timeout).map_err(|err| err.to_string())?)),
+        Wallet::Dev => Ok(Arc::new(DevPayEndpoint::new(&args.server, timeout).map_err(|err| err.to_string())?)),
     }
 }
 
@@ -239,7 +316,11 @@ pub fn media_type_of(path: &std::path::Path) -> Result<&'static str, String> {
 }
 
 /// The order for an image file (or a prompt) and the generator's options.
-fn order(args: &OrderArgs) -> Result<Order, String> {
+fn order(args: &OrderArgs) -> Result<Order, CommandError> {
+    order_of(args).map_err(CommandError::BadInput)
+}
+
+fn order_of(args: &OrderArgs) -> Result<Order, String> {
     let input = match (&args.image, &args.prompt) {
         (Some(image), None) => {
             let media_type = media_type_of(image)?;
@@ -250,11 +331,11 @@ fn order(args: &OrderArgs) -> Result<Order, String> {
         _ => return Err("give an image file or --prompt, not both".into()),
     };
     let mut options = Map::new();
-    if let Some(mode) = &args.mode {
-        options.insert("mode".into(), json!(mode));
+    if let Some(mode) = args.mode {
+        options.insert("mode".into(), json!(mode.name()));
     }
-    if let Some(format) = &args.format {
-        options.insert("format".into(), json!(format));
+    if let Some(format) = args.format {
+        options.insert("format".into(), json!(format.extension()));
     }
     if let Some(faces) = args.target_faces {
         options.insert("target_faces".into(), json!(faces));
@@ -262,17 +343,18 @@ fn order(args: &OrderArgs) -> Result<Order, String> {
     Ok(Order { input, options })
 }
 
-/// Runs the command and maps its outcome to an exit code.
-pub fn generate(args: GenerateArgs) -> ExitCode {
-    let prepared = order(&args.order).and_then(|order| Ok((order, payer(&args.wallet)?, args.wallet.vault()?)));
-    let (order, payer, vault) = match prepared {
-        Ok(parts) => parts,
-        Err(message) => return fail(args.json, 2, "bad_input", &message),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(args.json, 7, "runtime", &err.to_string()),
-    };
+/// A runtime for one command.
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CommandError::Local(format!("no runtime: {err}")))
+}
+
+/// Runs `mesh402 generate` and prints what it bought.
+pub fn generate(args: GenerateArgs) -> Result<(), CommandError> {
+    let (order, payer, vault) = (order(&args.order)?, payer(&args.wallet)?, args.wallet.vault()?);
+    let runtime = runtime()?;
     let bar = if args.json || !std::io::stderr().is_terminal() { ProgressBar::hidden() } else { ProgressBar::new(100) };
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg:40} [{bar:30}] {pos}%").unwrap_or(ProgressStyle::default_bar()),
@@ -281,7 +363,7 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
     let mut progress = |step: Step| match step {
         Step::Asking => bar.set_message("asking for a price"),
         Step::Quoted(msat) => bar.set_message(format!("price {} sat", msat.div_ceil(1000))),
-        Step::Paying => bar.set_message(format!("paying with the {} wallet", args.wallet.wallet)),
+        Step::Paying => bar.set_message(format!("paying with the {:?} wallet", args.wallet.wallet)),
         Step::Resuming => bar.set_message("resuming a paid purchase (no payment)"),
         Step::Generating(stage, percent) => {
             bar.set_message(format!("generating: {stage}"));
@@ -297,28 +379,11 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
         buyer.buy(&order, &mut progress).await
     });
     bar.finish_and_clear();
-    let receipt = match result {
-        Ok(receipt) => receipt,
-        Err(err) => {
-            let kind = match err.exit_code() {
-                3 => "over_budget",
-                4 => "payment_failed",
-                5 => "server_error",
-                6 => "wrong_preimage",
-                7 => "storage",
-                _ => "protocol",
-            };
-            let refund = match &err {
-                BuyError::Server { refund, .. } => refund.as_deref(),
-                _ => None,
-            };
-            return fail_with(args.json, err.exit_code(), kind, &err.to_string(), refund);
-        }
-    };
+    let receipt = result?;
     let aside = args.output.with_extension("part");
-    if let Err(err) = std::fs::write(&aside, &receipt.model).and_then(|()| std::fs::rename(&aside, &args.output)) {
-        return fail(args.json, 7, "storage", &format!("{}: {err}", args.output.display()));
-    }
+    std::fs::write(&aside, &receipt.model)
+        .and_then(|()| std::fs::rename(&aside, &args.output))
+        .map_err(|err| CommandError::Local(format!("{}: {err}", args.output.display())))?;
     let path = args.output.display().to_string();
     if args.json {
         let value: Value = json!({
@@ -336,7 +401,7 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
     } else {
         println!("{path}: {} bytes, paid {} sat", receipt.model.len(), receipt.paid_sats);
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// An invoice of the server's development wallet for `amount_msat` (it pays only its own invoices).
@@ -363,50 +428,40 @@ pub async fn claim_refund(
     invoice: Option<String>,
     server: &str,
     dev_wallet: bool,
-) -> Result<Refund, (u8, String)> {
+) -> Result<Refund, CommandError> {
     let invoice = match invoice {
         Some(invoice) => invoice,
         None if dev_wallet => {
-            let status = buyer.check(order).await.map_err(|err| (err.exit_code(), err.to_string()))?;
-            let PurchaseStatus::Paid { refund: Some(refund), .. } = status else {
-                return Err((5, "this purchase offers no refund".into()));
+            let PurchaseStatus::Paid { refund: Some(refund), .. } = buyer.check(order).await? else {
+                return Err(CommandError::NoRefund);
             };
-            dev_invoice(server, refund.amount_msat).await.map_err(|message| (8, message))?
+            dev_invoice(server, refund.amount_msat).await.map_err(CommandError::DevWallet)?
         }
-        None => return Err((2, "give --invoice: an invoice of your wallet for exactly the refund's amount".into())),
+        None => {
+            return Err(CommandError::BadInput(
+                "give --invoice: an invoice of your wallet for exactly the refund's amount".into(),
+            ));
+        }
     };
-    buyer.claim_refund(order, &invoice).await.map_err(|err| (err.exit_code(), err.to_string()))
+    Ok(buyer.claim_refund(order, &invoice).await?)
 }
 
-/// Runs `mesh402 refund`.
-pub fn refund(args: RefundArgs) -> ExitCode {
-    let prepared = order(&args.order).and_then(|order| Ok((order, payer(&args.wallet)?, args.wallet.vault()?)));
-    let (order, payer, vault) = match prepared {
-        Ok(parts) => parts,
-        Err(message) => return fail(args.json, 2, "bad_input", &message),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(args.json, 7, "runtime", &err.to_string()),
-    };
-    let result = runtime.block_on(async {
-        let buyer =
-            Buyer::new(&args.wallet.server, payer, 0, vault).map_err(|err| (err.exit_code(), err.to_string()))?;
-        claim_refund(&buyer, &order, args.invoice.clone(), &args.wallet.server, args.wallet.wallet == "dev").await
-    });
-    match result {
-        Ok(refund) if args.json => {
-            println!("{}", json!({ "ok": true, "refund": refund_json(&refund) }));
-            ExitCode::SUCCESS
+/// Runs `mesh402 refund` and prints the refund's state.
+pub fn refund(args: RefundArgs) -> Result<(), CommandError> {
+    let (order, payer, vault) = (order(&args.order)?, payer(&args.wallet)?, args.wallet.vault()?);
+    let refund = runtime()?.block_on(async {
+        let buyer = Buyer::new(&args.wallet.server, payer, 0, vault)?;
+        let dev_wallet = args.wallet.wallet == Wallet::Dev;
+        claim_refund(&buyer, &order, args.invoice.clone(), &args.wallet.server, dev_wallet).await
+    })?;
+    if args.json {
+        println!("{}", json!({ "ok": true, "refund": refund_json(&refund) }));
+    } else {
+        let sats = refund.amount_msat.div_ceil(1000);
+        match refund.preimage.as_deref() {
+            Some(preimage) => println!("refunded {sats} sats (preimage {preimage})"),
+            None => println!("a refund of {sats} sats is being paid; run the same command again to see it"),
         }
-        Ok(refund) => {
-            let sats = refund.amount_msat.div_ceil(1000);
-            match refund.preimage.as_deref() {
-                Some(preimage) => println!("refunded {sats} sats (preimage {preimage})"),
-                None => println!("a refund of {sats} sats is being paid; run the same command again to see it"),
-            }
-            ExitCode::SUCCESS
-        }
-        Err((code, message)) => fail(args.json, code, "refund_refused", &message),
     }
+    Ok(())
 }

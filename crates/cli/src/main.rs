@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Subcommand};
-use mesh402_core::{Format, ImageKind, MeshParams, Mode};
+use generate::{CommandError, format_parser, mode_parser};
+use mesh402_client::BuyError;
+use mesh402_core::{Format, ImageKind, MeshParams};
 use mesh402_server::{Config, RawConfig};
 
 /// mesh402 sells image-to-3D-model generation per request over L402: clients pay a Lightning invoice and get a
@@ -70,8 +72,8 @@ struct MeshArgs {
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
     /// inflate (photos of objects) or extrude (logos, alpha art).
-    #[arg(long, value_parser = ["inflate", "extrude"])]
-    mode: Option<String>,
+    #[arg(long, value_parser = mode_parser())]
+    mode: Option<mesh402_core::Mode>,
     /// Hard cap on triangles.
     #[arg(long)]
     target_faces: Option<u32>,
@@ -82,8 +84,8 @@ struct MeshArgs {
     #[arg(long)]
     texture_size: Option<u32>,
     /// glb, obj or stl [default: from the output's extension, else glb].
-    #[arg(long, value_parser = ["glb", "obj", "stl"])]
-    format: Option<String>,
+    #[arg(long, value_parser = format_parser())]
+    format: Option<Format>,
 }
 
 #[derive(Debug, Args)]
@@ -106,8 +108,14 @@ fn main() -> std::process::ExitCode {
         Command::Worker(args) => serve(args, &matches, "worker"),
         Command::Mesh(args) => mesh(args),
         Command::DevPay(args) => dev_pay(args),
-        Command::Generate(args) => return generate::generate(args),
-        Command::Refund(args) => return generate::refund(args),
+        Command::Generate(args) => {
+            let json = args.json;
+            return buyer_outcome(json, generate::generate(args));
+        }
+        Command::Refund(args) => {
+            let json = args.json;
+            return buyer_outcome(json, generate::refund(args));
+        }
         Command::Mcp(args) => mcp::mcp(args),
     };
     match result {
@@ -117,6 +125,23 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The exit code of a buyer's command (`generate`, `refund`): the one place failures become numbers, as
+/// [`generate::EXIT_CODES`] documents them.
+fn buyer_outcome(json: bool, outcome: Result<(), CommandError>) -> std::process::ExitCode {
+    let Err(error) = outcome else { return std::process::ExitCode::SUCCESS };
+    let code = match &error {
+        CommandError::BadInput(_) => 2,
+        CommandError::Buy(BuyError::OverBudget { .. }) => 3,
+        CommandError::Buy(BuyError::Payment(_)) => 4,
+        CommandError::Buy(BuyError::Server { .. }) | CommandError::NoRefund => 5,
+        CommandError::Buy(BuyError::WrongPreimage) => 6,
+        CommandError::Buy(BuyError::Vault(_)) | CommandError::Local(_) => 7,
+        CommandError::Buy(BuyError::Protocol(_) | BuyError::Transport(_)) | CommandError::DevWallet(_) => 8,
+    };
+    generate::print_failure(json, &error, code);
+    std::process::ExitCode::from(code)
 }
 
 fn init_logging(json: bool) {
@@ -176,8 +201,8 @@ fn mesh(args: MeshArgs) -> anyhow::Result<()> {
         None => bail!("{} is not a PNG, JPEG or WebP file", args.image.display()),
     };
     let mut params = MeshParams::default();
-    if let Some(mode) = args.mode.as_deref() {
-        params.mode = if mode == "extrude" { Mode::Extrude } else { Mode::Inflate };
+    if let Some(mode) = args.mode {
+        params.mode = mode;
     }
     if let Some(target_faces) = args.target_faces {
         params.target_faces = target_faces;
@@ -188,14 +213,10 @@ fn mesh(args: MeshArgs) -> anyhow::Result<()> {
     if let Some(texture_size) = args.texture_size {
         params.texture_size = texture_size;
     }
-    let format = args.format.clone().or_else(|| {
-        args.output.extension().and_then(|extension| extension.to_str()).map(|extension| extension.to_ascii_lowercase())
+    params.format = args.format.unwrap_or_else(|| {
+        let extension = args.output.extension().and_then(|extension| extension.to_str()).map(str::to_ascii_lowercase);
+        extension.and_then(|extension| extension.parse().ok()).unwrap_or_default()
     });
-    params.format = match format.as_deref() {
-        Some("obj") => Format::Obj,
-        Some("stl") => Format::Stl,
-        _ => Format::Glb,
-    };
     params.validate()?;
     let started = Instant::now();
     let model = mesh402_mesh::generate(&bytes, kind, &params, &mut |_| {})?;

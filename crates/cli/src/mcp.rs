@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine;
 use clap::Args;
 use mesh402_client::{Buyer, InvoicePayer, Order, OrderInput, PurchaseStatus, Vault};
+use mesh402_core::{Format, Mode, UnknownName};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde_json::{Map, json};
 
-use crate::generate::{WalletArgs, claim_refund, media_type_of, payer, refund_json};
+use crate::generate::{Wallet, WalletArgs, claim_refund, media_type_of, payer, refund_json};
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
@@ -90,11 +91,14 @@ pub struct GenerateInput {
 impl ImageInput {
     fn order(&self) -> Result<Order, String> {
         let mut options = Map::new();
+        // Checked here against the generator's own names, so a typo is answered before any request.
         if let Some(mode) = &self.mode {
-            options.insert("mode".into(), json!(mode));
+            let mode: Mode = mode.parse().map_err(|error: UnknownName| error.to_string())?;
+            options.insert("mode".into(), json!(mode.name()));
         }
         if let Some(format) = &self.format {
-            options.insert("format".into(), json!(format));
+            let format: Format = format.parse().map_err(|error: UnknownName| error.to_string())?;
+            options.insert("format".into(), json!(format.extension()));
         }
         if let Some(faces) = self.target_faces {
             options.insert("target_faces".into(), json!(faces));
@@ -227,7 +231,7 @@ impl Mesh402Mcp {
         let buyer = Buyer::new(&self.server, self.payer.clone(), 0, self.vault.clone()).map_err(|e| e.to_string())?;
         let refund = claim_refund(&buyer, &order, input.invoice, &self.server, self.dev_wallet)
             .await
-            .map_err(|(_, message)| message)?;
+            .map_err(|error| error.to_string())?;
         Ok(json!({ "refund": refund_json(&refund) }).to_string())
     }
 }
@@ -252,11 +256,11 @@ impl ServerHandler for Mesh402Mcp {
 
 /// Runs the MCP server on stdin/stdout until the client closes it.
 pub fn mcp(args: McpArgs) -> anyhow::Result<()> {
-    let payer = payer(&args.wallet).map_err(anyhow::Error::msg)?;
-    let vault = args.wallet.vault().map_err(anyhow::Error::msg)?;
+    let payer = payer(&args.wallet)?;
+    let vault = args.wallet.vault()?;
     let server = Mesh402Mcp {
         server: args.wallet.server.clone(),
-        dev_wallet: args.wallet.wallet == "dev",
+        dev_wallet: args.wallet.wallet == Wallet::Dev,
         payer,
         vault,
         per_call_sats: args.max_sats_per_call,

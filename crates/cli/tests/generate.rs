@@ -387,3 +387,29 @@ fn an_ambiguous_photo_is_refused_after_payment_with_a_refund_not_made_into_a_wro
     assert_eq!(paid_invoices(&server), 1, "the purchase was paid once");
     assert!(!out.exists(), "no model was written");
 }
+
+/// The buyer's options are the generator's own values and ranges: anything else is refused by the argument
+/// parser (exit 2) before a file is read or a server asked, and the message lists what is accepted.
+#[test]
+fn options_outside_the_generators_values_and_ranges_are_refused_before_anything_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.glb");
+    for (option, value, expected) in [
+        ("--mode", "balloon", "inflate, extrude"),
+        ("--format", "fbx", "glb, obj, stl"),
+        ("--target-faces", "499", "500..=200000"),
+        ("--target-faces", "200001", "500..=200000"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+            .args(["generate", "no-such-photo.png", "-o"])
+            .arg(&out)
+            .args([option, value, "--server", "http://127.0.0.1:9", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{option} {value}: {stderr}");
+        assert!(stderr.contains(expected), "{option} {value}: {stderr}");
+    }
+    assert!(!dir.path().join("state").exists(), "nothing was saved");
+}

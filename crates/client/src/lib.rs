@@ -171,7 +171,7 @@ pub enum PurchaseStatus {
     },
 }
 
-/// Why a purchase stopped. [`BuyError::exit_code`] gives the documented exit code of the command line.
+/// Why a purchase stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BuyError {
     /// The invoice asks for more than the budget; nothing was paid.
@@ -209,21 +209,6 @@ pub enum BuyError {
     /// The vault could not be read or written (nothing is paid without it).
     #[error("the saved purchase could not be read or written: {0}")]
     Vault(#[source] std::io::Error),
-}
-
-impl BuyError {
-    /// The command line's exit code: 3 over budget, 4 payment failed, 5 server error or refusal, 6 wrong
-    /// preimage, 7 local storage, 8 protocol or transport.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            BuyError::OverBudget { .. } => 3,
-            BuyError::Payment(_) => 4,
-            BuyError::Server { .. } => 5,
-            BuyError::WrongPreimage => 6,
-            BuyError::Vault(_) => 7,
-            BuyError::Protocol(_) | BuyError::Transport(_) => 8,
-        }
-    }
 }
 
 /// A buyer: one server, one wallet, one budget per purchase.

@@ -15,6 +15,31 @@ pub enum Mode {
     Extrude,
 }
 
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 2] = [Mode::Inflate, Mode::Extrude];
+
+    /// The mode's name in requests: `inflate` or `extrude`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Inflate => "inflate",
+            Mode::Extrude => "extrude",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = UnknownName;
+
+    /// Reads the name [`Mode::name`] writes.
+    fn from_str(name: &str) -> Result<Mode, UnknownName> {
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.name() == name)
+            .ok_or_else(|| UnknownName { of: "mode", name: name.to_owned() })
+    }
+}
+
 /// The file format of the primary output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +90,18 @@ impl Format {
             Format::Obj => "model/obj",
             Format::Stl => "model/stl",
         }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = UnknownName;
+
+    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj` or `stl`.
+    fn from_str(name: &str) -> Result<Format, UnknownName> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.extension() == name)
+            .ok_or_else(|| UnknownName { of: "format", name: name.to_owned() })
     }
 }
 
@@ -162,5 +199,14 @@ mod tests {
         assert!(serde_json::from_str::<MeshParams>(r#"{"colour":"red"}"#).is_err());
         assert_eq!(Format::Obj.media_type(), "model/obj");
         assert_eq!(Format::Glb.extension(), "glb");
+        // The names serde reads are the names `FromStr` reads, for every value.
+        for mode in Mode::ALL {
+            assert_eq!(serde_json::to_value(mode).unwrap(), mode.name());
+            assert_eq!(mode.name().parse::<Mode>(), Ok(mode));
+        }
+        for format in Format::ALL {
+            assert_eq!(serde_json::to_value(format).unwrap(), format.extension());
+            assert_eq!(format.extension().parse::<Format>(), Ok(format));
+        }
     }
 }
