@@ -12,8 +12,10 @@ pub struct Preflight {
     pub height: u32,
 }
 
-/// A stage of the pipeline, as reported through [`Progress`] and timed in [`Stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A stage of the pipeline, as reported through [`Progress`] and timed in [`Stats`]; serialised by its
+/// [`Stage::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Decoding and reducing the image.
     Decode,

@@ -40,7 +40,6 @@ const MIN_FINAL_CLTV_EXPIRY_DELTA: u64 = 18;
 
 /// Why the development wallet refused to pay an invoice.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum PayError {
     /// The string is not a valid BOLT11 invoice.
     #[error("that is not a valid BOLT11 invoice")]
@@ -149,21 +148,6 @@ impl PaidLedger for LedgerFile {
     async fn paid_preimage(&self, payment_hash: &PaymentHash) -> Result<Option<Preimage>, LedgerError> {
         let paid = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(paid.by_hash.get(&payment_hash.0).cloned())
-    }
-}
-
-impl PayError {
-    /// A stable snake_case code for API errors.
-    pub fn code(&self) -> &'static str {
-        match self {
-            PayError::Malformed => "invoice_malformed",
-            PayError::WrongNetwork => "invoice_wrong_network",
-            PayError::UnknownInvoice => "invoice_unknown",
-            PayError::Expired => "invoice_expired",
-            PayError::AlreadyPaid => "invoice_already_paid",
-            PayError::NoAmount => "invoice_no_amount",
-            PayError::Ledger(_) => "wallet_ledger_failed",
-        }
     }
 }
 

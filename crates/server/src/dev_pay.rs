@@ -4,10 +4,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use mesh402_api::ErrorCode;
 use mesh402_l402::Msat;
-use mesh402_ln::{InvoiceRequest, LightningBackend};
+use mesh402_ln::{InvoiceRequest, LightningBackend, PayError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,15 +34,11 @@ pub async fn dev_invoice(
     body: Result<Json<InvoiceRequestBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(asked) = body.map_err(|rejection| {
-        ApiError::bad_request("invalid_json", format!("Send {{\"amount_sats\": 350}} ({rejection})."))
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("Send {{\"amount_sats\": 350}} ({rejection})."))
     })?;
     let wallet = state.dev_wallet.clone().ok_or_else(ApiError::not_found)?;
     if !(1..=21_000_000 * 100_000_000).contains(&asked.amount_sats) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_option",
-            "amount_sats must be a positive number of satoshis.",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidOption, "amount_sats must be a positive number of satoshis."));
     }
     let request = InvoiceRequest {
         amount: Msat::from_sats(asked.amount_sats),
@@ -67,7 +63,7 @@ pub async fn dev_pay(
     body: Result<Json<PayRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(pay) = body.map_err(|rejection| {
-        ApiError::bad_request("invalid_json", format!("Send {{\"invoice\": \"lnbcrt…\"}} ({rejection})."))
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("Send {{\"invoice\": \"lnbcrt…\"}} ({rejection})."))
     })?;
     let wallet = state.dev_wallet.clone().ok_or_else(ApiError::not_found)?;
     let now = mesh402_service::unix_now();
@@ -79,13 +75,16 @@ pub async fn dev_pay(
         }))
         .into_response()),
         Err(error) => {
-            let status = match error {
-                mesh402_ln::PayError::AlreadyPaid => StatusCode::CONFLICT,
-                mesh402_ln::PayError::Expired => StatusCode::GONE,
-                mesh402_ln::PayError::Ledger(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            let code = match error {
+                PayError::Malformed => ErrorCode::InvoiceMalformed,
+                PayError::WrongNetwork => ErrorCode::InvoiceWrongNetwork,
+                PayError::UnknownInvoice => ErrorCode::InvoiceUnknown,
+                PayError::Expired => ErrorCode::InvoiceExpired,
+                PayError::AlreadyPaid => ErrorCode::InvoiceAlreadyPaid,
+                PayError::NoAmount => ErrorCode::InvoiceNoAmount,
+                PayError::Ledger(_) => ErrorCode::WalletLedgerFailed,
             };
-            Err(ApiError::new(status, error.code(), format!("{}{}", capitalize(&error.to_string()), ".")))
+            Err(ApiError::new(code, format!("{}{}", capitalize(&error.to_string()), ".")))
         }
     }
 }

@@ -14,6 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use mesh402_api::paths;
 use mesh402_core::{
     Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
     Mode,
@@ -25,10 +26,6 @@ use crate::{AppState, error_codes};
 
 /// The product's name in every discovery document.
 pub const SERVICE_TITLE: &str = "mesh402";
-/// The paid endpoint.
-pub const MODEL_PATH: &str = "/api/l402/3d-model";
-/// The free quote.
-pub const QUOTE_PATH: &str = "/api/l402/quote";
 /// One sentence on what is sold.
 const SUMMARY: &str = "Image to 3D model: send a photo (PNG, JPEG or WebP as a base64 data URI), pay one Lightning \
                        invoice, receive a textured 3D model (GLB by default) to download.";
@@ -195,8 +192,8 @@ pub fn service_entry(offer: &Offer) -> Value {
         "id": "3d-model",
         "name": "Image to 3D model",
         "description": SUMMARY,
-        "endpoint": MODEL_PATH,
-        "url": offer.url(MODEL_PATH),
+        "endpoint": paths::MODEL,
+        "url": offer.url(paths::MODEL),
         "method": "POST",
         "content_type": "application/json",
         "protocol": "L402",
@@ -208,7 +205,7 @@ pub fn service_entry(offer: &Offer) -> Value {
             "base_cost_sats": offer.price_sats,
         },
         "price_sats": offer.price_sats,
-        "estimate_url": offer.url(QUOTE_PATH),
+        "estimate_url": offer.url(paths::QUOTE),
         "request_schema": {
             "image": {
                 "type": "string",
@@ -234,9 +231,9 @@ pub fn service_entry(offer: &Offer) -> Value {
             "max_wait_secs": offer.max_wait_secs,
             "challenges_per_minute": offer.challenges_per_minute,
         },
-        "error_codes_url": offer.url("/api/error-codes"),
-        "docs_url": offer.url("/llms.txt"),
-        "openapi_url": offer.url("/openapi.json"),
+        "error_codes_url": offer.url(paths::ERROR_CODES),
+        "docs_url": offer.url(paths::LLMS_TXT),
+        "openapi_url": offer.url(paths::OPENAPI),
     })
 }
 
@@ -259,7 +256,7 @@ pub fn manifest(offer: &Offer) -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "name": SERVICE_TITLE,
         "description": SUMMARY,
-        "homepage": offer.url("/"),
+        "homepage": offer.url(paths::PAGE),
         "protocol": "L402",
         "protocols": ["L402"],
         "payment_network": if offer.is_test_money() { "regtest" } else { "lightning" },
@@ -271,11 +268,11 @@ pub fn manifest(offer: &Offer) -> Value {
             "refunds": offer.refunds,
         },
         "services": [service_entry(offer)],
-        "error_codes_url": offer.url("/api/error-codes"),
-        "estimate_cost_url": offer.url(QUOTE_PATH),
-        "docs_url": offer.url("/llms.txt"),
-        "llms_txt_url": offer.url("/llms.txt"),
-        "openapi_url": offer.url("/openapi.json"),
+        "error_codes_url": offer.url(paths::ERROR_CODES),
+        "estimate_cost_url": offer.url(paths::QUOTE),
+        "docs_url": offer.url(paths::LLMS_TXT),
+        "llms_txt_url": offer.url(paths::LLMS_TXT),
+        "openapi_url": offer.url(paths::OPENAPI),
     })
 }
 
@@ -292,7 +289,7 @@ pub fn l402_json(offer: &Offer) -> Value {
         "url": offer.public_url,
         "provider": { "name": SERVICE_TITLE, "url": offer.public_url, "description": SUMMARY },
         "endpoints": [{
-            "path": MODEL_PATH,
+            "path": paths::MODEL,
             "method": "POST",
             "category": "3d",
             "description": description,
@@ -300,7 +297,7 @@ pub fn l402_json(offer: &Offer) -> Value {
             "content_type": "application/json",
         }],
         "pricing": [{
-            "endpoint": MODEL_PATH,
+            "endpoint": paths::MODEL,
             "method": "POST",
             "price_sats": offer.price_sats,
             "description": description,
@@ -315,11 +312,11 @@ pub fn l402_json(offer: &Offer) -> Value {
             "authorization_format": "L402 <macaroon>:<preimage-hex>",
         },
         "links": {
-            "l402_services": offer.url("/.well-known/l402-services"),
-            "openapi": offer.url("/openapi.json"),
-            "llms_txt": offer.url("/llms.txt"),
-            "error_codes": offer.url("/api/error-codes"),
-            "quote": offer.url(QUOTE_PATH),
+            "l402_services": offer.url(paths::MANIFEST),
+            "openapi": offer.url(paths::OPENAPI),
+            "llms_txt": offer.url(paths::LLMS_TXT),
+            "error_codes": offer.url(paths::ERROR_CODES),
+            "quote": offer.url(paths::QUOTE),
         },
     })
 }
@@ -355,14 +352,14 @@ pub fn llms_txt(offer: &Offer) -> String {
          - [OpenAPI 3.1]({openapi}): every route, body and error\n\
          - [Service manifest]({manifest}): price, limits and input schema\n\
          - [Error codes]({errors}): every code with its status and what to do\n",
-        quote = offer.url(QUOTE_PATH),
-        model = offer.url(MODEL_PATH),
+        quote = offer.url(paths::QUOTE),
+        model = offer.url(paths::MODEL),
         body = offer.max_body_bytes,
         wait = offer.max_wait_secs,
         lifetime = offer.token_lifetime_secs,
-        openapi = offer.url("/openapi.json"),
-        manifest = offer.url("/.well-known/l402-services"),
-        errors = offer.url("/api/error-codes"),
+        openapi = offer.url(paths::OPENAPI),
+        manifest = offer.url(paths::MANIFEST),
+        errors = offer.url(paths::ERROR_CODES),
         refunds = if offer.refunds {
             "If a paid job fails for good, its error (and its status document) carries a `refund` object: `POST` \
              its `claim_url` with the same `Authorization: L402 <macaroon>:<preimage>` and `{\"invoice\": \

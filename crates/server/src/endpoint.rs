@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use mesh402_api::ErrorCode;
 use mesh402_service::{ModelInput, ModelRequest, RedeemError};
 use serde_json::json;
 
@@ -201,15 +202,11 @@ fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
         .ok()
         .and_then(|text| text.trim().parse::<u64>().ok())
         .map(|length| Some(usize::try_from(length).unwrap_or(usize::MAX)))
-        .ok_or_else(|| ApiError::bad_request("body_unreadable", "The Content-Length header is not a number."))
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::BodyUnreadable, "The Content-Length header is not a number."))
 }
 
 fn body_too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("The request body is larger than the {limit} byte limit."),
-    )
+    ApiError::new(ErrorCode::BodyTooLarge, format!("The request body is larger than the {limit} byte limit."))
 }
 
 /// Reads the body, at most `limit` bytes, within `deadline`. What is left of a refused body stays in `stream`.
@@ -222,8 +219,8 @@ async fn read_body(
     let read = async {
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|_| ApiError::bad_request("body_unreadable", "The request body could not be read."))?;
+            let chunk = chunk
+                .map_err(|_| ApiError::bad_request(ErrorCode::BodyUnreadable, "The request body could not be read."))?;
             if bytes.len() + chunk.len() > limit {
                 return Err(body_too_large(limit));
             }
@@ -233,8 +230,7 @@ async fn read_body(
     };
     tokio::time::timeout(deadline, read).await.map_err(|_| {
         ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
+            ErrorCode::BodyTimeout,
             format!("The request body did not arrive within {} s.", deadline.as_secs()),
         )
     })?
@@ -261,8 +257,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_type",
+            ErrorCode::UnsupportedContentType,
             "Send the request as JSON with Content-Type: application/json.",
         ))
     }

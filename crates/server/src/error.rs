@@ -2,19 +2,19 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mesh402_api::{ErrorCode, ErrorDetail};
 use mesh402_core::GenerateError;
 use mesh402_service::ServiceError;
-use serde_json::json;
 
 /// An error response: `{"error": {"code", "message"}}` with the code also in `X-Error-Code`.
 ///
 /// Internal details never reach the client: 5xx errors carry a generic message and are logged here instead.
 #[derive(Debug)]
 pub struct ApiError {
-    /// The HTTP status.
+    /// The HTTP status: the code's own ([`ErrorCode::status`]).
     pub status: StatusCode,
-    /// A stable snake_case code.
-    pub code: &'static str,
+    /// The code: one of the catalogue's.
+    pub code: ErrorCode,
     /// One sentence a person understands.
     pub message: String,
     /// Seconds after which a retry makes sense (sent as `Retry-After`).
@@ -24,8 +24,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with this status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error with this code (and the code's status) and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError { status, code, message: message.into(), retry_after: None, details: serde_json::Map::new() }
     }
 
@@ -41,34 +42,42 @@ impl ApiError {
         self
     }
 
-    /// 400 with this code.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    /// An error with this code, for a request that cannot be read (its code's status is 400).
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(code, message)
     }
 
     /// 404 for anything that is not there.
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Nothing is here; check the URL.")
+        ApiError::new(ErrorCode::NotFound, "Nothing is here; check the URL.")
     }
 
     /// 500 without details.
     pub fn internal() -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "The server failed; please try again.")
+        ApiError::new(ErrorCode::InternalError, "The server failed; please try again.")
     }
 }
 
-/// The HTTP status for a generator error the client caused.
-fn mesh_status(error: &GenerateError) -> StatusCode {
+/// The API's code for a generator error the client caused (one the preflight can raise; after payment, every
+/// client error is reported as `generation_rejected`).
+fn client_code(error: &GenerateError) -> ErrorCode {
     match error {
-        GenerateError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+        GenerateError::InvalidOption(_) => ErrorCode::InvalidOption,
+        GenerateError::ImageDecodeFailed { .. } => ErrorCode::ImageDecodeFailed,
+        GenerateError::ImageKindMismatch { .. } => ErrorCode::ImageKindMismatch,
+        GenerateError::ImageEmpty => ErrorCode::ImageEmpty,
+        GenerateError::ImageTooSmall { .. } => ErrorCode::ImageTooSmall,
+        GenerateError::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
+        GenerateError::NoObjectFound { .. } => ErrorCode::NoObjectFound,
+        GenerateError::PromptUnsupported => ErrorCode::PromptUnsupported,
+        _ => ErrorCode::GenerationRejected,
     }
 }
 
 impl From<GenerateError> for ApiError {
     fn from(error: GenerateError) -> Self {
         if error.is_client_error() {
-            ApiError::new(mesh_status(&error), error.code(), error.to_string())
+            ApiError::new(client_code(&error), error.to_string())
         } else {
             tracing::error!(error = %error, "generator failed");
             ApiError::internal()
@@ -83,8 +92,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::LightningUnavailable(error) => {
                 tracing::warn!(reason = error.code(), error = %error, "Lightning backend unavailable");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "lightning_unavailable",
+                    ErrorCode::LightningUnavailable,
                     "The Lightning node cannot make an invoice right now; try again shortly.",
                 )
                 .retry_after(5)
@@ -100,10 +108,11 @@ impl From<ServiceError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = self.details;
-        body.insert("error".to_owned(), json!({ "code": self.code, "message": self.message }));
+        let error = ErrorDetail::new(self.code, self.message);
+        body.insert("error".to_owned(), serde_json::to_value(error).unwrap_or_default());
         let mut response = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
         let headers = response.headers_mut();
-        headers.insert("x-error-code", HeaderValue::from_static(self.code));
+        headers.insert("x-error-code", HeaderValue::from_static(self.code.as_str()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -119,5 +128,5 @@ pub async fn not_found() -> ApiError {
 
 /// The answer to a known route with the wrong method.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This URL does not accept that method.")
+    ApiError::new(ErrorCode::MethodNotAllowed, "This URL does not accept that method.")
 }

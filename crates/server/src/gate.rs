@@ -10,6 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mesh402_api::ErrorCode;
 use mesh402_l402::{Credential, parse_authorization, parse_macaroon_header};
 use mesh402_service::ModelRequest;
 use serde_json::json;
@@ -70,7 +71,7 @@ pub async fn challenge(state: &AppState, request: &Arc<ModelRequest>) -> Result<
     let expires_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(quote.expires_at);
     let body = json!({
         "error": {
-            "code": "payment_required",
+            "code": ErrorCode::PaymentRequired,
             "message": format!(
                 "Pay the invoice ({} sats), then send the same request again with the header \
                  Authorization: L402 <macaroon>:<preimage>.",
@@ -90,6 +91,6 @@ pub async fn challenge(state: &AppState, request: &Arc<ModelRequest>) -> Result<
         headers.append(header::WWW_AUTHENTICATE, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-error-code", HeaderValue::from_static("payment_required"));
+    headers.insert("x-error-code", HeaderValue::from_static(ErrorCode::PaymentRequired.as_str()));
     Ok(response)
 }

@@ -12,8 +12,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use mesh402_api::ErrorCode;
 use mesh402_l402::Macaroon;
 use mesh402_service::{InvoiceStatus, InvoiceStatusError};
 use serde::Deserialize;
@@ -37,14 +38,13 @@ pub async fn invoice_status(
 ) -> Result<Response, ApiError> {
     let Json(request) = body.map_err(|rejection| {
         ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("Send {{\"macaroon\": \"<the challenge's macaroon, base64>\"}} ({rejection})."),
         )
     })?;
     let not_found = || {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "invoice_not_found",
+            ErrorCode::InvoiceNotFound,
             "This server issued no such macaroon, or it has expired; ask for a new invoice.",
         )
     };
@@ -57,8 +57,7 @@ pub async fn invoice_status(
         }
         Err(InvoiceStatusError::Busy(wait)) => {
             return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "Too many invoice status requests; wait a moment and ask again.",
             )
             .retry_after(wait.as_secs().max(1)));
@@ -68,8 +67,7 @@ pub async fn invoice_status(
                 mesh402_service::ServiceError::LightningUnavailable(error) => {
                     tracing::warn!(reason = error.code(), "invoice lookup failed");
                     ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "lightning_unavailable",
+                        ErrorCode::LightningUnavailable,
                         "The Lightning node cannot be asked about the invoice right now; try again shortly.",
                     )
                     .retry_after(5)

@@ -13,15 +13,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
+use mesh402_api::{ErrorCode, ErrorDetail, JobState as WireState, JobStatus};
 use mesh402_service::JobView;
 use mesh402_store::{JobId, JobState};
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::downloads::model_url;
 use crate::error::ApiError;
 use crate::gate::L402Credential;
-use crate::refund::refund_json;
+use crate::refund::refund_status;
 
 /// How often asynchronous clients are told to poll.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -72,10 +72,12 @@ pub async fn respond_after_wait(state: &AppState, view: JobView, headers: &Heade
         return Ok(finished_response(state, &view));
     }
     let status_url = status_url(state, &view.job_id);
-    let mut body = status_body(state, &view);
-    body["status_url"] = Value::from(status_url.clone());
-    body["events_url"] = Value::from(format!("{status_url}/events"));
-    body["poll_interval_ms"] = Value::from(POLL_INTERVAL.as_millis() as u64);
+    let body = JobStatus {
+        status_url: Some(status_url.clone()),
+        events_url: Some(format!("{status_url}/events")),
+        poll_interval_ms: Some(POLL_INTERVAL.as_millis() as u64),
+        ..status_body(state, &view)
+    };
     let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(header::LOCATION, HeaderValue::from_str(&status_url).map_err(|_| ApiError::internal())?);
@@ -93,30 +95,37 @@ fn status_url(state: &AppState, job_id: &JobId) -> String {
 }
 
 /// The body describing a job: its state and, when done, the model; when failed, the error.
-fn status_body(state: &AppState, view: &JobView) -> Value {
-    let mut body = json!({
-        "job_id": view.job_id.to_string(),
-        "state": view.state.as_str(),
-        "stage": view.stage.map(|stage| stage.name()),
-        "progress": view.progress,
-        "attempts": view.attempts,
-    });
-    if let Some(output) = &view.output {
-        body["modelUrl"] = Value::from(model_url(&state.public_url, &output.model_id, output.format.file_name()));
-        body["format"] = Value::from(output.format.extension());
-        body["media_type"] = Value::from(output.format.media_type());
-        body["bytes"] = Value::from(output.bytes);
-        body["sha256"] = Value::from(output.sha256.clone());
-        body["faces"] = Value::from(output.n_faces);
-        body["vertices"] = Value::from(output.n_vertices);
+fn status_body(state: &AppState, view: &JobView) -> JobStatus {
+    let output = view.output.as_ref();
+    JobStatus {
+        job_id: Some(view.job_id.to_string()),
+        state: Some(wire_state(view.state)),
+        stage: view.stage,
+        progress: Some(view.progress),
+        attempts: Some(view.attempts),
+        model_url: output.map(|output| model_url(&state.public_url, &output.model_id, output.format.file_name())),
+        format: output.map(|output| output.format),
+        media_type: output.map(|output| output.format.media_type().to_owned()),
+        bytes: output.map(|output| output.bytes),
+        sha256: output.map(|output| output.sha256.clone()),
+        faces: output.map(|output| output.n_faces),
+        vertices: output.map(|output| output.n_vertices),
+        refund: view.refund.as_ref().map(|refund| refund_status(state, &view.job_id, refund)),
+        error: failure_error(view).map(|error| ErrorDetail::new(error.code, error.message)),
+        ..JobStatus::default()
     }
-    if let Some(refund) = &view.refund {
-        body["refund"] = refund_json(state, &view.job_id, refund);
+}
+
+/// A stored job's state as the API names it.
+fn wire_state(state: JobState) -> WireState {
+    match state {
+        JobState::Queued => WireState::Queued,
+        JobState::Running => WireState::Running,
+        JobState::Succeeded => WireState::Succeeded,
+        JobState::Failed => WireState::Failed,
+        JobState::Refunding => WireState::Refunding,
+        JobState::Refunded => WireState::Refunded,
     }
-    if let Some(error) = failure_error(view) {
-        body["error"] = json!({ "code": error.code, "message": error.message });
-    }
-    body
 }
 
 /// The error a job that did not deliver is reported with: failed (retry with the same credential, or claim the
@@ -126,11 +135,7 @@ fn failure_error(view: &JobView) -> Option<ApiError> {
     match view.state {
         JobState::Failed => {
             let failure = view.failure.as_ref()?;
-            let (status, code) = if failure.server_fault {
-                (StatusCode::SERVICE_UNAVAILABLE, "generation_failed")
-            } else {
-                (StatusCode::UNPROCESSABLE_ENTITY, "generation_rejected")
-            };
+            let code = if failure.server_fault { ErrorCode::GenerationFailed } else { ErrorCode::GenerationRejected };
             let refund = refund_sats.map_or_else(String::new, |sats| {
                 format!(", or claim a refund of {sats} sats at refund.claim_url with it and an invoice for that amount")
             });
@@ -138,16 +143,14 @@ fn failure_error(view: &JobView) -> Option<ApiError> {
                 "{} Your payment is still good: send the same request with the same credential to try again{refund}.",
                 failure.message
             );
-            Some(ApiError::new(status, code, message).retry_after(5))
+            Some(ApiError::new(code, message).retry_after(5))
         }
         JobState::Refunding => Some(ApiError::new(
-            StatusCode::CONFLICT,
-            "refund_pending",
+            ErrorCode::RefundPending,
             "A refund of this payment is being paid (see refund); the credential redeems nothing more.",
         )),
         JobState::Refunded => Some(ApiError::new(
-            StatusCode::CONFLICT,
-            "payment_refunded",
+            ErrorCode::PaymentRefunded,
             "This payment was refunded (see refund); the credential redeems nothing more. Pay a new invoice to try \
              again.",
         )),
@@ -160,7 +163,8 @@ fn finished_response(state: &AppState, view: &JobView) -> Response {
     if let Some(mut error) = failure_error(view) {
         let status_url = status_url(state, &view.job_id);
         if let Some(refund) = &view.refund {
-            error = error.detail("refund", refund_json(state, &view.job_id, refund));
+            let refund = serde_json::to_value(refund_status(state, &view.job_id, refund)).unwrap_or_default();
+            error = error.detail("refund", refund);
         }
         return error.detail("job_id", view.job_id.to_string()).detail("status_url", status_url).into_response();
     }
@@ -175,9 +179,7 @@ async fn authorized_job(
     job_id: &str,
     L402Credential(credential): L402Credential,
 ) -> Result<(JobId, JobView), ApiError> {
-    let not_found = || {
-        ApiError::new(StatusCode::NOT_FOUND, "job_not_found", "No job with this id was paid for by this credential.")
-    };
+    let not_found = || ApiError::new(ErrorCode::JobNotFound, "No job with this id was paid for by this credential.");
     let job_id: JobId = job_id.parse().map_err(|_| not_found())?;
     let credential = credential.ok_or_else(not_found)?;
     let view = state.service.job_for_credential(&job_id, &credential).await?.ok_or_else(not_found)?;
@@ -240,7 +242,7 @@ pub async fn job_events(
                     Ok(None) => None,
                     Err(_) => {
                         let reason = if deadline >= ends_at { "max_duration" } else { "idle" };
-                        let data = json!({ "reason": reason, "status_url": status_url });
+                        let data = serde_json::json!({ "reason": reason, "status_url": status_url });
                         let event = Event::default().event("timeout").data(data.to_string()).retry(POLL_INTERVAL);
                         Some((Ok(event), None))
                     }
@@ -258,7 +260,7 @@ async fn send_events(state: &AppState, job_id: JobId, first: JobView, sender: to
             JobState::Failed | JobState::Refunding | JobState::Refunded => "failed",
             JobState::Queued | JobState::Running => "progress",
         };
-        Event::default().event(name).data(status_body(state, view).to_string())
+        Event::default().event(name).data(serde_json::to_string(&status_body(state, view)).unwrap_or_default())
     };
     if sender.send(to_event(&first)).await.is_err() || first.is_finished() {
         return;

@@ -45,6 +45,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
+use mesh402_api::paths;
 use mesh402_core::ModelGenerator;
 use mesh402_l402::{Keyring, Msat, ServerSecret};
 use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnError, LnbitsPayer};
@@ -294,25 +295,26 @@ pub fn router(state: AppState) -> Router {
         ]);
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
-        .route("/api/l402/3d-model", post(endpoint::create_model).get(discovery::get_model_metadata))
+        .route(paths::MODEL, post(endpoint::create_model).get(discovery::get_model_metadata))
         // The seed service's other name for the same endpoint.
-        .route("/api/l402/generate-3d-model", post(endpoint::create_model))
-        .route("/api/l402/jobs/{job_id}", get(job_status::job_status))
-        .route("/api/l402/jobs/{job_id}/events", get(job_status::job_events))
-        .route("/api/l402/jobs/{job_id}/refund", post(refund::claim_refund))
-        .route("/models/{file}", get(downloads::download_primary))
-        .route("/models/{model_id}/{name}", get(downloads::download_file))
-        .route("/api/l402/quote", post(endpoint::quote_model))
-        .route("/healthz", get(health::health))
-        .route("/.well-known/l402-services", get(discovery::get_manifest))
-        .route("/.well-known/l402.json", get(discovery::get_l402_json))
-        .route("/.well-known/l402", get(discovery::get_l402_json))
-        .route("/llms.txt", get(discovery::get_llms_txt))
-        .route("/openapi.json", get(discovery::get_openapi))
-        .route("/api/error-codes", get(discovery::get_error_codes))
+        .route(paths::MODEL_ALIAS, post(endpoint::create_model))
+        .route(paths::JOB, get(job_status::job_status))
+        .route(paths::JOB_EVENTS, get(job_status::job_events))
+        .route(paths::JOB_REFUND, post(refund::claim_refund))
+        .route(paths::MODEL_FILE, get(downloads::download_primary))
+        .route(paths::MODEL_FILE_NAMED, get(downloads::download_file))
+        .route(paths::QUOTE, post(endpoint::quote_model))
+        .route(paths::HEALTH, get(health::health))
+        .route(paths::MANIFEST, get(discovery::get_manifest))
+        .route(paths::L402_JSON, get(discovery::get_l402_json))
+        .route(paths::L402_JSON_ALIAS, get(discovery::get_l402_json))
+        .route(paths::LLMS_TXT, get(discovery::get_llms_txt))
+        .route(paths::OPENAPI, get(discovery::get_openapi))
+        .route(paths::ERROR_CODES, get(discovery::get_error_codes))
         .merge(web::routes());
     if state.dev_wallet.is_some() {
-        router = router.route("/dev/pay", post(dev_pay::dev_pay)).route("/dev/invoice", post(dev_pay::dev_invoice));
+        router =
+            router.route(paths::DEV_PAY, post(dev_pay::dev_pay)).route(paths::DEV_INVOICE, post(dev_pay::dev_invoice));
     }
     router
         // Counted under the route's pattern: a route layer runs after the route is matched.

@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use mesh402_api::ErrorCode;
 use tokio::sync::Semaphore;
 
 use crate::AppState;
@@ -159,12 +160,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 async fn rate_limited(wait: Duration, what: &str) -> ApiError {
     tokio::time::sleep(TARPIT.min(wait)).await;
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("Too many {what} from your address; try again in {seconds} s."),
-    )
-    .retry_after(seconds)
+    ApiError::new(ErrorCode::RateLimited, format!("Too many {what} from your address; try again in {seconds} s."))
+        .retry_after(seconds)
 }
 
 /// Bytes of request bodies being read at once: all of `total` for paid requests; for unpaid ones `total` less the
@@ -215,8 +212,7 @@ impl UploadBudget {
         let of_client = state.by_client.get(&client).copied().unwrap_or(0);
         if !paid && of_client.saturating_add(bytes) > self.per_client {
             return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_uploads",
+                ErrorCode::TooManyUploads,
                 "Your address is already sending as many uploads as it may at once; finish those first.",
             )
             .retry_after(BUSY_RETRY_AFTER_SECS));
@@ -224,8 +220,7 @@ impl UploadBudget {
         let limit = if paid { self.total } else { self.unpaid_total };
         if state.used.saturating_add(bytes) > limit {
             return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_busy",
+                ErrorCode::ServerBusy,
                 "The server is receiving as many uploads as it takes at once; try again shortly.",
             )
             .retry_after(BUSY_RETRY_AFTER_SECS));
@@ -350,8 +345,7 @@ impl Limits {
         let permit = tokio::time::timeout(PREFLIGHT_QUEUE_WAIT, self.preflights.acquire()).await;
         let Ok(Ok(_permit)) = permit else {
             return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_busy",
+                ErrorCode::ServerBusy,
                 "The server is checking as many unpaid requests as it can; try again shortly.",
             )
             .retry_after(BUSY_RETRY_AFTER_SECS));
@@ -434,11 +428,11 @@ mod tests {
         let budget = Arc::new(UploadBudget::new(400, 200, 50));
         let (a, b) = (key("192.0.2.1"), key("192.0.2.2"));
         let first = budget.reserve(a, 150, false).unwrap();
-        assert_eq!(budget.reserve(a, 100, false).unwrap_err().code, "too_many_uploads");
+        assert_eq!(budget.reserve(a, 100, false).unwrap_err().code, ErrorCode::TooManyUploads);
         let second = budget.reserve(b, 150, false).unwrap();
         assert_eq!(
             budget.reserve(key("192.0.2.3"), 10, false).unwrap_err().code,
-            "server_busy",
+            ErrorCode::ServerBusy,
             "300 of 400 is unpaid"
         );
         let paid = budget.reserve(a, 100, true).expect("the paid share");

@@ -6,9 +6,10 @@
 //! catalogue, the offer). It is kept true by tests, not by care: a unit test checks that every route the router
 //! declares is described, and the suite runs schemathesis against the live server from this document.
 
+use mesh402_api::{ErrorCode, paths as route};
 use serde_json::{Value, json};
 
-use crate::discovery::{self, MODEL_PATH, Offer, QUOTE_PATH};
+use crate::discovery::{self, Offer};
 use crate::error_codes;
 
 /// A reference to a component schema.
@@ -46,8 +47,8 @@ fn describe_status(status: u16) -> String {
     let codes: Vec<&str> = error_codes::CATALOGUE
         .iter()
         .flat_map(|group| group.codes.iter())
-        .filter(|code| code.status == status)
-        .map(|code| code.code)
+        .filter(|entry| entry.code.status() == status)
+        .map(|entry| entry.code.as_str())
         .collect();
     let mut codes = codes;
     codes.sort_unstable();
@@ -143,9 +144,9 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         "describeModelService",
         responses(vec![("200", json_response("The service's entry of the manifest.", schema_ref("Service")))], &[429]),
     );
-    paths.insert(MODEL_PATH.into(), model_path);
-    paths.insert("/api/l402/generate-3d-model".into(), json!({ "post": model_operation("createModelAlias") }));
-    paths.insert(QUOTE_PATH.into(), {
+    paths.insert(route::MODEL.into(), model_path);
+    paths.insert(route::MODEL_ALIAS.into(), json!({ "post": model_operation("createModelAlias") }));
+    paths.insert(route::QUOTE.into(), {
         let mut op = operation(
             "Price and checks for a request, free: no invoice, nothing stored",
             "quoteModel",
@@ -158,7 +159,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         json!({ "post": op })
     });
     let job_parameter = path_parameter("job_id", "The job id from a 202 answer.");
-    paths.insert("/api/l402/jobs/{job_id}".into(), {
+    paths.insert(route::JOB.into(), {
         let mut op = operation(
             "A paid job's state and, once done, its model",
             "getJob",
@@ -168,7 +169,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         op["security"] = json!([{ "L402": [] }]);
         json!({ "get": op })
     });
-    paths.insert("/api/l402/jobs/{job_id}/events".into(), {
+    paths.insert(route::JOB_EVENTS.into(), {
         let ok = json!({
             "description": "Server-sent events: progress, then done or failed; keep-alives; ends after its limit.",
             "content": { "text/event-stream": { "schema": { "type": "string" } } },
@@ -182,7 +183,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         op["security"] = json!([{ "L402": [] }]);
         json!({ "get": op })
     });
-    paths.insert("/api/l402/jobs/{job_id}/refund".into(), {
+    paths.insert(route::JOB_REFUND.into(), {
         let mut op = operation(
             "Claim the refund of a paid job that could not be delivered (with the credential that paid)",
             "claimRefund",
@@ -206,13 +207,13 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         }));
         json!({ "post": op })
     });
-    paths.insert("/models/{file}".into(), {
+    paths.insert(route::MODEL_FILE.into(), {
         let mut path =
             get_file("A model's primary file (modelUrl)", "downloadModel", "application/octet-stream", &[404, 429]);
         path["get"]["parameters"] = json!([path_parameter("file", "<model id>.<extension>")]);
         path
     });
-    paths.insert("/models/{model_id}/{name}".into(), {
+    paths.insert(route::MODEL_FILE_NAMED.into(), {
         let mut path = get_file(
             "One file of a model (OBJ, MTL, texture)",
             "downloadModelFile",
@@ -223,23 +224,17 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
             json!([path_parameter("model_id", "The model's id."), path_parameter("name", "The file's name.")]);
         path
     });
-    paths.insert("/healthz".into(), get_json("Liveness", "health", schema_ref("Health")));
+    paths.insert(route::HEALTH.into(), get_json("Liveness", "health", schema_ref("Health")));
+    paths.insert(route::MANIFEST.into(), get_json("The service manifest", "manifest", json!({ "type": "object" })));
+    paths.insert(route::L402_JSON.into(), get_json("L402 discovery", "l402Discovery", json!({ "type": "object" })));
     paths.insert(
-        "/.well-known/l402-services".into(),
-        get_json("The service manifest", "manifest", json!({ "type": "object" })),
-    );
-    paths.insert(
-        "/.well-known/l402.json".into(),
-        get_json("L402 discovery", "l402Discovery", json!({ "type": "object" })),
-    );
-    paths.insert(
-        "/.well-known/l402".into(),
+        route::L402_JSON_ALIAS.into(),
         get_json("L402 discovery (same document)", "l402DiscoveryAlias", json!({ "type": "object" })),
     );
-    paths.insert("/api/error-codes".into(), get_json("Every error code", "errorCodes", schema_ref("ErrorCatalogue")));
-    paths.insert("/openapi.json".into(), get_json("This document", "openapi", json!({ "type": "object" })));
-    paths.insert("/llms.txt".into(), get_file("How an agent buys a model", "llmsTxt", "text/markdown", &[429]));
-    paths.insert("/".into(), get_file("The web page", "webPage", "text/html", &[429]));
+    paths.insert(route::ERROR_CODES.into(), get_json("Every error code", "errorCodes", schema_ref("ErrorCatalogue")));
+    paths.insert(route::OPENAPI.into(), get_json("This document", "openapi", json!({ "type": "object" })));
+    paths.insert(route::LLMS_TXT.into(), get_file("How an agent buys a model", "llmsTxt", "text/markdown", &[429]));
+    paths.insert(route::PAGE.into(), get_file("The web page", "webPage", "text/html", &[429]));
     for asset in crate::web::ASSETS {
         paths.insert(
             asset.path.into(),
@@ -247,10 +242,10 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         );
     }
     paths.insert(
-        "/api/page-config".into(),
+        route::PAGE_CONFIG.into(),
         get_json("Settings the web page shows", "pageConfig", json!({ "type": "object" })),
     );
-    paths.insert("/api/l402/invoice-status".into(), {
+    paths.insert(route::INVOICE_STATUS.into(), {
         let mut op = operation(
             "Whether a challenge's invoice is paid, and its preimage (for the holder of the macaroon)",
             "invoiceStatus",
@@ -267,7 +262,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
         json!({ "post": op })
     });
     if dev_wallet {
-        paths.insert("/dev/pay".into(), {
+        paths.insert(route::DEV_PAY.into(), {
             let mut op = operation(
                 "Pay an invoice of the development wallet (regtest; only with that backend)",
                 "devPay",
@@ -283,7 +278,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
             }));
             json!({ "post": op })
         });
-        paths.insert("/dev/invoice".into(), {
+        paths.insert(route::DEV_INVOICE.into(), {
             let mut op = operation(
                 "An invoice of the development wallet to be paid to (a refund's; regtest, only with that backend)",
                 "devInvoice",
@@ -312,7 +307,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
                  Lightning invoice; pay it and repeat the identical request with Authorization: L402 \
                  <macaroon>:<preimage>. See {} for the steps.",
                 offer.price_sats,
-                offer.url("/llms.txt")
+                offer.url(route::LLMS_TXT)
             ),
             "license": { "name": "MIT OR Apache-2.0" },
         },
@@ -396,7 +391,7 @@ fn schemas(offer: &Offer) -> Value {
                 "error": {
                     "type": "object",
                     "required": ["code", "message"],
-                    "properties": { "code": { "const": "payment_required" }, "message": { "type": "string" } },
+                    "properties": { "code": { "const": ErrorCode::PaymentRequired }, "message": { "type": "string" } },
                 },
                 "macaroon": { "type": "string", "description": "Base64 macaroon bound to this request." },
                 "invoice": { "type": "string", "description": "BOLT11 invoice." },
@@ -525,46 +520,14 @@ mod tests {
         Offer::new(&config, "http://127.0.0.1:8402")
     }
 
-    /// Every `.route("…")` the server's sources declare, with its methods, read from the sources themselves so
-    /// that a new route cannot go undescribed.
-    fn declared_routes() -> Vec<(String, String)> {
-        let mut routes = Vec::new();
-        for file in ["lib.rs", "web.rs"] {
-            let path = format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
-            let source = std::fs::read_to_string(&path).expect("source");
-            for piece in source.split(".route(\"").skip(1) {
-                let Some((path, rest)) = piece.split_once('"') else { continue };
-                // The call's arguments: up to the parenthesis that closes `.route(`.
-                let mut depth = 1i32;
-                let end = rest
-                    .char_indices()
-                    .find(|&(_, c)| {
-                        depth += match c {
-                            '(' => 1,
-                            ')' => -1,
-                            _ => 0,
-                        };
-                        depth == 0
-                    })
-                    .map_or(rest.len(), |(i, _)| i);
-                let call = &rest[..end];
-                for method in ["get", "post"] {
-                    if call.contains(&format!("{method}(")) {
-                        routes.push((path.to_owned(), method.to_owned()));
-                    }
-                }
-            }
-        }
-        routes
-    }
-
     #[test]
-    fn every_declared_route_is_described() {
+    fn every_route_is_described() {
         let document = document(&offer(), true);
-        let routes = declared_routes();
-        assert!(routes.len() >= 15, "{routes:?}");
-        for (path, method) in routes {
-            assert!(document["paths"][&path][&method].is_object(), "{method} {path} is not in openapi.json");
+        for (path, methods) in route::ROUTES {
+            for method in *methods {
+                let method = method.as_str();
+                assert!(document["paths"][*path][method].is_object(), "{method} {path} is not in openapi.json");
+            }
         }
         for asset in crate::web::ASSETS {
             assert!(document["paths"][asset.path]["get"].is_object(), "{} is not described", asset.path);

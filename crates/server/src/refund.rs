@@ -11,10 +11,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mesh402_api::{ErrorCode, JobStatus, RefundState, RefundStatus, paths};
 use mesh402_service::{RefundError, RefundView};
 use mesh402_store::{JobId, JobState};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -32,54 +32,60 @@ pub struct ClaimBody {
 
 /// Where a job's refund is claimed.
 pub fn claim_url(state: &AppState, job_id: &JobId) -> String {
-    format!("{}/api/l402/jobs/{job_id}/refund", state.public_url)
+    format!("{}{}", state.public_url, paths::fill(paths::JOB_REFUND, &[&job_id.to_string()]))
 }
 
 /// The `refund` object clients are shown.
-pub fn refund_json(state: &AppState, job_id: &JobId, refund: &RefundView) -> Value {
+pub fn refund_status(state: &AppState, job_id: &JobId, refund: &RefundView) -> RefundStatus {
     let amount = refund.amount();
-    let mut body = json!({
-        "state": refund.state_name(),
-        "amount_sats": amount.sats(),
-        "amount_msat": amount.0,
-        "claim_url": claim_url(state, job_id),
-    });
+    let mut status = RefundStatus {
+        state: RefundState::Available,
+        amount_sats: amount.sats(),
+        amount_msat: amount.0,
+        claim_url: claim_url(state, job_id),
+        deadline: None,
+        last_failure: None,
+        invoice_payment_hash: None,
+        claimed_at: None,
+        preimage: None,
+        paid_at: None,
+    };
     match refund {
         RefundView::Available { deadline, last_failure, .. } => {
-            body["deadline"] = Value::from(*deadline);
-            if let Some(failure) = last_failure {
-                body["last_failure"] = Value::from(failure.clone());
-            }
+            status.deadline = Some(*deadline);
+            status.last_failure = last_failure.clone();
         }
         RefundView::Pending { invoice_payment_hash, claimed_at, .. } => {
-            body["invoice_payment_hash"] = Value::from(invoice_payment_hash.to_string());
-            body["claimed_at"] = Value::from(*claimed_at);
+            status.state = RefundState::Pending;
+            status.invoice_payment_hash = Some(invoice_payment_hash.to_string());
+            status.claimed_at = Some(*claimed_at);
         }
         RefundView::Paid { invoice_payment_hash, preimage, paid_at, .. } => {
-            body["invoice_payment_hash"] = Value::from(invoice_payment_hash.to_string());
-            body["preimage"] = Value::from(preimage.to_hex());
-            body["paid_at"] = Value::from(*paid_at);
+            status.state = RefundState::Paid;
+            status.invoice_payment_hash = Some(invoice_payment_hash.to_string());
+            status.preimage = Some(preimage.to_hex());
+            status.paid_at = Some(*paid_at);
         }
     }
-    body
+    status
 }
 
 impl From<RefundError> for ApiError {
     fn from(error: RefundError) -> Self {
-        let forbidden = |code, message: &str| ApiError::new(StatusCode::FORBIDDEN, code, message);
-        let invalid = |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+        let forbidden = |code, message: &str| ApiError::new(code, message);
+        let invalid = |code, message: String| ApiError::new(code, message);
         match error {
             RefundError::Credential(reason) => {
                 tracing::info!(reason = reason.code(), "refund claim with a credential that does not verify");
                 forbidden(
-                    "refund_credential_invalid",
+                    ErrorCode::RefundCredentialInvalid,
                     "A refund is claimed with the credential that paid: Authorization: L402 <macaroon>:<preimage>, \
                      with the preimage your wallet got (the payment hash alone proves nothing).",
                 )
             }
-            RefundError::UnknownJob => ApiError::new(StatusCode::NOT_FOUND, "job_not_found", "There is no such job."),
+            RefundError::UnknownJob => ApiError::new(ErrorCode::JobNotFound, "There is no such job."),
             RefundError::NotYourJob => {
-                forbidden("refund_credential_mismatch", "This credential paid for another job, not this one.")
+                forbidden(ErrorCode::RefundCredentialMismatch, "This credential paid for another job, not this one.")
             }
             RefundError::NotOwed(job_state) => {
                 let message = match job_state {
@@ -89,21 +95,20 @@ impl From<RefundError> for ApiError {
                     }
                     _ => "This job owes no refund (its credential has expired, or nothing is left to refund).",
                 };
-                ApiError::new(StatusCode::CONFLICT, "refund_not_owed", message)
+                ApiError::new(ErrorCode::RefundNotOwed, message)
             }
             RefundError::NotOffered => ApiError::new(
-                StatusCode::CONFLICT,
-                "refunds_not_offered",
+                ErrorCode::RefundsNotOffered,
                 "This server's Lightning backend cannot pay, so it offers no refunds.",
             ),
             RefundError::Invoice(reason) => invalid(
-                "refund_invoice_invalid",
+                ErrorCode::RefundInvoiceInvalid,
                 format!("The invoice cannot be used for a refund: {reason}. Send a BOLT11 invoice from your wallet."),
             ),
             RefundError::WrongAmount { expected, found } => {
                 let found = found.map_or_else(|| "no amount".to_owned(), |msat| format!("{msat} msat"));
                 invalid(
-                    "refund_amount_mismatch",
+                    ErrorCode::RefundAmountMismatch,
                     format!(
                         "The invoice is for {found}; the refund is exactly {} msat ({} sats). Make an invoice for \
                          that amount.",
@@ -114,12 +119,11 @@ impl From<RefundError> for ApiError {
                 .detail("amount_msat", expected.0)
             }
             RefundError::InvoiceExpired => invalid(
-                "refund_invoice_expired",
+                ErrorCode::RefundInvoiceExpired,
                 "The invoice has expired or expires within a minute; send a fresh one.".into(),
             ),
             RefundError::PaymentFailed(reason) => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "refund_payment_failed",
+                ErrorCode::RefundPaymentFailed,
                 format!(
                     "The server's wallet could not pay the invoice ({reason}); nothing was paid. Claim again with \
                      another invoice."
@@ -141,14 +145,18 @@ pub async fn claim_refund(
     let job_id: JobId = job_id.parse().map_err(|_| RefundError::UnknownJob)?;
     let credential = credential.ok_or(RefundError::Credential(mesh402_l402::VerifyError::NoMacaroon))?;
     let Json(claim) = body.map_err(|rejection| {
-        ApiError::bad_request("invalid_json", format!("Send {{\"invoice\": \"lnbc…\"}} ({rejection})."))
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("Send {{\"invoice\": \"lnbc…\"}} ({rejection})."))
     })?;
     let refund = state.service.claim_refund(&job_id, &credential, &claim.invoice).await?;
     let status = match refund {
         RefundView::Paid { .. } => StatusCode::OK,
         RefundView::Pending { .. } | RefundView::Available { .. } => StatusCode::ACCEPTED,
     };
-    let body = json!({ "job_id": job_id.to_string(), "refund": refund_json(&state, &job_id, &refund) });
+    let body = JobStatus {
+        job_id: Some(job_id.to_string()),
+        refund: Some(refund_status(&state, &job_id, &refund)),
+        ..JobStatus::default()
+    };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

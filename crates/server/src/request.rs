@@ -5,9 +5,9 @@
 //! preflight, before any invoice). Options are the `MeshParams` fields at the top level; unknown keys are errors,
 //! not silently ignored.
 
-use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use mesh402_api::ErrorCode;
 use mesh402_core::{ImageKind, MeshParams};
 use mesh402_service::{MAX_PROMPT_BYTES, ModelInput, ModelRequest};
 use serde_json::Value;
@@ -23,27 +23,30 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 /// Parses and checks a request body. Nothing here allocates more than a small multiple of the body, whose size
 /// the router has already limited.
 pub fn parse_model_request(body: &[u8]) -> Result<ModelRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| ApiError::bad_request("invalid_json", format!("The body is not valid JSON ({error}).")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("The body is not valid JSON ({error})."))
+    })?;
     let Value::Object(mut fields) = value else {
-        return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object with an \"image\" field."));
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidJson,
+            "The body must be a JSON object with an \"image\" field.",
+        ));
     };
     let image = fields.remove("image").filter(|value| !value.is_null());
     let prompt = fields.remove("prompt").filter(|value| !value.is_null());
-    let params: MeshParams = serde_json::from_value(Value::Object(fields)).map_err(|error| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_option", format!("Invalid option: {error}."))
-    })?;
+    let params: MeshParams = serde_json::from_value(Value::Object(fields))
+        .map_err(|error| ApiError::new(ErrorCode::InvalidOption, format!("Invalid option: {error}.")))?;
     params.validate().map_err(ApiError::from)?;
     let input = match (image, prompt) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "image_and_prompt",
+                ErrorCode::ImageAndPrompt,
                 "Send either an \"image\" or a \"prompt\", not both.",
             ));
         }
         (None, None) => {
             return Err(ApiError::bad_request(
-                "missing_image",
+                ErrorCode::MissingImage,
                 "The \"image\" field is required: a data URI such as data:image/png;base64,… (or a \"prompt\", \
                  where the server's generator makes models from text).",
             ));
@@ -54,7 +57,7 @@ pub fn parse_model_request(body: &[u8]) -> Result<ModelRequest, ApiError> {
         }
         (Some(_), None) => {
             return Err(ApiError::bad_request(
-                "invalid_image_field",
+                ErrorCode::InvalidImageField,
                 "The \"image\" field must be a string: a data URI such as data:image/png;base64,….",
             ));
         }
@@ -66,7 +69,7 @@ pub fn parse_model_request(body: &[u8]) -> Result<ModelRequest, ApiError> {
 /// A prompt must be a string of visible text, at most [`MAX_PROMPT_BYTES`]; surrounding white space is dropped
 /// (so it is not part of what the credential is bound to).
 fn check_prompt(prompt: Value) -> Result<String, ApiError> {
-    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_prompt", message);
+    let invalid = |message: String| ApiError::new(ErrorCode::InvalidPrompt, message);
     let Value::String(prompt) = prompt else {
         return Err(invalid("The \"prompt\" field must be a string: what the model should show.".into()));
     };
@@ -90,7 +93,7 @@ fn check_prompt(prompt: Value) -> Result<String, ApiError> {
 fn decode_data_uri(uri: &str) -> Result<(ImageKind, Vec<u8>), ApiError> {
     let invalid_uri = || {
         ApiError::bad_request(
-            "invalid_data_uri",
+            ErrorCode::InvalidDataUri,
             "The image must be a base64 data URI with its prefix, such as data:image/png;base64,….",
         )
     };
@@ -107,8 +110,7 @@ fn decode_data_uri(uri: &str) -> Result<(ImageKind, Vec<u8>), ApiError> {
     }
     let kind = ImageKind::from_media_type(media_type).ok_or_else(|| {
         ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_image_type",
+            ErrorCode::UnsupportedImageType,
             format!(
                 "Images of type {:?} are not supported; send image/png, image/jpeg or image/webp.",
                 media_type.chars().take(64).collect::<String>()
@@ -117,11 +119,11 @@ fn decode_data_uri(uri: &str) -> Result<(ImageKind, Vec<u8>), ApiError> {
     })?;
     let data = data.trim();
     if data.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_empty", "The image data is empty."));
+        return Err(ApiError::new(ErrorCode::ImageEmpty, "The image data is empty."));
     }
     let bytes = BASE64
         .decode(data)
-        .map_err(|_| ApiError::bad_request("invalid_base64", "The image data is not valid standard base64."))?;
+        .map_err(|_| ApiError::bad_request(ErrorCode::InvalidBase64, "The image data is not valid standard base64."))?;
     Ok((kind, bytes))
 }
 
@@ -129,29 +131,29 @@ fn decode_data_uri(uri: &str) -> Result<(ImageKind, Vec<u8>), ApiError> {
 mod tests {
     use super::*;
 
-    fn code(body: &str) -> &'static str {
+    fn code(body: &str) -> ErrorCode {
         parse_model_request(body.as_bytes()).unwrap_err().code
     }
 
     #[test]
     fn each_malformed_body_has_its_own_code() {
-        assert_eq!(code("not json"), "invalid_json");
-        assert_eq!(code("[1]"), "invalid_json");
-        assert_eq!(code("{}"), "missing_image");
-        assert_eq!(code(r#"{"image": 5}"#), "invalid_image_field");
-        assert_eq!(code(r#"{"image": "iVBORw0KGgo="}"#), "invalid_data_uri");
-        assert_eq!(code(r#"{"image": "data:image/png,iVBORw0KGgo="}"#), "invalid_data_uri");
-        assert_eq!(code(r#"{"image": "data:image/gif;base64,R0lGOD=="}"#), "unsupported_image_type");
-        assert_eq!(code(r#"{"image": "data:image/png;base64,!!!"}"#), "invalid_base64");
-        assert_eq!(code(r#"{"image": "data:image/png;base64,"}"#), "image_empty");
-        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "colour": "red"}"#), "invalid_option");
-        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "target_faces": 1}"#), "invalid_option");
-        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "prompt": "a cup"}"#), "image_and_prompt");
-        assert_eq!(code(r#"{"prompt": 5}"#), "invalid_prompt");
-        assert_eq!(code(r#"{"prompt": "  "}"#), "invalid_prompt");
-        assert_eq!(code(r#"{"prompt": "a\u0000cup"}"#), "invalid_prompt");
-        assert_eq!(code(&format!(r#"{{"prompt": "{}"}}"#, "a".repeat(MAX_PROMPT_BYTES + 1))), "invalid_prompt");
-        assert_eq!(code(r#"{"prompt": "a cup", "colour": "red"}"#), "invalid_option");
+        assert_eq!(code("not json"), ErrorCode::InvalidJson);
+        assert_eq!(code("[1]"), ErrorCode::InvalidJson);
+        assert_eq!(code("{}"), ErrorCode::MissingImage);
+        assert_eq!(code(r#"{"image": 5}"#), ErrorCode::InvalidImageField);
+        assert_eq!(code(r#"{"image": "iVBORw0KGgo="}"#), ErrorCode::InvalidDataUri);
+        assert_eq!(code(r#"{"image": "data:image/png,iVBORw0KGgo="}"#), ErrorCode::InvalidDataUri);
+        assert_eq!(code(r#"{"image": "data:image/gif;base64,R0lGOD=="}"#), ErrorCode::UnsupportedImageType);
+        assert_eq!(code(r#"{"image": "data:image/png;base64,!!!"}"#), ErrorCode::InvalidBase64);
+        assert_eq!(code(r#"{"image": "data:image/png;base64,"}"#), ErrorCode::ImageEmpty);
+        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "colour": "red"}"#), ErrorCode::InvalidOption);
+        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "target_faces": 1}"#), ErrorCode::InvalidOption);
+        assert_eq!(code(r#"{"image": "data:image/png;base64,AAAA", "prompt": "a cup"}"#), ErrorCode::ImageAndPrompt);
+        assert_eq!(code(r#"{"prompt": 5}"#), ErrorCode::InvalidPrompt);
+        assert_eq!(code(r#"{"prompt": "  "}"#), ErrorCode::InvalidPrompt);
+        assert_eq!(code(r#"{"prompt": "a\u0000cup"}"#), ErrorCode::InvalidPrompt);
+        assert_eq!(code(&format!(r#"{{"prompt": "{}"}}"#, "a".repeat(MAX_PROMPT_BYTES + 1))), ErrorCode::InvalidPrompt);
+        assert_eq!(code(r#"{"prompt": "a cup", "colour": "red"}"#), ErrorCode::InvalidOption);
     }
 
     #[test]

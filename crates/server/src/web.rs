@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mesh402_api::paths;
 use serde_json::json;
 
 use crate::AppState;
@@ -84,11 +85,11 @@ static INDEX: LazyLock<String> = LazyLock::new(|| {
 
 /// The page's routes.
 pub fn routes() -> Router<AppState> {
-    let mut router = Router::new().route("/", get(index)).route("/api/page-config", get(page_config));
+    let mut router = Router::new().route(paths::PAGE, get(index)).route(paths::PAGE_CONFIG, get(page_config));
     for asset in ASSETS {
         router = router.route(asset.path, get(move |headers: HeaderMap| async move { serve(asset, &headers) }));
     }
-    router.route("/api/l402/invoice-status", post(crate::invoice_status::invoice_status))
+    router.route(paths::INVOICE_STATUS, post(crate::invoice_status::invoice_status))
 }
 
 async fn index(headers: HeaderMap) -> Response {

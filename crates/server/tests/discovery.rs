@@ -173,3 +173,28 @@ async fn the_error_catalogue_is_served_and_every_code_is_in_the_openapi_enum() {
         assert!(listed.contains(&Value::from(*code)), "{code} is not in the OpenAPI enum");
     }
 }
+
+/// Every route of `mesh402_api::paths::ROUTES` is served with each of its methods (the development wallet's too,
+/// since it is the default backend): none falls through to the router's `not_found` or `method_not_allowed`. A
+/// model file of an unknown model is `not_found` by its handler, so those two are asked for a model that exists
+/// nowhere and must answer a download's 404 (`Cache-Control` and all), not the fallback's.
+#[tokio::test]
+async fn every_route_of_the_api_is_served_with_its_methods() {
+    use mesh402_api::paths::{self, Method, ROUTES};
+    let (app, _state, _dir) = server(RawConfig::default()).await;
+    for (path, methods) in ROUTES {
+        let filled = paths::fill(path, &["00".repeat(16).as_str(), "model.obj"]);
+        for method in *methods {
+            let builder = match method {
+                Method::Get => Request::get(&filled),
+                Method::Post => Request::post(&filled).header("content-type", "application/json"),
+            };
+            let response = app.clone().oneshot(builder.body(Body::from("{}")).unwrap()).await.unwrap();
+            let code = response.headers().get("x-error-code").map(|v| v.to_str().unwrap().to_owned());
+            assert_ne!(code.as_deref(), Some("method_not_allowed"), "{method:?} {path}");
+            if !path.starts_with("/models/") {
+                assert_ne!(code.as_deref(), Some("not_found"), "{method:?} {path} is not routed");
+            }
+        }
+    }
+}
