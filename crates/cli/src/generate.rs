@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use mesh402_api::RefundState;
 use mesh402_client::{
     BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order,
     OrderInput, PurchaseStatus, Refund, Secret, Step, Vault,
@@ -157,11 +158,11 @@ pub fn print_failure(json: bool, error: &CommandError, exit_code: u8) {
         println!("{body}");
     } else {
         eprintln!("mesh402: {error}");
-        if let Some(refund) = refund.filter(|refund| refund.state == "available") {
+        if let Some(refund) = refund.filter(|refund| refund.status.state == RefundState::Available) {
             eprintln!(
                 "mesh402: a refund of {} sats is offered: mesh402 refund <the same image and options> --invoice \
                  <an invoice of your wallet for exactly that amount>",
-                refund.amount_msat.div_ceil(1000)
+                refund.status.amount_sats
             );
         }
     }
@@ -169,16 +170,9 @@ pub fn print_failure(json: bool, error: &CommandError, exit_code: u8) {
 
 /// A refund as the command line prints it in JSON.
 pub fn refund_json(refund: &Refund) -> Value {
-    json!({
-        "state": refund.state,
-        "amount_sats": refund.amount_msat.div_ceil(1000),
-        "amount_msat": refund.amount_msat,
-        "job_id": refund.job_id,
-        "deadline": refund.deadline,
-        "invoice_payment_hash": refund.invoice_payment_hash,
-        "preimage": refund.preimage,
-        "last_failure": refund.last_failure,
-    })
+    let mut value = serde_json::to_value(&refund.status).unwrap_or_default();
+    value["job_id"] = json!(refund.job_id);
+    value
 }
 
 /// The buyer's wallet settings in the environment. They are named apart from every setting of `mesh402 serve`
@@ -435,7 +429,7 @@ pub async fn claim_refund(
             let PurchaseStatus::Paid { refund: Some(refund), .. } = buyer.check(order).await? else {
                 return Err(CommandError::NoRefund);
             };
-            dev_invoice(server, refund.amount_msat).await.map_err(CommandError::DevWallet)?
+            dev_invoice(server, refund.status.amount_msat).await.map_err(CommandError::DevWallet)?
         }
         None => {
             return Err(CommandError::BadInput(
@@ -457,8 +451,8 @@ pub fn refund(args: RefundArgs) -> Result<(), CommandError> {
     if args.json {
         println!("{}", json!({ "ok": true, "refund": refund_json(&refund) }));
     } else {
-        let sats = refund.amount_msat.div_ceil(1000);
-        match refund.preimage.as_deref() {
+        let sats = refund.status.amount_sats;
+        match refund.status.preimage.as_deref() {
             Some(preimage) => println!("refunded {sats} sats (preimage {preimage})"),
             None => println!("a refund of {sats} sats is being paid; run the same command again to see it"),
         }

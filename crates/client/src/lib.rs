@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use mesh402_api::{ErrorCode, JobState, JobStatus, RefundState, RefundStatus, paths};
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
 pub use mesh402_ln::{
     DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Lnd as LndPayer, LndSettings, Nwc as NwcPayer, NwcSettings,
@@ -29,7 +30,7 @@ use sha2::{Digest, Sha256};
 pub use vault::{Purchase, Vault};
 
 /// The path of the paid endpoint on a mesh402 server.
-pub const ENDPOINT: &str = "/api/l402/3d-model";
+pub const ENDPOINT: &str = paths::MODEL;
 
 /// What a model is made of: a picture, or (for a server whose generator makes models from text) a prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,39 +109,21 @@ pub struct Receipt {
     pub model: Vec<u8>,
 }
 
-/// A refund a failed paid job offers, or where its claim stands (the server's `refund` object).
+/// A refund a failed paid job offers, or where its claim stands: the server's `refund` object and the job it
+/// belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
-    /// `available`, `pending` or `paid`.
-    pub state: String,
-    /// What is (or was) refunded; an invoice for a refund must be for exactly this.
-    pub amount_msat: u64,
     /// The job the refund belongs to.
     pub job_id: String,
-    /// Until when it can be claimed (unix seconds), while available.
-    pub deadline: Option<u64>,
-    /// The payment hash of the invoice it is paid to, once claimed (hex).
-    pub invoice_payment_hash: Option<String>,
-    /// The preimage the buyer's wallet revealed, once paid (hex), checked against `invoice_payment_hash`.
-    pub preimage: Option<String>,
-    /// Why an earlier claim's payment failed, if one did.
-    pub last_failure: Option<String>,
+    /// Where the refund stands, its amount (an invoice for it must be for exactly `amount_msat`), its deadline,
+    /// and once paid the preimage, checked against `invoice_payment_hash`.
+    pub status: RefundStatus,
 }
 
 impl Refund {
-    /// Reads the `refund` object of an answer (with the answer's `job_id`).
-    fn from_answer(document: &Value) -> Option<Refund> {
-        let refund = document.get("refund")?;
-        let text = |name: &str| refund.get(name).and_then(Value::as_str).map(str::to_owned);
-        Some(Refund {
-            state: text("state")?,
-            amount_msat: refund.get("amount_msat").and_then(Value::as_u64)?,
-            job_id: document.get("job_id").and_then(Value::as_str)?.to_owned(),
-            deadline: refund.get("deadline").and_then(Value::as_u64),
-            invoice_payment_hash: text("invoice_payment_hash"),
-            preimage: text("preimage"),
-            last_failure: text("last_failure"),
-        })
+    /// The `refund` object of an answer, with the answer's `job_id`.
+    fn from_answer(document: &JobStatus) -> Option<Refund> {
+        Some(Refund { job_id: document.job_id.clone()?, status: document.refund.clone()? })
     }
 }
 
@@ -154,12 +137,12 @@ pub enum PurchaseStatus {
         /// The invoice's payment hash, hex.
         payment_hash: String,
     },
-    /// Paid; the server's job is in `state` (`queued`, `running`, `succeeded`, `failed`).
+    /// Paid; the server's job is in `state`.
     Paid {
         /// The invoice's payment hash, hex.
         payment_hash: String,
         /// The job's state.
-        state: String,
+        state: JobState,
         /// The job's progress in percent.
         progress: u8,
         /// The model's URL once it is ready.
@@ -338,7 +321,7 @@ impl Buyer {
             // The job is known: read its status (sending the request again would retry a failed job).
             Some(job_id) => self
                 .http
-                .get(format!("{}/api/l402/jobs/{job_id}", self.server))
+                .get(format!("{}{}", self.server, paths::fill(paths::JOB, &[job_id])))
                 .header("Authorization", authorization(&purchase))
                 .send()
                 .await
@@ -347,24 +330,17 @@ impl Buyer {
         };
         let (state, progress, model_url, error, refund) = match status_document(answer(response).await) {
             Ok(document) => {
-                let model_url = document.get("modelUrl").and_then(Value::as_str).map(str::to_owned);
-                let state = document
-                    .get("state")
-                    .and_then(Value::as_str)
-                    .unwrap_or(if model_url.is_some() { "succeeded" } else { "queued" })
-                    .to_owned();
-                let progress = document.get("progress").and_then(Value::as_u64).unwrap_or(0).min(100) as u8;
-                (state, progress, model_url, None, None)
+                let unsaid = if document.model_url.is_some() { JobState::Succeeded } else { JobState::Queued };
+                let state = document.state.unwrap_or(unsaid);
+                (state, document.progress.unwrap_or(0).min(100), document.model_url, None, None)
             }
-            Err(BuyError::Server { code, message, refund, .. })
-                if code.starts_with("generation_") || refund.is_some() =>
-            {
-                let state = match code.as_str() {
-                    "refund_pending" => "refunding",
-                    "payment_refunded" => "refunded",
-                    _ => "failed",
+            Err(BuyError::Server { code, message, refund, .. }) if job_ended(&code) || refund.is_some() => {
+                let state = match code.parse::<ErrorCode>() {
+                    Ok(ErrorCode::RefundPending) => JobState::Refunding,
+                    Ok(ErrorCode::PaymentRefunded) => JobState::Refunded,
+                    _ => JobState::Failed,
                 };
-                (state.to_owned(), 0, None, Some(format!("{code}: {message}")), refund)
+                (state, 0, None, Some(format!("{code}: {message}")), refund)
             }
             Err(error) => return Err(error),
         };
@@ -387,7 +363,7 @@ impl Buyer {
             None => {
                 let (response, _) = self.paid_request(&purchase, body).await?;
                 let job_id = match answer(response).await {
-                    Ok(document) => document.get("job_id").and_then(Value::as_str).map(str::to_owned),
+                    Ok(document) => document.job_id,
                     Err(BuyError::Server { refund: Some(refund), .. }) => Some(refund.job_id),
                     Err(error) => return Err(error),
                 };
@@ -397,7 +373,7 @@ impl Buyer {
         // The claim goes to this server (never to a URL an answer names), under the job's path.
         let response = self
             .http
-            .post(format!("{}/api/l402/jobs/{job_id}/refund", self.server))
+            .post(format!("{}{}", self.server, paths::fill(paths::JOB_REFUND, &[&job_id])))
             .header("Authorization", &authorization)
             .json(&serde_json::json!({ "invoice": invoice.trim() }))
             .send()
@@ -406,8 +382,8 @@ impl Buyer {
         let document = answer(response).await?;
         let refund =
             Refund::from_answer(&document).ok_or_else(|| BuyError::Protocol("the answer has no refund".into()))?;
-        if refund.state == "paid" {
-            let proven = match (&refund.preimage, &refund.invoice_payment_hash) {
+        if refund.status.state == RefundState::Paid {
+            let proven = match (&refund.status.preimage, &refund.status.invoice_payment_hash) {
                 (Some(preimage), Some(hash)) => preimage
                     .parse::<Preimage>()
                     .ok()
@@ -459,7 +435,7 @@ impl Buyer {
     }
 
     /// Sends the unpaid request: a quote from its 402, or (when the server asks no payment) the final answer.
-    async fn ask(&self, url: &str, body: &[u8]) -> Result<Result<Quote, Value>, BuyError> {
+    async fn ask(&self, url: &str, body: &[u8]) -> Result<Result<Quote, JobStatus>, BuyError> {
         let response = self
             .http
             .post(url)
@@ -487,56 +463,45 @@ impl Buyer {
         response: reqwest::Response,
         authorization: &str,
         progress: &mut (dyn FnMut(Step) + Send),
-    ) -> Result<Value, BuyError> {
+    ) -> Result<JobStatus, BuyError> {
         if response.status().as_u16() == 402 {
             return Err(BuyError::Protocol("the server did not accept the paid credential (expired?)".into()));
         }
         let mut document = answer(response).await?;
         let mut status_url: Option<String> = None;
         loop {
-            if document.get("modelUrl").and_then(Value::as_str).is_some() {
+            if document.model_url.is_some() {
                 return Ok(document);
             }
-            if let Some(url) = document.get("status_url").and_then(Value::as_str) {
-                status_url = Some(url.to_owned());
+            if let Some(url) = document.status_url.take() {
+                status_url = Some(url);
             }
             let Some(status_url) = status_url.clone() else {
                 return Err(BuyError::Protocol("the answer has neither modelUrl nor status_url".into()));
             };
-            let stage = document.get("stage").and_then(Value::as_str).unwrap_or("queued").to_owned();
-            let percent = document.get("progress").and_then(Value::as_u64).unwrap_or(0).min(100) as u8;
-            progress(Step::Generating(stage, percent));
-            let wait = document.get("poll_interval_ms").and_then(Value::as_u64).unwrap_or(1000).clamp(200, 10_000);
+            let stage = document.stage.map_or("queued", |stage| stage.name()).to_owned();
+            progress(Step::Generating(stage, document.progress.unwrap_or(0).min(100)));
+            let wait = document.poll_interval_ms.unwrap_or(1000).clamp(200, 10_000);
             tokio::time::sleep(Duration::from_millis(wait)).await;
             let url = if status_url.starts_with("http") { status_url } else { format!("{}{status_url}", self.server) };
             let response =
                 self.http.get(&url).header("Authorization", authorization).send().await.map_err(BuyError::Transport)?;
             document = answer(response).await?;
-            if document.get("state").and_then(Value::as_str) == Some("failed") {
-                let error = document.get("error").cloned().unwrap_or(Value::Null);
-                return Err(BuyError::Server {
-                    status: 200,
-                    code: error.get("code").and_then(Value::as_str).unwrap_or("generation_failed").to_owned(),
-                    message: error.get("message").and_then(Value::as_str).unwrap_or("the job failed").to_owned(),
-                    refund: Refund::from_answer(&document).map(Box::new),
-                });
+            if document.state == Some(JobState::Failed) {
+                return Err(job_failed(&document));
             }
         }
     }
 
     async fn finish(
         &self,
-        done: Value,
+        done: JobStatus,
         paid_msat: u64,
         price_msat: u64,
         payment_hash: String,
         progress: &mut (dyn FnMut(Step) + Send),
     ) -> Result<Receipt, BuyError> {
-        let model_url = done
-            .get("modelUrl")
-            .and_then(Value::as_str)
-            .ok_or_else(|| BuyError::Protocol("the answer has no modelUrl".into()))?
-            .to_owned();
+        let model_url = done.model_url.ok_or_else(|| BuyError::Protocol("the answer has no modelUrl".into()))?;
         progress(Step::Downloading);
         let response = self.http.get(&model_url).send().await.map_err(BuyError::Transport)?;
         if !response.status().is_success() {
@@ -563,42 +528,55 @@ fn authorization(purchase: &Purchase) -> String {
     format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default())
 }
 
+/// Whether an error answer to a paid request says its job ended without a model (failed, or refunded).
+fn job_ended(code: &str) -> bool {
+    matches!(
+        code.parse::<ErrorCode>(),
+        Ok(ErrorCode::GenerationFailed
+            | ErrorCode::GenerationRejected
+            | ErrorCode::RefundPending
+            | ErrorCode::PaymentRefunded)
+    )
+}
+
+/// The error a status document of a job that did not deliver stands for.
+fn job_failed(document: &JobStatus) -> BuyError {
+    let (code, message) = match &document.error {
+        Some(error) => (error.code.clone(), error.message.clone()),
+        None => (ErrorCode::GenerationFailed.as_str().to_owned(), "the job failed".to_owned()),
+    };
+    BuyError::Server { status: 200, code, message, refund: Refund::from_answer(document).map(Box::new) }
+}
+
 /// A status document whose job did not deliver (it carries an `error`) as the error the paid request would get.
-fn status_document(answer: Result<Value, BuyError>) -> Result<Value, BuyError> {
+fn status_document(answer: Result<JobStatus, BuyError>) -> Result<JobStatus, BuyError> {
     let document = answer?;
-    match document.get("error").filter(|_| document.get("modelUrl").is_none()) {
-        Some(error) => Err(BuyError::Server {
-            status: 200,
-            code: error.get("code").and_then(Value::as_str).unwrap_or("generation_failed").to_owned(),
-            message: error.get("message").and_then(Value::as_str).unwrap_or("the job failed").to_owned(),
-            refund: Refund::from_answer(&document).map(Box::new),
-        }),
-        None => Ok(document),
+    match (&document.error, &document.model_url) {
+        (Some(_), None) => Err(job_failed(&document)),
+        _ => Ok(document),
     }
 }
 
 /// Reads a JSON answer; an error status becomes [`BuyError::Server`] with the JSON error's code and message.
-async fn answer(response: reqwest::Response) -> Result<Value, BuyError> {
+async fn answer(response: reqwest::Response) -> Result<JobStatus, BuyError> {
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(BuyError::Transport)?;
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if status >= 400 {
-        let error = value.get("error").cloned().unwrap_or(Value::Null);
-        return Err(BuyError::Server {
-            status,
-            code: error.get("code").and_then(Value::as_str).unwrap_or("http_error").to_owned(),
-            message: error
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
-            refund: Refund::from_answer(&value).map(Box::new),
-        });
+        // An error body of another shape still reports the status and the start of what was said.
+        let document: JobStatus = serde_json::from_slice(&bytes).unwrap_or_default();
+        let said = || String::from_utf8_lossy(&bytes).chars().take(200).collect();
+        let (code, message) = match &document.error {
+            Some(error) => (error.code.clone(), error.message.clone()),
+            None => ("http_error".to_owned(), said()),
+        };
+        return Err(BuyError::Server { status, code, message, refund: Refund::from_answer(&document).map(Box::new) });
     }
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if !value.is_object() {
         return Err(BuyError::Protocol(format!("HTTP {status} with a body that is not a JSON object")));
     }
-    Ok(value)
+    serde_json::from_value(value)
+        .map_err(|err| BuyError::Protocol(format!("HTTP {status}: the answer does not read: {err}")))
 }
 
 /// Decodes the challenge's invoice: it must be validly signed, carry an amount, and commit to the payment hash
