@@ -13,9 +13,13 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh402_api::RefundState;
 use mesh402_client::{
-    BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, LndPayer, LndSettings, NwcPayer, NwcSettings, Order,
-    OrderInput, PurchaseStatus, Refund, Secret, Step, Vault,
+    BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, Order, OrderInput, PurchaseStatus, Refund, Secret,
+    Step, Vault,
 };
+#[cfg(feature = "lnd")]
+use mesh402_client::{LndPayer, LndSettings};
+#[cfg(feature = "nwc")]
+use mesh402_client::{NwcPayer, NwcSettings};
 use mesh402_core::{Format, MAX_TARGET_FACES, MIN_TARGET_FACES, Mode};
 use serde_json::{Map, Value, json};
 
@@ -181,7 +185,9 @@ pub fn refund_json(refund: &Refund) -> Value {
 pub const WALLET_LNBITS_URL: &str = "MESH402_WALLET_LNBITS_URL";
 /// The paying LNbits wallet's admin key (a secret: from the environment or a file, never an argument).
 pub const WALLET_LNBITS_ADMIN_KEY: &str = "MESH402_WALLET_LNBITS_ADMIN_KEY";
-/// The paying wallet's Nostr Wallet Connect string (a secret: from the environment or a file).
+/// The paying wallet's Nostr Wallet Connect string (a secret: from the environment or a file). Declared in every
+/// build, so that no build's server setting can take its name.
+#[cfg_attr(not(feature = "nwc"), allow(dead_code))]
 pub const WALLET_NWC_URI: &str = "MESH402_WALLET_NWC_URI";
 /// The environment variables the buyer reads that are not arguments of its own (its secrets).
 #[cfg(test)]
@@ -227,8 +233,10 @@ pub enum Wallet {
     /// An LNbits wallet (its admin key).
     Lnbits,
     /// Nostr Wallet Connect.
+    #[cfg(feature = "nwc")]
     Nwc,
     /// An LND node over REST.
+    #[cfg(feature = "lnd")]
     Lnd,
 }
 
@@ -262,11 +270,13 @@ fn wallet(args: &WalletArgs) -> Result<Arc<dyn InvoicePayer>, String> {
             let payer = LnbitsPayer::new(url, key, timeout).map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
+        #[cfg(feature = "nwc")]
         Wallet::Nwc => {
             let uri = secret_from(args.nwc_uri_file.as_deref(), WALLET_NWC_URI, "--wallet nwc needs --nwc-uri-file")?;
             let payer = NwcPayer::new(NwcSettings { uri, timeout }).map_err(|err| err.to_string())?;
             Ok(Arc::new(payer))
         }
+        #[cfg(feature = "lnd")]
         Wallet::Lnd => {
             let rest_url = args.lnd_rest_url.clone().ok_or("--wallet lnd needs --lnd-rest-url")?;
             let file = args.lnd_macaroon_file.as_deref().ok_or("--wallet lnd needs --lnd-macaroon-file")?;

@@ -5,6 +5,7 @@
 //! only in `main`.
 
 mod generate;
+#[cfg(feature = "mcp")]
 mod mcp;
 
 use std::path::PathBuf;
@@ -48,6 +49,7 @@ enum Command {
     Refund(generate::RefundArgs),
     /// A Model Context Protocol server on stdio: AI agents quote and buy models with the configured wallet,
     /// within per-call and per-session budgets.
+    #[cfg(feature = "mcp")]
     Mcp(mcp::McpArgs),
 }
 
@@ -116,6 +118,7 @@ fn main() -> std::process::ExitCode {
             let json = args.json;
             return buyer_outcome(json, generate::refund(args));
         }
+        #[cfg(feature = "mcp")]
         Command::Mcp(args) => mcp::mcp(args),
     };
     match result {
@@ -301,7 +304,9 @@ mod tests {
     fn the_buyers_variables_never_name_a_setting_of_the_server() {
         let server: BTreeSet<String> = ["serve", "worker"].into_iter().flat_map(variables_of).collect();
         assert!(server.contains("MESH402_LNBITS_ADMIN_KEY") && server.contains("MESH402_NWC_URI"), "{server:?}");
-        for buyer in ["generate", "refund", "mcp"] {
+        let buyers: &[&str] =
+            if cfg!(feature = "mcp") { &["generate", "refund", "mcp"] } else { &["generate", "refund"] };
+        for buyer in buyers.iter().copied() {
             let mut variables = variables_of(buyer);
             variables.extend(crate::generate::WALLET_SECRET_VARIABLES.map(String::from));
             let shared: Vec<_> = variables.intersection(&server).collect();

@@ -233,6 +233,7 @@ async fn lnbits_end_to_end_the_servers_invoice_paid_from_a_second_wallet() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains(&lnbits.payer_admin_key));
 }
 
+#[cfg(all(feature = "lnd", feature = "nwc"))]
 #[test]
 fn a_wallet_without_its_settings_is_bad_input_and_nothing_is_asked() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,6 +256,7 @@ fn a_wallet_without_its_settings_is_bad_input_and_nothing_is_asked() {
     }
 }
 
+#[cfg(all(feature = "lnd", feature = "nwc"))]
 #[test]
 fn the_shops_environment_never_makes_the_buyer_pay_with_the_shops_keys() {
     // A shell prepared for `mesh402 serve` with an LNbits or NWC backend: the shop's node and its admin key. A

@@ -21,10 +21,11 @@ use std::time::Duration;
 use base64::Engine;
 use mesh402_api::{ErrorCode, JobState, JobStatus, RefundState, RefundStatus, paths};
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
-pub use mesh402_ln::{
-    DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Lnd as LndPayer, LndSettings, Nwc as NwcPayer, NwcSettings,
-    Secret, macaroon_hex,
-};
+pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
+#[cfg(feature = "lnd")]
+pub use mesh402_ln::{Lnd as LndPayer, LndSettings, macaroon_hex};
+#[cfg(feature = "nwc")]
+pub use mesh402_ln::{Nwc as NwcPayer, NwcSettings};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 pub use vault::{Purchase, Vault};

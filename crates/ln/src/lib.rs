@@ -13,19 +13,25 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "cln")]
 mod cln;
 mod dev_wallet;
 mod http;
 mod lnbits;
+#[cfg(feature = "lnd")]
 mod lnd;
+#[cfg(feature = "nwc")]
 mod nwc;
 mod pay;
 
+#[cfg(feature = "cln")]
 pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, LedgerError, LedgerFile, PaidLedger, PayError};
 pub use http::{InvoiceFacts, Secret, install_crypto_provider, invoice_facts};
 pub use lnbits::{Lnbits, LnbitsSettings};
+#[cfg(feature = "lnd")]
 pub use lnd::{Lnd, LndSettings, macaroon_hex};
+#[cfg(feature = "nwc")]
 pub use nwc::{Nwc, NwcSettings};
 pub use pay::{DevPayEndpoint, InvoicePayer, LnbitsPayer};
 

@@ -11,8 +11,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::FromArgMatches;
+#[cfg(feature = "hunyuan3d")]
 use mesh402_hunyuan3d::Hunyuan3dSettings;
-use mesh402_ln::{ClnSettings, LnError, LnbitsSettings, LndSettings, NwcSettings};
+#[cfg(feature = "cln")]
+use mesh402_ln::ClnSettings;
+#[cfg(feature = "lnd")]
+use mesh402_ln::LndSettings;
+#[cfg(feature = "nwc")]
+use mesh402_ln::NwcSettings;
+use mesh402_ln::{LnError, LnbitsSettings};
+#[cfg(feature = "s3")]
 use mesh402_store::{S3Downloads, S3Settings};
 use serde::Deserialize;
 
@@ -337,11 +345,32 @@ pub enum LightningChoice {
     /// An LNbits wallet.
     Lnbits(LnbitsSettings),
     /// An LND node over REST.
+    #[cfg(feature = "lnd")]
     Lnd(LndSettings),
     /// A Core Lightning node over clnrest.
+    #[cfg(feature = "cln")]
     Cln(ClnSettings),
     /// A wallet over Nostr Wallet Connect.
+    #[cfg(feature = "nwc")]
     Nwc(NwcSettings),
+}
+
+/// A setting that chooses a backend this build was made without: the message says how to build it in.
+#[cfg(not(all(
+    feature = "lnd",
+    feature = "cln",
+    feature = "nwc",
+    feature = "hunyuan3d",
+    feature = "s3",
+    feature = "postgres"
+)))]
+fn not_built(key: &'static str, backend: &str, feature: &str) -> ConfigError {
+    ConfigError::invalid(
+        key,
+        format!(
+            "{backend} is not in this build of mesh402: build it with `--features {feature}` (or `--all-features`)"
+        ),
+    )
 }
 
 /// The backends `lightning` accepts.
@@ -446,6 +475,7 @@ pub enum FileStoreChoice {
     /// `models/` and `inputs/` in the data directory.
     Local,
     /// An S3-compatible bucket.
+    #[cfg(feature = "s3")]
     S3(S3Settings),
 }
 
@@ -458,6 +488,7 @@ pub enum DatabaseChoice {
     /// The SQLite file `mesh402.db` in the data directory: this process's own.
     Sqlite,
     /// A PostgreSQL database, shared by the processes of a deployment (the URL may hold a password).
+    #[cfg(feature = "postgres")]
     Postgres(Secret),
 }
 
@@ -481,6 +512,7 @@ pub enum GeneratorChoice {
     /// The embedded CPU generator.
     Embedded,
     /// A Hunyuan3D-2 model server over HTTP, and whether the embedded generator stands in when it fails.
+    #[cfg(feature = "hunyuan3d")]
     Hunyuan3d {
         /// How to reach it.
         settings: Hunyuan3dSettings,
@@ -631,12 +663,20 @@ impl Config {
                 )?,
                 timeout,
             }),
+            #[cfg(not(feature = "lnd"))]
+            "lnd" => return Err(not_built("lightning", "LND", "lnd")),
+            #[cfg(not(feature = "cln"))]
+            "cln" => return Err(not_built("lightning", "Core Lightning", "cln")),
+            #[cfg(not(feature = "nwc"))]
+            "nwc" => return Err(not_built("lightning", "Nostr Wallet Connect", "nwc")),
+            #[cfg(feature = "lnd")]
             "lnd" => LightningChoice::Lnd(LndSettings {
                 rest_url: http_url("lnd_rest_url", required("lnd_rest_url", raw.lnd_rest_url)?)?,
                 macaroon_hex: macaroon_hex(required("lnd_macaroon_file", raw.lnd_macaroon_file)?)?,
                 tls_cert_pem: raw.lnd_tls_cert_file.map(|path| read_file("lnd_tls_cert_file", &path)).transpose()?,
                 timeout,
             }),
+            #[cfg(feature = "cln")]
             "cln" => LightningChoice::Cln(ClnSettings {
                 rest_url: http_url("cln_rest_url", required("cln_rest_url", raw.cln_rest_url)?)?,
                 rune: secret(("cln_rune", raw.cln_rune), ("cln_rune_file", raw.cln_rune_file))?,
@@ -655,6 +695,7 @@ impl Config {
                     None => None,
                 },
             }),
+            #[cfg(feature = "nwc")]
             "nwc" => {
                 let uri = secret(("nwc_uri", raw.nwc_uri), ("nwc_uri_file", raw.nwc_uri_file))?;
                 if !uri.expose().starts_with("nostr+walletconnect://") {
@@ -687,7 +728,10 @@ impl Config {
                     (false, _) => Refunds::Off,
                 }
             }
+            // A node's own backend (LND, Core Lightning, NWC) pays refunds only when asked to.
+            #[cfg(any(feature = "lnd", feature = "cln", feature = "nwc"))]
             (_, Some(true)) => Refunds::ByBackend,
+            #[cfg(any(feature = "lnd", feature = "cln", feature = "nwc"))]
             (_, None) => Refunds::Off,
         };
         let refund_input_fault_fee_sats = raw.refund_input_fault_fee_sats.unwrap_or(0);
@@ -696,6 +740,9 @@ impl Config {
         }
         let generator = match raw.generator.as_deref().unwrap_or("embedded") {
             "embedded" => GeneratorChoice::Embedded,
+            #[cfg(not(feature = "hunyuan3d"))]
+            "hunyuan3d" => return Err(not_built("generator", "The Hunyuan3D-2 generator", "hunyuan3d")),
+            #[cfg(feature = "hunyuan3d")]
             "hunyuan3d" => GeneratorChoice::Hunyuan3d {
                 settings: Hunyuan3dSettings {
                     url: http_url("hunyuan3d_url", required("hunyuan3d_url", raw.hunyuan3d_url)?)?,
@@ -723,8 +770,13 @@ impl Config {
         };
         let database = match raw.database_url {
             None => DatabaseChoice::Sqlite,
+            #[cfg(feature = "postgres")]
             Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
                 DatabaseChoice::Postgres(url)
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
+                return Err(not_built("database_url", "PostgreSQL", "postgres"));
             }
             // The URL may hold a password: it is not repeated in the message.
             Some(_) => return Err(ConfigError::invalid("database_url", "must start with postgres://")),
@@ -772,6 +824,26 @@ impl Config {
 
 /// Where files are kept: the data directory, or the bucket of `object_store` with its `s3_*` settings.
 fn file_store_choice(raw: &RawConfig) -> Result<FileStoreChoice, ConfigError> {
+    let Some(url) = &raw.object_store else {
+        for (key, set) in [("s3_endpoint", raw.s3_endpoint.is_some()), ("s3_region", raw.s3_region.is_some())] {
+            if set {
+                return Err(ConfigError::invalid(key, "is used only with object_store = \"s3://…\""));
+            }
+        }
+        return Ok(FileStoreChoice::Local);
+    };
+    s3_choice(raw, url)
+}
+
+/// The bucket of `object_store`, in a build without S3: refused, saying how to build it in.
+#[cfg(not(feature = "s3"))]
+fn s3_choice(_raw: &RawConfig, _url: &str) -> Result<FileStoreChoice, ConfigError> {
+    Err(not_built("object_store", "S3", "s3"))
+}
+
+/// The bucket of `object_store` with its `s3_*` settings.
+#[cfg(feature = "s3")]
+fn s3_choice(raw: &RawConfig, url: &str) -> Result<FileStoreChoice, ConfigError> {
     let downloads = match raw.s3_downloads.as_deref().unwrap_or("proxy") {
         "proxy" => S3Downloads::Proxy,
         "presigned" => S3Downloads::Presigned(PRESIGNED_DOWNLOAD_LIFETIME),
@@ -781,14 +853,6 @@ fn file_store_choice(raw: &RawConfig) -> Result<FileStoreChoice, ConfigError> {
                 format!("unknown mode {other:?} (known: proxy, presigned)"),
             ));
         }
-    };
-    let Some(url) = &raw.object_store else {
-        for (key, set) in [("s3_endpoint", raw.s3_endpoint.is_some()), ("s3_region", raw.s3_region.is_some())] {
-            if set {
-                return Err(ConfigError::invalid(key, "is used only with object_store = \"s3://…\""));
-            }
-        }
-        return Ok(FileStoreChoice::Local);
     };
     let mut settings = S3Settings::from_url(url).map_err(|reason| ConfigError::invalid("object_store", reason))?;
     settings.endpoint =
@@ -907,6 +971,7 @@ fn secret(
 }
 
 /// LND's macaroon, hex encoded: the file holds the binary macaroon (as LND writes it) or its hex text.
+#[cfg(feature = "lnd")]
 fn macaroon_hex(path: PathBuf) -> Result<Secret, ConfigError> {
     let bytes = read_file("lnd_macaroon_file", &path)?;
     mesh402_ln::macaroon_hex(&bytes).ok_or_else(|| ConfigError::invalid("lnd_macaroon_file", "is empty"))
@@ -934,6 +999,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "s3")]
     fn a_bucket_is_chosen_with_its_endpoint_region_and_download_mode() {
         assert_eq!(Config::resolve(RawConfig::default()).unwrap().files, FileStoreChoice::Local);
         let raw = RawConfig {
@@ -954,6 +1020,35 @@ mod tests {
         assert!(error(RawConfig { s3_endpoint: Some("minio:9000".into()), ..raw }).contains("s3_endpoint"));
         let stray = RawConfig { s3_region: Some("eu-west-1".into()), ..RawConfig::default() };
         assert!(error(stray).contains("s3_region"));
+    }
+
+    /// A backend this build was made without is refused at start-up, naming the feature that builds it in.
+    #[test]
+    fn a_backend_left_out_of_the_build_is_refused_with_the_feature_that_builds_it() {
+        let mut left_out = Vec::new();
+        if cfg!(not(feature = "lnd")) {
+            left_out.push((RawConfig { lightning: Some("lnd".into()), ..RawConfig::default() }, "lnd"));
+        }
+        if cfg!(not(feature = "cln")) {
+            left_out.push((RawConfig { lightning: Some("cln".into()), ..RawConfig::default() }, "cln"));
+        }
+        if cfg!(not(feature = "nwc")) {
+            left_out.push((RawConfig { lightning: Some("nwc".into()), ..RawConfig::default() }, "nwc"));
+        }
+        if cfg!(not(feature = "hunyuan3d")) {
+            left_out.push((RawConfig { generator: Some("hunyuan3d".into()), ..RawConfig::default() }, "hunyuan3d"));
+        }
+        if cfg!(not(feature = "s3")) {
+            left_out.push((RawConfig { object_store: Some("s3://bucket".into()), ..RawConfig::default() }, "s3"));
+        }
+        if cfg!(not(feature = "postgres")) {
+            let url = Secret::new("postgres://db.internal/mesh402");
+            left_out.push((RawConfig { database_url: Some(url), ..RawConfig::default() }, "postgres"));
+        }
+        for (raw, feature) in left_out {
+            let message = error(raw);
+            assert!(message.contains(&format!("--features {feature}")), "{feature}: {message}");
+        }
     }
 
     #[test]
@@ -1046,7 +1141,15 @@ mod tests {
             assert_eq!(flag, format!("--{}", key.replace('_', "-")));
             assert!(text.contains(&flag), "mesh402.example.toml does not name {flag}");
         }
-        // The backend settings are read only when their backend is chosen; the example chooses `dev`.
+        // The backend settings are read only when their backend is chosen; the example chooses `dev`. Its database
+        // and bucket are refused by a build without them (`a_backend_left_out_of_the_build_…` checks the message).
+        let mut raw = raw;
+        if cfg!(not(feature = "postgres")) {
+            raw.database_url = None;
+        }
+        if cfg!(not(feature = "s3")) {
+            (raw.object_store, raw.s3_endpoint, raw.s3_region) = (None, None, None);
+        }
         Config::resolve(raw).unwrap();
     }
 
@@ -1108,6 +1211,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(feature = "lnd", feature = "cln", feature = "nwc"))]
     fn lnd_reads_a_binary_macaroon_as_hex_and_cln_a_rune_file() {
         let dir = tempfile::tempdir().unwrap();
         let macaroon = dir.path().join("invoice.macaroon");

@@ -71,13 +71,16 @@ impl Offer {
             backend: match config.lightning {
                 LightningChoice::Dev => "dev",
                 LightningChoice::Lnbits(_) => "lnbits",
+                #[cfg(feature = "lnd")]
                 LightningChoice::Lnd(_) => "lnd",
+                #[cfg(feature = "cln")]
                 LightningChoice::Cln(_) => "cln",
+                #[cfg(feature = "nwc")]
                 LightningChoice::Nwc(_) => "nwc",
             },
             public_url: public_url.trim_end_matches('/').to_owned(),
             refunds: config.refunds != Refunds::Off,
-            prompts: matches!(&config.generator, GeneratorChoice::Hunyuan3d { settings, .. } if settings.prompts),
+            prompts: takes_prompts(&config.generator),
         }
     }
 
@@ -413,4 +416,13 @@ fn public_json(value: Value) -> Response {
 fn cacheable(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     response
+}
+
+/// Whether the generator makes models from text prompts (a Hunyuan3D-2 server whose operator says it does).
+fn takes_prompts(generator: &GeneratorChoice) -> bool {
+    match generator {
+        GeneratorChoice::Embedded => false,
+        #[cfg(feature = "hunyuan3d")]
+        GeneratorChoice::Hunyuan3d { settings, .. } => settings.prompts,
+    }
 }

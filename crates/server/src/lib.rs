@@ -13,6 +13,7 @@
 
 pub mod config;
 mod dev_pay;
+#[cfg(feature = "postgres")]
 mod dev_wallet_ledger;
 pub mod discovery;
 mod downloads;
@@ -51,7 +52,9 @@ use mesh402_l402::{Keyring, Msat, ServerSecret};
 use mesh402_ln::{DevWallet, InvoicePayer, LightningBackend, LnError, LnbitsPayer};
 use mesh402_mesh::EmbeddedGenerator;
 use mesh402_service::{Generation, MAX_ATTEMPTS, REFUND_PAYMENT_TIMEOUT, Service, ServiceConfig, ServiceParts};
-use mesh402_store::{FileStore, LocalFileStore, S3FileStore, SqlJobStore, load_or_create_secret};
+#[cfg(feature = "s3")]
+use mesh402_store::S3FileStore;
+use mesh402_store::{FileStore, LocalFileStore, SqlJobStore, load_or_create_secret};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -114,8 +117,11 @@ pub enum StartError {
 async fn probe_lightning(backend: &dyn LightningBackend, choice: &LightningChoice) -> Result<(), StartError> {
     let (credential, url) = match choice {
         LightningChoice::Lnbits(_) => ("lnbits_invoice_key", "lnbits_url"),
+        #[cfg(feature = "lnd")]
         LightningChoice::Lnd(_) => ("lnd_macaroon_file", "lnd_rest_url"),
+        #[cfg(feature = "cln")]
         LightningChoice::Cln(_) => ("cln_rune", "cln_rest_url"),
+        #[cfg(feature = "nwc")]
         LightningChoice::Nwc(_) => ("nwc_uri", "nwc_uri"),
         _ => return Ok(()),
     };
@@ -140,6 +146,7 @@ async fn probe_lightning(backend: &dyn LightningBackend, choice: &LightningChoic
 pub async fn build(config: &Config, public_url: String) -> Result<AppState, StartError> {
     let generator: Arc<dyn ModelGenerator> = match &config.generator {
         GeneratorChoice::Embedded => Arc::new(EmbeddedGenerator),
+        #[cfg(feature = "hunyuan3d")]
         GeneratorChoice::Hunyuan3d { settings, fallback } => {
             tracing::info!(url = %settings.url, fallback, "models are made by a Hunyuan3D-2 model server");
             Arc::new(
@@ -172,6 +179,7 @@ pub async fn build_with_generator(
             let store = SqlJobStore::open_sqlite(&data_dir.join("mesh402.db")).await?;
             (store, Generation::Sole)
         }
+        #[cfg(feature = "postgres")]
         (DatabaseChoice::Postgres(url), role) => {
             let store = SqlJobStore::connect_postgres(url.expose()).await?;
             (store, if role == Role::Api { Generation::Elsewhere } else { Generation::Shared })
@@ -191,6 +199,7 @@ pub async fn build_with_generator(
             let node_secret = load_or_create_secret(&key_path).map_err(io_error(&key_path))?;
             // The ledger of paid invoices: in the database the nodes of a deployment share, else in a file.
             let wallet = match &config.database {
+                #[cfg(feature = "postgres")]
                 DatabaseChoice::Postgres(_) => {
                     let ledger = Box::new(dev_wallet_ledger::DatabaseLedger(jobs.clone()));
                     DevWallet::with_ledger(&node_secret, ledger).map_err(io_error(&key_path))?
@@ -216,16 +225,19 @@ pub async fn build_with_generator(
             };
             (backend, payer, None)
         }
+        #[cfg(feature = "lnd")]
         LightningChoice::Lnd(settings) => {
             tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using LND (REST)");
             let node = Arc::new(mesh402_ln::Lnd::new(settings.clone()).map_err(backend_error)?);
             (node.clone(), by_backend.then_some(node as Arc<dyn InvoicePayer>), None)
         }
+        #[cfg(feature = "cln")]
         LightningChoice::Cln(settings) => {
             tracing::info!(url = %settings.rest_url, pinned = settings.tls_cert_pem.is_some(), "using Core Lightning");
             let node = Arc::new(mesh402_ln::Cln::new(settings.clone()).map_err(backend_error)?);
             (node.clone(), by_backend.then_some(node as Arc<dyn InvoicePayer>), None)
         }
+        #[cfg(feature = "nwc")]
         LightningChoice::Nwc(settings) => {
             let wallet = Arc::new(mesh402_ln::Nwc::new(settings.clone()).map_err(backend_error)?);
             tracing::info!(wallet = ?wallet, "using Nostr Wallet Connect");
@@ -239,6 +251,7 @@ pub async fn build_with_generator(
     }
     let files: Arc<dyn FileStore> = match &config.files {
         FileStoreChoice::Local => Arc::new(LocalFileStore::open(data_dir)?),
+        #[cfg(feature = "s3")]
         FileStoreChoice::S3(settings) => {
             let bucket = S3FileStore::open(settings)?;
             bucket.verify().await?;

@@ -279,6 +279,7 @@ async fn unpaid_challenges_leave_no_rows_and_no_files() {
 
 /// Model files in an S3 bucket (moto): proxied downloads stream the object with its length (HEAD sends only the
 /// headers), presigned downloads answer 307 to a URL of the bucket that serves the same bytes.
+#[cfg(feature = "s3")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn models_in_a_bucket_download_proxied_or_by_a_presigned_redirect() {

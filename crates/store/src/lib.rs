@@ -11,6 +11,7 @@ mod error;
 mod file_store;
 mod ids;
 mod job_store;
+#[cfg(feature = "s3")]
 mod s3;
 mod secrets;
 mod sql;
@@ -22,6 +23,7 @@ pub use job_store::{
     Claim, FailedAttempt, Job, JobFailure, JobOutput, JobState, JobStore, Lease, NewJob, RefundClaim, RefundOutcome,
     RefundRecord, UnknownJobState,
 };
+#[cfg(feature = "s3")]
 pub use s3::{S3Downloads, S3FileStore, S3Keys, S3Settings};
 pub use secrets::load_or_create_secret;
 pub use sql::{Dialect, SqlJobStore};

@@ -102,6 +102,7 @@ impl SqlJobStore {
         Ok(SqlJobStore { pool, dialect: Dialect::Sqlite })
     }
 
+    #[cfg(feature = "postgres")]
     /// Connects to the PostgreSQL database at `url` (`postgres://…`; its `options=-c search_path=…` picks a
     /// schema) and brings its schema up to date.
     pub async fn connect_postgres(url: &str) -> Result<SqlJobStore, StoreError> {

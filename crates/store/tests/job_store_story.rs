@@ -6,7 +6,6 @@ use std::sync::Arc;
 use mesh402_core::{Format, ImageKind, InputKind, MeshParams, Stage};
 use mesh402_l402::{Msat, PaymentHash, RequestBinding, TokenId};
 use mesh402_store::{JobId, JobState, JobStore, Lease, NewJob, SqlJobStore, WorkerId};
-use mesh402_testkit::postgres::{TestSchema, server_url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_passes_the_job_store_story() {
@@ -15,9 +14,11 @@ async fn sqlite_passes_the_job_store_story() {
     mesh402_testkit::job_store_story(Arc::new(store)).await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: scripts/test.sh runs this with --include-ignored"]
 async fn postgres_passes_the_job_store_story() {
+    use mesh402_testkit::postgres::{TestSchema, server_url};
     let server = server_url();
     let schema = TestSchema::create(&server).await;
     let store = SqlJobStore::connect_postgres(&schema.url).await.unwrap();
@@ -87,9 +88,11 @@ async fn sqlite_records_each_dev_wallet_payment_once() {
     dev_wallet_payments_are_recorded_once(first, second).await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: scripts/test.sh runs this with --include-ignored"]
 async fn postgres_records_each_dev_wallet_payment_once_across_nodes() {
+    use mesh402_testkit::postgres::{TestSchema, server_url};
     let server = server_url();
     let schema = TestSchema::create(&server).await;
     let first = SqlJobStore::connect_postgres(&schema.url).await.unwrap();

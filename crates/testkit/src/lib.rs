@@ -20,8 +20,10 @@ mod generator;
 mod lightning;
 pub mod lnbits;
 mod memory;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod process;
+#[cfg(feature = "s3")]
 pub mod s3;
 mod service;
 mod story;
