@@ -1,26 +1,8 @@
 //! The documents of a paid request: the answer with the model, the status URL's and the event stream's
 //! [`JobStatus`], the [`RefundStatus`] a failed job offers, and the [`ErrorDetail`] of every error body.
 
-use mesh402_core::{Format, Stage};
+use mesh402_core::{Format, JobState, Stage};
 use serde::{Deserialize, Serialize};
-
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Paid and waiting for a worker.
-    Queued,
-    /// Being generated.
-    Running,
-    /// The model is ready (`modelUrl`).
-    Succeeded,
-    /// Generation failed; the credential may retry it, or claim the refund offered.
-    Failed,
-    /// A refund was claimed and is being paid.
-    Refunding,
-    /// The refund was paid.
-    Refunded,
-}
 
 /// A paid request's answer, a job's status, one event of its stream, and (with `error`) the body of a paid
 /// request that did not deliver. Every field but `stage` is left out when it has no value.

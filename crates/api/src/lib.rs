@@ -1,6 +1,6 @@
 //! mesh402's HTTP API as types, so that the server writes and the clients (the `generate` command, the MCP
 //! server) read the same thing: the route [`paths`], every [`ErrorCode`], and the documents of a paid request —
-//! a job's [`JobStatus`], its [`RefundStatus`], an [`ErrorDetail`].
+//! a job's [`JobStatus`] (its state is `mesh402-core`'s `JobState`), its [`RefundStatus`], an [`ErrorDetail`].
 //!
 //! JSON fields are snake_case; `modelUrl` keeps the seed API's spelling (contract §1), the one exception. The
 //! reading side is lenient where the seed's own answers are shorter (`{"modelUrl": …}` alone reads as a status
@@ -12,4 +12,4 @@ mod job;
 pub mod paths;
 
 pub use error_code::ErrorCode;
-pub use job::{ErrorDetail, JobState, JobStatus, RefundState, RefundStatus};
+pub use job::{ErrorDetail, JobStatus, RefundState, RefundStatus};

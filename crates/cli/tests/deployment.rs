@@ -36,7 +36,7 @@ async fn buy(client: &reqwest::Client, node: &str, body: &Value) -> (StatusCode,
     (answer.status(), answer.json().await.unwrap())
 }
 
-async fn count(store: &mesh402_store::SqlJobStore, state: mesh402_store::JobState) -> u64 {
+async fn count(store: &mesh402_store::SqlJobStore, state: mesh402_core::JobState) -> u64 {
     let counts = mesh402_store::JobStore::count_by_state(store).await.unwrap();
     counts.iter().find(|(counted, _)| *counted == state).map_or(0, |(_, n)| *n)
 }
@@ -94,7 +94,7 @@ async fn eight_paid_jobs_survive_a_killed_worker_and_a_killed_api_node_with_mode
 
     let store = mesh402_store::SqlJobStore::connect_postgres(&schema.url).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while count(&store, mesh402_store::JobState::Running).await < 2 {
+    while count(&store, mesh402_core::JobState::Running).await < 2 {
         assert!(std::time::Instant::now() < deadline, "both workers never held a job at once");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -117,7 +117,7 @@ async fn eight_paid_jobs_survive_a_killed_worker_and_a_killed_api_node_with_mode
         assert_eq!(response.status(), StatusCode::OK, "{model}");
         assert_eq!(&response.bytes().await.unwrap()[..4], b"glTF");
     }
-    assert_eq!(count(&store, mesh402_store::JobState::Succeeded).await, 8, "exactly eight completed generations");
+    assert_eq!(count(&store, mesh402_core::JobState::Succeeded).await, 8, "exactly eight completed generations");
     // The killed worker may have stored its model before it died; that object is unreachable (no job names it),
     // so the bucket holds the eight models and at most one more (the hourly sweep removes it once it is an hour
     // old: `SweepReport::orphan_models`).
@@ -172,7 +172,7 @@ async fn api_nodes_record_jobs_and_a_worker_generates_them() {
 
     let store = mesh402_store::SqlJobStore::connect_postgres(&schema.url).await.unwrap();
     let counts = mesh402_store::JobStore::count_by_state(&store).await.unwrap();
-    let succeeded = counts.iter().find(|(state, _)| *state == mesh402_store::JobState::Succeeded).map(|(_, n)| *n);
+    let succeeded = counts.iter().find(|(state, _)| *state == mesh402_core::JobState::Succeeded).map(|(_, n)| *n);
     assert_eq!(succeeded, Some(4), "{counts:?}");
     drop(store);
     schema.drop_schema().await;

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use mesh402_api::{ErrorCode, JobState, JobStatus, RefundState, RefundStatus, paths};
+use mesh402_api::{ErrorCode, JobStatus, RefundState, RefundStatus, paths};
+use mesh402_core::JobState;
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
 pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
 #[cfg(feature = "lnd")]

@@ -1,4 +1,4 @@
-//! The vocabulary that every part of mesh402 shares about making a model, and the [`ModelGenerator`] trait that
+//! The vocabulary that every part of mesh402 shares about making a model (and where its job stands), and the [`ModelGenerator`] trait that
 //! every generator implements: the embedded one (`mesh402-mesh`), a model server over the network
 //! (`mesh402-hunyuan3d`), test doubles. A generator depends on this crate alone; the service calls generators
 //! through the trait and knows none of them.
@@ -9,12 +9,14 @@
 mod error;
 mod generator;
 mod image;
+mod job;
 mod model;
 mod params;
 
 pub use error::GenerateError;
 pub use generator::ModelGenerator;
 pub use image::{ImageKind, ImageLimits, InputKind, UnknownName};
+pub use job::JobState;
 pub use model::{MaskSource, Model, OutputFile, Preflight, Progress, Stage, Stats};
 pub use params::{
     Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,

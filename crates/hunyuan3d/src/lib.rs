@@ -40,9 +40,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mesh402_core::ModelGenerator;
 use mesh402_core::{
-    Format, GenerateError, ImageKind, MaskSource, MeshParams, Model, OutputFile, Preflight, Progress, Stage, Stats,
+    Format, GenerateError, ImageKind, MaskSource, MeshParams, Model, ModelGenerator, OutputFile, Preflight, Progress,
+    Stage, Stats,
 };
 use serde::Deserialize;
 

@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
-use mesh402_api::{ErrorCode, ErrorDetail, JobState as WireState, JobStatus};
+use mesh402_api::{ErrorCode, ErrorDetail, JobStatus};
+use mesh402_core::JobState;
 use mesh402_service::JobView;
-use mesh402_store::{JobId, JobState};
+use mesh402_store::JobId;
 
 use crate::AppState;
 use crate::downloads::model_url;
@@ -99,7 +100,7 @@ fn status_body(state: &AppState, view: &JobView) -> JobStatus {
     let output = view.output.as_ref();
     JobStatus {
         job_id: Some(view.job_id.to_string()),
-        state: Some(wire_state(view.state)),
+        state: Some(view.state),
         stage: view.stage,
         progress: Some(view.progress),
         attempts: Some(view.attempts),
@@ -113,18 +114,6 @@ fn status_body(state: &AppState, view: &JobView) -> JobStatus {
         refund: view.refund.as_ref().map(|refund| refund_status(state, &view.job_id, refund)),
         error: failure_error(view).map(|error| ErrorDetail::new(error.code, error.message)),
         ..JobStatus::default()
-    }
-}
-
-/// A stored job's state as the API names it.
-fn wire_state(state: JobState) -> WireState {
-    match state {
-        JobState::Queued => WireState::Queued,
-        JobState::Running => WireState::Running,
-        JobState::Succeeded => WireState::Succeeded,
-        JobState::Failed => WireState::Failed,
-        JobState::Refunding => WireState::Refunding,
-        JobState::Refunded => WireState::Refunded,
     }
 }
 

@@ -12,8 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mesh402_api::{ErrorCode, JobStatus, RefundState, RefundStatus, paths};
+use mesh402_core::JobState;
 use mesh402_service::{RefundError, RefundView};
-use mesh402_store::{JobId, JobState};
+use mesh402_store::JobId;
 use serde::Deserialize;
 
 use crate::AppState;

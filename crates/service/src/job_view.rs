@@ -1,7 +1,7 @@
 //! What a client may know about a job, live from its worker or read from the store.
 
-use mesh402_core::Stage;
-use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState};
+use mesh402_core::{JobState, Stage};
+use mesh402_store::{Job, JobFailure, JobId, JobOutput};
 
 use crate::{RefundView, Service};
 

@@ -227,7 +227,7 @@ impl Service {
     }
 
     /// How many jobs the store holds in each state (for the metrics scrape).
-    pub async fn job_counts(&self) -> Result<Vec<(mesh402_store::JobState, u64)>, ServiceError> {
+    pub async fn job_counts(&self) -> Result<Vec<(mesh402_core::JobState, u64)>, ServiceError> {
         Ok(self.inner.jobs.count_by_state().await?)
     }
 

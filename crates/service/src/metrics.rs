@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use mesh402_core::JobState;
 use mesh402_ln::LnError;
-use mesh402_store::JobState;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 /// Challenges (402 answers with an invoice) issued.

@@ -1,8 +1,9 @@
 //! The paid path: verifying a credential (the one place it is done), claiming the token's one job, and finding a
 //! job again for the credential that paid for it.
 
+use mesh402_core::JobState;
 use mesh402_l402::{Credential, RequestBinding, VerifiedToken, VerifyContext, VerifyError, verify};
-use mesh402_store::{Claim, Job, JobId, JobState, NewJob};
+use mesh402_store::{Claim, Job, JobId, NewJob};
 
 use crate::{JobView, ModelRequest, RedeemError, SERVICE_NAME, Service, ServiceError, unix_now};
 

@@ -13,9 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh402_core::JobState;
 use mesh402_l402::{Credential, Msat, PaymentHash, Preimage, VerifyError};
 use mesh402_ln::{InvoicePayer, LnError, invoice_facts};
-use mesh402_store::{Job, JobFailure, JobId, JobState, NewJob, RefundClaim, RefundOutcome, RefundRecord};
+use mesh402_store::{Job, JobFailure, JobId, NewJob, RefundClaim, RefundOutcome, RefundRecord};
 
 use crate::{Service, ServiceError, unix_now};
 

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use mesh402_core::{GenerateError, Model};
 use std::time::Duration;
 
-use mesh402_store::{Job, JobFailure, JobId, JobOutput, JobState, ModelId};
+use mesh402_core::{GenerateError, JobState, Model};
+use mesh402_store::{Job, JobFailure, JobId, JobOutput, ModelId};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh402_core::JobState;
 use mesh402_l402::{Credential, Preimage, VerifyError};
 use mesh402_service::{RedeemError, ServiceError, unix_now};
-use mesh402_store::{FileStore, JobId, JobState, JobStore};
+use mesh402_store::{FileStore, JobId, JobStore};
 use mesh402_testkit::{FakeGenerator, TestService, disc_png, disc_request};
 
 const WAIT: Duration = Duration::from_secs(60);

@@ -20,8 +20,7 @@ pub use error::StoreError;
 pub use file_store::{ByteStream, FileLocation, FileStore, LocalFileStore, is_valid_file_name};
 pub use ids::{InvalidId, JobId, ModelId, WorkerId};
 pub use job_store::{
-    Claim, FailedAttempt, Job, JobFailure, JobOutput, JobState, JobStore, Lease, NewJob, RefundClaim, RefundOutcome,
-    RefundRecord, UnknownJobState,
+    Claim, FailedAttempt, Job, JobFailure, JobOutput, JobStore, Lease, NewJob, RefundClaim, RefundOutcome, RefundRecord,
 };
 #[cfg(feature = "s3")]
 pub use s3::{S3Downloads, S3FileStore, S3Keys, S3Settings};

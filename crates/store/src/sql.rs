@@ -6,13 +6,13 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mesh402_core::{Format, MeshParams, Stage};
+use mesh402_core::{Format, JobState, MeshParams, Stage};
 use mesh402_l402::{Msat, PaymentHash, Preimage, TokenId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::{
-    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, ModelId, NewJob, RefundClaim,
+    Claim, FailedAttempt, Job, JobFailure, JobId, JobOutput, JobStore, Lease, ModelId, NewJob, RefundClaim,
     RefundOutcome, RefundRecord, StoreError, WorkerId,
 };
 

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use mesh402_core::{Format, ImageKind, InputKind, MeshParams, Stage};
+use mesh402_core::{Format, ImageKind, InputKind, JobState, MeshParams, Stage};
 use mesh402_l402::{Msat, PaymentHash, RequestBinding, TokenId};
-use mesh402_store::{JobId, JobState, JobStore, Lease, NewJob, SqlJobStore, WorkerId};
+use mesh402_store::{JobId, JobStore, Lease, NewJob, SqlJobStore, WorkerId};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_passes_the_job_store_story() {

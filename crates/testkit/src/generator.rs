@@ -4,8 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mesh402_core::ModelGenerator;
-use mesh402_core::{GenerateError, ImageKind, MeshParams, Model, Preflight, Progress};
+use mesh402_core::{GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
 use mesh402_mesh::EmbeddedGenerator;
 
 /// See the module docs. Build it with struct syntax: `FakeGenerator { stage_delay, ..FakeGenerator::default() }`.

@@ -4,12 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use mesh402_core::Stage;
+use mesh402_core::{JobState, Stage};
 use mesh402_l402::TokenId;
 use mesh402_service::unix_now;
 use mesh402_store::{
-    Claim, FailedAttempt, FileLocation, FileStore, Job, JobFailure, JobId, JobOutput, JobState, JobStore, Lease,
-    ModelId, NewJob, RefundClaim, RefundOutcome, RefundRecord, StoreError, WorkerId, is_valid_file_name,
+    Claim, FailedAttempt, FileLocation, FileStore, Job, JobFailure, JobId, JobOutput, JobStore, Lease, ModelId, NewJob,
+    RefundClaim, RefundOutcome, RefundRecord, StoreError, WorkerId, is_valid_file_name,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

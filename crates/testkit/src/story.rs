@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use mesh402_core::{Format, ImageKind, InputKind, MeshParams, Stage};
+use mesh402_core::{Format, ImageKind, InputKind, JobState, MeshParams, Stage};
 use mesh402_l402::{Msat, PaymentHash, Preimage, RequestBinding, TokenId};
 use mesh402_store::{
-    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobState, JobStore, Lease, ModelId, NewJob, RefundClaim,
-    RefundOutcome, WorkerId,
+    Claim, FailedAttempt, JobFailure, JobId, JobOutput, JobStore, Lease, ModelId, NewJob, RefundClaim, RefundOutcome,
+    WorkerId,
 };
 
 fn new_job(n: u8, created_at: u64) -> NewJob {
