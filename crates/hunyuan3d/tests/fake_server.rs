@@ -188,6 +188,15 @@ fn a_good_server_makes_the_model_and_is_asked_in_the_documented_shape() {
     assert!(fake.polls.load(Ordering::SeqCst) >= 3, "polled until completed");
 }
 
+/// The story every generator passes (`mesh402_testkit::model_generator_story`), against a server that works.
+#[test]
+fn a_working_server_passes_the_generator_story() {
+    let (_fake, url, _runtime) = start(Behaviour::Good);
+    let generator = Hunyuan3d::new(settings(&url), local(), false).unwrap();
+    let expected = mesh402_testkit::Expected { formats: &[Format::Glb], prompts: true };
+    mesh402_testkit::model_generator_story(&generator, expected);
+}
+
 #[test]
 fn it_also_runs_on_a_blocking_thread_of_the_services_runtime() {
     let (_fake, url, runtime) = start(Behaviour::Good);

@@ -58,3 +58,16 @@ impl ModelGenerator for FakeGenerator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Expected, model_generator_story};
+
+    #[test]
+    fn the_embedded_generator_and_the_fake_pass_the_generator_story() {
+        let every = Expected { formats: &mesh402_core::Format::ALL, prompts: false };
+        model_generator_story(&EmbeddedGenerator, every);
+        model_generator_story(&FakeGenerator::default(), every);
+    }
+}

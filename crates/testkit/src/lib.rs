@@ -17,6 +17,7 @@
 pub mod buyer;
 mod file_story;
 mod generator;
+mod generator_story;
 mod lightning;
 pub mod lnbits;
 mod memory;
@@ -31,6 +32,7 @@ pub mod tools;
 
 pub use file_story::{file_store_story, read_location};
 pub use generator::FakeGenerator;
+pub use generator_story::{Expected, model_generator_story};
 pub use lightning::FakeLightning;
 pub use memory::{MemoryFileStore, MemoryJobStore};
 pub use process::{ServerProcess, WorkerProcess};

@@ -376,8 +376,12 @@ impl FileStore for MemoryFileStore {
         Ok(())
     }
 
-    async fn locate_model_file(&self, _model_id: &ModelId, _name: &str) -> Result<Option<FileLocation>, StoreError> {
-        Ok(None)
+    async fn locate_model_file(&self, model_id: &ModelId, name: &str) -> Result<Option<FileLocation>, StoreError> {
+        // Streamed, as a remote store hands out its files.
+        let Some(bytes) = self.model_file(model_id, name) else { return Ok(None) };
+        let length = bytes.len() as u64;
+        let chunk: Result<bytes::Bytes, StoreError> = Ok(bytes::Bytes::from(bytes));
+        Ok(Some(FileLocation::Streamed { length, bytes: Box::pin(futures_util::stream::iter([chunk])) }))
     }
 
     async fn delete_model(&self, model_id: &ModelId) -> Result<(), StoreError> {
@@ -420,5 +424,10 @@ mod tests {
     #[tokio::test]
     async fn the_memory_job_store_passes_the_story() {
         crate::job_store_story(Arc::new(MemoryJobStore::new())).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_file_store_passes_the_story() {
+        crate::file_store_story(&MemoryFileStore::default()).await;
     }
 }
