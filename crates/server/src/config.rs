@@ -20,6 +20,7 @@ use mesh402_ln::LndSettings;
 #[cfg(feature = "nwc")]
 use mesh402_ln::NwcSettings;
 use mesh402_ln::{LnError, LnbitsSettings};
+use mesh402_service::{DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND};
 #[cfg(feature = "s3")]
 use mesh402_store::{S3Downloads, S3Settings};
 use serde::Deserialize;
@@ -223,6 +224,13 @@ pub struct RawConfig {
     /// Unpaid requests a client may make at once before unpaid_requests_per_minute applies [default: 120].
     #[arg(long, env = "MESH402_UNPAID_BURST", value_name = "N")]
     pub unpaid_burst: Option<u32>,
+    /// Invoice lookups per second through POST /api/l402/invoice-status, all clients together (only macaroons
+    /// that verify are counted), 1 to 10000 [default: 20].
+    #[arg(long, env = "MESH402_INVOICE_LOOKUPS_PER_SECOND", value_name = "N")]
+    pub invoice_lookups_per_second: Option<u32>,
+    /// Invoice lookups at once before invoice_lookups_per_second applies, 1 to 10000 [default: 40].
+    #[arg(long, env = "MESH402_INVOICE_LOOKUP_BURST", value_name = "N")]
+    pub invoice_lookup_burst: Option<u32>,
     /// Reverse proxies in front of the server that append to X-Forwarded-For; the client is the address the
     /// outermost of them saw. 0 uses the socket's peer and ignores the header, 0 to 10 [default: 0].
     #[arg(long, env = "MESH402_TRUSTED_PROXY_HOPS", value_name = "N")]
@@ -556,6 +564,10 @@ pub struct TrafficLimits {
     pub unpaid_requests_per_minute: u32,
     /// Unpaid requests at once.
     pub unpaid_burst: u32,
+    /// Invoice lookups per second, all clients together.
+    pub invoice_lookups_per_second: u32,
+    /// Invoice lookups at once.
+    pub invoice_lookup_burst: u32,
     /// Trusted proxies that append to `X-Forwarded-For` (0: the socket's peer is the client).
     pub trusted_proxy_hops: u8,
     /// Unpaid requests parsed and preflighted at once.
@@ -924,6 +936,16 @@ fn traffic_limits(raw: &RawConfig, max_body_bytes: usize) -> Result<TrafficLimit
             0..=1_000_000,
         )?,
         unpaid_burst: in_range("unpaid_burst", raw.unpaid_burst.unwrap_or(DEFAULT_UNPAID_BURST), 1..=1_000_000)?,
+        invoice_lookups_per_second: in_range(
+            "invoice_lookups_per_second",
+            raw.invoice_lookups_per_second.unwrap_or(DEFAULT_LOOKUPS_PER_SECOND),
+            1..=10_000,
+        )?,
+        invoice_lookup_burst: in_range(
+            "invoice_lookup_burst",
+            raw.invoice_lookup_burst.unwrap_or(DEFAULT_LOOKUP_BURST),
+            1..=10_000,
+        )?,
         trusted_proxy_hops: in_range("trusted_proxy_hops", raw.trusted_proxy_hops.unwrap_or(0), 0..=10)?,
         preflight_workers: in_range(
             "preflight_workers",

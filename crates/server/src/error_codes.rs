@@ -211,7 +211,7 @@ pub const INVOICE_STATUS: &[CodeEntry] = &[
     },
     CodeEntry {
         code: ErrorCode::RateLimited,
-        when: "Too many invoice lookups on this server (20 a second, 40 at once, all clients together, counted only for macaroons that verify), besides the per-client limits on unpaid requests. `Retry-After` is set.",
+        when: "Too many invoice lookups on this server (`invoice_lookups_per_second`, default 20, and `invoice_lookup_burst`, default 40, all clients together, counted only for macaroons that verify), besides the per-client limits on unpaid requests. `Retry-After` is set.",
     },
     CodeEntry {
         code: ErrorCode::LightningUnavailable,

@@ -272,6 +272,8 @@ pub async fn build_with_generator(
             refund_input_fault_fee: Msat::from_sats(config.refund_input_fault_fee_sats),
             generation,
             lease: config.lease,
+            invoice_lookups_per_second: config.traffic.invoice_lookups_per_second,
+            invoice_lookup_burst: config.traffic.invoice_lookup_burst,
         },
         keyring,
         lightning,

@@ -1,8 +1,8 @@
 //! Whether a challenge's invoice was paid, for the holder of its macaroon: a wallet that pays a QR code never
 //! hands the page the preimage, so the server looks the invoice up and hands it over. The macaroon is verified
 //! (signature under the keyring, caveats, expiry) before the node is asked anything, so forged or foreign
-//! macaroons cost an HMAC chain and nothing else; lookups of verified macaroons share a token bucket per process
-//! ([`LOOKUPS_PER_SECOND`], [`LOOKUP_BURST`]), so the node cannot be flooded through this path.
+//! macaroons cost an HMAC chain and nothing else; lookups of verified macaroons share one [`LookupBucket`] per
+//! service (its rate and burst are settings), so the node cannot be flooded through this path.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,10 +12,10 @@ use mesh402_ln::{InvoiceState, LnError};
 
 use crate::{SERVICE_NAME, Service, ServiceError, unix_now};
 
-/// Invoice lookups per second for the whole process.
-pub const LOOKUPS_PER_SECOND: f64 = 20.0;
-/// How many lookups may come at once before the rate applies.
-pub const LOOKUP_BURST: f64 = 40.0;
+/// Invoice lookups per second for the whole process, by default.
+pub const DEFAULT_LOOKUPS_PER_SECOND: u32 = 20;
+/// How many lookups may come at once before the rate applies, by default.
+pub const DEFAULT_LOOKUP_BURST: u32 = 40;
 
 /// The state of a challenge's invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,21 +49,35 @@ pub enum InvoiceStatusError {
     Service(#[from] ServiceError),
 }
 
-/// A token bucket shared by every lookup of the process: the tokens left and when it was last filled.
-static BUCKET: Mutex<Option<(f64, Instant)>> = Mutex::new(None);
+/// The token bucket every invoice lookup of one service shares: `per_second` tokens a second, at most `burst`.
+#[derive(Debug)]
+pub struct LookupBucket {
+    per_second: f64,
+    burst: f64,
+    /// The tokens left and when they were counted.
+    state: Mutex<(f64, Instant)>,
+}
 
-/// Takes one token, or says how long until one is there.
-fn take_token() -> Result<(), Duration> {
-    let mut bucket = BUCKET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let now = Instant::now();
-    let (tokens, filled) = bucket.get_or_insert((LOOKUP_BURST, now));
-    *tokens = (*tokens + now.duration_since(*filled).as_secs_f64() * LOOKUPS_PER_SECOND).min(LOOKUP_BURST);
-    *filled = now;
-    if *tokens >= 1.0 {
-        *tokens -= 1.0;
-        Ok(())
-    } else {
-        Err(Duration::from_secs_f64((1.0 - *tokens) / LOOKUPS_PER_SECOND))
+impl LookupBucket {
+    /// A full bucket (`per_second` and `burst` are at least 1).
+    pub fn new(per_second: u32, burst: u32) -> LookupBucket {
+        let burst = f64::from(burst.max(1));
+        LookupBucket { per_second: f64::from(per_second.max(1)), burst, state: Mutex::new((burst, Instant::now())) }
+    }
+
+    /// Takes one token at `now`, or says how long until one is there.
+    pub fn take(&self, now: Instant) -> Result<(), Duration> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (tokens, counted) = &mut *state;
+        let elapsed = now.saturating_duration_since(*counted).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
+        *counted = now.max(*counted);
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
     }
 }
 
@@ -82,7 +96,7 @@ impl Service {
             is_revoked: &|token_id| revoked.contains(token_id),
         };
         let token = verify_unpaid(macaroon, &self.inner.keyring, &context)?;
-        take_token().map_err(InvoiceStatusError::Busy)?;
+        self.inner.invoice_lookups.take(Instant::now()).map_err(InvoiceStatusError::Busy)?;
         let payment_hash = token.payment_hash;
         let lookup = crate::metrics::timed_lightning_call(
             "lookup_invoice",
@@ -101,5 +115,23 @@ impl Service {
             Err(error) => return Err(ServiceError::LightningUnavailable(error).into()),
         };
         Ok((payment_hash, status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_its_burst_then_its_rate_with_no_clock_but_the_one_passed_in() {
+        let bucket = LookupBucket::new(4, 3);
+        let start = Instant::now();
+        assert!((0..3).all(|_| bucket.take(start).is_ok()), "the burst");
+        let wait = bucket.take(start).unwrap_err();
+        assert!((Duration::from_millis(240)..=Duration::from_millis(260)).contains(&wait), "{wait:?}");
+        assert!(bucket.take(start + Duration::from_millis(250)).is_ok(), "a quarter of a second later, one more");
+        assert!(bucket.take(start + Duration::from_millis(250)).is_err());
+        assert!((0..3).all(|_| bucket.take(start + Duration::from_secs(60)).is_ok()), "full again, never fuller");
+        assert!(bucket.take(start + Duration::from_secs(60)).is_err());
     }
 }

@@ -20,7 +20,9 @@ mod request;
 mod sweep;
 mod worker;
 
-pub use invoice_status::{InvoiceStatus, InvoiceStatusError};
+pub use invoice_status::{
+    DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND, InvoiceStatus, InvoiceStatusError, LookupBucket,
+};
 pub use job_view::JobView;
 pub use quote::Quote;
 pub use refund::{REFUND_PAYMENT_TIMEOUT, RefundError, RefundReport, RefundView};
@@ -71,6 +73,10 @@ pub struct ServiceConfig {
     /// How long a worker's hold on a running job lasts unless renewed (it is renewed every third of it); a job
     /// whose worker died is taken by another after at most this long.
     pub lease: Duration,
+    /// Invoice lookups per second for the holders of challenges, all clients together.
+    pub invoice_lookups_per_second: u32,
+    /// Invoice lookups at once before that rate applies.
+    pub invoice_lookup_burst: u32,
 }
 
 /// Where the generations of this process's jobs run, and who else takes jobs from its store.
@@ -183,6 +189,8 @@ struct Inner {
     worker_id: WorkerId,
     /// Jobs being worked on by this process, with the channel their watchers listen to.
     active: Mutex<HashMap<JobId, watch::Sender<JobView>>>,
+    /// The bucket of invoice lookups (`invoice_status.rs`).
+    invoice_lookups: LookupBucket,
 }
 
 /// Seconds since the unix epoch.
@@ -194,8 +202,11 @@ impl Service {
     /// Builds the service. Call [`Service::resume_unfinished`] once the runtime is up to pick up old jobs.
     pub fn new(parts: ServiceParts) -> Service {
         let workers = parts.config.workers.max(1);
+        let invoice_lookups =
+            LookupBucket::new(parts.config.invoice_lookups_per_second, parts.config.invoice_lookup_burst);
         Service {
             inner: Arc::new(Inner {
+                invoice_lookups,
                 config: parts.config,
                 keyring: parts.keyring,
                 lightning: parts.lightning,

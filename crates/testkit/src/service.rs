@@ -27,6 +27,8 @@ pub fn test_config() -> ServiceConfig {
         refund_input_fault_fee: Msat(0),
         generation: Generation::Sole,
         lease: Duration::from_secs(30),
+        invoice_lookups_per_second: mesh402_service::DEFAULT_LOOKUPS_PER_SECOND,
+        invoice_lookup_burst: mesh402_service::DEFAULT_LOOKUP_BURST,
     }
 }
 
