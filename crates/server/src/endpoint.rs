@@ -15,9 +15,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use mesh402_api::ErrorCode;
+use mesh402_api::{ErrorCode, Quote, QuoteLimits, QuotedImage};
 use mesh402_service::{ModelInput, ModelRequest, RedeemError};
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -94,25 +93,24 @@ pub async fn quote_model(
         .on_preflight_pool(async {
             let request = parse_off_thread(body).await?;
             let checked = state.service.preflight(&request).await?;
-            let mut answer = json!({
-                "price_sats": state.offer.price_sats,
-                "accepted": true,
-                "options": request.params,
-                "limits": {
-                    "max_body_bytes": state.offer.max_body_bytes,
-                    "invoice_expiry_secs": state.offer.invoice_expiry_secs,
-                    "token_lifetime_secs": state.offer.token_lifetime_secs,
+            let mut answer = Quote {
+                price_sats: state.offer.price_sats,
+                accepted: true,
+                options: request.params.clone(),
+                limits: QuoteLimits {
+                    max_body_bytes: state.offer.max_body_bytes as u64,
+                    invoice_expiry_secs: state.offer.invoice_expiry_secs,
+                    token_lifetime_secs: state.offer.token_lifetime_secs,
                 },
-            });
+                image: None,
+                prompt: None,
+            };
             match (&request.input, checked) {
                 (ModelInput::Image { kind, .. }, Some(checked)) => {
-                    answer["image"] = json!({
-                        "media_type": kind.media_type(),
-                        "width": checked.width,
-                        "height": checked.height,
-                    });
+                    let media_type = kind.media_type().to_owned();
+                    answer.image = Some(QuotedImage { media_type, width: checked.width, height: checked.height });
                 }
-                (ModelInput::Prompt(prompt), _) => answer["prompt"] = json!(prompt),
+                (ModelInput::Prompt(prompt), _) => answer.prompt = Some(prompt.clone()),
                 (ModelInput::Image { .. }, None) => {}
             }
             Ok::<_, ApiError>(answer)

@@ -10,10 +10,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_api::ErrorCode;
+use mesh402_api::{ErrorCode, ErrorDetail, PaymentRequired};
 use mesh402_l402::{Credential, parse_authorization, parse_macaroon_header};
 use mesh402_service::ModelRequest;
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -69,21 +68,19 @@ pub async fn challenge(state: &AppState, request: &Arc<ModelRequest>) -> Result<
     let quote = state.service.quote(request).await?;
     let [l402, lsat] = quote.challenge.header_values();
     let expires_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(quote.expires_at);
-    let body = json!({
-        "error": {
-            "code": ErrorCode::PaymentRequired,
-            "message": format!(
-                "Pay the invoice ({} sats), then send the same request again with the header \
-                 Authorization: L402 <macaroon>:<preimage>.",
-                quote.amount.sats()
-            ),
-        },
-        "macaroon": quote.challenge.macaroon.to_base64(),
-        "invoice": quote.challenge.invoice,
-        "payment_hash": quote.payment_hash.to_string(),
-        "amount_sats": quote.amount.sats(),
-        "expires_at": humantime::format_rfc3339_seconds(expires_at).to_string(),
-    });
+    let message = format!(
+        "Pay the invoice ({} sats), then send the same request again with the header Authorization: L402 \
+         <macaroon>:<preimage>.",
+        quote.amount.sats()
+    );
+    let body = PaymentRequired {
+        error: ErrorDetail::new(ErrorCode::PaymentRequired, message),
+        macaroon: quote.challenge.macaroon.to_base64(),
+        invoice: quote.challenge.invoice.clone(),
+        payment_hash: quote.payment_hash.to_string(),
+        amount_sats: quote.amount.sats(),
+        expires_at: humantime::format_rfc3339_seconds(expires_at).to_string(),
+    };
     let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();
     let headers = response.headers_mut();
     for value in [l402, lsat] {

@@ -109,6 +109,9 @@ async fn the_quote_resolves_the_options_checks_the_photo_and_stores_nothing() {
     let (status, quote) = post(&app, "/api/l402/quote", &body).await;
     assert_eq!(status, StatusCode::OK, "{quote}");
     assert_eq!(quote["accepted"], true);
+    // The answer is the API's type, field for field.
+    let typed: mesh402_api::Quote = serde_json::from_value(quote.clone()).expect("a Quote");
+    assert_eq!(serde_json::to_value(&typed).unwrap(), quote);
     assert_eq!(quote["options"]["format"], "stl");
     assert_eq!(quote["options"]["target_faces"], 20_000, "defaults are filled in");
     assert_eq!(quote["image"], json!({ "media_type": "image/png", "width": 160, "height": 160 }));

@@ -1,0 +1,66 @@
+//! The answers of the unpaid path: a `402 Payment Required` with its challenge, and a quote (the price and the
+//! checks of a request, without an invoice).
+
+use mesh402_core::MeshParams;
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorDetail;
+
+/// The body of a `402`: the error, and the challenge of the `WWW-Authenticate` header again in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequired {
+    /// `payment_required`, with what to do.
+    pub error: ErrorDetail,
+    /// The macaroon, base64.
+    pub macaroon: String,
+    /// The BOLT11 invoice to pay.
+    pub invoice: String,
+    /// The invoice's payment hash (hex).
+    pub payment_hash: String,
+    /// The price in satoshis.
+    pub amount_sats: u64,
+    /// When the invoice expires (RFC 3339).
+    pub expires_at: String,
+}
+
+/// The answer of `POST /api/l402/quote`: what a request would cost and that it passed the checks made before an
+/// invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The price in satoshis.
+    pub price_sats: u64,
+    /// Always true: a request that would be refused gets its error instead.
+    pub accepted: bool,
+    /// The generator's options, defaults filled in.
+    pub options: MeshParams,
+    /// The limits a request and its credential live under.
+    pub limits: QuoteLimits,
+    /// The picture as the checks read it, for a request with an image checked whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<QuotedImage>,
+    /// The prompt, for a request made from text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// The limits a quote states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteLimits {
+    /// The largest request body, in bytes.
+    pub max_body_bytes: u64,
+    /// How long an invoice can be paid, in seconds.
+    pub invoice_expiry_secs: u64,
+    /// How long a paid credential stays good, in seconds.
+    pub token_lifetime_secs: u64,
+}
+
+/// A quoted picture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotedImage {
+    /// Its media type.
+    pub media_type: String,
+    /// Its width in pixels, after EXIF orientation.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
+}
