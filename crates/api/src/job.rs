@@ -114,6 +114,14 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// Every error body: `{"error": {"code", "message"}}` (some carry more fields beside it, such as a failed job's
+/// [`JobStatus`] fields or a 402's [`crate::PaymentRequired`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
 impl ErrorDetail {
     /// The detail of an error of this server.
     pub fn new(code: crate::ErrorCode, message: impl Into<String>) -> ErrorDetail {

@@ -1,6 +1,8 @@
 //! mesh402's HTTP API as types, so that the server writes and the clients (the `generate` command, the MCP
-//! server) read the same thing: the route [`paths`], every [`ErrorCode`], and the documents of a paid request —
-//! the unpaid path's [`PaymentRequired`] and [`Quote`], a job's [`JobStatus`] (its state is `mesh402-core`'s `JobState`), its [`RefundStatus`], an [`ErrorDetail`].
+//! server) read the same thing: the route [`paths`], every [`ErrorCode`], the unpaid path's
+//! [`PaymentRequired`] and [`Quote`], the invoice-status look-up and the development wallet's routes, and the
+//! documents of a paid request: a job's [`JobStatus`] (its state is `mesh402-core`'s `JobState`), its
+//! [`RefundStatus`], an [`ErrorDetail`].
 //!
 //! JSON fields are snake_case; `modelUrl` keeps the seed API's spelling (contract §1), the one exception. The
 //! reading side is lenient where the seed's own answers are shorter (`{"modelUrl": …}` alone reads as a status
@@ -11,7 +13,11 @@ mod error_code;
 mod job;
 pub mod paths;
 mod quote;
+mod wallet;
 
 pub use error_code::ErrorCode;
-pub use job::{ErrorDetail, JobStatus, RefundState, RefundStatus};
+pub use job::{ErrorBody, ErrorDetail, JobStatus, RefundState, RefundStatus};
 pub use quote::{PaymentRequired, Quote, QuoteLimits, QuotedImage};
+pub use wallet::{
+    DevInvoice, DevInvoiceRequest, DevPaid, DevPayRequest, InvoiceState, InvoiceStatusAnswer, InvoiceStatusRequest,
+};

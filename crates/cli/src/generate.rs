@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mesh402_api::RefundState;
+use mesh402_api::{DevInvoice, DevInvoiceRequest, RefundState, paths};
 use mesh402_client::{
     BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, Order, OrderInput, PurchaseStatus, Refund, Secret,
     Step, Vault,
@@ -412,16 +412,17 @@ pub fn generate(args: GenerateArgs) -> Result<(), CommandError> {
 pub async fn dev_invoice(server: &str, amount_msat: u64) -> Result<String, String> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|err| err.to_string())?;
     let answer = client
-        .post(format!("{}/dev/invoice", server.trim_end_matches('/')))
-        .json(&json!({ "amount_sats": amount_msat.div_ceil(1000) }))
+        .post(format!("{}{}", server.trim_end_matches('/'), paths::DEV_INVOICE))
+        .json(&DevInvoiceRequest { amount_sats: amount_msat.div_ceil(1000) })
         .send()
         .await
         .map_err(|err| format!("the server's development wallet: {err}"))?;
     if !answer.status().is_success() {
         return Err(format!("the server's development wallet made no invoice (HTTP {})", answer.status()));
     }
-    let body: Value = answer.json().await.map_err(|err| err.to_string())?;
-    body["invoice"].as_str().map(str::to_owned).ok_or_else(|| "the development wallet's answer has no invoice".into())
+    let body: DevInvoice =
+        answer.json().await.map_err(|err| format!("the development wallet's answer does not read: {err}"))?;
+    Ok(body.invoice)
 }
 
 /// Claims `order`'s refund with `buyer`: to `invoice`, or (with the development wallet of `server`) to one it

@@ -263,20 +263,21 @@ fn image_kind_of(bytes: &[u8]) -> Option<ImageKind> {
 fn dev_pay(args: DevPayArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let url = format!("{}/dev/pay", args.server.trim_end_matches('/'));
+        let url = format!("{}{}", args.server.trim_end_matches('/'), mesh402_api::paths::DEV_PAY);
         let response = reqwest::Client::new()
             .post(&url)
-            .json(&serde_json::json!({ "invoice": args.invoice.trim() }))
+            .json(&mesh402_api::DevPayRequest { invoice: args.invoice.trim().to_owned() })
             .send()
             .await
             .with_context(|| format!("reaching {url}"))?;
         let status = response.status();
-        let body: serde_json::Value = response.json().await.context("reading the answer")?;
+        let bytes = response.bytes().await.context("reading the answer")?;
         if !status.is_success() {
-            let message = body["error"]["message"].as_str().unwrap_or("unknown error");
-            bail!("{status}: {message}");
+            let error = serde_json::from_slice::<mesh402_api::ErrorBody>(&bytes).ok();
+            bail!("{status}: {}", error.map_or_else(|| "unknown error".to_owned(), |body| body.error.message));
         }
-        println!("{}", body["preimage"].as_str().unwrap_or_default());
+        let paid: mesh402_api::DevPaid = serde_json::from_slice(&bytes).context("reading the answer")?;
+        println!("{}", paid.preimage);
         Ok(())
     })
 }

@@ -5,33 +5,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use mesh402_api::ErrorCode;
+use mesh402_api::{DevInvoice, DevInvoiceRequest, DevPaid, DevPayRequest, ErrorCode};
 use mesh402_l402::Msat;
 use mesh402_ln::{InvoiceRequest, LightningBackend, PayError};
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Body of `POST /dev/pay`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PayRequest {
-    invoice: String,
-}
-
-/// Body of `POST /dev/invoice`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InvoiceRequestBody {
-    amount_sats: u64,
-}
-
 /// `POST /dev/invoice`: a regtest invoice of the development wallet for `amount_sats`, payable for an hour.
 pub async fn dev_invoice(
     State(state): State<AppState>,
-    body: Result<Json<InvoiceRequestBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<DevInvoiceRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(asked) = body.map_err(|rejection| {
         ApiError::bad_request(ErrorCode::InvalidJson, format!("Send {{\"amount_sats\": 350}} ({rejection})."))
@@ -49,18 +33,18 @@ pub async fn dev_invoice(
         tracing::error!(error = %error, "the development wallet could not make an invoice");
         ApiError::internal()
     })?;
-    Ok(Json(json!({
-        "invoice": created.bolt11,
-        "payment_hash": created.payment_hash.to_string(),
-        "expires_at": created.expires_at,
-    }))
-    .into_response())
+    let answer = DevInvoice {
+        invoice: created.bolt11,
+        payment_hash: created.payment_hash.to_string(),
+        expires_at: created.expires_at,
+    };
+    Ok(Json(answer).into_response())
 }
 
 /// The handler.
 pub async fn dev_pay(
     State(state): State<AppState>,
-    body: Result<Json<PayRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<DevPayRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(pay) = body.map_err(|rejection| {
         ApiError::bad_request(ErrorCode::InvalidJson, format!("Send {{\"invoice\": \"lnbcrt…\"}} ({rejection})."))
@@ -69,11 +53,9 @@ pub async fn dev_pay(
     let now = mesh402_service::unix_now();
     let paid = wallet.pay(&pay.invoice, now).await;
     match paid {
-        Ok(preimage) => Ok(Json(json!({
-            "preimage": preimage.to_hex(),
-            "payment_hash": preimage.hash().to_string(),
-        }))
-        .into_response()),
+        Ok(preimage) => {
+            Ok(Json(DevPaid { preimage: preimage.to_hex(), payment_hash: preimage.hash().to_string() }).into_response())
+        }
         Err(error) => {
             let code = match error {
                 PayError::Malformed => ErrorCode::InvoiceMalformed,

@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_api::{ErrorCode, ErrorDetail};
+use mesh402_api::{ErrorBody, ErrorCode, ErrorDetail};
 use mesh402_core::GenerateError;
 use mesh402_service::ServiceError;
 
@@ -108,8 +108,10 @@ impl From<ServiceError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = self.details;
-        let error = ErrorDetail::new(self.code, self.message);
-        body.insert("error".to_owned(), serde_json::to_value(error).unwrap_or_default());
+        let error = ErrorBody { error: ErrorDetail::new(self.code, self.message) };
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(error) {
+            body.extend(fields);
+        }
         let mut response = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
         let headers = response.headers_mut();
         headers.insert("x-error-code", HeaderValue::from_static(self.code.as_str()));

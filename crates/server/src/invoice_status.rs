@@ -14,27 +14,17 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_api::ErrorCode;
+use mesh402_api::{ErrorCode, InvoiceState, InvoiceStatusAnswer, InvoiceStatusRequest};
 use mesh402_l402::Macaroon;
 use mesh402_service::{InvoiceStatus, InvoiceStatusError};
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Body of `POST /api/l402/invoice-status`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusRequest {
-    /// The challenge's macaroon, base64 (standard or URL-safe, padded or not).
-    macaroon: String,
-}
-
 /// The handler.
 pub async fn invoice_status(
     State(state): State<AppState>,
-    body: Result<Json<StatusRequest>, JsonRejection>,
+    body: Result<Json<InvoiceStatusRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body.map_err(|rejection| {
         ApiError::bad_request(
@@ -77,22 +67,26 @@ pub async fn invoice_status(
         }
         Err(_) => return Err(ApiError::internal()),
     };
-    let payment_hash = payment_hash.to_string();
+    let answer = |state, preimage: Option<String>| InvoiceStatusAnswer {
+        paid: state == InvoiceState::Paid,
+        state,
+        payment_hash: payment_hash.to_string(),
+        preimage,
+        message: None,
+    };
     let body = match status {
-        InvoiceStatus::Paid { preimage: Some(preimage) } => {
-            json!({ "paid": true, "state": "paid", "payment_hash": payment_hash, "preimage": preimage.to_hex() })
-        }
-        InvoiceStatus::Paid { preimage: None } => json!({
-            "paid": true,
-            "state": "paid",
-            "payment_hash": payment_hash,
-            "preimage": null,
-            "message": "The invoice is paid, but the Lightning backend does not reveal its preimage; \
-                        take it from the wallet that paid.",
-        }),
-        InvoiceStatus::Open => json!({ "paid": false, "state": "open", "payment_hash": payment_hash }),
-        InvoiceStatus::Expired => json!({ "paid": false, "state": "expired", "payment_hash": payment_hash }),
-        _ => json!({ "paid": false, "state": "unknown", "payment_hash": payment_hash }),
+        InvoiceStatus::Paid { preimage: Some(preimage) } => answer(InvoiceState::Paid, Some(preimage.to_hex())),
+        InvoiceStatus::Paid { preimage: None } => InvoiceStatusAnswer {
+            message: Some(
+                "The invoice is paid, but the Lightning backend does not reveal its preimage; take it from the \
+                 wallet that paid."
+                    .into(),
+            ),
+            ..answer(InvoiceState::Paid, None)
+        },
+        InvoiceStatus::Open => answer(InvoiceState::Open, None),
+        InvoiceStatus::Expired => answer(InvoiceState::Expired, None),
+        _ => answer(InvoiceState::Unknown, None),
     };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
