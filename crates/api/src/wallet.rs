@@ -34,8 +34,9 @@ pub struct InvoiceStatusAnswer {
     pub state: InvoiceState,
     /// Its payment hash (hex).
     pub payment_hash: String,
-    /// The preimage (hex) once paid, when the backend reveals it; null otherwise.
-    pub preimage: Option<String>,
+    /// Left out until paid; once paid, the preimage (hex), or null when the backend does not reveal it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preimage: Option<Option<String>>,
     /// Why a paid invoice comes without its preimage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -75,4 +76,25 @@ pub struct DevInvoice {
     pub payment_hash: String,
     /// When it expires (unix seconds).
     pub expires_at: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preimage_is_absent_until_paid_and_null_when_paid_but_withheld() {
+        let open = InvoiceStatusAnswer {
+            paid: false,
+            state: InvoiceState::Open,
+            payment_hash: "ab".into(),
+            preimage: None,
+            message: None,
+        };
+        let text = serde_json::to_string(&open).unwrap();
+        assert_eq!(text, r#"{"paid":false,"state":"open","payment_hash":"ab"}"#);
+        let withheld = InvoiceStatusAnswer { paid: true, state: InvoiceState::Paid, preimage: Some(None), ..open };
+        let value = serde_json::to_value(&withheld).unwrap();
+        assert!(value["preimage"].is_null() && value.as_object().unwrap().contains_key("preimage"), "{value}");
+    }
 }

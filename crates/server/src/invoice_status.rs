@@ -67,7 +67,7 @@ pub async fn invoice_status(
         }
         Err(_) => return Err(ApiError::internal()),
     };
-    let answer = |state, preimage: Option<String>| InvoiceStatusAnswer {
+    let answer = |state, preimage: Option<Option<String>>| InvoiceStatusAnswer {
         paid: state == InvoiceState::Paid,
         state,
         payment_hash: payment_hash.to_string(),
@@ -75,14 +75,14 @@ pub async fn invoice_status(
         message: None,
     };
     let body = match status {
-        InvoiceStatus::Paid { preimage: Some(preimage) } => answer(InvoiceState::Paid, Some(preimage.to_hex())),
+        InvoiceStatus::Paid { preimage: Some(preimage) } => answer(InvoiceState::Paid, Some(Some(preimage.to_hex()))),
         InvoiceStatus::Paid { preimage: None } => InvoiceStatusAnswer {
             message: Some(
                 "The invoice is paid, but the Lightning backend does not reveal its preimage; take it from the \
                  wallet that paid."
                     .into(),
             ),
-            ..answer(InvoiceState::Paid, None)
+            ..answer(InvoiceState::Paid, Some(None))
         },
         InvoiceStatus::Open => answer(InvoiceState::Open, None),
         InvoiceStatus::Expired => answer(InvoiceState::Expired, None),
