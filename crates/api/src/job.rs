@@ -61,6 +61,15 @@ pub struct JobStatus {
     pub poll_interval_ms: Option<u64>,
 }
 
+/// The answer of a refund claim (`POST /api/l402/jobs/{job_id}/refund`): the job and where its refund stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundClaimed {
+    /// The job's id (hex).
+    pub job_id: String,
+    /// The refund.
+    pub refund: RefundStatus,
+}
+
 /// Where a refund stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,7 +11,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_api::{ErrorCode, JobStatus, RefundState, RefundStatus, paths};
+use mesh402_api::{ErrorCode, RefundClaimed, RefundState, RefundStatus, paths};
 use mesh402_core::JobState;
 use mesh402_service::{RefundError, RefundView};
 use mesh402_store::JobId;
@@ -153,11 +153,7 @@ pub async fn claim_refund(
         RefundView::Paid { .. } => StatusCode::OK,
         RefundView::Pending { .. } | RefundView::Available { .. } => StatusCode::ACCEPTED,
     };
-    let body = JobStatus {
-        job_id: Some(job_id.to_string()),
-        refund: Some(refund_status(&state, &job_id, &refund)),
-        ..JobStatus::default()
-    };
+    let body = RefundClaimed { job_id: job_id.to_string(), refund: refund_status(&state, &job_id, &refund) };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
