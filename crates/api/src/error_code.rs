@@ -281,10 +281,7 @@ impl std::str::FromStr for ErrorCode {
 
     /// Reads the name [`ErrorCode::as_str`] writes.
     fn from_str(name: &str) -> Result<ErrorCode, Self::Err> {
-        ErrorCode::ALL
-            .into_iter()
-            .find(|code| code.as_str() == name)
-            .ok_or_else(|| mesh402_core::UnknownName { of: "error code", name: name.to_owned() })
+        mesh402_core::UnknownName::find(&ErrorCode::ALL, ErrorCode::as_str, name, "error code")
     }
 }
 

@@ -133,6 +133,21 @@ pub struct UnknownName {
     pub name: String,
 }
 
+impl UnknownName {
+    /// The one of `all` whose name (`name_of`) is `name`; otherwise the error that it names no `of`.
+    pub fn find<T: Copy>(
+        all: &[T],
+        name_of: impl Fn(&T) -> &'static str,
+        name: &str,
+        of: &'static str,
+    ) -> Result<T, UnknownName> {
+        all.iter()
+            .find(|value| name_of(value) == name)
+            .copied()
+            .ok_or_else(|| UnknownName { of, name: name.to_owned() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

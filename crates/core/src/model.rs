@@ -70,10 +70,7 @@ impl std::str::FromStr for Stage {
 
     /// Reads the name [`Stage::name`] writes.
     fn from_str(name: &str) -> Result<Stage, UnknownName> {
-        Stage::ALL
-            .into_iter()
-            .find(|stage| stage.name() == name)
-            .ok_or_else(|| UnknownName { of: "stage", name: name.to_owned() })
+        UnknownName::find(&Stage::ALL, Stage::name, name, "stage")
     }
 }
 

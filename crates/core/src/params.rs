@@ -33,10 +33,7 @@ impl std::str::FromStr for Mode {
 
     /// Reads the name [`Mode::name`] writes.
     fn from_str(name: &str) -> Result<Mode, UnknownName> {
-        Mode::ALL
-            .into_iter()
-            .find(|mode| mode.name() == name)
-            .ok_or_else(|| UnknownName { of: "mode", name: name.to_owned() })
+        UnknownName::find(&Mode::ALL, Mode::name, name, "mode")
     }
 }
 
@@ -77,10 +74,7 @@ impl Format {
 
     /// The format whose primary file is called `name` ([`Format::file_name`]).
     pub fn from_file_name(name: &str) -> Result<Format, UnknownName> {
-        Format::ALL
-            .into_iter()
-            .find(|format| format.file_name() == name)
-            .ok_or_else(|| UnknownName { of: "model file", name: name.to_owned() })
+        UnknownName::find(&Format::ALL, Format::file_name, name, "model file")
     }
 
     /// The media type of the primary file.
@@ -98,10 +92,7 @@ impl std::str::FromStr for Format {
 
     /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj` or `stl`.
     fn from_str(name: &str) -> Result<Format, UnknownName> {
-        Format::ALL
-            .into_iter()
-            .find(|format| format.extension() == name)
-            .ok_or_else(|| UnknownName { of: "format", name: name.to_owned() })
+        UnknownName::find(&Format::ALL, Format::extension, name, "format")
     }
 }
 
