@@ -28,7 +28,10 @@
 //!    objects side by side, one behind the other) is placed farther back; and a part that stands on a slanted
 //!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge) is
 //!    turned to recede along it (a vehicle or an animal seen three-quarters), with its rows' circles narrowed to
-//!    the object's width across that direction.
+//!    the object's width across that direction. Where the outline also shows the floor edge across it, from the
+//!    nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges span a box
+//!    ([`ground_box`]): a part that nearly fits it lies where its lines of sight cross it, its legs and wheels
+//!    tubes within it; one that does not (a head and a tail beyond it) is at least no deeper than its width.
 //! 5. **Boxes are boxes.** A part whose silhouette is a box's (a convex hexagon, opposite edges parallel, one pair
 //!    vertical) is that box, turned and seen from the elevation its edges give (see [`Cuboid`]): a book comes out
 //!    as thin as it is, a carton as deep, with flat faces.
@@ -132,6 +135,13 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
         let centre = centre.into_iter().map(|c| depth * (c + behind)).collect();
         return Lift { centre, half: half.into_iter().map(|h| h * depth).collect() };
     }
+    // A part standing on a floor that shows both its floor edges fills the box they span, its narrow parts (legs,
+    // wheels, a tail) tubes within it.
+    let ground = ground_box(&hull, lo, hi);
+    if let Some(lift) = ground.as_ref().and_then(|ground| ground_box_lift(ground, mesh, u, eps)) {
+        let centre = lift.centre.into_iter().map(|c| depth * (c + behind)).collect();
+        return Lift { centre, half: lift.half.into_iter().map(|h| h * depth).collect() };
+    }
     // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
     let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
     let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
@@ -139,7 +149,10 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     let recede = Some(ground_slope(&hull, lo, hi) * floor).filter(|r| r.abs() <= MAX_RECEDE).unwrap_or(0.0);
     // A part turned by `recede` is that much wider across the picture than across itself.
     let across = deeper / (1.0 + recede * recede).sqrt();
-    let half = half_thickness(mesh, u, eps).into_iter().map(|h| h * across * depth).collect();
+    // A part whose floor edges give its width, though much of it lies outside that box (a cow's head and tail),
+    // is still no deeper than that width crossed slantwise.
+    let slab = ground.map_or(f64::MAX, |ground| deeper * (ground.half_extents[1] - 1.0) / ground.axes[0][0].abs());
+    let half = half_thickness(mesh, u, eps).into_iter().map(|h| (h * across).min(slab) * depth).collect();
     let (centre_x, middle_y) = ((lo[0] + hi[0]) / 2.0, (rows.top + rows.bottom) / 2.0);
     let centre =
         mesh.points.iter().map(|p| depth * (behind + (p[0] - centre_x) * recede + (middle_y - p[1]) * lean)).collect();
@@ -213,8 +226,17 @@ impl Cuboid {
         let vertical = pairs.iter().position(|d| d[0].abs() < 0.15 * d[1].abs())?;
         let slanted: Vec<[f64; 2]> =
             pairs.iter().enumerate().filter(|(i, _)| *i != vertical).map(|(_, d)| *d).collect();
+        let centre = [hull.iter().map(|p| p[0]).sum::<f64>() / 6.0, hull.iter().map(|p| p[1]).sum::<f64>() / 6.0];
+        Cuboid::from_edges(slanted[0], slanted[1], length(pairs[vertical]), centre)
+    }
+
+    /// The box whose floor edges are seen as `first` and `second` (picture vectors, y up, one along each of its
+    /// length and width), `height` tall in the picture, centred at `centre` (image x, image y down): the two
+    /// slopes give the elevation (their product is `−sin² θ`) and the turn; `None` when they cannot (the same
+    /// sign, an elevation outside 5°–60°).
+    fn from_edges(first: [f64; 2], second: [f64; 2], height: f64, centre: [f64; 2]) -> Option<Cuboid> {
+        let length = |e: [f64; 2]| e[0].hypot(e[1]);
         let slope = |d: [f64; 2]| d[1] / d[0];
-        let (first, second) = (slanted[0], slanted[1]);
         if first[0].abs() < 1e-9 || second[0].abs() < 1e-9 {
             return None;
         }
@@ -239,9 +261,8 @@ impl Cuboid {
         let half_extents = [
             length(first) / projected(axes[0]) / 2.0 + margin,
             length(second) / projected(axes[1]) / 2.0 + margin,
-            length(pairs[vertical]) / cos_e / 2.0 + margin,
+            height / cos_e / 2.0 + margin,
         ];
-        let centre = [hull.iter().map(|p| p[0]).sum::<f64>() / 6.0, hull.iter().map(|p| p[1]).sum::<f64>() / 6.0];
         Some(Cuboid { centre, axes, half_extents })
     }
 
@@ -249,9 +270,16 @@ impl Cuboid {
     /// [`CUBOID_MISSES`] of them (the fit is then not the part's shape). A vertex it misses (a strap or a hinge
     /// that sticks out) lies at the depth where the box's bounds cross, a pixel thick.
     fn lift(&self, mesh: &Mesh2) -> Option<Lift> {
+        let (lift, missed) = self.lift_counting(mesh);
+        let misses = missed.iter().filter(|&&m| m).count();
+        (misses as f64 <= CUBOID_MISSES * mesh.points.len() as f64).then_some(lift)
+    }
+
+    /// [`Cuboid::lift`] whatever the misses, and which vertices the box missed.
+    fn lift_counting(&self, mesh: &Mesh2) -> (Lift, Vec<bool>) {
         let mut centre = Vec::with_capacity(mesh.points.len());
         let mut half = Vec::with_capacity(mesh.points.len());
-        let mut misses = 0usize;
+        let mut missed_at = Vec::with_capacity(mesh.points.len());
         for (p, &on_silhouette) in mesh.points.iter().zip(&mesh.boundary) {
             let q = [p[0] - self.centre[0], self.centre[1] - p[1]];
             // The depths between which the line of sight is inside all three slabs of the box.
@@ -269,7 +297,7 @@ impl Cuboid {
                 farthest = farthest.max(a.min(b));
             }
             missed |= farthest > nearest;
-            misses += usize::from(missed);
+            missed_at.push(missed);
             centre.push((nearest + farthest) / 2.0);
             half.push(match (on_silhouette, missed) {
                 (true, _) => 0.0,
@@ -277,7 +305,7 @@ impl Cuboid {
                 (false, false) => ((nearest - farthest) / 2.0).max(0.5),
             });
         }
-        (misses as f64 <= CUBOID_MISSES * mesh.points.len() as f64).then_some(Lift { centre, half })
+        (Lift { centre, half }, missed_at)
     }
 }
 
@@ -641,6 +669,99 @@ fn ground_slope(hull: &[[f64; 2]], lo: [f64; 2], hi: [f64; 2]) -> f64 {
     if width > 0.0 { rise / width } else { 0.0 }
 }
 
+/// The box a part standing on a floor fills, when its silhouette shows both of its floor edges: a box (or a
+/// vehicle, an animal) turned on a floor and seen from above touches the floor along two lines from its nearest
+/// corner, one along it and one across it, rising in the picture to either side. The line along it is the widest
+/// line of support ([`ground_slope`]'s); the line across is the longest lower hull edge beyond the support's lower
+/// end whose slope, with the support's, gives a plausible elevation (their product is `−sin² θ`, see [`Cuboid`]).
+/// The box spans the part's width across the picture and its height.
+fn ground_box(hull: &[[f64; 2]], lo: [f64; 2], hi: [f64; 2]) -> Option<Cuboid> {
+    let floor_line = hi[1] - GROUND_BAND * (hi[1] - lo[1]);
+    let n = hull.len();
+    let in_band = |p: [f64; 2]| p[1] >= floor_line;
+    // The widest support edge, from its right end to its left (the hull's bottom runs leftward).
+    let span = |k: usize| hull[k][0] - hull[(k + 1) % n][0];
+    let support = (0..n)
+        .filter(|&i| span(i) >= SUPPORT_WIDTH * (hi[0] - lo[0]) && in_band(hull[i]) && in_band(hull[(i + 1) % n]))
+        .max_by(|&i, &j| span(i).total_cmp(&span(j)))?;
+    let (right, left) = (hull[support], hull[(support + 1) % n]);
+    // Slopes with y up.
+    let along = (left[1] - right[1]) / (right[0] - left[0]);
+    // From the lower end (the nearest corner), walk away from the support along the hull's bottom.
+    let (corner, step, toward_support) =
+        if right[1] >= left[1] { (support, n - 1, -1.0) } else { ((support + 1) % n, 1, 1.0) };
+    let sin2 = |degrees: f64| degrees.to_radians().sin().powi(2);
+    let plausible_product = sin2(*FLOOR_ELEVATIONS.start())..=sin2(*FLOOR_ELEVATIONS.end());
+    // The hull's bottom beyond the corner, edge by edge, while it stays in the floor band.
+    let mut edges: Vec<([f64; 2], [f64; 2])> = Vec::new();
+    let mut at = corner;
+    for _ in 0..n {
+        let next = (at + step) % n;
+        let (a, b) = (hull[at], hull[next]);
+        if !in_band(a) || !in_band(b) || (b[0] - a[0]).abs() < 1e-9 {
+            break;
+        }
+        edges.push((a, b));
+        at = next;
+    }
+    let slope = |(a, b): ([f64; 2], [f64; 2])| (a[1] - b[1]) / (b[0] - a[0]);
+    let plausible = |e: &([f64; 2], [f64; 2])| plausible_product.contains(&(-along * slope(*e)));
+    let length = |(a, b): ([f64; 2], [f64; 2])| (b[0] - a[0]).hypot(b[1] - a[1]);
+    // The longest plausible edge, continued by the edges after it that keep its slope (one straight floor edge the
+    // hull cut in pieces), up to where the outline turns up (a cab's front).
+    let longest = (0..edges.len())
+        .filter(|&i| plausible(&edges[i]))
+        .max_by(|&i, &j| length(edges[i]).total_cmp(&length(edges[j])))?;
+    let across = slope(edges[longest]);
+    let last = (longest..edges.len())
+        .take_while(|&i| (slope(edges[i]) - across).abs() <= FLOOR_EDGE_BEND * across.abs())
+        .last()
+        .unwrap_or(longest);
+    let corner = hull[corner];
+    let width_x = edges[last].1[0] - corner[0];
+    // The part's width across the picture is the two floor edges' spans; its height in the picture the vertical
+    // edge's and their rises.
+    let length_x = toward_support * ((hi[0] - lo[0]) - width_x.abs()).max(1.0);
+    let (first, second) = ([length_x, length_x * along], [width_x, width_x * across]);
+    let height = (hi[1] - lo[1]) - first[1].abs() - second[1].abs();
+    if height <= 0.0 {
+        return None;
+    }
+    let centre = [corner[0] + (first[0] + second[0]) / 2.0, corner[1] - (first[1] + second[1]) / 2.0 - height / 2.0];
+    Cuboid::from_edges(first, second, height, centre)
+}
+
+/// The lift of a part inside its [`ground_box`], when the box holds all but [`GROUND_BOX_MISSES`] of its vertices:
+/// each point where its line of sight crosses the box, its narrow parts (legs, wheels, a tail) tubes within it.
+fn ground_box_lift(ground: &Cuboid, mesh: &Mesh2, u: &[f64], eps: f64) -> Option<Lift> {
+    let (lift, missed) = ground.lift_counting(mesh);
+    if missed.iter().filter(|&&m| m).count() as f64 > GROUND_BOX_MISSES * mesh.points.len() as f64 {
+        return None;
+    }
+    let mut half: Vec<f64> = lift
+        .half
+        .iter()
+        .zip(u)
+        .zip(&missed)
+        .map(|((&h, &u), &missed)| {
+            let tube = (u + eps * eps).sqrt() - eps;
+            if missed { ROUNDNESS_FLOOR * tube } else { h.min(ROUNDNESS_CAP * tube) }
+        })
+        .collect();
+    smooth(mesh, &mut half);
+    Some(Lift { centre: lift.centre, half })
+}
+
+/// The largest share of a part's vertices outside its [`ground_box`] (a cab's front beyond the far wheel, a mirror,
+/// an ear): those lie where their line of sight passes the box, a little thick.
+const GROUND_BOX_MISSES: f64 = 0.15;
+
+/// How far (a share of its slope) an edge's slope may differ from the floor edge's to continue it.
+const FLOOR_EDGE_BEND: f64 = 0.25;
+
+/// The elevations (degrees) the two floor edges of [`ground_box`] may imply.
+const FLOOR_ELEVATIONS: std::ops::RangeInclusive<f64> = 10.0..=30.0;
+
 /// The half-thickness (working pixels) at every vertex of `mesh`: zero on the silhouette, positive inside.
 /// `u` is the Poisson solution on `mesh`, `eps` the rim offset that keeps the first triangles from being slivers.
 pub(crate) fn half_thickness(mesh: &Mesh2, u: &[f64], eps: f64) -> Vec<f64> {
@@ -892,6 +1013,28 @@ mod tests {
         let thickest = lift.half.iter().fold(0.0f64, |a, &b| a.max(b));
         // Along a line of sight a 30-thick book is at most its width's diagonal deep, far less than its width.
         assert!(thickest < 90.0, "half-thickness {thickest}");
+    }
+
+    #[test]
+    fn a_box_on_the_floor_is_found_from_its_two_floor_edges() {
+        // A carton 200 long, 80 wide, 100 tall, turned 35° and seen from 20° above: its lower outline is its two
+        // floor edges from the nearest corner.
+        let mesh = polygon(&box_silhouette([200.0, 80.0, 100.0], 35f64.to_radians(), 20f64.to_radians()));
+        let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+        for p in &mesh.points {
+            for d in 0..2 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        let ground = ground_box(&silhouette_hull(&mesh), lo, hi).expect("two floor edges");
+        let elevation = ground.axes[2][2].asin().to_degrees();
+        assert!((elevation - 20.0).abs() < 2.0, "elevation {elevation}");
+        let mut sizes = ground.half_extents.map(|e| 2.0 * (e - 1.0));
+        sizes[..2].sort_by(f64::total_cmp);
+        for (found, truth) in sizes.iter().zip([80.0, 200.0, 100.0]) {
+            assert!((found - truth).abs() < 0.06 * truth + 2.0, "sizes {sizes:?}");
+        }
     }
 
     #[test]
