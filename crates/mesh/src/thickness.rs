@@ -749,7 +749,18 @@ fn ground_box_lift(ground: &Cuboid, mesh: &Mesh2, u: &[f64], eps: f64) -> Option
         })
         .collect();
     smooth(mesh, &mut half);
-    Some(Lift { centre: lift.centre, half })
+    // A thin part within the box (thinner than the box along its line of sight) lies against the box's far side:
+    // what shows of a frame through and above its box is mostly its far side (a chair's back and far legs, a
+    // cart's handle); its near side stands on the floor edges that made the box.
+    let centre = lift
+        .centre
+        .iter()
+        .zip(&lift.half)
+        .zip(&half)
+        .zip(&missed)
+        .map(|(((&c, &room), &h), &missed)| if missed { c } else { c - (room - h).max(0.0) })
+        .collect();
+    Some(Lift { centre, half })
 }
 
 /// The largest share of a part's vertices outside its [`ground_box`] (a cab's front beyond the far wheel, a mirror,

@@ -54,10 +54,13 @@ const MEDIAN_F_SCORE_10: f64 = 0.93;
 const MEDIAN_DEPTH_RATIO: std::ops::RangeInclusive<f64> = 0.85..=1.15;
 const MEDIAN_CHAMFER: f64 = 0.032;
 const MEDIAN_FRONT_IOU: f64 = 0.95;
+/// No object may be a slab from the side: the lowest side IoU on the set today is the chair's 0.45 (it was 0.29
+/// before its thin parts were placed in the box its floor edges span).
+const LEAST_SIDE_IOU: f64 = 0.40;
 
 /// Per object, the old generator's figures (`depth` 0.5, a relief of the photo): side IoU, top IoU, Chamfer
 /// distance and F-score at 10 %. No object may do worse on any of them (by more than 0.01, or 0.002 of Chamfer).
-/// The F-score at 5 % is not among them: the chair, its seat and back made round, loses a few points of it (see
+/// The F-score at 5 % is not among them: a rule that rounds a flat part may cost a few points of it (see
 /// the README's Depth section).
 const BEFORE: [(&str, f64, f64, f64, f64); 12] = [
     ("apple", 0.460, 0.471, 0.1055, 0.519),
@@ -98,6 +101,7 @@ fn models_of_real_objects_have_their_depth_and_hidden_sides() {
         assert!(score.iou_top >= top - 0.01, "{name}: top IoU {} was {top}", score.iou_top);
         assert!(score.chamfer <= chamfer + 0.002, "{name}: Chamfer {} was {chamfer}", score.chamfer);
         assert!(score.f_score_10 >= f10 - 0.01, "{name}: F-score at 10 % {} was {f10}", score.f_score_10);
+        assert!(score.iou_side >= LEAST_SIDE_IOU, "{name}: side IoU {}", score.iou_side);
         let row = score.figures();
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
