@@ -8,7 +8,7 @@ mod generate;
 #[cfg(feature = "mcp")]
 mod mcp;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -85,7 +85,7 @@ struct MeshArgs {
     /// Texture size in pixels (a power of two).
     #[arg(long)]
     texture_size: Option<u32>,
-    /// glb, obj or stl [default: from the output's extension, else glb].
+    /// glb, obj or stl [default: from the output's extension, which must be one of them, else glb].
     #[arg(long, value_parser = format_parser())]
     format: Option<Format>,
 }
@@ -216,10 +216,7 @@ fn mesh(args: MeshArgs) -> anyhow::Result<()> {
     if let Some(texture_size) = args.texture_size {
         params.texture_size = texture_size;
     }
-    params.format = args.format.unwrap_or_else(|| {
-        let extension = args.output.extension().and_then(|extension| extension.to_str()).map(str::to_ascii_lowercase);
-        extension.and_then(|extension| extension.parse().ok()).unwrap_or_default()
-    });
+    params.format = output_format(&args.output, args.format)?;
     params.validate()?;
     let started = Instant::now();
     let model = mesh402_mesh::generate(&bytes, kind, &params, &mut |_| {})?;
@@ -245,6 +242,29 @@ fn mesh(args: MeshArgs) -> anyhow::Result<()> {
         println!("wrote {} ({bytes} bytes)", path.display());
     }
     Ok(())
+}
+
+/// The format the output's name asks for: its extension must be one of the formats mesh402 writes and agree with
+/// `--format` (GLB bytes under a `.fbx` or `.usdz` name would be a silent surprise); a name without an extension
+/// takes `--format`, else GLB. Checked before any work is done.
+fn output_format(output: &Path, asked: Option<Format>) -> anyhow::Result<Format> {
+    let Some(extension) = output.extension() else {
+        return Ok(asked.unwrap_or_default());
+    };
+    let extension = extension.to_string_lossy().to_ascii_lowercase();
+    let offered = || Format::ALL.map(|format| format!(".{}", format.extension())).join(", ");
+    let Ok(named) = extension.parse::<Format>() else {
+        bail!("{}: mesh402 does not write .{extension} files; name the output {}", output.display(), offered());
+    };
+    match asked {
+        Some(asked) if asked != named => bail!(
+            "{}: the name says .{extension} but --format asks for {}; give the output a .{} name",
+            output.display(),
+            asked.extension(),
+            asked.extension()
+        ),
+        _ => Ok(named),
+    }
 }
 
 /// Recognises an image by its magic bytes.

@@ -1,0 +1,45 @@
+//! `mesh402 mesh` on the real binary: the output's name decides the format, and a name whose extension is not a
+//! format mesh402 writes is refused before any work, naming the formats, with nothing written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mesh(image: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesh402")).arg("mesh").arg(image).args(args).output().expect("the binary runs")
+}
+
+#[test]
+fn the_output_name_chooses_an_offered_format_or_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("disc.png");
+    std::fs::write(&image, mesh402_testkit::disc_png(128, 50.0)).unwrap();
+
+    for name in ["model.fbx", "model.usdz", "model.GLTF"] {
+        let out = dir.path().join(name);
+        let output = mesh(&image, &["-o", out.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}: {stderr}");
+        assert!(stderr.contains(".glb, .obj, .stl"), "{name}: the formats are named: {stderr}");
+        assert!(!out.exists(), "{name}: nothing is written");
+    }
+
+    // The name and --format must agree.
+    let out = dir.path().join("model.glb");
+    let output = mesh(&image, &["-o", out.to_str().unwrap(), "--format", "obj"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--format asks for obj"));
+    assert!(!out.exists());
+
+    // An offered extension, in any case, writes that format.
+    let out = dir.path().join("model.STL");
+    let output = mesh(&image, &["-o", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stl = std::fs::read(&out).unwrap();
+    let facets = u32::from_le_bytes(stl[80..84].try_into().unwrap()) as usize;
+    assert!(facets > 0 && stl.len() == 84 + 50 * facets, "a binary STL");
+
+    let out = dir.path().join("model.glb");
+    let output = mesh(&image, &["-o", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
+}
