@@ -76,6 +76,10 @@ echo "==> OpenAPI tools (openapi-spec-validator, schemathesis), pinned, in targe
 pinned_venv "$PWD/target/openapi-venv" "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
 export MESH402_TEST_OPENAPI_BIN="$PWD/target/openapi-venv/bin"
 
+echo "==> plyfile (an independent PLY reader for the model format tests), pinned, in target/plyfile-venv"
+pinned_venv "$PWD/target/plyfile-venv" "plyfile==1.1" "numpy==2.4.6"
+export MESH402_TEST_PLYFILE_PYTHON="$PWD/target/plyfile-venv/bin/python"
+
 echo "==> moto (a real S3-compatible server for the object storage tests), pinned, in target/moto-venv"
 pinned_venv "$PWD/target/moto-venv" "moto[server]==5.1.18"
 export MESH402_TEST_MOTO_SERVER="$PWD/target/moto-venv/bin/moto_server"

@@ -87,7 +87,7 @@ pub struct OrderArgs {
     /// inflate (photos of objects) or extrude (logos, alpha art).
     #[arg(long, value_parser = mode_parser())]
     mode: Option<Mode>,
-    /// glb, obj or stl.
+    /// glb, obj, stl or ply.
     #[arg(long, value_parser = format_parser())]
     format: Option<Format>,
     /// Hard cap on triangles.

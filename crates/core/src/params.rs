@@ -48,11 +48,13 @@ pub enum Format {
     Obj,
     /// Binary STL: geometry only, one file.
     Stl,
+    /// Binary little-endian PLY: positions, normals and vertex colours sampled from the texture, one file.
+    Ply,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 3] = [Format::Glb, Format::Obj, Format::Stl];
+    pub const ALL: [Format; 4] = [Format::Glb, Format::Obj, Format::Stl, Format::Ply];
 
     /// The file-name extension of the primary file, without a dot.
     pub fn extension(&self) -> &'static str {
@@ -60,15 +62,17 @@ impl Format {
             Format::Glb => "glb",
             Format::Obj => "obj",
             Format::Stl => "stl",
+            Format::Ply => "ply",
         }
     }
 
-    /// The primary file's name: `model.glb`, `model.obj` or `model.stl`.
+    /// The primary file's name: `model.` and its extension.
     pub fn file_name(&self) -> &'static str {
         match self {
             Format::Glb => "model.glb",
             Format::Obj => "model.obj",
             Format::Stl => "model.stl",
+            Format::Ply => "model.ply",
         }
     }
 
@@ -83,6 +87,8 @@ impl Format {
             Format::Glb => "model/gltf-binary",
             Format::Obj => "model/obj",
             Format::Stl => "model/stl",
+            // No media type is registered for PLY; this is the one tools and servers use.
+            Format::Ply => "application/x-ply",
         }
     }
 }
@@ -90,7 +96,7 @@ impl Format {
 impl std::str::FromStr for Format {
     type Err = UnknownName;
 
-    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj` or `stl`.
+    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj`, `stl` or `ply`.
     fn from_str(name: &str) -> Result<Format, UnknownName> {
         UnknownName::find(&Format::ALL, Format::extension, name, "format")
     }

@@ -1,4 +1,6 @@
-//! Writers: binary glTF 2.0 (GLB), Wavefront OBJ with MTL, and binary STL, all from the same buffers.
+//! Writers: binary glTF 2.0 (GLB), Wavefront OBJ with MTL, binary STL and binary PLY, all from the same buffers.
+//! Each is a few dozen lines over documented, fixed layouts; the crates that write them would add dependencies
+//! (and for glTF a document model) for less than this code.
 
 use serde_json::json;
 
@@ -153,4 +155,54 @@ pub(crate) fn stl(mesh: &Mesh3) -> Vec<u8> {
         out.extend_from_slice(&0u16.to_le_bytes());
     }
     out
+}
+
+/// Writes a binary little-endian PLY: per vertex its position, unit normal and colour (the texture sampled at its
+/// texture coordinate, bilinearly), and the triangles as `vertex_indices` lists. `texture_jpeg` is the JPEG the
+/// other writers embed.
+pub(crate) fn ply(mesh: &Mesh3, texture_jpeg: &[u8]) -> Result<Vec<u8>, String> {
+    let texture = image::load_from_memory_with_format(texture_jpeg, image::ImageFormat::Jpeg)
+        .map_err(|err| format!("the texture could not be read back: {err}"))?
+        .into_rgb8();
+    let header = format!(
+        "ply\nformat binary_little_endian 1.0\ncomment mesh402: metres, +Y up, colours from the photo\n\
+         element vertex {}\nproperty float x\nproperty float y\nproperty float z\n\
+         property float nx\nproperty float ny\nproperty float nz\n\
+         property uchar red\nproperty uchar green\nproperty uchar blue\n\
+         element face {}\nproperty list uchar uint vertex_indices\nend_header\n",
+        mesh.positions.len(),
+        mesh.tris.len()
+    );
+    let mut out = Vec::with_capacity(header.len() + mesh.positions.len() * 27 + mesh.tris.len() * 13);
+    out.extend_from_slice(header.as_bytes());
+    for ((position, normal), uv) in mesh.positions.iter().zip(&mesh.normals).zip(&mesh.uvs) {
+        for v in position.iter().chain(normal) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&sample(&texture, *uv));
+    }
+    for t in &mesh.tris {
+        out.push(3);
+        for i in t {
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+    }
+    Ok(out)
+}
+
+/// The texture's colour at texture coordinate `uv` (origin top-left), bilinear between pixel centres, clamped at
+/// the edges.
+fn sample(texture: &image::RgbImage, uv: [f32; 2]) -> [u8; 3] {
+    let (w, h) = (texture.width(), texture.height());
+    let x = (uv[0] * w as f32 - 0.5).clamp(0.0, (w - 1) as f32);
+    let y = (uv[1] * h as f32 - 0.5).clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let at = |x: u32, y: u32, c: usize| f32::from(texture.get_pixel(x, y).0[c]);
+    [0, 1, 2].map(|c| {
+        let top = at(x0, y0, c) * (1.0 - fx) + at(x1, y0, c) * fx;
+        let bottom = at(x0, y1, c) * (1.0 - fx) + at(x1, y1, c) * fx;
+        (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
+    })
 }

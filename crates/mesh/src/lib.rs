@@ -217,6 +217,11 @@ pub fn generate_with_limits(
             media_type: Format::Stl.media_type(),
             bytes: export::stl(&mesh3),
         }],
+        Format::Ply => vec![OutputFile {
+            name: Format::Ply.file_name().into(),
+            media_type: Format::Ply.media_type(),
+            bytes: export::ply(&mesh3, &texture_jpeg).map_err(|reason| GenerateError::EncodeFailed { reason })?,
+        }],
     };
     report(&mut clock, progress, Stage::Encode, 100);
     Ok(Model {

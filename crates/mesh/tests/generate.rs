@@ -281,3 +281,129 @@ fn soft_drop_shadow_is_not_part_of_the_object() {
     let iou = silhouette_iou(&glb.positions, &glb.tris, &DISC);
     assert!(iou >= 0.97, "silhouette IoU {iou}");
 }
+
+/// A PLY file read back: its header's elements and properties, then the records.
+struct Ply {
+    properties: Vec<String>,
+    positions: Vec<[f32; 3]>,
+    normals: Vec<[f32; 3]>,
+    colours: Vec<[u8; 3]>,
+    tris: Vec<[u32; 3]>,
+}
+
+fn read_ply(bytes: &[u8]) -> Ply {
+    let end = bytes.windows(11).position(|w| w == b"end_header\n").expect("a header") + 11;
+    let header = std::str::from_utf8(&bytes[..end]).expect("an ASCII header");
+    assert!(header.starts_with("ply\nformat binary_little_endian 1.0\n"), "{header}");
+    let count = |element: &str| -> usize {
+        let line = header.lines().find(|l| l.starts_with(&format!("element {element} "))).expect("the element");
+        line.rsplit(' ').next().unwrap().parse().expect("a count")
+    };
+    let (n_vertices, n_faces) = (count("vertex"), count("face"));
+    let properties = header.lines().filter(|l| l.starts_with("property")).map(str::to_owned).collect();
+    let mut at = end;
+    let f32_at = |at: usize| f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let (mut positions, mut normals, mut colours) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n_vertices {
+        let v: Vec<f32> = (0..6).map(|k| f32_at(at + 4 * k)).collect();
+        positions.push([v[0], v[1], v[2]]);
+        normals.push([v[3], v[4], v[5]]);
+        colours.push([bytes[at + 24], bytes[at + 25], bytes[at + 26]]);
+        at += 27;
+    }
+    let mut tris = Vec::new();
+    for _ in 0..n_faces {
+        assert_eq!(bytes[at], 3, "triangles");
+        let i = |k: usize| u32::from_le_bytes(bytes[at + 1 + 4 * k..at + 5 + 4 * k].try_into().unwrap());
+        tris.push([i(0), i(1), i(2)]);
+        at += 13;
+    }
+    assert_eq!(at, bytes.len(), "nothing after the faces");
+    Ply { properties, positions, normals, colours, tris }
+}
+
+#[test]
+fn ply_carries_the_same_mesh_with_the_photos_colours() {
+    let bytes = png_bytes(&alpha_image(&RING));
+    let glb = read_glb(&run(&bytes, ImageKind::Png, &MeshParams::default()).files[0].bytes);
+    let model = run(&bytes, ImageKind::Png, &MeshParams { format: Format::Ply, ..Default::default() });
+    assert_eq!(model.files.len(), 1);
+    assert_eq!((model.files[0].name.as_str(), model.files[0].media_type), ("model.ply", "application/x-ply"));
+    let ply = read_ply(&model.files[0].bytes);
+    assert_eq!(
+        ply.properties,
+        [
+            "property float x",
+            "property float y",
+            "property float z",
+            "property float nx",
+            "property float ny",
+            "property float nz",
+            "property uchar red",
+            "property uchar green",
+            "property uchar blue",
+            "property list uchar uint vertex_indices"
+        ]
+    );
+    assert_eq!(ply.positions, glb.positions);
+    assert_eq!(ply.normals, glb.normals);
+    assert_eq!(ply.tris, glb.tris);
+    let solid = Glb {
+        json: serde_json::Value::Null,
+        positions: ply.positions.clone(),
+        normals: ply.normals.clone(),
+        uvs: Vec::new(),
+        tris: ply.tris.clone(),
+        image: Vec::new(),
+    };
+    assert_solid(&solid, 1, "ply");
+
+    // Where the front faces the camera, each vertex has the photo's colour at its place in the picture: the ring
+    // (centre (160, 130), radius 100) is 200 px across, the model's longer side 1 m, its origin the bottom centre.
+    let (mut error, mut counted) = (0.0, 0usize);
+    for ((p, n), colour) in ply.positions.iter().zip(&ply.normals).zip(&ply.colours) {
+        let (x, y) = (160.0 + f64::from(p[0]) * 200.0, 230.0 - f64::from(p[1]) * 200.0);
+        let r = (x - 160.0).hypot(y - 130.0);
+        if n[2] < 0.95 || !(52.0..93.0).contains(&r) {
+            continue;
+        }
+        let truth = object_colour(x.round() as u32, y.round() as u32);
+        error += (0..3).map(|c| (f64::from(colour[c]) - f64::from(truth[c])).abs()).sum::<f64>() / 3.0;
+        counted += 1;
+    }
+    assert!(counted > 50, "{counted} front vertices");
+    let mean = error / counted as f64;
+    assert!(mean < 12.0, "front vertices differ from the photo's colours by {mean:.1} levels on average");
+    plyfile_reads(&model.files[0].bytes, ply.positions.len(), ply.tris.len());
+}
+
+/// Python's `plyfile` (an independent PLY reader) reads the file with the counts and properties given; it runs
+/// where `scripts/test.sh` installed it (`MESH402_TEST_PLYFILE_PYTHON`), and a missing reader fails the test when
+/// the tools are required.
+fn plyfile_reads(ply: &[u8], vertices: usize, faces: usize) {
+    let Some(python) = std::env::var_os("MESH402_TEST_PLYFILE_PYTHON") else {
+        let strict = std::env::var_os("MESH402_TEST_TOOLS").is_some_and(|value| value == "1");
+        assert!(!strict, "MESH402_TEST_PLYFILE_PYTHON is not set: scripts/test.sh installs plyfile");
+        eprintln!("plyfile is not installed here: only the reader above checked the PLY");
+        return;
+    };
+    let dir = tempfile_dir();
+    let path = dir.join("model.ply");
+    std::fs::write(&path, ply).expect("write the PLY");
+    let script = "import sys, plyfile\n\
+                  d = plyfile.PlyData.read(sys.argv[1])\n\
+                  v, f = d['vertex'], d['face']\n\
+                  assert [p.name for p in v.properties] == ['x','y','z','nx','ny','nz','red','green','blue']\n\
+                  assert len(f.data[0]['vertex_indices']) == 3\n\
+                  print(len(v.data), len(f.data), d.byte_order)\n";
+    let output = std::process::Command::new(python).arg("-c").arg(script).arg(&path).output().expect("python runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.status.success(), "plyfile: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("{vertices} {faces} <"));
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mesh402-ply-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}

@@ -146,10 +146,10 @@ pub fn request_schema(offer: &Offer) -> Value {
             },
             "format": {
                 "type": "string",
-                "enum": [name(&Format::Glb), name(&Format::Obj), name(&Format::Stl)],
+                "enum": Format::ALL.iter().map(name).collect::<Vec<_>>(),
                 "default": name(&defaults.format),
                 "description": "glb: one binary glTF file with its texture; obj: OBJ, MTL and a JPEG texture; stl: \
-                                geometry only.",
+                                geometry only; ply: binary PLY with normals and vertex colours.",
             },
         },
     });

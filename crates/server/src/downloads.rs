@@ -47,7 +47,7 @@ pub async fn download_file(
 /// files that accompany them.
 fn media_type_of(name: &str) -> &'static str {
     let extension = name.rsplit('.').next().unwrap_or("");
-    if let Some(format) = [Format::Glb, Format::Obj, Format::Stl].into_iter().find(|f| f.extension() == extension) {
+    if let Some(format) = Format::ALL.into_iter().find(|f| f.extension() == extension) {
         return format.media_type();
     }
     match extension {

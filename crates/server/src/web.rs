@@ -135,7 +135,7 @@ async fn page_config(State(state): State<AppState>) -> Response {
         "max_pixels": limits.max_pixels,
         "max_dimension": limits.max_dimension,
         "modes": ["inflate", "extrude"],
-        "formats": ["glb", "obj", "stl"],
+        "formats": mesh402_core::Format::ALL.map(|format| format.extension()),
         "target_faces": {
             "min": mesh402_core::MIN_TARGET_FACES,
             "max": mesh402_core::MAX_TARGET_FACES,

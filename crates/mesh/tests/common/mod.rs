@@ -53,7 +53,7 @@ fn coverage(shape: &Shape, x: u32, y: u32) -> f64 {
 }
 
 /// A shaded, textured object colour at (x, y): a smooth pattern so the texture is not flat.
-fn object_colour(x: u32, y: u32) -> [u8; 3] {
+pub fn object_colour(x: u32, y: u32) -> [u8; 3] {
     let r = 150.0 + 80.0 * ((f64::from(x) / 23.0).sin());
     let g = 60.0 + 50.0 * ((f64::from(y) / 17.0).cos());
     let b = 40.0 + 30.0 * ((f64::from(x + y) / 31.0).sin());
