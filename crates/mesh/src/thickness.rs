@@ -871,68 +871,38 @@ impl<'a> RowRuns<'a> {
         RowRuns { points: &mesh.points, edges, buckets, top, height: (bottom - top).max(0.0) }
     }
 
-    /// The outermost crossings of the outline on the row through image y `y`: the part's extent on that row.
-    fn extent(&self, y: f64) -> Option<(f64, f64)> {
+    /// Where the row through image y `y` crosses the outline, in no order (none outside the part's rows).
+    fn crossings(&self, y: f64) -> impl Iterator<Item = f64> + '_ {
         let row = (y - self.top).floor();
-        if row.is_nan() || row < 0.0 {
-            return None;
-        }
-        let (mut left, mut right) = (f64::MAX, f64::MIN);
-        for &i in self.buckets.get(row as usize)? {
+        let bucket = if row.is_nan() || row < 0.0 { None } else { self.buckets.get(row as usize) };
+        bucket.into_iter().flatten().filter_map(move |&i| {
             let (a, b) = self.edges[i as usize];
             let (pa, pb) = (self.points[a as usize], self.points[b as usize]);
-            if (pa[1] <= y && y < pb[1]) || (pb[1] <= y && y < pa[1]) {
-                let x = pa[0] + (y - pa[1]) * (pb[0] - pa[0]) / (pb[1] - pa[1]);
-                left = left.min(x);
-                right = right.max(x);
-            }
-        }
+            // Half-open in y, so a line through a vertex counts the vertex's two edges once.
+            ((pa[1] <= y && y < pb[1]) || (pb[1] <= y && y < pa[1]))
+                .then(|| pa[0] + (y - pa[1]) * (pb[0] - pa[0]) / (pb[1] - pa[1]))
+        })
+    }
+
+    /// The outermost crossings of the outline on the row through image y `y`: the part's extent on that row.
+    fn extent(&self, y: f64) -> Option<(f64, f64)> {
+        let (left, right) =
+            self.crossings(y).fold((f64::MAX, f64::MIN), |(left, right), x| (left.min(x), right.max(x)));
         (left < right).then_some((left, right))
     }
 
     /// How much of the row through image y `y` the part covers: its runs' lengths summed.
     fn covered(&self, y: f64) -> f64 {
-        let row = (y - self.top).floor();
-        if row.is_nan() || row < 0.0 {
-            return 0.0;
-        }
-        let Some(bucket) = self.buckets.get(row as usize) else { return 0.0 };
-        let mut crossings: Vec<f64> = bucket
-            .iter()
-            .filter_map(|&i| {
-                let (a, b) = self.edges[i as usize];
-                let (pa, pb) = (self.points[a as usize], self.points[b as usize]);
-                ((pa[1] <= y && y < pb[1]) || (pb[1] <= y && y < pa[1]))
-                    .then(|| pa[0] + (y - pa[1]) * (pb[0] - pa[0]) / (pb[1] - pa[1]))
-            })
-            .collect();
+        let mut crossings: Vec<f64> = self.crossings(y).collect();
         crossings.sort_by(f64::total_cmp);
         crossings.chunks_exact(2).map(|pair| pair[1] - pair[0]).sum()
     }
 
     /// The nearest crossings of the outline left and right of `p` on its row: the run `p` lies in.
     fn run_at(&self, p: [f64; 2]) -> Option<(f64, f64)> {
-        let row = (p[1] - self.top).floor();
-        if row.is_nan() || row < 0.0 {
-            return None;
-        }
-        let bucket = self.buckets.get(row as usize)?;
-        let (mut left, mut right) = (f64::MIN, f64::MAX);
-        for &i in bucket {
-            let (a, b) = self.edges[i as usize];
-            let (pa, pb) = (self.points[a as usize], self.points[b as usize]);
-            // Half-open in y, so a line through a vertex counts the vertex's two edges once.
-            let spans = (pa[1] <= p[1] && p[1] < pb[1]) || (pb[1] <= p[1] && p[1] < pa[1]);
-            if !spans {
-                continue;
-            }
-            let x = pa[0] + (p[1] - pa[1]) * (pb[0] - pa[0]) / (pb[1] - pa[1]);
-            if x <= p[0] {
-                left = left.max(x);
-            } else {
-                right = right.min(x);
-            }
-        }
+        let (left, right) = self.crossings(p[1]).fold((f64::MIN, f64::MAX), |(left, right), x| {
+            if x <= p[0] { (left.max(x), right) } else { (left, right.min(x)) }
+        });
         (left > f64::MIN && right < f64::MAX).then_some((left, right))
     }
 }
