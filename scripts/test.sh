@@ -80,6 +80,10 @@ echo "==> plyfile (an independent PLY reader for the model format tests), pinned
 pinned_venv "$PWD/target/plyfile-venv" "plyfile==1.1" "numpy==2.4.6"
 export MESH402_TEST_PLYFILE_PYTHON="$PWD/target/plyfile-venv/bin/python"
 
+echo "==> lib3mf (the 3MF Consortium's reference reader, for the 3MF tests), pinned, in target/lib3mf-venv"
+pinned_venv "$PWD/target/lib3mf-venv" "lib3mf==2.5.0"
+export MESH402_TEST_LIB3MF_PYTHON="$PWD/target/lib3mf-venv/bin/python"
+
 echo "==> moto (a real S3-compatible server for the object storage tests), pinned, in target/moto-venv"
 pinned_venv "$PWD/target/moto-venv" "moto[server]==5.1.18"
 export MESH402_TEST_MOTO_SERVER="$PWD/target/moto-venv/bin/moto_server"

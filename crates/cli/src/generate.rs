@@ -87,7 +87,7 @@ pub struct OrderArgs {
     /// inflate (photos of objects) or extrude (logos, alpha art).
     #[arg(long, value_parser = mode_parser())]
     mode: Option<Mode>,
-    /// glb, obj, stl or ply.
+    /// glb, obj, stl, ply or 3mf.
     #[arg(long, value_parser = format_parser())]
     format: Option<Format>,
     /// Hard cap on triangles.

@@ -85,7 +85,7 @@ struct MeshArgs {
     /// Texture size in pixels (a power of two).
     #[arg(long)]
     texture_size: Option<u32>,
-    /// glb, obj, stl or ply [default: from the output's extension, which must be one of them, else glb].
+    /// glb, obj, stl, ply or 3mf [default: from the output's extension, which must be one of them, else glb].
     #[arg(long, value_parser = format_parser())]
     format: Option<Format>,
 }

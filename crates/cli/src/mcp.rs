@@ -54,7 +54,7 @@ pub struct ImageInput {
     /// `inflate` (photos of objects, the default) or `extrude` (logos, flat art).
     #[serde(default)]
     mode: Option<String>,
-    /// `glb` (default), `obj`, `stl` or `ply`.
+    /// `glb` (default), `obj`, `stl`, `ply` or `3mf`.
     #[serde(default)]
     format: Option<String>,
     /// A hard cap on the model's triangles (500 to 200000; default 20000).

@@ -19,7 +19,7 @@ fn the_output_name_chooses_an_offered_format_or_is_refused() {
         let output = mesh(&image, &["-o", out.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{name}: {stderr}");
-        assert!(stderr.contains(".glb, .obj, .stl, .ply"), "{name}: the formats are named: {stderr}");
+        assert!(stderr.contains(".glb, .obj, .stl, .ply, .3mf"), "{name}: the formats are named: {stderr}");
         assert!(!out.exists(), "{name}: nothing is written");
     }
 

@@ -50,11 +50,14 @@ pub enum Format {
     Stl,
     /// Binary little-endian PLY: positions, normals and vertex colours sampled from the texture, one file.
     Ply,
+    /// A 3MF package for printing: millimetres, one object per body, the texture as its colour; one file.
+    #[serde(rename = "3mf")]
+    ThreeMf,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 4] = [Format::Glb, Format::Obj, Format::Stl, Format::Ply];
+    pub const ALL: [Format; 5] = [Format::Glb, Format::Obj, Format::Stl, Format::Ply, Format::ThreeMf];
 
     /// The file-name extension of the primary file, without a dot.
     pub fn extension(&self) -> &'static str {
@@ -63,6 +66,7 @@ impl Format {
             Format::Obj => "obj",
             Format::Stl => "stl",
             Format::Ply => "ply",
+            Format::ThreeMf => "3mf",
         }
     }
 
@@ -73,6 +77,7 @@ impl Format {
             Format::Obj => "model.obj",
             Format::Stl => "model.stl",
             Format::Ply => "model.ply",
+            Format::ThreeMf => "model.3mf",
         }
     }
 
@@ -89,6 +94,7 @@ impl Format {
             Format::Stl => "model/stl",
             // No media type is registered for PLY; this is the one tools and servers use.
             Format::Ply => "application/x-ply",
+            Format::ThreeMf => "model/3mf",
         }
     }
 }
@@ -96,7 +102,7 @@ impl Format {
 impl std::str::FromStr for Format {
     type Err = UnknownName;
 
-    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj`, `stl` or `ply`.
+    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj`, `stl`, `ply` or `3mf`.
     fn from_str(name: &str) -> Result<Format, UnknownName> {
         UnknownName::find(&Format::ALL, Format::extension, name, "format")
     }

@@ -222,6 +222,11 @@ pub fn generate_with_limits(
             media_type: Format::Ply.media_type(),
             bytes: export::ply(&mesh3, &texture_jpeg).map_err(|reason| GenerateError::EncodeFailed { reason })?,
         }],
+        Format::ThreeMf => vec![OutputFile {
+            name: Format::ThreeMf.file_name().into(),
+            media_type: Format::ThreeMf.media_type(),
+            bytes: export::three_mf(&mesh3, &texture_jpeg).map_err(|reason| GenerateError::EncodeFailed { reason })?,
+        }],
     };
     report(&mut clock, progress, Stage::Encode, 100);
     Ok(Model {

@@ -387,7 +387,7 @@ fn plyfile_reads(ply: &[u8], vertices: usize, faces: usize) {
         eprintln!("plyfile is not installed here: only the reader above checked the PLY");
         return;
     };
-    let dir = tempfile_dir();
+    let dir = tempfile_dir("ply");
     let path = dir.join("model.ply");
     std::fs::write(&path, ply).expect("write the PLY");
     let script = "import sys, plyfile\n\
@@ -402,8 +402,102 @@ fn plyfile_reads(ply: &[u8], vertices: usize, faces: usize) {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("{vertices} {faces} <"));
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("mesh402-ply-{}", std::process::id()));
+/// A directory of its own for one test's files (`label`), in this process.
+fn tempfile_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mesh402-{label}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     dir
+}
+
+#[test]
+fn three_mf_prints_each_body_at_100_mm_in_colour() {
+    // Two discs side by side: two bodies, two printable objects.
+    let picture = image::RgbaImage::from_fn(360, 200, |x, y| {
+        let inside =
+            [(90.0, 100.0), (270.0, 100.0)].iter().any(|(cx, cy)| (f64::from(x) - cx).hypot(f64::from(y) - cy) < 70.0);
+        let c = object_colour(x, y);
+        image::Rgba([c[0], c[1], c[2], if inside { 255 } else { 0 }])
+    });
+    let bytes = png_bytes(&picture);
+    let glb = read_glb(&run(&bytes, ImageKind::Png, &MeshParams::default()).files[0].bytes);
+    let model = run(&bytes, ImageKind::Png, &MeshParams { format: Format::ThreeMf, ..Default::default() });
+    assert_eq!((model.files[0].name.as_str(), model.files[0].media_type), ("model.3mf", "model/3mf"));
+    let package = &model.files[0].bytes;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(package)).expect("a zip");
+    let mut names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "3D/3dmodel.model",
+            "3D/Texture/texture.jpg",
+            "3D/_rels/3dmodel.model.rels",
+            "[Content_Types].xml",
+            "_rels/.rels"
+        ]
+    );
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("3D/3dmodel.model").unwrap(), &mut xml).unwrap();
+    assert!(xml.contains("unit=\"millimeter\""));
+    assert_eq!(xml.matches("<object ").count(), 2, "one object per body");
+    assert_eq!(xml.matches("<item ").count(), 2);
+    assert_eq!(xml.matches("<triangle ").count(), glb.tris.len());
+    assert_eq!(xml.matches("<m:tex2coord ").count(), glb.positions.len());
+    let coordinate = |name: &str| -> Vec<f64> {
+        xml.match_indices(&format!(" {name}=\""))
+            .map(|(at, m)| {
+                let rest = &xml[at + m.len()..];
+                rest[..rest.find('"').unwrap()].parse().unwrap()
+            })
+            .collect()
+    };
+    let extent = |values: Vec<f64>| {
+        let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        (lo, hi)
+    };
+    let (x, y, z) = (extent(coordinate("x")), extent(coordinate("y")), extent(coordinate("z")));
+    assert!(x.0.abs() < 1e-3 && y.0.abs() < 1e-3 && z.0.abs() < 1e-3, "on the plate at the origin: {x:?} {y:?} {z:?}");
+    assert!((x.1.max(y.1).max(z.1) - 100.0).abs() < 1e-3, "100 mm on the longest side: {x:?} {y:?} {z:?}");
+    // Two discs side by side and upright: wide along x, standing up along z.
+    assert!(x.1 > 1.5 * z.1 && z.1 > y.1, "{x:?} {y:?} {z:?}");
+    assert_eq!(
+        model.files[0].bytes,
+        run(&bytes, ImageKind::Png, &MeshParams { format: Format::ThreeMf, ..Default::default() }).files[0].bytes,
+        "the same bytes every time"
+    );
+    lib3mf_reads(package, 2, glb.tris.len());
+}
+
+/// lib3mf (the 3MF Consortium's reference library, through its Python binding) reads the package: `objects` mesh
+/// objects, each closed and oriented, `triangles` in all, one texture and its coordinate group, no warnings. It
+/// runs where `scripts/test.sh` installed it (`MESH402_TEST_LIB3MF_PYTHON`); a missing reader fails the test when
+/// the tools are required.
+fn lib3mf_reads(package: &[u8], objects: usize, triangles: usize) {
+    let Some(python) = std::env::var_os("MESH402_TEST_LIB3MF_PYTHON") else {
+        let strict = std::env::var_os("MESH402_TEST_TOOLS").is_some_and(|value| value == "1");
+        assert!(!strict, "MESH402_TEST_LIB3MF_PYTHON is not set: scripts/test.sh installs lib3mf");
+        eprintln!("lib3mf is not installed here: only the checks above read the 3MF");
+        return;
+    };
+    let dir = tempfile_dir("3mf");
+    let path = dir.join("model.3mf");
+    std::fs::write(&path, package).expect("write the 3MF");
+    let script = "import sys, lib3mf\n\
+                  w = lib3mf.get_wrapper()\n\
+                  m = w.CreateModel()\n\
+                  r = m.QueryReader('3mf')\n\
+                  r.ReadFromFile(sys.argv[1])\n\
+                  assert r.GetWarningCount() == 0, [r.GetWarning(i) for i in range(r.GetWarningCount())]\n\
+                  o = m.GetMeshObjects()\n\
+                  n, t = 0, 0\n\
+                  while o.MoveNext():\n\
+                  \x20   mesh = o.GetCurrentMeshObject()\n\
+                  \x20   assert mesh.IsManifoldAndOriented()\n\
+                  \x20   n += 1\n\
+                  \x20   t += mesh.GetTriangleCount()\n\
+                  print(n, t, m.GetTexture2Ds().Count(), m.GetTexture2DGroups().Count())\n";
+    let output = std::process::Command::new(python).arg("-c").arg(script).arg(&path).output().expect("python runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.status.success(), "lib3mf: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("{objects} {triangles} 1 1"));
 }

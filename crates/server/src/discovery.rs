@@ -149,7 +149,8 @@ pub fn request_schema(offer: &Offer) -> Value {
                 "enum": Format::ALL.iter().map(name).collect::<Vec<_>>(),
                 "default": name(&defaults.format),
                 "description": "glb: one binary glTF file with its texture; obj: OBJ, MTL and a JPEG texture; stl: \
-                                geometry only; ply: binary PLY with normals and vertex colours.",
+                                geometry only; ply: binary PLY with normals and vertex colours; 3mf: a coloured 3MF package for \
+                                printing, 100 mm on its longest side.",
             },
         },
     });
