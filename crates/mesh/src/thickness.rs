@@ -123,24 +123,25 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     let standing = rows.bottom - hi[1] <= STANDING_BAND * (rows.bottom - rows.top);
     let behind = if standing { ((hi[1] - rows.bottom) * floor).clamp(-(hi[0] - lo[0]), 0.0) } else { 0.0 };
     let hull = silhouette_hull(mesh);
-    if let Some(mut lift) = Cuboid::fit(mesh, hull.clone()).and_then(|cuboid| cuboid.lift(mesh)) {
-        lift.centre.iter_mut().for_each(|c| *c = depth * (*c + behind));
-        lift.half.iter_mut().for_each(|h| *h *= depth);
-        return lift;
+    // A shape the rules below give whole is moved back to where the part stands and scaled by `depth`.
+    let placed = |lift: Lift| Lift {
+        centre: lift.centre.into_iter().map(|c| depth * (c + behind)).collect(),
+        half: lift.half.into_iter().map(|h| depth * h).collect(),
+    };
+    if let Some(lift) = Cuboid::fit(mesh, hull.clone()).and_then(|cuboid| cuboid.lift(mesh)) {
+        return placed(lift);
     }
     let runs = RowRuns::new(mesh);
     if let Some(revolution) = Revolution::fit(&runs, elevation) {
         let (centre, mut half) = revolution.lift(mesh, u, eps, (rows.top + rows.bottom) / 2.0);
         smooth(mesh, &mut half);
-        let centre = centre.into_iter().map(|c| depth * (c + behind)).collect();
-        return Lift { centre, half: half.into_iter().map(|h| h * depth).collect() };
+        return placed(Lift { centre, half });
     }
     // A part standing on a floor that shows both its floor edges fills the box they span, its narrow parts (legs,
     // wheels, a tail) tubes within it.
     let ground = ground_box(&hull, lo, hi);
     if let Some(lift) = ground.as_ref().and_then(|ground| ground_box_lift(ground, mesh, u, eps)) {
-        let centre = lift.centre.into_iter().map(|c| depth * (c + behind)).collect();
-        return Lift { centre, half: lift.half.into_iter().map(|h| h * depth).collect() };
+        return placed(lift);
     }
     // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
     let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
