@@ -100,31 +100,14 @@ pub(crate) fn check(mesh: &Mesh3, genus: usize) -> Result<Topology, String> {
         }
         start = end;
     }
-    // Components by union-find over faces.
-    let mut parent: Vec<u32> = (0..n_vertices as u32).collect();
-    fn find(parent: &mut [u32], mut x: u32) -> u32 {
-        while parent[x as usize] != x {
-            parent[x as usize] = parent[parent[x as usize] as usize];
-            x = parent[x as usize];
-        }
-        x
-    }
-    for t in &tris {
-        let a = find(&mut parent, t[0]);
-        for &other in &t[1..] {
-            let b = find(&mut parent, other);
-            if a != b {
-                parent[b as usize] = a;
-            }
-        }
-    }
+    let component = components(n_vertices, &tris);
     let mut used = vec![false; n_vertices];
     for t in &tris {
         for &i in t {
             used[i as usize] = true;
         }
     }
-    let n_components = (0..n_vertices as u32).filter(|&i| used[i as usize] && find(&mut parent, i) == i).count();
+    let n_components = (0..n_vertices).filter(|&i| used[i] && component[i] == i as u32).count();
     let n_used = used.iter().filter(|&&u| u).count();
     let euler = n_used as i64 - n_edges as i64 + tris.len() as i64;
     let mut volume = 0.0f64;
@@ -154,4 +137,26 @@ pub(crate) fn check(mesh: &Mesh3, genus: usize) -> Result<Topology, String> {
         return Err(format!("volume {volume:.3e} is not positive or too thin"));
     }
     Ok(topology)
+}
+
+/// Each vertex's body: the smallest index among the vertices its triangles connect it to (union-find over the
+/// triangles); a vertex no triangle uses is its own.
+pub(crate) fn components(n_vertices: usize, tris: &[[u32; 3]]) -> Vec<u32> {
+    let mut parent: Vec<u32> = (0..n_vertices as u32).collect();
+    fn find(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            parent[x as usize] = parent[parent[x as usize] as usize];
+            x = parent[x as usize];
+        }
+        x
+    }
+    for t in tris {
+        for &other in &t[1..] {
+            let (a, b) = (find(&mut parent, t[0]), find(&mut parent, other));
+            if a != b {
+                parent[a.max(b) as usize] = a.min(b);
+            }
+        }
+    }
+    (0..n_vertices as u32).map(|i| find(&mut parent, i)).collect()
 }

@@ -323,25 +323,10 @@ pub(crate) fn three_mf(mesh: &Mesh3, texture_jpeg: &[u8]) -> Result<Vec<u8>, Str
 /// The model's bodies: its triangles grouped by the vertices they share (each part is its own closed body, with
 /// vertices of its own).
 fn bodies(mesh: &Mesh3) -> Vec<Vec<[u32; 3]>> {
-    let mut parent: Vec<u32> = (0..mesh.positions.len() as u32).collect();
-    fn root(parent: &mut [u32], mut i: u32) -> u32 {
-        while parent[i as usize] != i {
-            parent[i as usize] = parent[parent[i as usize] as usize];
-            i = parent[i as usize];
-        }
-        i
-    }
-    for t in &mesh.tris {
-        for k in 1..3 {
-            let (a, b) = (root(&mut parent, t[0]), root(&mut parent, t[k]));
-            if a != b {
-                parent[a.max(b) as usize] = a.min(b);
-            }
-        }
-    }
+    let component = crate::check::components(mesh.positions.len(), &mesh.tris);
     let mut groups: std::collections::BTreeMap<u32, Vec<[u32; 3]>> = std::collections::BTreeMap::new();
     for t in &mesh.tris {
-        groups.entry(root(&mut parent, t[0])).or_default().push(*t);
+        groups.entry(component[t[0] as usize]).or_default().push(*t);
     }
     groups.into_values().collect()
 }

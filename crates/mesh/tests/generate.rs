@@ -381,32 +381,35 @@ fn ply_carries_the_same_mesh_with_the_photos_colours() {
 /// where `scripts/test.sh` installed it (`MESH402_TEST_PLYFILE_PYTHON`), and a missing reader fails the test when
 /// the tools are required.
 fn plyfile_reads(ply: &[u8], vertices: usize, faces: usize) {
-    let Some(python) = std::env::var_os("MESH402_TEST_PLYFILE_PYTHON") else {
-        let strict = std::env::var_os("MESH402_TEST_TOOLS").is_some_and(|value| value == "1");
-        assert!(!strict, "MESH402_TEST_PLYFILE_PYTHON is not set: scripts/test.sh installs plyfile");
-        eprintln!("plyfile is not installed here: only the reader above checked the PLY");
-        return;
-    };
-    let dir = tempfile_dir("ply");
-    let path = dir.join("model.ply");
-    std::fs::write(&path, ply).expect("write the PLY");
     let script = "import sys, plyfile\n\
                   d = plyfile.PlyData.read(sys.argv[1])\n\
                   v, f = d['vertex'], d['face']\n\
                   assert [p.name for p in v.properties] == ['x','y','z','nx','ny','nz','red','green','blue']\n\
                   assert len(f.data[0]['vertex_indices']) == 3\n\
                   print(len(v.data), len(f.data), d.byte_order)\n";
-    let output = std::process::Command::new(python).arg("-c").arg(script).arg(&path).output().expect("python runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(output.status.success(), "plyfile: {}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("{vertices} {faces} <"));
+    if let Some(printed) = python_reader("MESH402_TEST_PLYFILE_PYTHON", "plyfile", script, "model.ply", ply) {
+        assert_eq!(printed, format!("{vertices} {faces} <"));
+    }
 }
 
-/// A directory of its own for one test's files (`label`), in this process.
-fn tempfile_dir(label: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("mesh402-{label}-{}", std::process::id()));
+/// Runs `script` with the Python that the variable `var` names (set by `scripts/test.sh`, which installs the
+/// reader `reader` there) on `bytes` written as `file_name`, and returns what it printed; `None` when the variable
+/// is unset and the tools are not required (`MESH402_TEST_TOOLS=1` makes that a failure).
+fn python_reader(var: &str, reader: &str, script: &str, file_name: &str, bytes: &[u8]) -> Option<String> {
+    let Some(python) = std::env::var_os(var) else {
+        let strict = std::env::var_os("MESH402_TEST_TOOLS").is_some_and(|value| value == "1");
+        assert!(!strict, "{var} is not set: scripts/test.sh installs {reader}");
+        eprintln!("{reader} is not installed here: only this test's own reader checked {file_name}");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("mesh402-{reader}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+    let path = dir.join(file_name);
+    std::fs::write(&path, bytes).expect("write the file");
+    let output = std::process::Command::new(python).arg("-c").arg(script).arg(&path).output().expect("python runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.status.success(), "{reader}: {}", String::from_utf8_lossy(&output.stderr));
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 #[test]
@@ -473,15 +476,6 @@ fn three_mf_prints_each_body_at_100_mm_in_colour() {
 /// runs where `scripts/test.sh` installed it (`MESH402_TEST_LIB3MF_PYTHON`); a missing reader fails the test when
 /// the tools are required.
 fn lib3mf_reads(package: &[u8], objects: usize, triangles: usize) {
-    let Some(python) = std::env::var_os("MESH402_TEST_LIB3MF_PYTHON") else {
-        let strict = std::env::var_os("MESH402_TEST_TOOLS").is_some_and(|value| value == "1");
-        assert!(!strict, "MESH402_TEST_LIB3MF_PYTHON is not set: scripts/test.sh installs lib3mf");
-        eprintln!("lib3mf is not installed here: only the checks above read the 3MF");
-        return;
-    };
-    let dir = tempfile_dir("3mf");
-    let path = dir.join("model.3mf");
-    std::fs::write(&path, package).expect("write the 3MF");
     let script = "import sys, lib3mf\n\
                   w = lib3mf.get_wrapper()\n\
                   m = w.CreateModel()\n\
@@ -496,8 +490,7 @@ fn lib3mf_reads(package: &[u8], objects: usize, triangles: usize) {
                   \x20   n += 1\n\
                   \x20   t += mesh.GetTriangleCount()\n\
                   print(n, t, m.GetTexture2Ds().Count(), m.GetTexture2DGroups().Count())\n";
-    let output = std::process::Command::new(python).arg("-c").arg(script).arg(&path).output().expect("python runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(output.status.success(), "lib3mf: {}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("{objects} {triangles} 1 1"));
+    if let Some(printed) = python_reader("MESH402_TEST_LIB3MF_PYTHON", "lib3mf", script, "model.3mf", package) {
+        assert_eq!(printed, format!("{objects} {triangles} 1 1"));
+    }
 }
