@@ -6,13 +6,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::ErrorDetail;
 
-/// The body of a `402`: the error, and the challenge of the `WWW-Authenticate` header again in JSON.
+/// The body of a `402`: the error, the problem details (RFC 9457) the `Payment` scheme names, and the challenges
+/// of the `WWW-Authenticate` lines again in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRequired {
     /// `payment_required`, with what to do.
     pub error: ErrorDetail,
-    /// The macaroon, base64.
-    pub macaroon: String,
+    /// The problem's type: `https://paymentauth.org/problems/payment-required`, or why the credential sent was
+    /// refused (`invalid-challenge`, `verification-failed`, `payment-expired`, `malformed-credential`, …).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The problem's title.
+    pub title: String,
+    /// Always 402.
+    pub status: u16,
+    /// What to do, as `error.message` says it.
+    pub detail: String,
+    /// The L402 macaroon, base64 (absent when the server offers the `Payment` scheme only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macaroon: Option<String>,
     /// The BOLT11 invoice to pay.
     pub invoice: String,
     /// The invoice's payment hash (hex).
@@ -21,6 +33,33 @@ pub struct PaymentRequired {
     pub amount_sats: u64,
     /// When the invoice expires (RFC 3339).
     pub expires_at: String,
+    /// The `Payment` challenge for the same invoice (absent when the server offers L402 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentChallengeBody>,
+}
+
+/// A `WWW-Authenticate: Payment` challenge's parameters, as they are on the wire: a credential echoes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentChallengeBody {
+    /// The challenge's id.
+    pub id: String,
+    /// The protection space.
+    pub realm: String,
+    /// `lightning`.
+    pub method: String,
+    /// `charge`.
+    pub intent: String,
+    /// The charge: base64url of its canonical JSON (amount, currency, the invoice and its payment hash).
+    pub request: String,
+    /// When the invoice can no longer be paid (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// The request body's digest (RFC 9530).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Server data to echo unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opaque: Option<String>,
 }
 
 /// The answer of `POST /api/l402/quote`: what a request would cost and that it passed the checks made before an

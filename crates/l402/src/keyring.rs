@@ -43,6 +43,16 @@ impl Keyring {
         derive_root_key(&self.current, identifier)
     }
 
+    /// Keys for another purpose than macaroons, named by `context`: `HMAC-SHA256(key = secret, msg = context)` of
+    /// the current secret, then of the previous one (during a rotation). `context` must differ from every other
+    /// use of the secrets (it is never `"mesh402 root key"` followed by an identifier).
+    pub fn derived_keys(&self, context: &[u8]) -> Vec<[u8; 32]> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .map(|secret| hmac_sha256(secret.as_bytes(), context))
+            .collect()
+    }
+
     /// The root key of the token with this identifier under the previous secret, if there is one.
     pub fn previous_root_key(&self, identifier: &Identifier) -> Option<RootKey> {
         self.previous.as_ref().map(|secret| derive_root_key(secret, identifier))
@@ -88,6 +98,16 @@ mod tests {
             hex::encode(keyring.root_key(&identifier(1)).as_bytes()),
             "56d4c55bc87598e88e64221bf6059c84d0911d8421d50cc51f776ad6d1212442"
         );
+    }
+
+    #[test]
+    fn derived_keys_are_pinned_and_follow_rotation() {
+        let keyring = Keyring::new(ServerSecret::from_bytes([0; 32]));
+        let [current] = keyring.derived_keys(b"mesh402 payment challenge").try_into().unwrap();
+        assert_eq!(hex::encode(current), "0a7a95ebbea393f4d6e2269c5b07db0c1d32ad49ad1c10a521366412f9b6cada");
+        assert_ne!(keyring.derived_keys(b"other")[0], current);
+        let rotated = Keyring::new(ServerSecret::from_bytes([1; 32])).with_previous(ServerSecret::from_bytes([0; 32]));
+        assert_eq!(rotated.derived_keys(b"mesh402 payment challenge")[1], current);
     }
 
     #[test]

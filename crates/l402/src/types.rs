@@ -66,11 +66,24 @@ macro_rules! public_hex_newtype {
 pub struct PaymentHash(pub [u8; 32]);
 public_hex_newtype!(PaymentHash);
 
-/// A token's stable id: 32 bytes chosen at random by the minting server, the last part of the
-/// identifier. Revocation and bookkeeping refer to a token by this id.
+/// A token's stable id: 32 bytes chosen by the minting server (at random, or [derived from the
+/// payment hash](TokenId::of_payment)), the last part of the identifier. Revocation and bookkeeping
+/// refer to a token by this id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenId(pub [u8; 32]);
 public_hex_newtype!(TokenId);
+
+impl TokenId {
+    /// The token id of the one token sold for an invoice: `SHA-256("mesh402 token id" ‖ payment hash)`. A server
+    /// that offers one invoice through several payment schemes gives every credential for it this id, so the
+    /// payment is counted once whichever scheme presents it. Part of the stored format: never change it.
+    pub fn of_payment(payment_hash: &PaymentHash) -> TokenId {
+        let mut hasher = Sha256::new();
+        hasher.update(b"mesh402 token id");
+        hasher.update(payment_hash.0);
+        TokenId(hasher.finalize().into())
+    }
+}
 
 /// The SHA-256 digest of the server's canonical encoding of a request (the image bytes and the
 /// options, independent of JSON formatting). A token minted with a binding is good for that request
@@ -208,6 +221,14 @@ impl fmt::Debug for RootKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_id_of_a_payment_is_pinned() {
+        // Part of the stored format: jobs are keyed by it.
+        let id = TokenId::of_payment(&PaymentHash([0; 32]));
+        assert_eq!(id.to_string(), "e0feae1a249ff483c6e219ae7f02694ae2734d9db18cccc01b2c7f6a85cc581b");
+        assert_ne!(TokenId::of_payment(&PaymentHash([1; 32])), id);
+    }
 
     #[test]
     fn payment_hash_hex_round_trip_either_case() {

@@ -182,8 +182,19 @@ impl Binding {
 }
 
 /// A request body's digest as RFC 9530 writes it: `sha-256=:<base64>:`.
-pub fn body_digest(body: &[u8]) -> String {
-    format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body)))
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyDigest(String);
+
+impl BodyDigest {
+    /// The digest of `body`.
+    pub fn of(body: &[u8]) -> BodyDigest {
+        BodyDigest(format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body))))
+    }
+
+    /// As it is written in the `digest` parameter.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A challenge's parameters as they are on the wire; a credential echoes them back.
@@ -202,7 +213,7 @@ pub struct PaymentChallenge {
     /// When the invoice can no longer be paid (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
-    /// The request body's digest ([`body_digest`]).
+    /// The request body's digest ([`BodyDigest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// Server data echoed unchanged (mesh402: the [`Binding`]).
@@ -223,7 +234,7 @@ pub struct ChallengeParts<'a> {
     /// When the invoice expires, unix seconds.
     pub expires_unix: u64,
     /// The request body's digest, when the request has a body.
-    pub digest: Option<String>,
+    pub digest: Option<BodyDigest>,
     /// What the payment is bound to.
     pub binding: Binding,
     /// Text for people.
@@ -267,7 +278,7 @@ impl PaymentChallenge {
             intent: INTENT.to_owned(),
             request: parts.request.encode(),
             expires: Some(format_time(parts.expires_unix)),
-            digest: parts.digest.clone(),
+            digest: parts.digest.as_ref().map(|digest| digest.as_str().to_owned()),
             opaque: Some(parts.binding.encode()),
             description: parts.description.map(str::to_owned),
         };

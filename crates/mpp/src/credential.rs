@@ -106,10 +106,10 @@ impl PaymentCredential {
         text.parse().ok()
     }
 
-    /// Whether `body` is the body the challenge was made for: its digest, when the challenge carried one, must be
-    /// the body's.
-    pub fn digest_matches(&self, body: &[u8]) -> bool {
-        self.challenge.digest.as_deref().is_none_or(|digest| digest == crate::body_digest(body))
+    /// Whether a body with this digest is the body the challenge was made for (always, when the challenge carried
+    /// no digest).
+    pub fn digest_matches(&self, body: &crate::BodyDigest) -> bool {
+        self.challenge.digest.as_deref().is_none_or(|digest| digest == body.as_str())
     }
 }
 

@@ -45,7 +45,7 @@
 //!
 //! let credential = parse_authorization([authorization.as_str()])?.expect("a Payment credential");
 //! let context = VerifyContext { realm: "models.example", now_unix: 1_700_000_000, request_binding: Some(request) };
-//! let charge = verify(&credential, &[&key], &context)?;
+//! let charge = verify(&credential, &[key], &context)?;
 //! assert_eq!(charge.payment_hash, preimage.hash());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -63,8 +63,8 @@ mod verify;
 mod vectors;
 
 pub use challenge::{
-    Binding, CURRENCY, ChallengeError, ChallengeKey, ChallengeParts, ChargeRequest, INTENT, MAX_REQUEST_LEN, METHOD,
-    MethodDetails, Network, PaymentChallenge, SCHEME, body_digest, format_time, parse_time,
+    Binding, BodyDigest, CURRENCY, ChallengeError, ChallengeKey, ChallengeParts, ChargeRequest, INTENT, MAX_REQUEST_LEN, METHOD,
+    MethodDetails, Network, PaymentChallenge, SCHEME, format_time, parse_time,
 };
 pub use credential::{ChargePayload, CredentialError, MAX_CREDENTIAL_LEN, PaymentCredential, parse_authorization};
 pub use params::{ParsedChallenge, parse_challenges};

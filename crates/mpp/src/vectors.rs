@@ -93,7 +93,7 @@ fn sale() -> Sale {
         realm: "127.0.0.1:8402",
         request: &charge,
         expires_unix: NOW + 600,
-        digest: Some(body_digest(b"{\"image\":\"...\"}")),
+        digest: Some(BodyDigest::of(b"{\"image\":\"...\"}")),
         binding: Binding { request: binding, valid_until: NOW + 86_400 },
         description: Some("one \"3D\" model"),
     };
@@ -110,7 +110,7 @@ fn check(
     credential: &PaymentCredential,
     binding: Option<RequestBinding>,
 ) -> Result<VerifiedCharge, VerifyError> {
-    verify(credential, &[&sale.key], &context(binding))
+    verify(credential, std::slice::from_ref(&sale.key), &context(binding))
 }
 
 #[test]
@@ -125,14 +125,14 @@ fn a_paid_credential_verifies_and_its_parts_are_what_was_sold() {
     assert_eq!(verified.amount_sats, 250);
     assert_eq!(verified.valid_until, NOW + 86_400);
     assert_eq!(verified.challenge_id, sale.challenge.id);
-    assert!(credential.digest_matches(b"{\"image\":\"...\"}"));
-    assert!(!credential.digest_matches(b"{\"image\": \"...\"}"));
+    assert!(credential.digest_matches(&BodyDigest::of(b"{\"image\":\"...\"}")));
+    assert!(!credential.digest_matches(&BodyDigest::of(b"{\"image\": \"...\"}")));
     // Status requests carry no body: no binding asked for.
     assert!(check(&sale, &credential, None).is_ok());
     // After a key rotation the previous key still verifies.
     let rotated = ChallengeKey::from_bytes([6; 32]);
-    assert!(verify(&credential, &[&rotated, &sale.key], &context(None)).is_ok());
-    assert_eq!(verify(&credential, &[&rotated], &context(None)), Err(VerifyError::BadId));
+    assert!(verify(&credential, &[rotated.clone(), sale.key.clone()], &context(None)).is_ok());
+    assert_eq!(verify(&credential, &[rotated], &context(None)), Err(VerifyError::BadId));
 }
 
 #[test]
@@ -170,10 +170,10 @@ fn tampered_foreign_expired_and_unpaid_credentials_are_refused() {
     assert_eq!(refused(&|_| {}, Some(RequestBinding([4; 32]))), VerifyError::RequestMismatch);
     // Past its time.
     let late = VerifyContext { now_unix: NOW + 86_400, ..context(None) };
-    assert!(matches!(verify(&paid, &[&sale.key], &late), Err(VerifyError::Expired { .. })));
+    assert!(matches!(verify(&paid, std::slice::from_ref(&sale.key), &late), Err(VerifyError::Expired { .. })));
     // The invoice's expiry alone does not end a paid credential.
     let after_invoice = VerifyContext { now_unix: NOW + 601, ..context(None) };
-    assert!(verify(&paid, &[&sale.key], &after_invoice).is_ok());
+    assert!(verify(&paid, std::slice::from_ref(&sale.key), &after_invoice).is_ok());
 }
 
 #[test]

@@ -152,7 +152,7 @@ impl VerifyError {
 /// invoice was paid in time: a buyer whose retry arrives after the invoice's expiry does not lose the payment.
 pub fn verify(
     credential: &PaymentCredential,
-    keys: &[&ChallengeKey],
+    keys: &[ChallengeKey],
     context: &VerifyContext<'_>,
 ) -> Result<VerifiedCharge, VerifyError> {
     let challenge = &credential.challenge;

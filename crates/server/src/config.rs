@@ -20,7 +20,7 @@ use mesh402_ln::LndSettings;
 #[cfg(feature = "nwc")]
 use mesh402_ln::NwcSettings;
 use mesh402_ln::{LnError, LnbitsSettings};
-use mesh402_service::{DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND};
+use mesh402_service::{DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND, OfferedSchemes};
 #[cfg(feature = "s3")]
 use mesh402_store::{S3Downloads, S3Settings};
 use serde::Deserialize;
@@ -56,6 +56,10 @@ pub struct RawConfig {
     /// Seconds a paid credential stays valid, at least invoice_expiry_secs [default: 86400].
     #[arg(long, env = "MESH402_TOKEN_LIFETIME_SECS", value_name = "SECS")]
     pub token_lifetime_secs: Option<u64>,
+    /// Payment schemes offered in a 402 and accepted in credentials: l402, payment (the HTTP Payment scheme's
+    /// Lightning charge) or both, for the same invoice [default: both].
+    #[arg(long, env = "MESH402_PAYMENT_SCHEMES", value_name = "SCHEMES")]
+    pub payment_schemes: Option<String>,
     /// Largest accepted request body in bytes, 1 KiB to 512 MiB [default: 33554432].
     #[arg(long, env = "MESH402_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -447,6 +451,8 @@ pub struct Config {
     pub invoice_expiry: Duration,
     /// How long a paid credential stays valid.
     pub token_lifetime: Duration,
+    /// The payment schemes offered and accepted.
+    pub payment_schemes: OfferedSchemes,
     /// Body size limit.
     pub max_body_bytes: usize,
     /// Concurrent generations.
@@ -808,6 +814,12 @@ impl Config {
             ));
         }
         let lease = Duration::from_secs(in_range("lease_secs", raw.lease_secs.unwrap_or(DEFAULT_LEASE_SECS), 3..=600)?);
+        let payment_schemes = match raw.payment_schemes.as_deref() {
+            None => OfferedSchemes::default(),
+            Some(text) => text.parse().map_err(|_| {
+                ConfigError::invalid("payment_schemes", format!("unknown value {text:?} (known: l402, payment, both)"))
+            })?,
+        };
         Ok(Config {
             files,
             database,
@@ -823,6 +835,7 @@ impl Config {
             price_sats,
             invoice_expiry: Duration::from_secs(invoice_expiry_secs),
             token_lifetime: Duration::from_secs(token_lifetime_secs),
+            payment_schemes,
             max_body_bytes,
             workers,
             max_wait: Duration::from_secs(max_wait_secs),

@@ -16,11 +16,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use mesh402_api::{ErrorCode, Quote, QuoteLimits, QuotedImage};
-use mesh402_service::{ModelInput, ModelRequest, RedeemError};
+use mesh402_mpp::{BodyDigest, Problem};
+use mesh402_service::{Credential, ModelInput, ModelRequest, RedeemError, Rejection, Scheme};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::gate::{L402Credential, challenge};
+use crate::gate::{ChallengeCause, RequestCredential, challenge, with_receipt};
 use crate::limits::{Caller, UploadReservation};
 use crate::request::parse_model_request;
 
@@ -34,7 +35,7 @@ use crate::request::parse_model_request;
 pub async fn create_model(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    L402Credential(credential): L402Credential,
+    RequestCredential { credential, unreadable }: RequestCredential,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -42,8 +43,12 @@ pub async fn create_model(
     // A credential that verifies makes the request paid; one that is rejected later (bought for another picture)
     // leads to a challenge and is counted as unpaid then.
     let paid = caller.paid && credential.is_some();
-    if let Some(reason) = caller.rejected_credential {
+    let mut cause = ChallengeCause::UNPAID;
+    if let Some((reason, problem)) = caller.rejected_credential {
         mesh402_service::metrics::credential(false, reason);
+        cause = ChallengeCause { problem };
+    } else if unreadable {
+        cause = ChallengeCause { problem: Problem::MalformedCredential };
     }
     let (body, reservation) = admit_body(&state, caller, paid, &headers, body).await?;
 
@@ -52,22 +57,36 @@ pub async fn create_model(
         // then, so the memory of decoded bodies is bounded too.
         let response = limits
             .on_preflight_pool(async {
-                let request = parse_off_thread(body).await?;
-                challenge(&state, &request).await
+                let offers_payment = state.service.config().schemes.offers(Scheme::Payment);
+                let (request, digest) = parse_off_thread(body, offers_payment).await?;
+                challenge(&state, &request, digest, cause).await
             })
             .await?;
         drop(reservation);
         return response;
     };
-    let request = parse_off_thread(body).await?;
+    // The digest checks a Payment credential, and goes into the fresh challenge if the credential is refused.
+    let offers_payment = state.service.config().schemes.offers(Scheme::Payment);
+    let (request, digest) = parse_off_thread(body, offers_payment).await?;
     drop(reservation);
-    match state.service.redeem(&request, &credential).await {
-        Ok(view) => crate::job_status::respond_after_wait(&state, view, &headers).await,
+    let redeemed = match &credential {
+        // A Payment credential is for the body it was bought with, byte for byte (its challenge's digest).
+        Credential::Payment(payment) if !digest.as_ref().is_some_and(|digest| payment.digest_matches(digest)) => {
+            Err(RedeemError::Rejected(Rejection::Payment(mesh402_mpp::VerifyError::RequestMismatch)))
+        }
+        _ => state.service.redeem(&request, &credential).await,
+    };
+    match redeemed {
+        Ok(view) => {
+            let response = crate::job_status::respond_after_wait(&state, view, &headers).await?;
+            Ok(with_receipt(response, &credential))
+        }
         Err(RedeemError::Rejected(reason)) => {
             // A credential bought for another request: this one is unpaid, and is counted and checked as such.
             tracing::info!(reason = reason.code(), "credential rejected; sending a fresh challenge");
             limits.take_challenge(caller.client).await?;
-            limits.on_preflight_pool(challenge(&state, &request)).await?
+            let cause = ChallengeCause { problem: reason.problem() };
+            limits.on_preflight_pool(challenge(&state, &request, digest, cause)).await?
         }
         Err(RedeemError::Service(error)) => Err(error.into()),
         Err(error) => {
@@ -91,7 +110,7 @@ pub async fn quote_model(
     let answer = state
         .limits
         .on_preflight_pool(async {
-            let request = parse_off_thread(body).await?;
+            let (request, _) = parse_off_thread(body, false).await?;
             let checked = state.service.preflight(&request).await?;
             let mut answer = Quote {
                 price_sats: state.offer.price_sats,
@@ -234,13 +253,24 @@ async fn read_body(
     })?
 }
 
-/// Parses a body on the blocking pool (a 30 MB body takes tens of milliseconds), not on a runtime thread.
-async fn parse_off_thread(body: Vec<u8>) -> Result<Arc<ModelRequest>, ApiError> {
-    let parsed = tokio::task::spawn_blocking(move || parse_model_request(&body)).await.map_err(|error| {
-        tracing::error!(error = %error, "parsing a body failed");
-        ApiError::internal()
-    })?;
-    Ok(Arc::new(parsed?))
+/// Parses a body on the blocking pool (a 30 MB body takes tens of milliseconds), not on a runtime thread, and
+/// takes its digest when asked (the `Payment` scheme binds a challenge to the body's bytes).
+async fn parse_off_thread(
+    body: Vec<u8>,
+    with_digest: bool,
+) -> Result<(Arc<ModelRequest>, Option<BodyDigest>), ApiError> {
+    let parse = move || {
+        let request = parse_model_request(&body)?;
+        Ok::<_, ApiError>((request, with_digest.then(|| BodyDigest::of(&body))))
+    };
+    let parsed = tokio::task::spawn_blocking(parse)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "parsing a body failed");
+            ApiError::internal()
+        })?;
+    let (request, digest) = parsed?;
+    Ok((Arc::new(request), digest))
 }
 
 /// JSON bodies only; a missing Content-Type is tolerated (curl without -H still works).

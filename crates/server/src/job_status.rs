@@ -21,7 +21,8 @@ use mesh402_store::JobId;
 use crate::AppState;
 use crate::downloads::model_url;
 use crate::error::ApiError;
-use crate::gate::L402Credential;
+use crate::gate::RequestCredential;
+use mesh402_service::Credential;
 use crate::refund::refund_status;
 
 /// How often asynchronous clients are told to poll.
@@ -166,12 +167,12 @@ fn finished_response(state: &AppState, view: &JobView) -> Response {
 async fn authorized_job(
     state: &AppState,
     job_id: &str,
-    L402Credential(credential): L402Credential,
+    credential: Option<&Credential>,
 ) -> Result<(JobId, JobView), ApiError> {
     let not_found = || ApiError::new(ErrorCode::JobNotFound, "No job with this id was paid for by this credential.");
     let job_id: JobId = job_id.parse().map_err(|_| not_found())?;
     let credential = credential.ok_or_else(not_found)?;
-    let view = state.service.job_for_credential(&job_id, &credential).await?.ok_or_else(not_found)?;
+    let view = state.service.job_for_credential(&job_id, credential).await?.ok_or_else(not_found)?;
     Ok((job_id, view))
 }
 
@@ -179,16 +180,19 @@ async fn authorized_job(
 pub async fn job_status(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-    credential: L402Credential,
+    RequestCredential { credential, .. }: RequestCredential,
 ) -> Result<Response, ApiError> {
-    let (_, view) = authorized_job(&state, &job_id, credential).await?;
+    let (_, view) = authorized_job(&state, &job_id, credential.as_ref()).await?;
     let mut response = (StatusCode::OK, Json(status_body(&state, &view))).into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if !view.is_finished() {
         response_headers.insert(header::RETRY_AFTER, HeaderValue::from(POLL_INTERVAL.as_secs().max(1)));
     }
-    Ok(response)
+    Ok(match &credential {
+        Some(credential) => crate::gate::with_receipt(response, credential),
+        None => response,
+    })
 }
 
 /// How often an event stream sends a keep-alive comment (proxies close connections that look idle).
@@ -203,9 +207,9 @@ const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub async fn job_events(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-    credential: L402Credential,
+    RequestCredential { credential, .. }: RequestCredential,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let (job_id, first) = authorized_job(&state, &job_id, credential).await?;
+    let (job_id, first) = authorized_job(&state, &job_id, credential.as_ref()).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(16);
     let idle = state.limits.settings.events_idle_timeout;
     let ends_at = tokio::time::Instant::now() + state.limits.settings.events_max;

@@ -142,6 +142,16 @@ async fn probe_lightning(backend: &dyn LightningBackend, choice: &LightningChoic
     }
 }
 
+/// The `Payment` scheme's realm: the public URL's host and port (`models.example.com`, `127.0.0.1:8402`).
+fn payment_realm(public_url: &str) -> String {
+    let Ok(url) = url::Url::parse(public_url) else { return "mesh402".to_owned() };
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => "mesh402".to_owned(),
+    }
+}
+
 /// Opens the data directory and builds the application state, with the embedded generator.
 pub async fn build(config: &Config, public_url: String) -> Result<AppState, StartError> {
     let generator: Arc<dyn ModelGenerator> = match &config.generator {
@@ -274,6 +284,8 @@ pub async fn build_with_generator(
             lease: config.lease,
             invoice_lookups_per_second: config.traffic.invoice_lookups_per_second,
             invoice_lookup_burst: config.traffic.invoice_lookup_burst,
+            schemes: config.payment_schemes,
+            payment_realm: payment_realm(&public_url),
         },
         keyring,
         lightning,

@@ -93,8 +93,9 @@ pub struct Caller {
     pub client: ClientKey,
     /// The request carries a credential that verifies.
     pub paid: bool,
-    /// Why the credential the request carries does not verify (the verifier's code), if it carries one.
-    pub rejected_credential: Option<&'static str>,
+    /// Why the credential the request carries does not verify (the verifier's code, and the problem type the
+    /// `Payment` scheme answers it with), if it carries one.
+    pub rejected_credential: Option<(&'static str, mesh402_mpp::Problem)>,
 }
 
 /// A token bucket per client: `per_minute` tokens a minute, at most `burst` at once; 0 per minute means no limit.
@@ -362,7 +363,9 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
     let client = client_address(peer, request.headers(), limits.settings.trusted_proxy_hops)
         .map_or_else(ClientKey::unknown, ClientKey::of);
     let checked = crate::gate::quiet_credential(request.headers())
-        .map(|credential| state.service.verify(&credential, None).map(|_| ()).map_err(|reason| reason.code()));
+        .map(|credential| {
+        state.service.verify(&credential, None).map(|_| ()).map_err(|reason| (reason.code(), reason.problem()))
+    });
     let paid = matches!(checked, Some(Ok(())));
     let rejected_credential = checked.and_then(Result::err);
     if !paid

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::gate::L402Credential;
+use crate::gate::RequestCredential;
 
 /// Seconds after which a client asks again about a pending refund.
 const PENDING_RETRY_SECS: u64 = 5;
@@ -140,11 +140,11 @@ impl From<RefundError> for ApiError {
 pub async fn claim_refund(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-    L402Credential(credential): L402Credential,
+    RequestCredential { credential, .. }: RequestCredential,
     body: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let job_id: JobId = job_id.parse().map_err(|_| RefundError::UnknownJob)?;
-    let credential = credential.ok_or(RefundError::Credential(mesh402_l402::VerifyError::NoMacaroon))?;
+    let credential = credential.ok_or(RefundError::Credential(mesh402_service::Rejection::Missing))?;
     let Json(claim) = body.map_err(|rejection| {
         ApiError::bad_request(ErrorCode::InvalidJson, format!("Send {{\"invoice\": \"lnbc…\"}} ({rejection})."))
     })?;

@@ -10,6 +10,7 @@
 
 #![deny(missing_docs)]
 
+mod credential;
 mod invoice_status;
 mod job_view;
 pub mod metrics;
@@ -20,6 +21,7 @@ mod request;
 mod sweep;
 mod worker;
 
+pub use credential::{Credential, OfferedSchemes, Rejection, Scheme};
 pub use invoice_status::{
     DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND, InvoiceStatus, InvoiceStatusError, LookupBucket,
 };
@@ -35,10 +37,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh402_core::{GenerateError, ModelGenerator};
-use mesh402_l402::{Keyring, Msat, TokenId, VerifyError};
+use mesh402_l402::{Keyring, Msat, TokenId};
 use mesh402_ln::{InvoicePayer, LightningBackend, LnError};
 use mesh402_store::{FileStore, JobId, JobStore, Lease, StoreError, WorkerId};
 use tokio::sync::{Semaphore, watch};
+
+/// What the keys binding `Payment` challenge ids are derived with from the server's secrets.
+const PAYMENT_CHALLENGE_KEY_CONTEXT: &[u8] = b"mesh402 payment challenge";
 
 /// The service name in macaroon caveats (`services=3d-model:0`, `3d-model_valid_until=…`).
 pub const SERVICE_NAME: &str = "3d-model";
@@ -77,6 +82,10 @@ pub struct ServiceConfig {
     pub invoice_lookups_per_second: u32,
     /// Invoice lookups at once before that rate applies.
     pub invoice_lookup_burst: u32,
+    /// The payment schemes offered in a 402 and accepted in credentials.
+    pub schemes: OfferedSchemes,
+    /// The `Payment` scheme's realm (the server's public host): a challenge of another realm is refused.
+    pub payment_realm: String,
 }
 
 /// Where the generations of this process's jobs run, and who else takes jobs from its store.
@@ -118,6 +127,9 @@ pub enum ServiceError {
     /// The request's parameters could not be written as canonical JSON.
     #[error("the parameters cannot be written as JSON")]
     Params(#[source] serde_json::Error),
+    /// The `Payment` realm cannot bind a challenge (it is empty or holds `|`); the configuration prevents it.
+    #[error("the Payment realm cannot bind a challenge")]
+    PaymentRealm,
     /// A job the service was working with is no longer in the store.
     #[error("job {0} is no longer in the store")]
     JobVanished(JobId),
@@ -138,7 +150,7 @@ pub enum ServiceError {
 pub enum RedeemError {
     /// The credential is invalid, expired, unpaid or for another request: answer with a fresh challenge.
     #[error("credential rejected")]
-    Rejected(#[from] VerifyError),
+    Rejected(#[from] Rejection),
     /// The credential was good but the service failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -177,6 +189,8 @@ pub struct Service {
 struct Inner {
     config: ServiceConfig,
     keyring: Keyring,
+    /// The keys that bind `Payment` challenge ids, derived from the keyring's secrets (current first).
+    challenge_keys: Vec<mesh402_mpp::ChallengeKey>,
     lightning: Arc<dyn LightningBackend>,
     jobs: Arc<dyn JobStore>,
     files: Arc<dyn FileStore>,
@@ -208,6 +222,12 @@ impl Service {
             inner: Arc::new(Inner {
                 invoice_lookups,
                 config: parts.config,
+                challenge_keys: parts
+                    .keyring
+                    .derived_keys(PAYMENT_CHALLENGE_KEY_CONTEXT)
+                    .into_iter()
+                    .map(mesh402_mpp::ChallengeKey::from_bytes)
+                    .collect(),
                 keyring: parts.keyring,
                 lightning: parts.lightning,
                 jobs: parts.jobs,

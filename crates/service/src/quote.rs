@@ -6,14 +6,17 @@ use std::sync::Arc;
 use mesh402_core::Preflight;
 use mesh402_l402::{Challenge, Identifier, MintParams, Msat, PaymentHash, TokenId, mint};
 use mesh402_ln::InvoiceRequest;
+use mesh402_mpp::{Binding, BodyDigest, ChallengeParts, ChargeRequest, PaymentChallenge};
 
 use crate::{ModelInput, ModelRequest, SERVICE_NAME, Service, ServiceError, unix_now};
 
-/// A price quote: the challenge to send, and what it asks for.
+/// A price quote: the challenges to send (one invoice, offered through each scheme), and what they ask for.
 #[derive(Debug, Clone)]
 pub struct Quote {
-    /// Macaroon and invoice.
+    /// Macaroon and invoice (minted whichever schemes are offered: it is how the invoice is bound).
     pub challenge: Challenge,
+    /// The same invoice as a `Payment` challenge, when that scheme is offered.
+    pub payment: Option<PaymentChallenge>,
     /// The invoice's payment hash.
     pub payment_hash: PaymentHash,
     /// The amount to pay.
@@ -40,8 +43,11 @@ impl Service {
         })
     }
 
-    /// Makes an invoice and a macaroon bound to `request`. Stores nothing.
-    pub async fn quote(&self, request: &ModelRequest) -> Result<Quote, ServiceError> {
+    /// Makes an invoice and a macaroon bound to `request`, and the `Payment` challenge for the same invoice when
+    /// that scheme is offered (`body_digest`: the digest of the body as the client sent it, which the `Payment`
+    /// credential must come back with). Stores nothing. Both carry the token id derived from the payment hash, so
+    /// the invoice buys one job whichever scheme presents it.
+    pub async fn quote(&self, request: &ModelRequest, body_digest: Option<BodyDigest>) -> Result<Quote, ServiceError> {
         let config = &self.inner.config;
         let invoice_request = InvoiceRequest {
             amount: config.price,
@@ -55,8 +61,10 @@ impl Service {
         )
         .await
         .map_err(ServiceError::LightningUnavailable)?;
-        let identifier = Identifier { payment_hash: invoice.payment_hash, token_id: TokenId(rand::random()) };
+        let identifier =
+            Identifier { payment_hash: invoice.payment_hash, token_id: TokenId::of_payment(&invoice.payment_hash) };
         let valid_until = unix_now().saturating_add(config.token_lifetime.as_secs());
+        let binding = request.binding();
         let macaroon = mint(
             &self.inner.keyring,
             &identifier,
@@ -65,11 +73,28 @@ impl Service {
                 tier: 0,
                 capabilities: &[],
                 valid_until,
-                request_binding: Some(request.binding()),
+                request_binding: Some(binding),
             },
         );
+        let payment = if config.schemes.offers(crate::Scheme::Payment) {
+            let charge =
+                ChargeRequest::new(config.price.sats(), &invoice.bolt11, invoice.payment_hash, Some(&invoice_request.description));
+            let parts = ChallengeParts {
+                realm: &config.payment_realm,
+                request: &charge,
+                expires_unix: invoice.expires_at,
+                digest: body_digest,
+                binding: Binding { request: binding, valid_until },
+                description: None,
+            };
+            let key = self.inner.challenge_keys.first().ok_or(ServiceError::PaymentRealm)?;
+            Some(PaymentChallenge::issue(key, &parts).map_err(|_| ServiceError::PaymentRealm)?)
+        } else {
+            None
+        };
         crate::metrics::challenge_issued();
         Ok(Quote {
+            payment,
             challenge: Challenge { macaroon, invoice: invoice.bolt11 },
             payment_hash: invoice.payment_hash,
             amount: config.price,

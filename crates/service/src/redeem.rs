@@ -2,28 +2,44 @@
 //! job again for the credential that paid for it.
 
 use mesh402_core::JobState;
-use mesh402_l402::{Credential, RequestBinding, VerifiedToken, VerifyContext, VerifyError, verify};
+use mesh402_l402::{RequestBinding, VerifiedToken, VerifyContext, VerifyError, verify};
 use mesh402_store::{Claim, Job, JobId, NewJob};
 
-use crate::{JobView, ModelRequest, RedeemError, SERVICE_NAME, Service, ServiceError, unix_now};
+use crate::credential::payment_token;
+use crate::{Credential, JobView, ModelRequest, RedeemError, Rejection, SERVICE_NAME, Service, ServiceError, unix_now};
 
 impl Service {
-    /// Verifies a credential: signature, preimage, expiry, revocation, and, when `binding` is given, that it was
-    /// bought for that request. Needs no call to the Lightning node. This is the only place a
-    /// [`VerifyContext`] is made.
-    pub fn verify(
-        &self,
-        credential: &Credential,
-        binding: Option<RequestBinding>,
-    ) -> Result<VerifiedToken, VerifyError> {
-        let revoked = &self.inner.config.revoked_tokens;
-        let context = VerifyContext {
-            service: SERVICE_NAME,
-            now_unix: unix_now(),
-            request_binding: binding,
-            is_revoked: &|token_id| revoked.contains(token_id),
-        };
-        verify(credential, &self.inner.keyring, &context)
+    /// Verifies a credential of either scheme: an L402 token's signature, preimage, expiry and revocation, or a
+    /// `Payment` credential's challenge id (our key), realm, charge, preimage and lifetime; and, when `binding` is
+    /// given, that it was bought for that request. A scheme this server does not offer is refused. Needs no call
+    /// to the Lightning node. This is the only place a credential is checked.
+    pub fn verify(&self, credential: &Credential, binding: Option<RequestBinding>) -> Result<VerifiedToken, Rejection> {
+        let config = &self.inner.config;
+        if !config.schemes.offers(credential.scheme()) {
+            return Err(Rejection::NotOffered(credential.scheme()));
+        }
+        let revoked = &config.revoked_tokens;
+        let now_unix = unix_now();
+        match credential {
+            Credential::L402(credential) => {
+                let context = VerifyContext {
+                    service: SERVICE_NAME,
+                    now_unix,
+                    request_binding: binding,
+                    is_revoked: &|token_id| revoked.contains(token_id),
+                };
+                Ok(verify(credential, &self.inner.keyring, &context)?)
+            }
+            Credential::Payment(credential) => {
+                let context =
+                    mesh402_mpp::VerifyContext { realm: &config.payment_realm, now_unix, request_binding: binding };
+                let token = payment_token(&mesh402_mpp::verify(credential, &self.inner.challenge_keys, &context)?);
+                if revoked.contains(&token.token_id) {
+                    return Err(VerifyError::Revoked.into());
+                }
+                Ok(token)
+            }
+        }
     }
 
     /// Verifies a credential for `request` and returns its job: created and started on first use, joined while

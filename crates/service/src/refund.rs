@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mesh402_core::JobState;
-use mesh402_l402::{Credential, Msat, PaymentHash, Preimage, VerifyError};
+use mesh402_l402::{Msat, PaymentHash, Preimage};
 use mesh402_ln::{InvoicePayer, LnError, invoice_facts};
 use mesh402_store::{Job, JobFailure, JobId, NewJob, RefundClaim, RefundOutcome, RefundRecord};
 
@@ -86,7 +86,7 @@ impl RefundView {
 pub enum RefundError {
     /// The credential does not verify (no preimage, a wrong one, a forged macaroon, expired, revoked).
     #[error("the credential does not prove payment")]
-    Credential(#[source] VerifyError),
+    Credential(#[source] crate::Rejection),
     /// There is no such job.
     #[error("no such job")]
     UnknownJob,
@@ -190,7 +190,7 @@ impl Service {
     pub async fn claim_refund(
         &self,
         job_id: &JobId,
-        credential: &Credential,
+        credential: &crate::Credential,
         bolt11: &str,
     ) -> Result<RefundView, RefundError> {
         let token = self.verify(credential, None).map_err(RefundError::Credential)?;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mesh402_core::JobState;
-use mesh402_l402::{Credential, Preimage, VerifyError};
-use mesh402_service::{RedeemError, ServiceError, unix_now};
+use mesh402_l402::{Preimage, VerifyError};
+use mesh402_service::{Credential, OfferedSchemes, RedeemError, Rejection, ServiceError, unix_now};
 use mesh402_store::{FileStore, JobId, JobStore};
 use mesh402_testkit::{FakeGenerator, TestService, disc_png, disc_request};
 
@@ -46,15 +46,72 @@ async fn a_paid_credential_buys_exactly_one_generation_for_its_request_only() {
     // The credential does not buy another image, and a preimage that was not paid buys nothing.
     let other = disc_request(96, 30.0);
     let refused = test.service.redeem(&other, &credential).await.unwrap_err();
-    assert!(matches!(refused, RedeemError::Rejected(VerifyError::RequestMismatch)), "{refused:?}");
-    let unpaid = Credential { macaroons: credential.macaroons.clone(), preimage: Preimage([7; 32]) };
+    assert!(matches!(refused, RedeemError::Rejected(Rejection::L402(VerifyError::RequestMismatch))), "{refused:?}");
+    let Credential::L402(paid) = credential.as_ref() else { panic!("an L402 credential") };
+    let unpaid = Credential::L402(mesh402_l402::Credential { preimage: Preimage([7; 32]), ..paid.clone() });
     let refused = test.service.redeem(&request, &unpaid).await.unwrap_err();
-    assert!(matches!(refused, RedeemError::Rejected(VerifyError::PreimageMismatch)), "{refused:?}");
+    assert!(matches!(refused, RedeemError::Rejected(Rejection::L402(VerifyError::PreimageMismatch))), "{refused:?}");
 
     // The status of the job is for its credential only.
     assert!(test.service.job_for_credential(&job_ids[0], &credential).await.unwrap().is_some());
     let someone_else = test.paid_credential(&other).await;
     assert!(test.service.job_for_credential(&job_ids[0], &someone_else).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_payment_presented_through_both_schemes_buys_one_job() {
+    let test = Arc::new(TestService::new(FakeGenerator::slow(Duration::from_millis(20))));
+    let request = Arc::new(disc_request(96, 36.0));
+    let (l402, payment) = test.paid_credentials(&request).await;
+    assert_eq!(test.lightning.n_invoices(), 1, "one invoice for both challenges");
+    let (l402, payment) = (Arc::new(l402), Arc::new(payment));
+    let mut redeems = Vec::new();
+    for n in 0..8 {
+        let (test, request) = (test.clone(), request.clone());
+        let credential = if n % 2 == 0 { l402.clone() } else { payment.clone() };
+        redeems.push(tokio::spawn(async move { test.service.redeem(&request, &credential).await.unwrap().job_id }));
+    }
+    let mut job_ids = Vec::new();
+    for redeem in redeems {
+        job_ids.push(redeem.await.unwrap());
+    }
+    assert!(job_ids.iter().all(|job_id| *job_id == job_ids[0]), "one job whichever scheme: {job_ids:?}");
+    assert_eq!(test.service.wait(&job_ids[0], WAIT).await.unwrap().state, JobState::Succeeded);
+    assert_eq!((test.generator.n_calls(), test.jobs.len()), (1, 1));
+    // The status of the job answers either credential.
+    for credential in [&l402, &payment] {
+        assert!(test.service.job_for_credential(&job_ids[0], credential).await.unwrap().is_some());
+    }
+
+    // The Payment credential is bound like the L402 one: not another picture, not an unpaid preimage.
+    let other = disc_request(96, 30.0);
+    let refused = test.service.redeem(&other, &payment).await.unwrap_err();
+    let expected = Rejection::Payment(mesh402_mpp::VerifyError::RequestMismatch);
+    assert!(matches!(&refused, RedeemError::Rejected(reason) if *reason == expected), "{refused:?}");
+    let Credential::Payment(paid) = payment.as_ref() else { panic!("a Payment credential") };
+    let mut unpaid = paid.as_ref().clone();
+    unpaid.payload.preimage = Preimage([7; 32]).to_hex();
+    let refused = test.service.redeem(&request, &Credential::Payment(Box::new(unpaid))).await.unwrap_err();
+    let expected = Rejection::Payment(mesh402_mpp::VerifyError::PreimageMismatch);
+    assert!(matches!(&refused, RedeemError::Rejected(reason) if *reason == expected), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_scheme_that_is_not_offered_is_neither_challenged_nor_accepted() {
+    for (schemes, refused) in [
+        (OfferedSchemes::L402, mesh402_service::Scheme::Payment),
+        (OfferedSchemes::Payment, mesh402_service::Scheme::L402),
+    ] {
+        let both = TestService::new(FakeGenerator::default());
+        let request = disc_request(96, 40.0);
+        let (l402, payment) = both.paid_credentials(&request).await;
+        let config = mesh402_service::ServiceConfig { schemes, ..mesh402_testkit::test_config() };
+        let one = TestService::with_config(config, FakeGenerator::default());
+        let quote = one.service.quote(&request, None).await.unwrap();
+        assert_eq!(quote.payment.is_some(), schemes.offers(mesh402_service::Scheme::Payment));
+        let credential = if refused == mesh402_service::Scheme::L402 { l402 } else { payment };
+        assert_eq!(one.service.verify(&credential, None), Err(Rejection::NotOffered(refused)));
+    }
 }
 
 #[tokio::test]
@@ -153,7 +210,7 @@ async fn a_node_that_is_down_makes_the_quote_fail_and_paid_credentials_still_wor
     let request = disc_request(96, 40.0);
     let credential = test.paid_credential(&request).await;
     test.lightning.set_down(true);
-    let error = test.service.quote(&request).await.unwrap_err();
+    let error = test.service.quote(&request, None).await.unwrap_err();
     assert!(matches!(error, ServiceError::LightningUnavailable(_)), "{error:?}");
     let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
     assert_eq!(test.service.wait(&job_id, WAIT).await.unwrap().state, JobState::Succeeded);

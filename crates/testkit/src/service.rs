@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mesh402_core::{ImageKind, MeshParams};
-use mesh402_l402::{Credential, Keyring, Msat, PaymentHash, ServerSecret, TokenId};
+use mesh402_l402::{Keyring, Msat, PaymentHash, ServerSecret, TokenId};
 use mesh402_service::{
-    Generation, JobView, MAX_ATTEMPTS, ModelRequest, Service, ServiceConfig, ServiceParts, unix_now,
+    Credential, Generation, JobView, MAX_ATTEMPTS, ModelRequest, OfferedSchemes, Service, ServiceConfig, ServiceParts,
+    unix_now,
 };
 use mesh402_store::{FileStore, JobId, JobStore, NewJob};
 
@@ -29,6 +30,8 @@ pub fn test_config() -> ServiceConfig {
         lease: Duration::from_secs(30),
         invoice_lookups_per_second: mesh402_service::DEFAULT_LOOKUPS_PER_SECOND,
         invoice_lookup_burst: mesh402_service::DEFAULT_LOOKUP_BURST,
+        schemes: OfferedSchemes::Both,
+        payment_realm: "mesh402.test".to_owned(),
     }
 }
 
@@ -70,11 +73,20 @@ impl TestService {
         TestService { service, lightning, jobs, files, generator }
     }
 
-    /// Quotes `request`, pays the invoice and returns the credential a client would send.
+    /// Quotes `request`, pays the invoice and returns the L402 credential a client would send.
     pub async fn paid_credential(&self, request: &ModelRequest) -> Credential {
-        let quote = self.service.quote(request).await.expect("a quote");
+        self.paid_credentials(request).await.0
+    }
+
+    /// Quotes `request`, pays the invoice once and returns both credentials a client could send for it: the L402
+    /// one and the `Payment` one.
+    pub async fn paid_credentials(&self, request: &ModelRequest) -> (Credential, Credential) {
+        let quote = self.service.quote(request, None).await.expect("a quote");
         let preimage = self.lightning.pay(&quote.payment_hash).expect("the fake node issued the invoice");
-        Credential { macaroons: vec![quote.challenge.macaroon], preimage }
+        let payment = quote.payment.expect("both schemes are offered");
+        let payment = Credential::Payment(Box::new(mesh402_mpp::PaymentCredential::new(payment, &preimage)));
+        let l402 = mesh402_l402::Credential { macaroons: vec![quote.challenge.macaroon], preimage };
+        (Credential::L402(l402), payment)
     }
 
     /// Pays for `request`, redeems the credential and waits for the job to finish (a minute at most); returns the
