@@ -61,9 +61,10 @@ async fn expect_challenge(response: reqwest::Response) -> Challenge {
     assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
     let lines: Vec<String> =
         response.headers().get_all("www-authenticate").iter().map(|value| value.to_str().unwrap().to_owned()).collect();
-    assert_eq!(lines.len(), 2, "an L402 line and a legacy LSAT line");
+    assert_eq!(lines.len(), 3, "an L402 line, a legacy LSAT line and a Payment line");
     assert!(lines[0].starts_with("L402 macaroon=\""), "{}", lines[0]);
     assert!(lines[1].starts_with("LSAT macaroon=\""), "{}", lines[1]);
+    assert!(lines[2].starts_with("Payment id=\""), "{}", lines[2]);
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(response.headers()["x-error-code"], "payment_required");
     // The fixed pattern lnget and Aperture's client use.

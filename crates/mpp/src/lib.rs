@@ -63,8 +63,8 @@ mod verify;
 mod vectors;
 
 pub use challenge::{
-    Binding, BodyDigest, CURRENCY, ChallengeError, ChallengeKey, ChallengeParts, ChargeRequest, INTENT, MAX_REQUEST_LEN, METHOD,
-    MethodDetails, Network, PaymentChallenge, SCHEME, format_time, parse_time,
+    Binding, BodyDigest, CURRENCY, ChallengeError, ChallengeKey, ChallengeParts, ChargeRequest, INTENT,
+    MAX_REQUEST_LEN, METHOD, MethodDetails, Network, PaymentChallenge, SCHEME, format_time, parse_time,
 };
 pub use credential::{ChargePayload, CredentialError, MAX_CREDENTIAL_LEN, PaymentCredential, parse_authorization};
 pub use params::{ParsedChallenge, parse_challenges};

@@ -263,12 +263,10 @@ async fn parse_off_thread(
         let request = parse_model_request(&body)?;
         Ok::<_, ApiError>((request, with_digest.then(|| BodyDigest::of(&body))))
     };
-    let parsed = tokio::task::spawn_blocking(parse)
-        .await
-        .map_err(|error| {
-            tracing::error!(error = %error, "parsing a body failed");
-            ApiError::internal()
-        })?;
+    let parsed = tokio::task::spawn_blocking(parse).await.map_err(|error| {
+        tracing::error!(error = %error, "parsing a body failed");
+        ApiError::internal()
+    })?;
     let (request, digest) = parsed?;
     Ok((Arc::new(request), digest))
 }

@@ -22,8 +22,8 @@ use crate::AppState;
 use crate::downloads::model_url;
 use crate::error::ApiError;
 use crate::gate::RequestCredential;
-use mesh402_service::Credential;
 use crate::refund::refund_status;
+use mesh402_service::Credential;
 
 /// How often asynchronous clients are told to poll.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);

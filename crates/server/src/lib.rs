@@ -142,14 +142,13 @@ async fn probe_lightning(backend: &dyn LightningBackend, choice: &LightningChoic
     }
 }
 
-/// The `Payment` scheme's realm: the public URL's host and port (`models.example.com`, `127.0.0.1:8402`).
+/// The `Payment` scheme's realm: the public URL's host (`models.example.com`, `127.0.0.1`), which is what
+/// clients compare it with.
 fn payment_realm(public_url: &str) -> String {
-    let Ok(url) = url::Url::parse(public_url) else { return "mesh402".to_owned() };
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => "mesh402".to_owned(),
-    }
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "mesh402".to_owned())
 }
 
 /// Opens the data directory and builds the application state, with the embedded generator.

@@ -362,8 +362,7 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
     let limits = &state.limits;
     let client = client_address(peer, request.headers(), limits.settings.trusted_proxy_hops)
         .map_or_else(ClientKey::unknown, ClientKey::of);
-    let checked = crate::gate::quiet_credential(request.headers())
-        .map(|credential| {
+    let checked = crate::gate::quiet_credential(request.headers()).map(|credential| {
         state.service.verify(&credential, None).map(|_| ()).map_err(|reason| (reason.code(), reason.problem()))
     });
     let paid = matches!(checked, Some(Ok(())));

@@ -55,7 +55,12 @@ impl OfferedSchemes {
 
     /// Whether `scheme` is offered.
     pub fn offers(self, scheme: Scheme) -> bool {
-        matches!((self, scheme), (OfferedSchemes::Both, _) | (OfferedSchemes::L402, Scheme::L402) | (OfferedSchemes::Payment, Scheme::Payment))
+        matches!(
+            (self, scheme),
+            (OfferedSchemes::Both, _)
+                | (OfferedSchemes::L402, Scheme::L402)
+                | (OfferedSchemes::Payment, Scheme::Payment)
+        )
     }
 
     /// The setting's spelling.
@@ -116,9 +121,7 @@ impl Rejection {
             Rejection::Payment(reason) => reason.problem(),
             Rejection::L402(mesh402_l402::VerifyError::PreimageMismatch) => mesh402_mpp::Problem::VerificationFailed,
             Rejection::L402(mesh402_l402::VerifyError::Expired { .. }) => mesh402_mpp::Problem::PaymentExpired,
-            Rejection::L402(_) | Rejection::NotOffered(_) | Rejection::Missing => {
-                mesh402_mpp::Problem::PaymentRequired
-            }
+            Rejection::L402(_) | Rejection::NotOffered(_) | Rejection::Missing => mesh402_mpp::Problem::PaymentRequired,
         }
     }
 }

@@ -77,8 +77,12 @@ impl Service {
             },
         );
         let payment = if config.schemes.offers(crate::Scheme::Payment) {
-            let charge =
-                ChargeRequest::new(config.price.sats(), &invoice.bolt11, invoice.payment_hash, Some(&invoice_request.description));
+            let charge = ChargeRequest::new(
+                config.price.sats(),
+                &invoice.bolt11,
+                invoice.payment_hash,
+                Some(&invoice_request.description),
+            );
             let parts = ChallengeParts {
                 realm: &config.payment_realm,
                 request: &charge,
