@@ -192,3 +192,48 @@ async fn a_server_offering_one_scheme_sends_and_takes_only_that_one() {
     let again = offered(post(&l402_only, &body, Some(&credential.header_value())).await).await;
     assert_eq!(again.lines.len(), 2);
 }
+
+/// Runs `tests/js/mpp-client.mjs` (the mppx SDK) against `server`; its JSON summary.
+fn mppx_client(server: &ServerProcess, validate: bool) -> Value {
+    let image_path = server.data_dir.as_path().join("input.png");
+    std::fs::write(&image_path, mesh402_testkit::disc_png(200, 80.0)).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/mpp-client.mjs");
+    let mut command = std::process::Command::new("node");
+    command.arg(script).arg(&server.url).arg(&image_path);
+    if validate {
+        command.arg("validate");
+    }
+    let output = command.output().expect("node is installed (the test command installs the JS tools)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the mppx client failed: {stderr}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and the pinned mppx SDK: scripts/test.sh installs them and runs this with --include-ignored"]
+async fn the_mppx_sdk_reads_the_challenge_pays_and_reads_the_receipt() {
+    let server = ServerProcess::start(binary(), &[]);
+    let summary = mppx_client(&server, false);
+    // mppx finds the one Payment challenge among the L402 lines (Fetch joins them into one header value).
+    assert_eq!(summary["challenges"], json!(["lightning/charge"]), "{summary}");
+    assert_eq!((&summary["amount"], &summary["currency"]), (&json!("350"), &json!("sat")));
+    assert_eq!(summary["problemType"], "https://paymentauth.org/problems/payment-required");
+    assert_eq!(summary["status"], 200, "{summary}");
+    assert_eq!(summary["receipt"]["status"], "success");
+    assert_eq!(summary["receipt"]["reference"], summary["paymentHash"]);
+    assert!(summary["modelUrl"].as_str().is_some_and(|url| url.ends_with(".glb")), "{summary}");
+    assert_eq!(summary["discoveryIssues"], json!([]), "mppx's discovery validator: {summary}");
+    drop(server);
+
+    // mppx's endpoint validator reads a 402 whose first line is a Payment challenge: a server offering only that.
+    let payment_only = ServerProcess::start(binary(), &["--payment-schemes", "payment"]);
+    let summary = mppx_client(&payment_only, true);
+    assert_eq!(summary["status"], 200, "{summary}");
+    let validation = &summary["validation"];
+    assert_eq!(validation["failed"], json!([]), "{validation}");
+    assert_eq!(validation["warnings"], json!([]), "{validation}");
+    let passed: Vec<&str> = validation["passed"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for check in ["Challenge parseable", "Malformed credential returns 402", "Error response includes fresh challenge"] {
+        assert!(passed.contains(&check), "{check}: {validation}");
+    }
+}

@@ -21,6 +21,8 @@ use mesh402_core::{
 };
 use serde_json::{Value, json};
 
+use mesh402_service::{OfferedSchemes, SERVICE_NAME, Scheme};
+
 use crate::config::{Config, GeneratorChoice, LightningChoice, Refunds};
 use crate::{AppState, error_codes};
 
@@ -55,6 +57,8 @@ pub struct Offer {
     pub refunds: bool,
     /// Whether requests may carry a text `prompt` instead of an image (the generator makes models from text).
     pub prompts: bool,
+    /// The payment schemes offered in a 402.
+    pub schemes: OfferedSchemes,
 }
 
 impl Offer {
@@ -81,12 +85,18 @@ impl Offer {
             public_url: public_url.trim_end_matches('/').to_owned(),
             refunds: config.refunds != Refunds::Off,
             prompts: takes_prompts(&config.generator),
+            schemes: config.payment_schemes,
         }
     }
 
     /// An absolute URL for `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.public_url)
+    }
+
+    /// The price of one model in millisatoshis, as the L402 discovery spec states prices.
+    pub fn price_msat(&self) -> u64 {
+        self.price_sats.saturating_mul(1000)
     }
 
     /// Whether invoices are on regtest (the development wallet) rather than a real network.
@@ -242,16 +252,27 @@ pub fn service_entry(offer: &Offer) -> Value {
 }
 
 /// How a client authenticates, as the manifest states it.
-fn authentication() -> Value {
-    json!({
-        "protocols_supported": ["L402"],
+fn authentication(offer: &Offer) -> Value {
+    let mut authentication = json!({
+        "protocols_supported": protocols(offer),
         "l402": {
             "challenge_status": 402,
             "challenge_header": "WWW-Authenticate",
             "challenge_format": "L402 macaroon=\"<base64>\", invoice=\"<bolt11>\"",
             "authorization_header": "Authorization: L402 <macaroon>:<preimage-hex>",
         },
-    })
+    });
+    if offer.schemes.offers(Scheme::Payment) {
+        authentication["payment"] = json!({
+            "challenge_status": 402,
+            "challenge_header": "WWW-Authenticate",
+            "challenge_format": "Payment id=\"…\", realm=\"…\", method=\"lightning\", intent=\"charge\", \
+                                 request=\"<base64url JSON with the invoice>\", expires=\"…\", digest=\"…\", opaque=\"…\"",
+            "authorization_header": "Authorization: Payment <base64url JSON: the challenge echoed, payload.preimage>",
+            "receipt_header": "Payment-Receipt",
+        });
+    }
+    authentication
 }
 
 /// The manifest at `/.well-known/l402-services`, in the shape hosted L402 services publish and directories read.
@@ -262,10 +283,10 @@ pub fn manifest(offer: &Offer) -> Value {
         "description": SUMMARY,
         "homepage": offer.url(paths::PAGE),
         "protocol": "L402",
-        "protocols": ["L402"],
+        "protocols": protocols(offer),
         "payment_network": if offer.is_test_money() { "regtest" } else { "lightning" },
         "lightning_backend": offer.backend,
-        "authentication": authentication(),
+        "authentication": authentication(offer),
         "features": {
             "async_jobs": true,
             "free_estimate": true,
@@ -280,18 +301,65 @@ pub fn manifest(offer: &Offer) -> Value {
     })
 }
 
-/// The document at `/.well-known/l402.json` (and `/.well-known/l402`). No discovery draft is settled; this carries
-/// both shapes in use: `endpoints` (paths with `price_sats`, joined onto `provider.url`) and `pricing` (the same
-/// per endpoint).
+/// The paid resource as the L402 discovery spec describes it: a fixed price in millisatoshis.
+pub fn l402_pricing(offer: &Offer) -> Value {
+    json!({ "model": "fixed", "price_msat": offer.price_msat() })
+}
+
+/// The `Payment` scheme's offers of the paid operation (`x-payment-info` in the OpenAPI document), when that scheme
+/// is offered: the Lightning charge of the price in sats.
+pub fn payment_offers(offer: &Offer) -> Option<Value> {
+    offer.schemes.offers(Scheme::Payment).then(|| {
+        json!({ "offers": [{
+            "intent": mesh402_mpp::INTENT,
+            "method": mesh402_mpp::METHOD,
+            "amount": offer.price_sats.to_string(),
+            "currency": mesh402_mpp::CURRENCY,
+            "description": "One textured 3D model of the photo.",
+        }] })
+    })
+}
+
+/// The document at `/.well-known/l402.json` (and `/.well-known/l402`), in the schema of the L402 discovery spec
+/// (`version`, `provider`, `currencies`, `services` with their resources and fixed prices in msat, the macaroon
+/// versions, payment methods and caveats), with the fields of the earlier informal shapes that clients already read
+/// (`endpoints` and `pricing` with `price_sats`, `payment`, `auth`, `links`).
 pub fn l402_json(offer: &Offer) -> Value {
     let description = "Turn one photo into a textured 3D model.";
     json!({
         "version": "1.0",
+        "provider": { "name": SERVICE_TITLE, "uri": offer.public_url, "url": offer.public_url, "description": SUMMARY },
+        "currencies": ["msat"],
+        "macaroon_versions": [0],
+        "payment_methods": ["bolt11"],
+        "services": [{
+            "name": SERVICE_NAME,
+            "description": description,
+            "tiers": [{ "tier": 0, "name": "standard" }],
+            "resources": [{
+                "path": paths::MODEL,
+                "method": "POST",
+                "pricing": l402_pricing(offer),
+            }],
+        }],
+        "caveats": {
+            "services": { "type": "service_list", "description": "The service and tier the token is for." },
+            format!("{SERVICE_NAME}{}", mesh402_l402::caveat::VALID_UNTIL_SUFFIX): {
+                "type": "timestamp",
+                "description": "Unix seconds until which the paid token is accepted.",
+                "attenuation": "earlier",
+            },
+            format!("{SERVICE_NAME}{}", mesh402_l402::caveat::REQUEST_SHA256_SUFFIX): {
+                "type": "string",
+                "description": "The digest of the request the token was bought for (image bytes and options).",
+            },
+        },
+        "openapi": offer.url(paths::OPENAPI),
         "protocol": "L402",
+        "protocols": protocols(offer),
         "name": SERVICE_TITLE,
         "description": SUMMARY,
         "url": offer.public_url,
-        "provider": { "name": SERVICE_TITLE, "url": offer.public_url, "description": SUMMARY },
         "endpoints": [{
             "path": paths::MODEL,
             "method": "POST",
@@ -323,6 +391,15 @@ pub fn l402_json(offer: &Offer) -> Value {
             "quote": offer.url(paths::QUOTE),
         },
     })
+}
+
+/// The schemes a client may pay through, as discovery names them.
+fn protocols(offer: &Offer) -> Vec<&'static str> {
+    [(Scheme::L402, "L402"), (Scheme::Payment, "Payment")]
+        .into_iter()
+        .filter(|(scheme, _)| offer.schemes.offers(*scheme))
+        .map(|(_, name)| name)
+        .collect()
 }
 
 /// `/llms.txt`: the buying steps for an agent, in Markdown (llmstxt.org).

@@ -9,6 +9,8 @@
 use mesh402_api::{ErrorCode, paths as route};
 use serde_json::{Value, json};
 
+use mesh402_service::SERVICE_NAME;
+
 use crate::discovery::{self, Offer};
 use crate::error_codes;
 
@@ -75,10 +77,11 @@ fn path_parameter(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
 }
 
-/// The paid endpoint's POST operation (also under its alias).
-fn model_operation(id: &str) -> Value {
+/// The paid endpoint's POST operation (also under its alias), with the payment extensions of both discovery specs:
+/// `x-l402-*` (the L402 discovery spec) and `x-payment-info` (the `Payment` scheme's discovery draft).
+fn model_operation(offer: &Offer, id: &str) -> Value {
     let mut op = operation(
-        "Turn a photo into a 3D model (paid with L402)",
+        "Turn a photo into a 3D model (paid over Lightning: L402 or the Payment scheme)",
         id,
         responses(
             vec![
@@ -95,14 +98,25 @@ fn model_operation(id: &str) -> Value {
                     accepted
                 }),
                 ("402", {
-                    let mut challenge = json_response(
-                        "Pay the invoice and repeat the identical request with Authorization: L402 \
-                         <macaroon>:<preimage>.",
-                        schema_ref("PaymentRequired"),
-                    );
+                    let schema = schema_ref("PaymentRequired");
+                    let mut challenge = json!({
+                        "description": "Pay the invoice and repeat the identical request with Authorization: L402 \
+                                        <macaroon>:<preimage> or Authorization: Payment <credential>.",
+                        "content": {
+                            "application/json": { "schema": schema },
+                            "application/problem+json": { "schema": schema },
+                        },
+                    });
                     challenge["headers"] = json!({
                         "WWW-Authenticate": {
-                            "description": "L402 macaroon=\"<base64>\", invoice=\"<bolt11>\"",
+                            "description": "One line per challenge, for one invoice: L402 macaroon=\"<base64>\", \
+                                            invoice=\"<bolt11>\", then LSAT (the same), then Payment id=\"…\", \
+                                            realm=\"…\", method=\"lightning\", intent=\"charge\", request=\"…\", \
+                                            expires=\"…\", digest=\"…\", opaque=\"…\" (each when offered).",
+                            "schema": { "type": "string" },
+                        },
+                        "Link": {
+                            "description": "<…/.well-known/l402.json>; rel=\"l402-manifest\"",
                             "schema": { "type": "string" },
                         },
                     });
@@ -113,7 +127,13 @@ fn model_operation(id: &str) -> Value {
         ),
     );
     op["requestBody"] = json_body(schema_ref("ModelRequest"));
-    op["security"] = json!([{}, { "L402": [] }]);
+    op["security"] = json!([{}, { "L402": [] }, { "Payment": [] }]);
+    op["x-l402-service"] = json!(SERVICE_NAME);
+    op["x-l402-pricing"] = discovery::l402_pricing(offer);
+    op["x-l402-tiers"] = json!([{ "tier": 0, "name": "standard" }]);
+    if let Some(offers) = discovery::payment_offers(offer) {
+        op["x-payment-info"] = offers;
+    }
     op["parameters"] = json!([{
         "name": "Prefer",
         "in": "header",
@@ -138,14 +158,14 @@ fn get_file(summary: &str, id: &str, media_type: &str, errors: &[u16]) -> Value 
 /// The whole document for this offer. `dev_wallet` adds `POST /dev/pay`, which exists only with that backend.
 pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
     let mut paths = serde_json::Map::new();
-    let mut model_path = json!({ "post": model_operation("createModel") });
+    let mut model_path = json!({ "post": model_operation(offer, "createModel") });
     model_path["get"] = operation(
         "What the paid endpoint sells: price, limits, input schema",
         "describeModelService",
         responses(vec![("200", json_response("The service's entry of the manifest.", schema_ref("Service")))], &[429]),
     );
     paths.insert(route::MODEL.into(), model_path);
-    paths.insert(route::MODEL_ALIAS.into(), json!({ "post": model_operation("createModelAlias") }));
+    paths.insert(route::MODEL_ALIAS.into(), json!({ "post": model_operation(offer, "createModelAlias") }));
     paths.insert(route::QUOTE.into(), {
         let mut op = operation(
             "Price and checks for a request, free: no invoice, nothing stored",
@@ -304,12 +324,23 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
             "summary": "Image to 3D model, paid per request over L402.",
             "description": format!(
                 "One model costs {} sats. POST a photo without a credential to get 402 with a macaroon and a \
-                 Lightning invoice; pay it and repeat the identical request with Authorization: L402 \
-                 <macaroon>:<preimage>. See {} for the steps.",
+                 Lightning invoice (and the same invoice as a Payment challenge); pay it and repeat the identical \
+                 request with Authorization: L402 <macaroon>:<preimage> or Authorization: Payment <credential>. \
+                 See {} for the steps.",
                 offer.price_sats,
                 offer.url(route::LLMS_TXT)
             ),
             "license": { "name": "MIT OR Apache-2.0" },
+            "x-l402-version": "1.0",
+            "x-l402-provider": { "name": "mesh402", "uri": offer.public_url },
+        },
+        "x-service-info": {
+            "categories": ["3d", "image"],
+            "docs": {
+                "apiReference": offer.url(route::OPENAPI),
+                "homepage": offer.url(route::PAGE),
+                "llms": offer.url(route::LLMS_TXT),
+            },
         },
         "servers": [{ "url": offer.public_url }],
         "paths": Value::Object(paths),
@@ -318,9 +349,16 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
                 "L402": {
                     "type": "http",
                     "scheme": "L402",
+                    "x-l402-scheme": "L402",
                     "description": "Authorization: L402 <base64 macaroon>:<64 hex preimage>. The macaroon and the \
                                     invoice come in the 402 answer's WWW-Authenticate header; the preimage from \
                                     paying the invoice.",
+                },
+                "Payment": {
+                    "type": "http",
+                    "scheme": "Payment",
+                    "description": "Authorization: Payment <base64url JSON>: the Payment challenge of the 402 answer \
+                                    echoed, and payload.preimage from paying its invoice (the Lightning charge).",
                 },
             },
             "schemas": schemas(offer),
@@ -386,14 +424,41 @@ fn schemas(offer: &Offer) -> Value {
         },
         "PaymentRequired": {
             "type": "object",
-            "required": ["error", "macaroon", "invoice", "payment_hash", "amount_sats", "expires_at"],
+            "required": ["error", "type", "title", "status", "detail", "invoice", "payment_hash", "amount_sats", "expires_at"],
             "properties": {
                 "error": {
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": { "code": { "const": ErrorCode::PaymentRequired }, "message": { "type": "string" } },
                 },
-                "macaroon": { "type": "string", "description": "Base64 macaroon bound to this request." },
+                "type": {
+                    "type": "string",
+                    "description": "The problem (RFC 9457): https://paymentauth.org/problems/payment-required, or why \
+                                    the credential sent was refused (invalid-challenge, verification-failed, \
+                                    payment-expired, malformed-credential, method-unsupported).",
+                },
+                "title": { "type": "string" },
+                "status": { "const": 402 },
+                "detail": { "type": "string" },
+                "macaroon": {
+                    "type": "string",
+                    "description": "Base64 macaroon bound to this request (when L402 is offered).",
+                },
+                "payment": {
+                    "type": "object",
+                    "description": "The Payment challenge for the same invoice (when that scheme is offered).",
+                    "required": ["id", "realm", "method", "intent", "request"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "realm": { "type": "string" },
+                        "method": { "const": mesh402_mpp::METHOD },
+                        "intent": { "const": mesh402_mpp::INTENT },
+                        "request": { "type": "string" },
+                        "expires": { "type": "string", "format": "date-time" },
+                        "digest": { "type": "string" },
+                        "opaque": { "type": "string" },
+                    },
+                },
                 "invoice": { "type": "string", "description": "BOLT11 invoice." },
                 "payment_hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
                 "amount_sats": { "type": "integer", "const": offer.price_sats },

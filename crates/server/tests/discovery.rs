@@ -60,7 +60,7 @@ async fn every_discovery_document_follows_the_configuration() {
 
         let manifest = get_json(&app, "/.well-known/l402-services").await;
         let service = &manifest["services"][0];
-        assert_eq!(manifest["protocols"], json!(["L402"]));
+        assert_eq!(manifest["protocols"], json!(["L402", "Payment"]), "both schemes by default");
         assert_eq!(service["endpoint"], "/api/l402/3d-model");
         assert_eq!(service["url"], format!("{PUBLIC_URL}/api/l402/3d-model"));
         assert_eq!(service["method"], "POST");
@@ -73,6 +73,17 @@ async fn every_discovery_document_follows_the_configuration() {
         assert_eq!(manifest["features"]["refunds"], true, "the development wallet pays refunds");
 
         let l402 = get_json(&app, "/.well-known/l402.json").await;
+        // The L402 discovery spec's shape: version, provider, msat, services with their resources' fixed prices.
+        assert_eq!(l402["version"], "1.0");
+        assert_eq!(l402["provider"]["uri"], PUBLIC_URL);
+        assert!(l402["currencies"].as_array().unwrap().contains(&json!("msat")));
+        assert_eq!(l402["services"][0]["name"], "3d-model", "the name in the services caveat");
+        let resource = &l402["services"][0]["resources"][0];
+        assert_eq!((&resource["path"], &resource["method"]), (&json!("/api/l402/3d-model"), &json!("POST")));
+        assert_eq!(resource["pricing"], json!({ "model": "fixed", "price_msat": price * 1000 }));
+        assert_eq!(l402["openapi"], format!("{PUBLIC_URL}/openapi.json"));
+        assert!(l402["caveats"]["3d-model_valid_until"].is_object());
+        // The earlier shapes' fields stay.
         assert_eq!(l402["endpoints"][0]["price_sats"], price);
         assert_eq!(l402["pricing"][0]["endpoint"], "/api/l402/3d-model");
         assert_eq!(get_json(&app, "/.well-known/l402").await, l402);
@@ -92,6 +103,24 @@ async fn every_discovery_document_follows_the_configuration() {
         assert_eq!(openapi["servers"][0]["url"], PUBLIC_URL);
         assert_eq!(openapi["components"]["schemas"]["PaymentRequired"]["properties"]["amount_sats"]["const"], price);
         assert_eq!(openapi["components"]["securitySchemes"]["L402"]["scheme"], "L402");
+        assert_eq!(openapi["components"]["securitySchemes"]["Payment"]["scheme"], "Payment");
+        // Both discovery specs' extensions on the paid operation, side by side.
+        for path in ["/api/l402/3d-model", "/api/l402/generate-3d-model"] {
+            let operation = &openapi["paths"][path]["post"];
+            assert_eq!(operation["x-l402-service"], "3d-model");
+            assert_eq!(operation["x-l402-pricing"], resource["pricing"]);
+            let offer = json!({
+                "intent": "charge",
+                "method": "lightning",
+                "amount": price.to_string(),
+                "currency": "sat",
+                "description": "One textured 3D model of the photo.",
+            });
+            assert_eq!(operation["x-payment-info"], json!({ "offers": [offer] }));
+            assert!(operation["responses"]["402"].is_object());
+        }
+        assert_eq!(openapi["info"]["x-l402-version"], "1.0");
+        assert_eq!(openapi["x-service-info"]["docs"]["llms"], format!("{PUBLIC_URL}/llms.txt"));
         assert!(openapi["paths"]["/dev/pay"].is_object(), "the development wallet's route is described with it");
 
         let (status, quote) = post(&app, "/api/l402/quote", &photo()).await;
@@ -99,6 +128,15 @@ async fn every_discovery_document_follows_the_configuration() {
         assert_eq!(quote["price_sats"], price);
         assert_eq!(quote["limits"]["max_body_bytes"], max_body);
     }
+}
+
+#[tokio::test]
+async fn a_server_offering_l402_alone_announces_no_payment_offer() {
+    let (app, _state, _dir) = server(RawConfig { payment_schemes: Some("l402".into()), ..RawConfig::default() }).await;
+    assert_eq!(get_json(&app, "/.well-known/l402-services").await["protocols"], json!(["L402"]));
+    let openapi = get_json(&app, "/openapi.json").await;
+    assert!(openapi["paths"]["/api/l402/3d-model"]["post"].get("x-payment-info").is_none());
+    assert_eq!(get_json(&app, "/.well-known/l402.json").await["protocols"], json!(["L402"]));
 }
 
 #[tokio::test]
