@@ -81,6 +81,28 @@ fn pays_once_downloads_and_a_rerun_pays_nothing() {
 }
 
 #[test]
+fn a_server_offering_only_the_payment_scheme_is_paid_through_it_once() {
+    let server = start_server_with(&["--payment-schemes", "payment"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("horse.glb");
+    let first = generate(&server, &dir.path().join("state"), &out, &[]).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stdout));
+    let receipt = json_of(&first);
+    assert!(receipt["paid_sats"].as_u64().unwrap() > 0);
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
+    assert_eq!(paid_invoices(&server), 1);
+    // The saved purchase holds the Payment challenge its credential echoes; the rerun resumes with it.
+    let saved = std::fs::read_dir(dir.path().join("state")).unwrap().next().unwrap().unwrap().path();
+    let purchase: Value = serde_json::from_slice(&std::fs::read(saved).unwrap()).unwrap();
+    assert_eq!(purchase["payment_challenge"]["method"], "lightning", "{purchase}");
+    let again = generate(&server, &dir.path().join("state"), &out, &[]).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stdout));
+    assert_eq!(json_of(&again)["paid_sats"], 0);
+    assert_eq!(json_of(&again)["model_url"], receipt["model_url"]);
+    assert_eq!(paid_invoices(&server), 1, "the rerun paid nothing");
+}
+
+#[test]
 fn over_budget_pays_nothing_and_exits_3() {
     let server = start_server();
     let dir = tempfile::tempdir().unwrap();

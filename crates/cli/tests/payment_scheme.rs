@@ -233,7 +233,8 @@ async fn the_mppx_sdk_reads_the_challenge_pays_and_reads_the_receipt() {
     assert_eq!(validation["failed"], json!([]), "{validation}");
     assert_eq!(validation["warnings"], json!([]), "{validation}");
     let passed: Vec<&str> = validation["passed"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for check in ["Challenge parseable", "Malformed credential returns 402", "Error response includes fresh challenge"] {
+    for check in ["Challenge parseable", "Malformed credential returns 402", "Error response includes fresh challenge"]
+    {
         assert!(passed.contains(&check), "{check}: {validation}");
     }
 }

@@ -1,4 +1,5 @@
-//! The buyer's side of L402: send a request, read the `402` challenge, decode its BOLT11 invoice, refuse to pay
+//! The buyer's side of L402 (and of the `Payment` scheme's Lightning charge, when a server offers only that): send a
+//! request, read the `402` challenge, decode its BOLT11 invoice, refuse to pay
 //! above the budget (the amount comes from the invoice, never from the body), pay with an [`InvoicePayer`],
 //! check that the preimage hashes to the invoice's payment hash before using it, repeat the identical request
 //! with the credential, follow the asynchronous job if the server offers one, and download the model.
@@ -206,11 +207,19 @@ pub struct Buyer {
     vault: Vault,
 }
 
-/// The invoice's facts the buyer checks before paying.
+/// The invoice's facts the buyer checks before paying, and the challenge that offered it.
 struct Quote {
-    challenge: Challenge,
+    offered: Offered,
+    invoice: String,
     amount_msat: u64,
     payment_hash: PaymentHash,
+}
+
+/// The challenge a quote comes from: L402 when the server offers it (first), else the `Payment` scheme's
+/// Lightning charge.
+enum Offered {
+    L402(Challenge),
+    Payment(Box<mesh402_mpp::PaymentChallenge>),
 }
 
 impl Buyer {
@@ -259,9 +268,14 @@ impl Buyer {
                         max_sats: self.max_msat / 1000,
                     });
                 }
+                let (macaroon, payment_challenge) = match quote.offered {
+                    Offered::L402(challenge) => (challenge.macaroon.to_base64(), None),
+                    Offered::Payment(challenge) => (String::new(), Some(*challenge)),
+                };
                 let mut purchase = Purchase {
-                    macaroon: quote.challenge.macaroon.to_base64(),
-                    invoice: quote.challenge.invoice.clone(),
+                    macaroon,
+                    payment_challenge,
+                    invoice: quote.invoice.clone(),
                     payment_hash: quote.payment_hash.to_string(),
                     amount_msat: quote.amount_msat,
                     preimage: None,
@@ -431,6 +445,9 @@ impl Buyer {
 
     /// The quote of a purchase saved before its payment.
     fn requote(&self, purchase: &Purchase) -> Result<Quote, BuyError> {
+        if let Some(challenge) = &purchase.payment_challenge {
+            return check_charge(challenge.clone());
+        }
         let macaroon = mesh402_l402::Macaroon::from_base64(&purchase.macaroon)
             .map_err(|err| BuyError::Protocol(format!("the saved macaroon: {err}")))?;
         check_invoice(Challenge { macaroon, invoice: purchase.invoice.clone() })
@@ -449,14 +466,20 @@ impl Buyer {
         if response.status().as_u16() != 402 {
             return Ok(Err(answer(response).await?));
         }
-        let header = response
-            .headers()
-            .get_all("WWW-Authenticate")
+        let lines: Vec<&str> =
+            response.headers().get_all("WWW-Authenticate").iter().filter_map(|value| value.to_str().ok()).collect();
+        if let Some(challenge) = lines.iter().find_map(|value| Challenge::parse(value).ok()) {
+            return check_invoice(challenge).map(Ok);
+        }
+        let charge = lines
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find_map(|value| Challenge::parse(value).ok())
-            .ok_or_else(|| BuyError::Protocol("the 402 has no L402 challenge".into()))?;
-        check_invoice(header).map(Ok)
+            .flat_map(|line| mesh402_mpp::parse_challenges(line))
+            .filter_map(|parsed| mesh402_mpp::PaymentChallenge::from_parsed(&parsed)?.ok())
+            .find(|challenge| challenge.method == mesh402_mpp::METHOD && challenge.intent == mesh402_mpp::INTENT)
+            .ok_or_else(|| {
+                BuyError::Protocol("the 402 has neither an L402 nor a Lightning Payment challenge".into())
+            })?;
+        check_charge(charge).map(Ok)
     }
 
     /// Reads a paid answer: the model's URL at once, or a job to follow until it is done.
@@ -525,9 +548,16 @@ impl Buyer {
     }
 }
 
-/// The `Authorization` value of a paid purchase.
+/// The `Authorization` value of a paid purchase: its `Payment` credential when it was bought through that scheme,
+/// else its L402 credential.
 fn authorization(purchase: &Purchase) -> String {
-    format!("L402 {}:{}", purchase.macaroon, purchase.preimage.as_deref().unwrap_or_default())
+    let preimage = purchase.preimage.as_deref().unwrap_or_default();
+    match (&purchase.payment_challenge, preimage.parse::<Preimage>()) {
+        (Some(challenge), Ok(preimage)) => {
+            mesh402_mpp::PaymentCredential::new(challenge.clone(), &preimage).header_value()
+        }
+        _ => format!("L402 {}:{preimage}", purchase.macaroon),
+    }
 }
 
 /// Whether an error answer to a paid request says its job ended without a model (failed, or refunded).
@@ -595,7 +625,28 @@ fn check_invoice(challenge: Challenge) -> Result<Quote, BuyError> {
     if identifier.payment_hash != payment_hash {
         return Err(BuyError::Protocol("the invoice is not the one the macaroon was minted for".into()));
     }
-    Ok(Quote { challenge, amount_msat, payment_hash })
+    Ok(Quote { invoice: challenge.invoice.clone(), offered: Offered::L402(challenge), amount_msat, payment_hash })
+}
+
+/// Decodes a Lightning charge's invoice: validly signed, with an amount, in sats as the charge says, for the
+/// amount the charge names and the payment hash it names (when it names one). The budget is checked against the
+/// invoice's amount.
+fn check_charge(challenge: mesh402_mpp::PaymentChallenge) -> Result<Quote, BuyError> {
+    let charge = challenge.charge().map_err(|err| BuyError::Protocol(format!("the Payment challenge: {err}")))?;
+    if charge.currency != mesh402_mpp::CURRENCY {
+        return Err(BuyError::Protocol(format!("the charge is in {:?}, not sats", charge.currency)));
+    }
+    let invoice = charge.method_details.invoice.trim().to_owned();
+    let facts = mesh402_ln::invoice_facts(&invoice)
+        .map_err(|err| BuyError::Protocol(format!("the invoice does not decode: {err}")))?;
+    let amount_msat = facts.amount_msat.ok_or_else(|| BuyError::Protocol("the invoice has no amount".into()))?;
+    if charge.amount_sats().map(|sats| sats.saturating_mul(1000)) != Some(amount_msat) {
+        return Err(BuyError::Protocol("the invoice's amount is not the charge's".into()));
+    }
+    if charge.method_details.payment_hash.is_some() && charge.payment_hash() != Some(facts.payment_hash) {
+        return Err(BuyError::Protocol("the invoice is not the one the charge names".into()));
+    }
+    Ok(Quote { offered: Offered::Payment(Box::new(challenge)), invoice, amount_msat, payment_hash: facts.payment_hash })
 }
 
 /// Checks that `preimage` unlocks `payment_hash` (exposed for wallets' tests).

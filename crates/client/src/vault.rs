@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 /// A purchase's saved state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Purchase {
-    /// The challenge's macaroon, base64.
+    /// The L402 challenge's macaroon, base64 (empty when the purchase is paid through the `Payment` scheme).
+    #[serde(default)]
     pub macaroon: String,
+    /// The `Payment` challenge, when the server offered only that scheme: the credential echoes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_challenge: Option<mesh402_mpp::PaymentChallenge>,
     /// The invoice paid (or about to be).
     pub invoice: String,
     /// Its payment hash, hex.
@@ -90,6 +94,7 @@ mod tests {
         assert_eq!(vault.load("k").expect("load"), None);
         let purchase = Purchase {
             macaroon: "m".into(),
+            payment_challenge: None,
             invoice: "i".into(),
             payment_hash: "h".into(),
             amount_msat: 1000,
