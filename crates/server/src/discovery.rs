@@ -426,7 +426,7 @@ pub fn llms_txt(offer: &Offer) -> String {
          answers `202` with a `status_url` to poll with the same credential.\n\
          5. Download `modelUrl` (a GLB by default). The credential stays valid for {lifetime} s: a retry of the \
          same request never pays twice.\n\n\
-         {refunds}\n\n\
+         {payment}{refunds}\n\n\
          A good photo shows one object (or a few parts of one, like the letters of a logo) that stands out from its \
          background. Blank, single-colour or noise pictures are refused before any invoice is made.\n\n\
          ## Documents\n\n\
@@ -441,6 +441,15 @@ pub fn llms_txt(offer: &Offer) -> String {
         openapi = offer.url(paths::OPENAPI),
         manifest = offer.url(paths::MANIFEST),
         errors = offer.url(paths::ERROR_CODES),
+        payment = if offer.schemes.offers(Scheme::Payment) {
+            "The 402 also offers the same invoice through the HTTP `Payment` scheme (the Lightning `charge`: a \
+             `WWW-Authenticate: Payment …` line, and `payment` in the JSON body). A client that speaks it pays the \
+             invoice in its `request` and sends the identical body, byte for byte, with `Authorization: Payment \
+             <credential>`; the answer carries a `Payment-Receipt`. One payment buys one model whichever scheme \
+             presents it.\n\n"
+        } else {
+            ""
+        },
         refunds = if offer.refunds {
             "If a paid job fails for good, its error (and its status document) carries a `refund` object: `POST` \
              its `claim_url` with the same `Authorization: L402 <macaroon>:<preimage>` and `{\"invoice\": \

@@ -97,6 +97,32 @@ async fn one_payment_presented_through_both_schemes_buys_one_job() {
 }
 
 #[tokio::test]
+async fn a_payment_credential_of_another_server_or_past_its_time_is_refused() {
+    let request = disc_request(96, 40.0);
+    let config = mesh402_service::ServiceConfig {
+        token_lifetime: Duration::from_secs(1),
+        invoice_expiry: Duration::from_secs(1),
+        ..mesh402_testkit::test_config()
+    };
+    let short = TestService::with_config(config, FakeGenerator::default());
+    let (_, payment) = short.paid_credentials(&request).await;
+    // Another server with the same realm but its own secret: the challenge's id does not bind under its key.
+    let other = TestService::new(FakeGenerator::default());
+    let foreign = other.service.verify(&payment, Some(request.binding())).unwrap_err();
+    assert_eq!(foreign, Rejection::Payment(mesh402_mpp::VerifyError::BadId));
+    assert_eq!(foreign.problem(), mesh402_mpp::Problem::InvalidChallenge);
+    // Its own server takes it, until its time is over.
+    assert!(short.service.verify(&payment, Some(request.binding())).is_ok());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = short.service.redeem(&request, &payment).await.unwrap_err();
+    assert!(
+        matches!(&late, RedeemError::Rejected(Rejection::Payment(mesh402_mpp::VerifyError::Expired { .. }))),
+        "{late:?}"
+    );
+    assert!(short.jobs.is_empty(), "an expired credential buys nothing");
+}
+
+#[tokio::test]
 async fn a_scheme_that_is_not_offered_is_neither_challenged_nor_accepted() {
     for (schemes, refused) in [
         (OfferedSchemes::L402, mesh402_service::Scheme::Payment),
