@@ -17,7 +17,7 @@ mod wallet;
 
 pub use error_code::ErrorCode;
 pub use job::{ErrorBody, ErrorDetail, JobStatus, RefundClaimed, RefundState, RefundStatus};
-pub use quote::{PaymentChallengeBody, PaymentRequired, Quote, QuoteLimits, QuotedImage};
+pub use quote::{PaymentRequired, Quote, QuoteLimits, QuotedImage};
 pub use wallet::{
     DevInvoice, DevInvoiceRequest, DevPaid, DevPayRequest, InvoiceState, InvoiceStatusAnswer, InvoiceStatusRequest,
 };

@@ -35,31 +35,7 @@ pub struct PaymentRequired {
     pub expires_at: String,
     /// The `Payment` challenge for the same invoice (absent when the server offers L402 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment: Option<PaymentChallengeBody>,
-}
-
-/// A `WWW-Authenticate: Payment` challenge's parameters, as they are on the wire: a credential echoes them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentChallengeBody {
-    /// The challenge's id.
-    pub id: String,
-    /// The protection space.
-    pub realm: String,
-    /// `lightning`.
-    pub method: String,
-    /// `charge`.
-    pub intent: String,
-    /// The charge: base64url of its canonical JSON (amount, currency, the invoice and its payment hash).
-    pub request: String,
-    /// When the invoice can no longer be paid (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
-    /// The request body's digest (RFC 9530).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// Server data to echo unchanged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opaque: Option<String>,
+    pub payment: Option<mesh402_mpp::PaymentChallenge>,
 }
 
 /// The answer of `POST /api/l402/quote`: what a request would cost and that it passed the checks made before an

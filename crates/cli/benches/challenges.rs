@@ -56,21 +56,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let limits_off = [
-        "--challenges-per-minute",
-        "1000000",
-        "--challenge-burst",
-        "1000000",
-        "--unpaid-requests-per-minute",
-        "1000000",
-        "--unpaid-burst",
-        "1000000",
-        "--max-connections-per-client",
-        "1000",
-    ];
     let start = |schemes: &str| {
-        let mut args = limits_off.to_vec();
-        args.extend(["--payment-schemes", schemes]);
+        let mut args = mesh402_testkit::buyer::UNPAID_LIMITS_OFF.to_vec();
+        args.extend(["--max-connections-per-client", "1000", "--payment-schemes", schemes]);
         ServerProcess::start(binary(), &args)
     };
     let servers = [("l402", start("l402")), ("both", start("both"))];

@@ -13,16 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Rate limits out of the way: the fuzzer sends hundreds of unpaid requests from one address.
-const UNLIMITED: &[&str] = &[
-    "--challenges-per-minute",
-    "1000000",
-    "--challenge-burst",
-    "1000000",
-    "--unpaid-requests-per-minute",
-    "1000000",
-    "--unpaid-burst",
-    "1000000",
-];
+const UNLIMITED: &[&str] = mesh402_testkit::buyer::UNPAID_LIMITS_OFF;
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_mesh402"))

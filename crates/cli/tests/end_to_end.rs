@@ -80,15 +80,7 @@ async fn expect_challenge(response: reqwest::Response) -> Challenge {
 }
 
 async fn pay(server: &Server, invoice: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}/dev/pay", server.url))
-        .json(&json!({ "invoice": invoice }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["preimage"].as_str().unwrap().to_owned()
+    mesh402_testkit::buyer::dev_pay(&reqwest::Client::new(), &server.url, invoice).await
 }
 
 /// Sends a request head (no body) on a raw connection and reads the answer until the server closes it: the

@@ -34,15 +34,7 @@ async fn post(server: &ServerProcess, body: &[u8], authorization: Option<&str>) 
 }
 
 async fn pay(server: &ServerProcess, invoice: &str) -> mesh402_l402::Preimage {
-    let response = reqwest::Client::new()
-        .post(format!("{}/dev/pay", server.url))
-        .json(&json!({ "invoice": invoice }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["preimage"].as_str().unwrap().parse().unwrap()
+    mesh402_testkit::buyer::dev_pay(&reqwest::Client::new(), &server.url, invoice).await.parse().unwrap()
 }
 
 /// A 402's challenge lines, its Payment challenge (if any) and its body.

@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_api::{ErrorCode, ErrorDetail, PaymentChallengeBody, PaymentRequired};
+use mesh402_api::{ErrorCode, ErrorDetail, PaymentRequired};
 use mesh402_l402::{parse_authorization, parse_macaroon_header};
 use mesh402_mpp::{BodyDigest, Problem};
 use mesh402_service::{Credential, ModelRequest, Scheme};
@@ -125,16 +125,7 @@ pub async fn challenge(
         payment_hash: quote.payment_hash.to_string(),
         amount_sats: sats,
         expires_at: humantime::format_rfc3339_seconds(expires_at).to_string(),
-        payment: quote.payment.as_ref().map(|challenge| PaymentChallengeBody {
-            id: challenge.id.clone(),
-            realm: challenge.realm.clone(),
-            method: challenge.method.clone(),
-            intent: challenge.intent.clone(),
-            request: challenge.request.clone(),
-            expires: challenge.expires.clone(),
-            digest: challenge.digest.clone(),
-            opaque: challenge.opaque.clone(),
-        }),
+        payment: quote.payment.clone(),
     };
     let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();
     let headers = response.headers_mut();

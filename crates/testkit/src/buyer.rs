@@ -26,9 +26,27 @@ pub async fn dev_wallet_credential(client: &reqwest::Client, node: &str, body: &
     let challenge: Value = challenge.json().await.expect("a JSON challenge");
     let (macaroon, invoice) =
         (challenge["macaroon"].as_str().expect("a macaroon"), challenge["invoice"].as_str().expect("an invoice"));
+    format!("L402 {macaroon}:{}", dev_pay(client, node, invoice).await)
+}
+
+/// Pays `invoice` through `node`'s `/dev/pay` (the development wallet); returns the preimage, hex.
+pub async fn dev_pay(client: &reqwest::Client, node: &str, invoice: &str) -> String {
     let paid = client.post(format!("{node}/dev/pay")).json(&json!({ "invoice": invoice })).send().await;
     let paid = paid.expect("the development wallet answers");
     assert_eq!(paid.status(), StatusCode::OK);
     let preimage = paid.json::<Value>().await.expect("a JSON payment")["preimage"].as_str().map(str::to_owned);
-    format!("L402 {macaroon}:{}", preimage.expect("a preimage"))
+    preimage.expect("a preimage")
 }
+
+/// Server arguments that raise the per-client limits on unpaid requests out of the way, for a test or a benchmark
+/// that sends hundreds of unpaid requests from one address.
+pub const UNPAID_LIMITS_OFF: &[&str] = &[
+    "--challenges-per-minute",
+    "1000000",
+    "--challenge-burst",
+    "1000000",
+    "--unpaid-requests-per-minute",
+    "1000000",
+    "--unpaid-burst",
+    "1000000",
+];
