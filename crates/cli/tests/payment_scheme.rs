@@ -76,6 +76,15 @@ async fn refused(response: reqwest::Response) -> String {
 async fn a_payment_credential_buys_the_model_once_and_l402_reaches_the_same_job() {
     let server = ServerProcess::start(binary(), &[]);
     let body = disc_body(60.0);
+    // A client whose Accept-Payment rules the Lightning charge out gets the L402 challenge alone.
+    let l402_only = reqwest::Client::new()
+        .post(format!("{}/api/l402/3d-model", server.url))
+        .header("accept-payment", "lightning/charge;q=0, */session")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offered(l402_only).await.lines.len(), 2);
     let first = offered(post(&server, &body, None).await).await;
     assert_eq!(first.lines.len(), 3);
     assert!(first.lines[0].starts_with("L402 macaroon=\""), "the L402 line stays first: {}", first.lines[0]);

@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod accept;
 mod challenge;
 mod credential;
 mod params;
@@ -62,6 +63,7 @@ mod verify;
 #[cfg(test)]
 mod vectors;
 
+pub use accept::accepts;
 pub use challenge::{
     Binding, BodyDigest, CURRENCY, ChallengeError, ChallengeKey, ChallengeParts, ChargeRequest, INTENT,
     MAX_REQUEST_LEN, METHOD, MethodDetails, Network, PaymentChallenge, SCHEME, format_time, parse_time,

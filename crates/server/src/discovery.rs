@@ -407,6 +407,26 @@ pub fn llms_txt(offer: &Offer) -> String {
     let price = offer.price_sats;
     let money =
         if offer.is_test_money() { " (regtest test money: this server runs the development wallet)" } else { "" };
+    let (challenge_step, credential_step) = if offer.schemes.offers(Scheme::L402) {
+        (
+            format!(
+                "The answer is `402 Payment Required` with `WWW-Authenticate: L402 macaroon=\"<base64>\", \
+                 invoice=\"<bolt11>\"` (the JSON body repeats them with `amount_sats`). Check that the invoice asks \
+                 for {price} sats, then pay it with any Lightning wallet and keep the preimage (64 hex characters)."
+            ),
+            "Repeat the identical request with `Authorization: L402 <macaroon>:<preimage>`.",
+        )
+    } else {
+        (
+            format!(
+                "The answer is `402 Payment Required` with `WWW-Authenticate: Payment …`, the HTTP Payment scheme's \
+                 Lightning charge (the JSON body's `payment` repeats it, with `invoice` and `amount_sats`). Check \
+                 that the invoice asks for {price} sats, then pay it with any Lightning wallet and keep the preimage."
+            ),
+            "Repeat the identical request, byte for byte, with `Authorization: Payment <credential>` (the challenge \
+             echoed and the preimage, base64url JSON).",
+        )
+    };
     format!(
         "# {SERVICE_TITLE}\n\n\
          > {SUMMARY} One model costs {price} sats{money}, paid per request over L402 (HTTP 402, a macaroon and a \
@@ -418,12 +438,10 @@ pub fn llms_txt(offer: &Offer) -> String {
          2. `POST {model}` with `Content-Type: application/json` and `{{\"image\": \"data:image/png;base64,...\"}}` \
          (PNG, JPEG or WebP; the data-URI prefix is required; at most {body} bytes; options are listed in the \
          OpenAPI document).\n\
-         3. The answer is `402 Payment Required` with `WWW-Authenticate: L402 macaroon=\"<base64>\", \
-         invoice=\"<bolt11>\"` (the JSON body repeats them with `amount_sats`). Check that the invoice asks for \
-         {price} sats, then pay it with any Lightning wallet and keep the preimage (64 hex characters).\n\
-         4. Repeat the identical request with `Authorization: L402 <macaroon>:<preimage>`. The request waits until \
-         the model is ready (up to {wait} s) and answers `200` with `{{\"modelUrl\": \"...\"}}`; after that it \
-         answers `202` with a `status_url` to poll with the same credential.\n\
+         3. {challenge_step}\n\
+         4. {credential_step} The request waits until the model is ready (up to {wait} s) and answers `200` with \
+         `{{\"modelUrl\": \"...\"}}`; after that it answers `202` with a `status_url` to poll with the same \
+         credential.\n\
          5. Download `modelUrl` (a GLB by default). The credential stays valid for {lifetime} s: a retry of the \
          same request never pays twice.\n\n\
          {payment}{refunds}\n\n\
@@ -441,7 +459,7 @@ pub fn llms_txt(offer: &Offer) -> String {
         openapi = offer.url(paths::OPENAPI),
         manifest = offer.url(paths::MANIFEST),
         errors = offer.url(paths::ERROR_CODES),
-        payment = if offer.schemes.offers(Scheme::Payment) {
+        payment = if offer.schemes == OfferedSchemes::Both {
             "The 402 also offers the same invoice through the HTTP `Payment` scheme (the Lightning `charge`: a \
              `WWW-Authenticate: Payment …` line, and `payment` in the JSON body). A client that speaks it pays the \
              invoice in its `request` and sends the identical body, byte for byte, with `Authorization: Payment \

@@ -43,13 +43,14 @@ pub async fn create_model(
     // A credential that verifies makes the request paid; one that is rejected later (bought for another picture)
     // leads to a challenge and is counted as unpaid then.
     let paid = caller.paid && credential.is_some();
-    let mut cause = ChallengeCause::UNPAID;
-    if let Some((reason, problem)) = caller.rejected_credential {
+    let mut problem = Problem::PaymentRequired;
+    if let Some((reason, refused)) = caller.rejected_credential {
         mesh402_service::metrics::credential(false, reason);
-        cause = ChallengeCause { problem };
+        problem = refused;
     } else if unreadable {
-        cause = ChallengeCause { problem: Problem::MalformedCredential };
+        problem = Problem::MalformedCredential;
     }
+    let cause = ChallengeCause::new(&headers, problem);
     let (body, reservation) = admit_body(&state, caller, paid, &headers, body).await?;
 
     let Some(credential) = credential.filter(|_| paid) else {
@@ -85,7 +86,7 @@ pub async fn create_model(
             // A credential bought for another request: this one is unpaid, and is counted and checked as such.
             tracing::info!(reason = reason.code(), "credential rejected; sending a fresh challenge");
             limits.take_challenge(caller.client).await?;
-            let cause = ChallengeCause { problem: reason.problem() };
+            let cause = ChallengeCause::new(&headers, reason.problem());
             limits.on_preflight_pool(challenge(&state, &request, digest, cause)).await?
         }
         Err(RedeemError::Service(error)) => Err(error.into()),

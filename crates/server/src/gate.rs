@@ -74,16 +74,25 @@ fn read_credential(headers: &HeaderMap) -> Result<Option<Credential>, (&'static 
         .map_err(|error| ("macaroon header", error.code()))
 }
 
-/// Why a fresh challenge is sent: no credential, or the problem with the one that came.
+/// Why a fresh challenge is sent (no credential, or the problem with the one that came), and whether the client
+/// takes the `Payment` scheme's Lightning charge (its `Accept-Payment` header does not rule it out).
 #[derive(Debug, Clone, Copy)]
 pub struct ChallengeCause {
     /// The problem type of the body.
     pub problem: Problem,
+    /// Whether the `Payment` challenge is sent (when the server offers it).
+    pub charge_accepted: bool,
 }
 
 impl ChallengeCause {
-    /// No credential came.
-    pub const UNPAID: ChallengeCause = ChallengeCause { problem: Problem::PaymentRequired };
+    /// Why a challenge is sent to a request with `headers`, and the problem the credential it carried has.
+    pub fn new(headers: &HeaderMap, problem: Problem) -> ChallengeCause {
+        let values = headers.get_all("accept-payment").iter().filter_map(|value| value.to_str().ok());
+        ChallengeCause {
+            problem,
+            charge_accepted: mesh402_mpp::accepts(values, mesh402_mpp::METHOD, mesh402_mpp::INTENT),
+        }
+    }
 }
 
 /// A 402 with a fresh invoice, offered as an L402 macaroon and as a `Payment` challenge (each when offered), bound
@@ -96,8 +105,12 @@ pub async fn challenge(
     cause: ChallengeCause,
 ) -> Result<Response, ApiError> {
     state.service.preflight(request).await?;
-    let quote = state.service.quote(request, digest).await?;
+    let mut quote = state.service.quote(request, digest).await?;
     let schemes = state.service.config().schemes;
+    // A client that rules the charge out gets the L402 challenge alone (never no challenge at all).
+    if !cause.charge_accepted && schemes.offers(Scheme::L402) {
+        quote.payment = None;
+    }
     let sats = quote.amount.sats();
     let message = match (schemes.offers(Scheme::L402), &quote.payment) {
         (true, None) => format!(

@@ -170,4 +170,44 @@ mod tests {
         assert_eq!(request.input, ModelInput::Image { bytes: vec![0, 1, 2, 3], kind: ImageKind::Png });
         assert_eq!(request.params.target_faces, 5000);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// Any body gets an answer, never a panic.
+            #[test]
+            fn any_body_gets_an_answer(body in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_model_request(&body);
+            }
+
+            /// Bodies shaped like requests (a data URI of any header and data, an option of any name and value): an
+            /// answer every time, and what is accepted is exactly what was sent.
+            #[test]
+            fn request_shaped_bodies_are_read_exactly(
+                scheme in "(data:|DATA:|dat:|)",
+                media_type in "(image/png|image/jpeg|image/webp|image/gif|IMAGE/PNG|text/plain|)",
+                parameters in "(;base64|;charset=x;base64|;BASE64|;base32|)",
+                data in "[A-Za-z0-9+/=_ -]{0,64}",
+                option in "(target_faces|texture_size|depth|format|colour|)",
+                value in "(1|5000|-1|0\\.5|\"glb\"|\"stl\"|null|true|\\[\\]|1e400)",
+            ) {
+                let uri = format!("{scheme}{media_type}{parameters},{data}");
+                let body = if option.is_empty() {
+                    serde_json::json!({ "image": uri }).to_string()
+                } else {
+                    format!("{{\"image\": {}, \"{option}\": {value}}}", serde_json::Value::String(uri.clone()))
+                };
+                if let Ok(request) = parse_model_request(body.as_bytes()) {
+                    let ModelInput::Image { bytes, kind } = request.input else { panic!("an image request") };
+                    prop_assert_eq!(Some(kind), ImageKind::from_media_type(&media_type));
+                    prop_assert_eq!(bytes, BASE64.decode(data.trim()).unwrap());
+                }
+            }
+        }
+    }
 }

@@ -137,6 +137,18 @@ async fn a_server_offering_l402_alone_announces_no_payment_offer() {
     let openapi = get_json(&app, "/openapi.json").await;
     assert!(openapi["paths"]["/api/l402/3d-model"]["post"].get("x-payment-info").is_none());
     assert_eq!(get_json(&app, "/.well-known/l402.json").await["protocols"], json!(["L402"]));
+    let (_, _, llms) = get(&app, "/llms.txt").await;
+    assert!(!llms.contains("WWW-Authenticate: Payment"), "{llms}");
+}
+
+#[tokio::test]
+async fn a_server_offering_the_payment_scheme_alone_tells_agents_how_to_pay_through_it() {
+    let (app, _state, _dir) =
+        server(RawConfig { payment_schemes: Some("payment".into()), ..RawConfig::default() }).await;
+    assert_eq!(get_json(&app, "/.well-known/l402-services").await["protocols"], json!(["Payment"]));
+    let (_, _, llms) = get(&app, "/llms.txt").await;
+    assert!(llms.contains("with `Authorization: Payment <credential>`"), "{llms}");
+    assert!(!llms.contains("3. The answer is `402 Payment Required` with `WWW-Authenticate: L402"), "{llms}");
 }
 
 #[tokio::test]
