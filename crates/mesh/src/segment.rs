@@ -37,12 +37,13 @@ const MIN_HOLE_ESTIMATED: f64 = 0.02;
 /// Cheap evidence that a picture shows no object at all: one colour (the brightest channel's spread under two
 /// levels) or noise (neighbouring pixels differ as much as random pixels do). Returns the reason.
 pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
-    // Two passes over the pixels and no allocation: this runs on every unpaid request up to the preflight's size.
+    // Two passes over the pixels in integers and no allocation: this runs on every unpaid request up to the
+    // preflight's size. Luma is kept ×1000 (Rec. 601 weights 299, 587, 114), exact in integers.
     let (w, h) = (work.width() as usize, work.height() as usize);
     let raw = work.as_raw();
-    let luma = |p: &[u8]| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]);
+    let luma = |p: &[u8]| 299 * u64::from(p[0]) + 587 * u64::from(p[1]) + 114 * u64::from(p[2]);
     let (mut sum, mut sum_sq) = ([0u64; 3], [0u64; 3]);
-    let (mut min_alpha, mut n_transparent, mut luma_sum) = (255u8, 0usize, 0.0f64);
+    let (mut min_alpha, mut n_transparent, mut luma_sum) = (255u8, 0usize, 0u64);
     for p in raw.chunks_exact(4) {
         for c in 0..3 {
             sum[c] += u64::from(p[c]);
@@ -68,27 +69,26 @@ pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
     if spread < 2.0 && !alpha_used {
         return Some("The picture is blank or a single colour");
     }
+    if alpha_used {
+        return None;
+    }
     // Noise: for independent pixels the mean neighbour difference is about 1.4 times the mean deviation from the
-    // mean; photos, renders and drawings stay far below 1.
-    let mean = luma_sum / n;
-    let (mut deviation, mut neighbour) = (0.0f64, 0.0f64);
+    // mean; photos, renders and drawings stay far below 1. The mean is rounded to a thousandth of a level.
+    let mean = (luma_sum + count.max(1) as u64 / 2) / count.max(1) as u64;
+    let (mut deviation, mut neighbour) = (0u64, 0u64);
     for row in raw.chunks_exact(4 * w.max(1)).take(h) {
-        let mut previous: Option<f64> = None;
-        for p in row.chunks_exact(4) {
+        let mut previous = luma(&row[..4]);
+        deviation += previous.abs_diff(mean);
+        for p in row[4..].chunks_exact(4) {
             let value = luma(p);
-            deviation += (value - mean).abs();
-            if let Some(previous) = previous {
-                neighbour += (value - previous).abs();
-            }
-            previous = Some(value);
+            deviation += value.abs_diff(mean);
+            neighbour += value.abs_diff(previous);
+            previous = value;
         }
     }
-    let deviation = deviation / n;
-    let neighbour = neighbour / (h * w.saturating_sub(1)).max(1) as f64;
-    if deviation > 1.0 && neighbour > deviation && !alpha_used {
-        return Some("The picture looks like noise");
-    }
-    None
+    let deviation = deviation as f64 / 1000.0 / n;
+    let neighbour = neighbour as f64 / 1000.0 / (h * w.saturating_sub(1)).max(1) as f64;
+    (deviation > 1.0 && neighbour > deviation).then_some("The picture looks like noise")
 }
 
 /// Builds the mask of the working image by the rules in this module's documentation.

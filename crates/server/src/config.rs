@@ -239,8 +239,8 @@ pub struct RawConfig {
     /// outermost of them saw. 0 uses the socket's peer and ignores the header, 0 to 10 [default: 0].
     #[arg(long, env = "MESH402_TRUSTED_PROXY_HOPS", value_name = "N")]
     pub trusted_proxy_hops: Option<u8>,
-    /// Unpaid requests checked (parsed and preflighted) at once, apart from paid work, 1 to 256 [default: half the
-    /// CPU cores, at least 1].
+    /// Unpaid requests checked (parsed and preflighted) at once while paid work is in progress, 1 to 256 [default:
+    /// half the CPU cores, at least 1]; with no paid work in progress, one per core (or this many, if more).
     #[arg(long, env = "MESH402_PREFLIGHT_WORKERS", value_name = "N")]
     pub preflight_workers: Option<usize>,
     /// Seconds a job's event stream stays open without news before it ends, 1 to 86400 [default: 300].
@@ -576,7 +576,7 @@ pub struct TrafficLimits {
     pub invoice_lookup_burst: u32,
     /// Trusted proxies that append to `X-Forwarded-For` (0: the socket's peer is the client).
     pub trusted_proxy_hops: u8,
-    /// Unpaid requests parsed and preflighted at once.
+    /// Unpaid requests parsed and preflighted at once while paid work is in progress.
     pub preflight_workers: usize,
     /// How long an event stream stays open without news.
     pub events_idle_timeout: Duration,

@@ -21,7 +21,7 @@ use mesh402_service::{Credential, ModelInput, ModelRequest, RedeemError, Rejecti
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::gate::{ChallengeCause, RequestCredential, challenge, with_receipt};
+use crate::gate::{ChallengeCause, Preflighted, RequestCredential, challenge, with_receipt};
 use crate::limits::{Caller, UploadReservation};
 use crate::request::parse_model_request;
 
@@ -59,17 +59,18 @@ pub async fn create_model(
         let response = limits
             .on_preflight_pool(async {
                 let offers_payment = state.service.config().schemes.offers(Scheme::Payment);
-                let (request, digest) = parse_off_thread(body, offers_payment).await?;
-                challenge(&state, &request, digest, cause).await
+                let (preflighted, digest) = parse_and_preflight(&state, body, offers_payment).await?;
+                challenge(&state, &preflighted, digest, cause).await
             })
             .await?;
         drop(reservation);
         return response;
     };
-    // The digest checks a Payment credential, and goes into the fresh challenge if the credential is refused.
-    let offers_payment = state.service.config().schemes.offers(Scheme::Payment);
-    let (request, digest) = parse_off_thread(body, offers_payment).await?;
-    drop(reservation);
+    // Paid: counted as paid work until it is redeemed, so that unpaid checks give way to it. Only a Payment
+    // credential needs the body's digest (its challenge was bound to it); the body is kept until the credential is
+    // redeemed, for the digest of a fresh challenge if it is refused.
+    let paid_work = state.service.paid_work().start();
+    let (request, digest, body) = parse_off_thread(body, matches!(credential, Credential::Payment(_))).await?;
     let redeemed = match &credential {
         // A Payment credential is for the body it was bought with, byte for byte (its challenge's digest).
         Credential::Payment(payment) if !digest.as_ref().is_some_and(|digest| payment.digest_matches(digest)) => {
@@ -77,8 +78,10 @@ pub async fn create_model(
         }
         _ => state.service.redeem(&request, &credential).await,
     };
+    drop(paid_work);
     match redeemed {
         Ok(view) => {
+            drop((body, reservation));
             let response = crate::job_status::respond_after_wait(&state, view, &headers).await?;
             Ok(with_receipt(response, &credential))
         }
@@ -87,7 +90,19 @@ pub async fn create_model(
             tracing::info!(reason = reason.code(), "credential rejected; sending a fresh challenge");
             limits.take_challenge(caller.client).await?;
             let cause = ChallengeCause::new(&headers, reason.problem());
-            limits.on_preflight_pool(challenge(&state, &request, digest, cause)).await?
+            let offers_payment = state.service.config().schemes.offers(Scheme::Payment);
+            limits
+                .on_preflight_pool(async {
+                    let digest = match digest {
+                        Some(digest) => Some(digest),
+                        None if offers_payment => Some(digest_off_thread(body).await?),
+                        None => None,
+                    };
+                    drop(reservation);
+                    let preflighted = Preflighted::check(&state, request).await?;
+                    challenge(&state, &preflighted, digest, cause).await
+                })
+                .await?
         }
         Err(RedeemError::Service(error)) => Err(error.into()),
         Err(error) => {
@@ -111,8 +126,7 @@ pub async fn quote_model(
     let answer = state
         .limits
         .on_preflight_pool(async {
-            let (request, _) = parse_off_thread(body, false).await?;
-            let checked = state.service.preflight(&request).await?;
+            let (Preflighted { request, checked }, _) = parse_and_preflight(&state, body, false).await?;
             let mut answer = Quote {
                 price_sats: state.offer.price_sats,
                 accepted: true,
@@ -255,21 +269,51 @@ async fn read_body(
 }
 
 /// Parses a body on the blocking pool (a 30 MB body takes tens of milliseconds), not on a runtime thread, and
-/// takes its digest when asked (the `Payment` scheme binds a challenge to the body's bytes).
+/// takes its digest when asked (the `Payment` scheme binds a challenge to the body's bytes); gives the body back.
 async fn parse_off_thread(
     body: Vec<u8>,
     with_digest: bool,
-) -> Result<(Arc<ModelRequest>, Option<BodyDigest>), ApiError> {
+) -> Result<(Arc<ModelRequest>, Option<BodyDigest>, Vec<u8>), ApiError> {
     let parse = move || {
         let request = parse_model_request(&body)?;
-        Ok::<_, ApiError>((request, with_digest.then(|| BodyDigest::of(&body))))
+        let digest = with_digest.then(|| BodyDigest::of(&body));
+        Ok::<_, ApiError>((request, digest, body))
     };
-    let parsed = tokio::task::spawn_blocking(parse).await.map_err(|error| {
+    let (request, digest, body) = tokio::task::spawn_blocking(parse).await.map_err(|error| {
         tracing::error!(error = %error, "parsing a body failed");
         ApiError::internal()
-    })?;
-    let (request, digest) = parsed?;
-    Ok((Arc::new(request), digest))
+    })??;
+    Ok((Arc::new(request), digest, body))
+}
+
+/// Parses an unpaid body, takes its digest when asked and preflights it, in one trip to the blocking pool (each
+/// trip costs two thread switches, a good part of an unpaid request's time); the body is freed before the
+/// picture is decoded.
+async fn parse_and_preflight(
+    state: &AppState,
+    body: Vec<u8>,
+    with_digest: bool,
+) -> Result<(Preflighted, Option<BodyDigest>), ApiError> {
+    let service = state.service.clone();
+    let work = move || {
+        let request = parse_model_request(&body)?;
+        let digest = with_digest.then(|| BodyDigest::of(&body));
+        drop(body);
+        let checked = service.preflight_blocking(&request)?;
+        Ok::<_, ApiError>((Preflighted { request: Arc::new(request), checked }, digest))
+    };
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(error = %error, "checking a body failed");
+        ApiError::internal()
+    })?
+}
+
+/// The body's digest, on the blocking pool.
+async fn digest_off_thread(body: Vec<u8>) -> Result<BodyDigest, ApiError> {
+    tokio::task::spawn_blocking(move || BodyDigest::of(&body)).await.map_err(|error| {
+        tracing::error!(error = %error, "digesting a body failed");
+        ApiError::internal()
+    })
 }
 
 /// JSON bodies only; a missing Content-Type is tolerated (curl without -H still works).

@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mesh402_api::{ErrorCode, ErrorDetail, PaymentRequired};
+use mesh402_core::Preflight;
 use mesh402_l402::{parse_authorization, parse_macaroon_header};
 use mesh402_mpp::{BodyDigest, Problem};
 use mesh402_service::{Credential, ModelRequest, Scheme};
@@ -95,17 +96,33 @@ impl ChallengeCause {
     }
 }
 
+/// A request the preflight passed: it can succeed, so it may be offered an invoice (nobody is asked to pay for a
+/// request that cannot).
+#[derive(Debug)]
+pub struct Preflighted {
+    /// The request.
+    pub request: Arc<ModelRequest>,
+    /// What the preflight found: the picture's size, `None` for a prompt.
+    pub checked: Option<Preflight>,
+}
+
+impl Preflighted {
+    /// Preflights `request` (on the blocking pool).
+    pub async fn check(state: &AppState, request: Arc<ModelRequest>) -> Result<Preflighted, ApiError> {
+        let checked = state.service.preflight(&request).await?;
+        Ok(Preflighted { request, checked })
+    }
+}
+
 /// A 402 with a fresh invoice, offered as an L402 macaroon and as a `Payment` challenge (each when offered), bound
-/// to `request` (and, for `Payment`, to the body's `digest`), once the preflight says the request can succeed
-/// (nobody is asked to pay for a request that cannot).
+/// to the preflighted request (and, for `Payment`, to the body's `digest`).
 pub async fn challenge(
     state: &AppState,
-    request: &Arc<ModelRequest>,
+    preflighted: &Preflighted,
     digest: Option<BodyDigest>,
     cause: ChallengeCause,
 ) -> Result<Response, ApiError> {
-    state.service.preflight(request).await?;
-    let mut quote = state.service.quote(request, digest).await?;
+    let mut quote = state.service.quote(&preflighted.request, digest).await?;
     let schemes = state.service.config().schemes;
     // A client that rules the charge out gets the L402 challenge alone (never no challenge at all).
     if !cause.charge_accepted && schemes.offers(Scheme::L402) {
@@ -126,7 +143,6 @@ pub async fn challenge(
              Payment <credential> for the Payment challenge."
         ),
     };
-    let expires_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(quote.expires_at);
     let body = PaymentRequired {
         problem_type: cause.problem.type_uri().to_owned(),
         title: cause.problem.title().to_owned(),
@@ -137,7 +153,7 @@ pub async fn challenge(
         invoice: quote.challenge.invoice.clone(),
         payment_hash: quote.payment_hash.to_string(),
         amount_sats: sats,
-        expires_at: humantime::format_rfc3339_seconds(expires_at).to_string(),
+        expires_at: mesh402_mpp::format_time(quote.expires_at),
         payment: quote.payment.clone(),
     };
     let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();

@@ -293,13 +293,15 @@ pub async fn build_with_generator(
         generator,
         refund_payer: payer,
     });
+    let limits =
+        Arc::new(limits::Limits::new(config.traffic.clone(), config.max_body_bytes, service.paid_work().clone()));
     Ok(AppState {
         service,
         files,
         dev_wallet,
         max_wait: config.max_wait,
         max_body_bytes: config.max_body_bytes,
-        limits: Arc::new(limits::Limits::new(config.traffic.clone(), config.max_body_bytes)),
+        limits,
         offer: Arc::new(discovery::Offer::new(config, &public_url)),
         public_url,
     })

@@ -6,6 +6,11 @@
 //! not yet the request binding, which needs the body). Paid requests are never counted in the buckets, may use the
 //! whole body budget while unpaid requests leave a share of it free, and never wait for the preflight pool.
 //!
+//! The preflight pool gives way to paid work rather than partitioning the machine: with no paid work in progress
+//! (a paid request being parsed or redeemed, a generation) unpaid checks may run on every core; while some is,
+//! new unpaid checks are admitted only up to `preflight_workers`, so that paid work finds the rest of the cores
+//! free within the few milliseconds an unpaid check takes.
+//!
 //! The client is the socket's peer, or with `trusted_proxy_hops = N` the N-th address from the right of
 //! `X-Forwarded-For`. IPv6 clients are keyed by their /64, the block one subscriber usually holds.
 //!
@@ -23,7 +28,8 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mesh402_api::ErrorCode;
-use tokio::sync::Semaphore;
+use mesh402_service::PaidWork;
+use tokio::sync::Notify;
 
 use crate::AppState;
 use crate::config::TrafficLimits;
@@ -311,12 +317,12 @@ pub struct Limits {
     pub uploads: Arc<UploadBudget>,
     /// Open connections per client.
     pub connections: Arc<ConnectionCounts>,
-    preflights: Semaphore,
+    preflights: PreflightPool,
 }
 
 impl Limits {
-    /// The limits these settings describe.
-    pub fn new(settings: TrafficLimits, max_body_bytes: usize) -> Limits {
+    /// The limits these settings describe; unpaid checks yield to `paid_work`.
+    pub fn new(settings: TrafficLimits, max_body_bytes: usize, paid_work: PaidWork) -> Limits {
         Limits {
             challenges: RateLimiter::new(settings.challenges_per_minute, settings.challenge_burst),
             unpaid: RateLimiter::new(settings.unpaid_requests_per_minute, settings.unpaid_burst),
@@ -326,7 +332,7 @@ impl Limits {
                 max_body_bytes,
             )),
             connections: Arc::new(ConnectionCounts::new(settings.max_connections_per_client)),
-            preflights: Semaphore::new(settings.preflight_workers),
+            preflights: PreflightPool::new(settings.preflight_workers, paid_work),
             max_body_bytes,
             settings,
         }
@@ -340,11 +346,11 @@ impl Limits {
         }
     }
 
-    /// Runs `work` on the preflight pool: at most `preflight_workers` at once, each waiting at most a few seconds
-    /// for its turn (then `503 server_busy`). Paid work never goes through here.
+    /// Runs `work` on the preflight pool: as many at once as the machine has cores while no paid work is in
+    /// progress, at most `preflight_workers` while some is; each waits at most a few seconds for its turn (then
+    /// `503 server_busy`). Paid work never goes through here.
     pub async fn on_preflight_pool<T>(&self, work: impl Future<Output = T>) -> Result<T, ApiError> {
-        let permit = tokio::time::timeout(PREFLIGHT_QUEUE_WAIT, self.preflights.acquire()).await;
-        let Ok(Ok(_permit)) = permit else {
+        let Some(_permit) = self.preflights.enter(PREFLIGHT_QUEUE_WAIT).await else {
             return Err(ApiError::new(
                 ErrorCode::ServerBusy,
                 "The server is checking as many unpaid requests as it can; try again shortly.",
@@ -352,6 +358,78 @@ impl Limits {
             .retry_after(BUSY_RETRY_AFTER_SECS));
         };
         Ok(work.await)
+    }
+}
+
+/// Admission to unpaid checks, yielding to paid work (see the module's documentation). A counter and two wake-ups
+/// rather than a semaphore: the number of places changes with the paid work in progress, and a semaphore's
+/// permits cannot be taken back from waiters already queued.
+#[derive(Debug)]
+struct PreflightPool {
+    running: std::sync::atomic::AtomicUsize,
+    /// Places while no paid work is in progress: one per core (or `busy`, if larger).
+    idle: usize,
+    /// Places while paid work is in progress.
+    busy: usize,
+    paid_work: PaidWork,
+    /// Woken when a place is given back.
+    released: Notify,
+}
+
+/// A place on the preflight pool, given back when dropped.
+struct PreflightPermit<'a>(&'a PreflightPool);
+
+impl Drop for PreflightPermit<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.released.notify_one();
+    }
+}
+
+impl PreflightPool {
+    fn new(busy: usize, paid_work: PaidWork) -> PreflightPool {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        PreflightPool::with_places(cores.max(busy), busy, paid_work)
+    }
+
+    fn with_places(idle: usize, busy: usize, paid_work: PaidWork) -> PreflightPool {
+        PreflightPool {
+            running: std::sync::atomic::AtomicUsize::new(0),
+            idle,
+            busy,
+            paid_work,
+            released: Notify::new(),
+        }
+    }
+
+    /// Takes a place if one is free under the cap of the moment.
+    fn try_enter(&self) -> Option<PreflightPermit<'_>> {
+        use std::sync::atomic::Ordering;
+        let cap = if self.paid_work.is_running() { self.busy } else { self.idle };
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| (running < cap).then_some(running + 1))
+            .ok()
+            .map(|_| PreflightPermit(self))
+    }
+
+    /// Waits at most `patience` for a place: woken when one is given back or when paid work ends.
+    async fn enter(&self, patience: Duration) -> Option<PreflightPermit<'_>> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let released = self.released.notified();
+            let idle = self.paid_work.idle();
+            tokio::pin!(released, idle);
+            released.as_mut().enable();
+            idle.as_mut().enable();
+            if let Some(permit) = self.try_enter() {
+                return Some(permit);
+            }
+            tokio::select! {
+                () = released => {}
+                () = idle => {}
+                () = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
     }
 }
 
@@ -385,6 +463,34 @@ mod tests {
 
     fn key(text: &str) -> ClientKey {
         ClientKey::of(text.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn unpaid_checks_use_every_place_while_nothing_paid_runs_and_give_way_when_something_does() {
+        let paid_work = PaidWork::new();
+        let pool = Arc::new(PreflightPool::with_places(3, 1, paid_work.clone()));
+        let idle: Vec<_> = (0..3).map(|_| pool.try_enter().expect("a place while nothing paid runs")).collect();
+        assert!(pool.try_enter().is_none(), "three places in all");
+        drop(idle);
+        let paid = paid_work.start();
+        let first = pool.try_enter().expect("one place while paid work runs");
+        assert!(pool.try_enter().is_none(), "only one while paid work runs");
+        drop(first);
+        let held = pool.try_enter().expect("the place given back");
+        // A waiter is let in when the paid work ends, not only when a place is given back.
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.enter(Duration::from_secs(60)).await.is_some() })
+        };
+        tokio::task::yield_now().await;
+        drop(paid);
+        assert!(waiter.await.unwrap(), "let in once the paid work ended");
+        drop(held);
+        // A waiter that finds no place within its patience is refused.
+        let paid = paid_work.start();
+        let _held = pool.try_enter().expect("a place");
+        assert!(pool.enter(Duration::from_millis(20)).await.is_none());
+        drop(paid);
     }
 
     #[test]

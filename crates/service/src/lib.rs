@@ -14,6 +14,7 @@ mod credential;
 mod invoice_status;
 mod job_view;
 pub mod metrics;
+mod paid_work;
 mod quote;
 mod redeem;
 mod refund;
@@ -26,6 +27,7 @@ pub use invoice_status::{
     DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND, InvoiceStatus, InvoiceStatusError, LookupBucket,
 };
 pub use job_view::JobView;
+pub use paid_work::{PaidWork, PaidWorkGuard};
 pub use quote::Quote;
 pub use refund::{REFUND_PAYMENT_TIMEOUT, RefundError, RefundReport, RefundView};
 pub use request::{MAX_PROMPT_BYTES, ModelInput, ModelRequest};
@@ -205,6 +207,8 @@ struct Inner {
     active: Mutex<HashMap<JobId, watch::Sender<JobView>>>,
     /// The bucket of invoice lookups (`invoice_status.rs`).
     invoice_lookups: LookupBucket,
+    /// Paid work in progress: generations here, paid requests in the HTTP layer.
+    paid_work: PaidWork,
 }
 
 /// Seconds since the unix epoch.
@@ -238,8 +242,15 @@ impl Service {
                 worker_permits: Arc::new(Semaphore::new(workers)),
                 worker_id: WorkerId::random(),
                 active: Mutex::new(HashMap::new()),
+                paid_work: PaidWork::new(),
             }),
         }
+    }
+
+    /// The count of paid work in progress in this process, which unpaid work yields to. Generations count
+    /// themselves; the HTTP layer counts a paid request while it parses and redeems it.
+    pub fn paid_work(&self) -> &PaidWork {
+        &self.inner.paid_work
     }
 
     /// A lease of this process on a job, from now.

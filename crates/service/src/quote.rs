@@ -28,17 +28,22 @@ pub struct Quote {
 impl Service {
     /// Checks that `request` can succeed, before anyone pays for it: the picture's size (`Some`), or `None` for
     /// a prompt the generator accepts. A prompt to a generator that makes models from pictures only is refused
-    /// here (`prompt_unsupported`), so it never gets an invoice.
+    /// here (`prompt_unsupported`), so it never gets an invoice. Runs [`preflight_blocking`](Self::preflight_blocking)
+    /// on the blocking pool.
     pub async fn preflight(&self, request: &Arc<ModelRequest>) -> Result<Option<Preflight>, ServiceError> {
-        let generator = self.inner.generator.clone();
-        let request = request.clone();
-        tokio::task::spawn_blocking(move || match &request.input {
+        let (service, request) = (self.clone(), request.clone());
+        tokio::task::spawn_blocking(move || service.preflight_blocking(&request)).await.map_err(ServiceError::Task)?
+    }
+
+    /// [`preflight`](Self::preflight) on the calling thread (it decodes the picture: a blocking call), for a caller
+    /// that is on a blocking thread already.
+    pub fn preflight_blocking(&self, request: &ModelRequest) -> Result<Option<Preflight>, ServiceError> {
+        let generator = &self.inner.generator;
+        let checked = match &request.input {
             ModelInput::Image { bytes, kind } => generator.preflight(bytes, *kind, &request.params).map(Some),
             ModelInput::Prompt(prompt) => generator.preflight_prompt(prompt, &request.params).map(|()| None),
-        })
-        .await
-        .map_err(ServiceError::Task)?
-        .map_err(|error| {
+        };
+        checked.map_err(|error| {
             if error.is_client_error() { ServiceError::Input(error) } else { ServiceError::Generator(error) }
         })
     }

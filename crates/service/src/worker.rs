@@ -268,7 +268,9 @@ impl Service {
         let updates = updates.clone();
         let last_stage = Arc::new(AtomicU8::new(u8::MAX));
         let progress_job_id = job_id;
+        let paid_work = self.inner.paid_work.start();
         let model: Model = tokio::task::spawn_blocking(move || {
+            let _paid_work = paid_work;
             let mut on_progress = |progress: mesh402_core::Progress| {
                 let stage = progress.stage;
                 updates.send_modify(|view| {
