@@ -38,20 +38,35 @@ const MIN_HOLE_ESTIMATED: f64 = 0.02;
 /// levels) or noise (neighbouring pixels differ as much as random pixels do). Returns the reason.
 pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
     // Two passes over the pixels in integers and no allocation: this runs on every unpaid request up to the
-    // preflight's size. Luma is kept ×1000 (Rec. 601 weights 299, 587, 114), exact in integers.
+    // preflight's size. Luma is kept ×1000 (Rec. 601 weights 299, 587, 114), exact in integers. The first pass
+    // sums blocks of 4,096 pixels in 32 bits (255² · 4,096 and 255,000 · 4,096 fit), which the compiler turns into
+    // vector code.
     let (w, h) = (work.width() as usize, work.height() as usize);
     let raw = work.as_raw();
-    let luma = |p: &[u8]| 299 * u64::from(p[0]) + 587 * u64::from(p[1]) + 114 * u64::from(p[2]);
+    let luma = |p: &[u8]| 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
     let (mut sum, mut sum_sq) = ([0u64; 3], [0u64; 3]);
     let (mut min_alpha, mut n_transparent, mut luma_sum) = (255u8, 0usize, 0u64);
-    for p in raw.chunks_exact(4) {
-        for c in 0..3 {
-            sum[c] += u64::from(p[c]);
-            sum_sq[c] += u64::from(p[c]) * u64::from(p[c]);
+    for block in raw.chunks(4 * 4096) {
+        let (mut s, mut q, mut l, mut t, mut m) = ([0u32; 3], [0u32; 3], 0u32, 0u32, 255u8);
+        for p in block.chunks_exact(4) {
+            let (r, g, b) = (u32::from(p[0]), u32::from(p[1]), u32::from(p[2]));
+            s[0] += r;
+            s[1] += g;
+            s[2] += b;
+            q[0] += r * r;
+            q[1] += g * g;
+            q[2] += b * b;
+            l += 299 * r + 587 * g + 114 * b;
+            m = m.min(p[3]);
+            t += u32::from(p[3] < 128);
         }
-        min_alpha = min_alpha.min(p[3]);
-        n_transparent += usize::from(p[3] < 128);
-        luma_sum += luma(p);
+        for c in 0..3 {
+            sum[c] += u64::from(s[c]);
+            sum_sq[c] += u64::from(q[c]);
+        }
+        luma_sum += u64::from(l);
+        min_alpha = min_alpha.min(m);
+        n_transparent += t as usize;
     }
     let count = raw.len() / 4;
     if n_transparent == count {
@@ -74,15 +89,15 @@ pub(crate) fn nothing_to_see(work: &RgbaImage) -> Option<&'static str> {
     }
     // Noise: for independent pixels the mean neighbour difference is about 1.4 times the mean deviation from the
     // mean; photos, renders and drawings stay far below 1. The mean is rounded to a thousandth of a level.
-    let mean = (luma_sum + count.max(1) as u64 / 2) / count.max(1) as u64;
+    let mean = ((luma_sum + count.max(1) as u64 / 2) / count.max(1) as u64) as u32;
     let (mut deviation, mut neighbour) = (0u64, 0u64);
     for row in raw.chunks_exact(4 * w.max(1)).take(h) {
         let mut previous = luma(&row[..4]);
-        deviation += previous.abs_diff(mean);
+        deviation += u64::from(previous.abs_diff(mean));
         for p in row[4..].chunks_exact(4) {
             let value = luma(p);
-            deviation += value.abs_diff(mean);
-            neighbour += value.abs_diff(previous);
+            deviation += u64::from(value.abs_diff(mean));
+            neighbour += u64::from(value.abs_diff(previous));
             previous = value;
         }
     }
