@@ -70,6 +70,14 @@ pub(crate) fn header(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Res
 
 /// Decodes `bytes` as `kind` within `limits`.
 pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<Decoded, GenerateError> {
+    let full = decode_full(bytes, kind, limits)?;
+    let factor = work_factor(&full);
+    let work = if factor == 1 { full.clone() } else { box_reduce(&full, factor) };
+    Ok(Decoded { full, work, factor })
+}
+
+/// The picture at full resolution, upright, as RGBA (refused under [`MIN_SIDE`]).
+pub(crate) fn decode_full(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<RgbaImage, GenerateError> {
     let format = format_of(kind);
     // The header alone first: the caller's limits are checked before any decoder allocates pixel buffers.
     let (width, height, _) = header(bytes, kind, limits)?;
@@ -90,13 +98,17 @@ pub(crate) fn decode(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Res
     if width < MIN_SIDE || height < MIN_SIDE {
         return Err(GenerateError::ImageTooSmall { width, height, min: MIN_SIDE });
     }
-    let pixels = u64::from(width) * u64::from(height);
+    Ok(full)
+}
+
+/// The integer factor that brings `full` to at most [`WORK_PIXELS`].
+pub(crate) fn work_factor(full: &RgbaImage) -> u32 {
+    let pixels = u64::from(full.width()) * u64::from(full.height());
     let mut factor = 1u32;
     while pixels / (u64::from(factor) * u64::from(factor)) > WORK_PIXELS {
         factor += 1;
     }
-    let work = if factor == 1 { full.clone() } else { box_reduce(&full, factor) };
-    Ok(Decoded { full, work, factor })
+    factor
 }
 
 fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<(), GenerateError> {

@@ -69,11 +69,20 @@ pub fn preflight_with_limits(
         structure::check(bytes, kind)?;
         return Ok(Preflight { width, height });
     }
-    let decoded = decode::decode(bytes, kind, limits)?;
-    if let Some(reason) = segment::nothing_to_see(&decoded.work) {
+    // The working copy the generator would look at, without copying a picture that is already small enough.
+    let full = decode::decode_full(bytes, kind, limits)?;
+    let factor = decode::work_factor(&full);
+    let reduced;
+    let work = if factor == 1 {
+        &full
+    } else {
+        reduced = decode::box_reduce(&full, factor);
+        &reduced
+    };
+    if let Some(reason) = segment::nothing_to_see(work) {
         return Err(GenerateError::no_object(reason));
     }
-    let (width, height) = decoded.full.dimensions();
+    let (width, height) = full.dimensions();
     Ok(Preflight { width, height })
 }
 
