@@ -508,12 +508,8 @@ pub async fn get_llms_txt(State(state): State<AppState>) -> Response {
     cacheable(response)
 }
 
-/// `GET /openapi.json`.
-pub async fn get_openapi(State(state): State<AppState>) -> Response {
-    public_json(crate::openapi::document(&state.offer, state.dev_wallet.is_some()))
-}
-
-fn public_json(value: Value) -> Response {
+/// A discovery document as JSON that caches may keep.
+pub(crate) fn public_json(value: Value) -> Response {
     cacheable(Json(value).into_response())
 }
 

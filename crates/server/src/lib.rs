@@ -337,7 +337,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::L402_JSON, get(discovery::get_l402_json))
         .route(paths::L402_JSON_ALIAS, get(discovery::get_l402_json))
         .route(paths::LLMS_TXT, get(discovery::get_llms_txt))
-        .route(paths::OPENAPI, get(discovery::get_openapi))
+        .route(paths::OPENAPI, get(openapi::get_openapi))
         .route(paths::ERROR_CODES, get(discovery::get_error_codes))
         .merge(web::routes());
     if state.dev_wallet.is_some() {

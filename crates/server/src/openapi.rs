@@ -6,11 +6,14 @@
 //! catalogue, the offer). It is kept true by tests, not by care: a unit test checks that every route the router
 //! declares is described, and the suite runs schemathesis against the live server from this document.
 
+use axum::extract::State;
+use axum::response::Response;
 use mesh402_api::{ErrorCode, paths as route};
 use serde_json::{Value, json};
 
 use mesh402_service::SERVICE_NAME;
 
+use crate::AppState;
 use crate::discovery::{self, Offer};
 use crate::error_codes;
 
@@ -153,6 +156,11 @@ fn get_json(summary: &str, id: &str, schema: Value) -> Value {
 fn get_file(summary: &str, id: &str, media_type: &str, errors: &[u16]) -> Value {
     let ok = json!({ "description": summary, "content": { media_type: { "schema": { "type": "string" } } } });
     json!({ "get": operation(summary, id, responses(vec![("200", ok)], errors)) })
+}
+
+/// `GET /openapi.json`.
+pub async fn get_openapi(State(state): State<AppState>) -> Response {
+    discovery::public_json(document(&state.offer, state.dev_wallet.is_some()))
 }
 
 /// The whole document for this offer. `dev_wallet` adds `POST /dev/pay`, which exists only with that backend.
