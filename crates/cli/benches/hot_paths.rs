@@ -27,7 +27,7 @@ const CONNECTIONS: usize = 16;
 /// Length of one round.
 const SECONDS: u64 = 8;
 /// Measured rounds per path.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn binary() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_mesh402"))
