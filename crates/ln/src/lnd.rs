@@ -1,8 +1,10 @@
 //! LND over its REST API: an invoice macaroon in `Grpc-Metadata-macaroon`, LND's self-signed certificate pinned.
 //!
 //! `POST /v1/invoices` makes an invoice (`value_msat`, `memo`, `expiry`; the answer carries `r_hash` in base64);
-//! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it. Errors come as
-//! grpc-gateway JSON (`{"code", "message"}`); gRPC code 5 is "not found" and 16 "unauthenticated".
+//! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it; a node older than 0.16, whose
+//! gateway does not know that route, is asked `GET /v1/invoice/{hex}` (`LookupInvoice`, `r_hash_str`) instead.
+//! Errors come as grpc-gateway JSON (`{"code", "message"}`); gRPC code 5 is "not found" and 16
+//! "unauthenticated"; a locked wallet or a node still starting is unavailable, not a refusal.
 //!
 //! As the buyer's payer (a macaroon that may send, such as `admin.macaroon`), through the router sub-server that
 //! LND 0.21 keeps (`SendPaymentSync`, `POST /v1/channels/transactions`, was removed in v0.21.0-beta):
@@ -84,6 +86,18 @@ impl Lnd {
         })
     }
 
+    /// Whether the gateway answered that it has no such route (grpc-gateway's own `404 Not Found`), as opposed to
+    /// LND answering that it has no such invoice.
+    fn is_unknown_route(answer: &Answer) -> bool {
+        if answer.status.as_u16() != 404 {
+            return false;
+        }
+        match answer.json::<GatewayError>() {
+            Ok(body) => body.message.is_some_and(|message| message.trim().eq_ignore_ascii_case("not found")),
+            Err(_) => answer.excerpt().trim().eq_ignore_ascii_case("not found") || answer.body.is_empty(),
+        }
+    }
+
     fn error(answer: &Answer) -> LnError {
         if let Some(error) = answer.common_error() {
             return error;
@@ -103,7 +117,8 @@ impl Lnd {
         {
             return LnError::NotFound;
         }
-        if code == Some(14) || code == Some(4) {
+        let not_ready = ["wallet locked", "unlock it", "still in the process of starting", "waiting to start"];
+        if code == Some(14) || code == Some(4) || not_ready.iter().any(|marker| lower.contains(marker)) {
             return LnError::Unavailable(message);
         }
         match answer.status.as_u16() {
@@ -196,7 +211,15 @@ impl LightningBackend for Lnd {
             .client
             .get(format!("{}/v2/invoices/lookup?payment_hash={hash}", self.url))
             .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose());
-        let answer = Answer::fetch(call).await?;
+        let mut answer = Answer::fetch(call).await?;
+        if Lnd::is_unknown_route(&answer) {
+            // LND before 0.16: the v1 look-up by the hash in hex.
+            let call = self
+                .client
+                .get(format!("{}/v1/invoice/{payment_hash}", self.url))
+                .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose());
+            answer = Answer::fetch(call).await?;
+        }
         if !answer.status.is_success() {
             return Err(Lnd::error(&answer));
         }

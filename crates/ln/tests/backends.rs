@@ -256,7 +256,56 @@ fn lnd_error(status: StatusCode, code: i64, message: &str) -> Response {
     (status, axum::Json(json!({"code": code, "message": message, "details": []}))).into_response()
 }
 
+/// LND's `Invoice` message for `hash`, as `LookupInvoice` (v1) and `LookupInvoiceV2` answer it, or its not-found
+/// error.
+async fn lnd_invoice(node: &FakeNode, hash: PaymentHash) -> Response {
+    let (state, preimage) = match node.wallet.lookup_invoice(&hash).await {
+        Ok(InvoiceState::Open) => ("OPEN", String::new()),
+        Ok(InvoiceState::Settled { preimage }) => ("SETTLED", STANDARD.encode(preimage.unwrap().0)),
+        Ok(other) => panic!("{other:?}"),
+        Err(_) => return lnd_error(StatusCode::NOT_FOUND, 5, "there are no existing invoices"),
+    };
+    axum::Json(json!({
+        "memo": "", "r_preimage": preimage, "r_hash": STANDARD.encode(hash.0), "value": "21", "value_msat": "21000",
+        "settled": state == "SETTLED", "creation_date": unix_now().to_string(), "settle_date": "0",
+        "payment_request": "", "expiry": "600", "cltv_expiry": "80", "private": false, "add_index": "7",
+        "settle_index": "0", "amt_paid": "0", "amt_paid_sat": "0", "amt_paid_msat": "0", "state": state,
+        "htlcs": [], "features": {}, "is_keysend": false, "payment_addr": STANDARD.encode([1u8; 32]),
+        "is_amp": false, "amp_invoice_state": {},
+    }))
+    .into_response()
+}
+
+/// LND before 0.16 (lnrpc/lightning.yaml of v0.15.5-beta): invoices are made by `POST /v1/invoices` and looked up
+/// by `GET /v1/invoice/{r_hash_str}` (hex); `/v2/invoices/lookup` does not exist, and grpc-gateway answers a path
+/// it does not know with `404 {"code": 5, "message": "Not Found"}`.
+fn lnd_router_before_0_16(node: Arc<FakeNode>) -> Router {
+    async fn lookup_v1(
+        State(node): State<Arc<FakeNode>>,
+        headers: HeaderMap,
+        axum::extract::Path(hash): axum::extract::Path<String>,
+    ) -> Response {
+        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
+            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
+        }
+        let Some(hash) = hex::decode(&hash).ok().and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) else {
+            return lnd_error(StatusCode::BAD_REQUEST, 3, "encoding/hex: invalid byte");
+        };
+        lnd_invoice(&node, PaymentHash(hash)).await
+    }
+    Router::new()
+        .route("/v1/invoice/{r_hash_str}", get(lookup_v1))
+        .with_state(node.clone())
+        .merge(lnd_routes(node, false))
+        .fallback(|| async { lnd_error(StatusCode::NOT_FOUND, 5, "Not Found") })
+}
+
 fn lnd_router(node: Arc<FakeNode>) -> Router {
+    lnd_routes(node, true)
+}
+
+/// LND 0.21's routes, with or without `LookupInvoiceV2`.
+fn lnd_routes(node: Arc<FakeNode>, v2_lookup: bool) -> Router {
     async fn add_invoice(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
         node.record(&headers, body.0.clone());
         if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
@@ -290,22 +339,7 @@ fn lnd_router(node: Arc<FakeNode>) -> Router {
         let Some(hash) = query.get("payment_hash").and_then(|text| URL_SAFE.decode(text).ok()) else {
             return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid payment hash");
         };
-        let hash = PaymentHash(hash.try_into().unwrap());
-        let (state, preimage) = match node.wallet.lookup_invoice(&hash).await {
-            Ok(InvoiceState::Open) => ("OPEN", String::new()),
-            Ok(InvoiceState::Settled { preimage }) => ("SETTLED", STANDARD.encode(preimage.unwrap().0)),
-            Ok(other) => panic!("{other:?}"),
-            Err(_) => return lnd_error(StatusCode::NOT_FOUND, 5, "there are no existing invoices"),
-        };
-        axum::Json(json!({
-            "memo": "", "r_preimage": preimage, "r_hash": STANDARD.encode(hash.0), "value": "21", "value_msat": "21000",
-            "settled": state == "SETTLED", "creation_date": unix_now().to_string(), "settle_date": "0",
-            "payment_request": "", "expiry": "600", "cltv_expiry": "80", "private": false, "add_index": "7",
-            "settle_index": "0", "amt_paid": "0", "amt_paid_sat": "0", "amt_paid_msat": "0", "state": state,
-            "htlcs": [], "features": {}, "is_keysend": false, "payment_addr": STANDARD.encode([1u8; 32]),
-            "is_amp": false, "amp_invoice_state": {},
-        }))
-        .into_response()
+        lnd_invoice(&node, PaymentHash(hash.try_into().unwrap())).await
     }
 
     // The payer's side as LND v0.21.0-beta has it (lnrpc/routerrpc/router.yaml and router_server.go): there is no
@@ -373,12 +407,12 @@ fn lnd_router(node: Arc<FakeNode>) -> Router {
         }
     }
 
-    Router::new()
+    let router = Router::new()
         .route("/v1/invoices", post(add_invoice))
-        .route("/v2/invoices/lookup", get(lookup))
         .route("/v2/router/send", post(send))
-        .route("/v2/router/track/{hash}", get(track))
-        .with_state(node)
+        .route("/v2/router/track/{hash}", get(track));
+    let router = if v2_lookup { router.route("/v2/invoices/lookup", get(lookup)) } else { router };
+    router.with_state(node)
 }
 
 fn lnd(url: &str, macaroon_hex: &str, cert_pem: Option<&str>) -> Result<Lnd, LnError> {
@@ -411,6 +445,21 @@ async fn lnd_over_pinned_tls_passes_the_suite() {
     assert!(matches!(wrong.create_invoice(&request()).await, Err(LnError::Unauthorized)));
     assert!(matches!(wrong.lookup_invoice(&PaymentHash([1; 32])).await, Err(LnError::Unauthorized)));
     measure_creation(&backend, 50).await;
+}
+
+#[tokio::test]
+async fn lnd_before_0_16_is_looked_up_through_the_v1_route() {
+    let node = FakeNode::new("0201036c6e64");
+    let url = serve(lnd_router_before_0_16(node.clone())).await;
+    let backend = lnd(&url, "0201036c6e64", None).unwrap();
+    let wallet = node.wallet.clone();
+    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
+    // LND's own "no such invoice" on the v2 route is an answer, not a reason to ask the v1 route.
+    let url = canned(404, r#"{"code": 5, "message": "unable to locate invoice", "details": []}"#).await;
+    assert!(matches!(
+        lnd(&url, "00", None).unwrap().lookup_invoice(&PaymentHash([1; 32])).await,
+        Err(LnError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -714,6 +763,11 @@ async fn recorded_refusals_and_states_map_to_the_right_outcome() {
     );
     let url = canned(200, r#"{"state": "WEIRD"}"#).await;
     assert!(matches!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await, Err(LnError::BadResponse(_))));
+    // A locked wallet (LND answers code 2 with this message) is unavailable, not a refusal.
+    let locked = r#"{"code": 2, "message": "wallet locked, unlock it to enable full RPC access", "details": []}"#;
+    let url = canned(500, locked).await;
+    assert!(matches!(lnd(&url, "00", None).unwrap().lookup_invoice(&hash).await, Err(LnError::Unavailable(_))));
+    assert!(matches!(lnd(&url, "00", None).unwrap().create_invoice(&request()).await, Err(LnError::Unavailable(_))));
     let url = canned(500, r#"{"code": 2, "message": "invoice expiry too large", "details": []}"#).await;
     assert!(matches!(lnd(&url, "00", None).unwrap().create_invoice(&request()).await, Err(LnError::BadResponse(_))));
     let url = canned(400, r#"{"code": 3, "message": "memo too long", "details": []}"#).await;
