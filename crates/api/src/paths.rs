@@ -33,6 +33,8 @@ pub const LLMS_TXT: &str = "/llms.txt";
 pub const OPENAPI: &str = "/openapi.json";
 /// `GET`: the catalogue of error codes.
 pub const ERROR_CODES: &str = "/api/error-codes";
+/// `GET`: the terms a buyer accepts by paying (Markdown).
+pub const TERMS: &str = "/terms";
 /// `GET`: the web page.
 pub const PAGE: &str = "/";
 /// `GET`: the web page's settings.
@@ -80,6 +82,7 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     (LLMS_TXT, &[Method::Get]),
     (OPENAPI, &[Method::Get]),
     (ERROR_CODES, &[Method::Get]),
+    (TERMS, &[Method::Get]),
     (PAGE, &[Method::Get]),
     (PAGE_CONFIG, &[Method::Get]),
     (DEV_PAY, &[Method::Post]),

@@ -21,6 +21,9 @@ use mesh402_ln::LndSettings;
 use mesh402_ln::NwcSettings;
 use mesh402_ln::{LnError, LnbitsSettings};
 use mesh402_service::{DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND, OfferedSchemes};
+
+#[cfg(feature = "hunyuan3d")]
+use crate::terms::ModelLicence;
 #[cfg(feature = "s3")]
 use mesh402_store::{S3Downloads, S3Settings};
 use serde::Deserialize;
@@ -166,6 +169,12 @@ pub struct RawConfig {
     /// invoice [default: false].
     #[arg(long, env = "MESH402_HUNYUAN3D_PROMPTS", value_name = "BOOL")]
     pub hunyuan3d_prompts: Option<bool>,
+    /// The licence of the Hunyuan3D model your server runs, named to accept it: hunyuan3d-2.0-community or
+    /// hunyuan3d-2.1-community (the Tencent Hunyuan 3D Community License of that version). Required with
+    /// --generator hunyuan3d: read it first (it excludes the EU, the UK and South Korea); its restrictions are passed
+    /// on to buyers at /terms.
+    #[arg(long, env = "MESH402_HUNYUAN3D_LICENCE", value_name = "NAME")]
+    pub hunyuan3d_licence: Option<String>,
     /// Where job records are kept: a postgres://… URL, a database shared by the API nodes and workers of one
     /// deployment (`options=-c search_path=…` in it picks a schema) [default: the SQLite file mesh402.db in
     /// data_dir].
@@ -532,6 +541,8 @@ pub enum GeneratorChoice {
         settings: Hunyuan3dSettings,
         /// Whether the embedded generator makes the model when the server does not.
         fallback: bool,
+        /// The model's licence, which the operator accepted by naming it.
+        licence: ModelLicence,
     },
 }
 
@@ -778,6 +789,7 @@ impl Config {
                     prompts: raw.hunyuan3d_prompts.unwrap_or(false),
                 },
                 fallback: raw.hunyuan3d_fallback.unwrap_or(false),
+                licence: accepted_licence(raw.hunyuan3d_licence)?,
             },
             other => {
                 return Err(ConfigError::invalid(
@@ -969,6 +981,25 @@ fn traffic_limits(raw: &RawConfig, max_body_bytes: usize) -> Result<TrafficLimit
         events_idle_timeout,
         events_max: seconds("events_max_secs", raw.events_max_secs, DEFAULT_EVENTS_MAX_SECS, 1..=86_400)?,
     })
+}
+
+/// The model licence the operator named in `hunyuan3d_licence`: without one, or with a name that is not a
+/// licence, `serve` does not start.
+#[cfg(feature = "hunyuan3d")]
+fn accepted_licence(named: Option<String>) -> Result<ModelLicence, ConfigError> {
+    let known = ModelLicence::ALL.map(ModelLicence::name).join(", ");
+    let Some(name) = named else {
+        return Err(ConfigError::invalid(
+            "hunyuan3d_licence",
+            format!(
+                "the Hunyuan3D models are under the Tencent Hunyuan 3D Community License, which excludes the EU, the \
+                 UK and South Korea and binds your buyers too: read it ({}), then name the one you accept ({known})",
+                ModelLicence::Hunyuan3d21Community.url()
+            ),
+        ));
+    };
+    ModelLicence::named(&name)
+        .ok_or_else(|| ConfigError::invalid("hunyuan3d_licence", format!("unknown licence {name:?} (known: {known})")))
 }
 
 /// A setting the chosen backend cannot do without.

@@ -59,6 +59,8 @@ pub struct Offer {
     pub prompts: bool,
     /// The payment schemes offered in a 402.
     pub schemes: OfferedSchemes,
+    /// The licence of the third-party model that makes the models, passed on to buyers in the terms.
+    pub licence: Option<crate::terms::ModelLicence>,
 }
 
 impl Offer {
@@ -86,6 +88,7 @@ impl Offer {
             refunds: config.refunds != Refunds::Off,
             prompts: takes_prompts(&config.generator),
             schemes: config.payment_schemes,
+            licence: model_licence(&config.generator),
         }
     }
 
@@ -248,6 +251,7 @@ pub fn service_entry(offer: &Offer) -> Value {
         "error_codes_url": offer.url(paths::ERROR_CODES),
         "docs_url": offer.url(paths::LLMS_TXT),
         "openapi_url": offer.url(paths::OPENAPI),
+        "terms_url": offer.url(paths::TERMS),
     })
 }
 
@@ -297,6 +301,7 @@ pub fn manifest(offer: &Offer) -> Value {
         "estimate_cost_url": offer.url(paths::QUOTE),
         "docs_url": offer.url(paths::LLMS_TXT),
         "llms_txt_url": offer.url(paths::LLMS_TXT),
+        "terms_url": offer.url(paths::TERMS),
         "openapi_url": offer.url(paths::OPENAPI),
     })
 }
@@ -389,6 +394,7 @@ pub fn l402_json(offer: &Offer) -> Value {
             "llms_txt": offer.url(paths::LLMS_TXT),
             "error_codes": offer.url(paths::ERROR_CODES),
             "quote": offer.url(paths::QUOTE),
+            "terms": offer.url(paths::TERMS),
         },
     })
 }
@@ -517,6 +523,15 @@ pub(crate) fn public_json(value: Value) -> Response {
 fn cacheable(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     response
+}
+
+/// The licence of the generator's model, when it is a third party's.
+fn model_licence(generator: &GeneratorChoice) -> Option<crate::terms::ModelLicence> {
+    match generator {
+        GeneratorChoice::Embedded => None,
+        #[cfg(feature = "hunyuan3d")]
+        GeneratorChoice::Hunyuan3d { licence, .. } => Some(*licence),
+    }
 }
 
 /// Whether the generator makes models from text prompts (a Hunyuan3D-2 server whose operator says it does).

@@ -30,6 +30,7 @@ mod openapi;
 mod refund;
 mod request;
 mod serve;
+pub mod terms;
 mod web;
 
 pub use config::{
@@ -156,7 +157,7 @@ pub async fn build(config: &Config, public_url: String) -> Result<AppState, Star
     let generator: Arc<dyn ModelGenerator> = match &config.generator {
         GeneratorChoice::Embedded => Arc::new(EmbeddedGenerator),
         #[cfg(feature = "hunyuan3d")]
-        GeneratorChoice::Hunyuan3d { settings, fallback } => {
+        GeneratorChoice::Hunyuan3d { settings, fallback, .. } => {
             tracing::info!(url = %settings.url, fallback, "models are made by a Hunyuan3D-2 model server");
             Arc::new(
                 mesh402_hunyuan3d::Hunyuan3d::new(settings.clone(), Arc::new(EmbeddedGenerator), *fallback)
@@ -338,6 +339,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::L402_JSON_ALIAS, get(discovery::get_l402_json))
         .route(paths::LLMS_TXT, get(discovery::get_llms_txt))
         .route(paths::OPENAPI, get(openapi::get_openapi))
+        .route(paths::TERMS, get(terms::get_terms))
         .route(paths::ERROR_CODES, get(discovery::get_error_codes))
         .merge(web::routes());
     if state.dev_wallet.is_some() {

@@ -262,6 +262,8 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
     paths.insert(route::ERROR_CODES.into(), get_json("Every error code", "errorCodes", schema_ref("ErrorCatalogue")));
     paths.insert(route::OPENAPI.into(), get_json("This document", "openapi", json!({ "type": "object" })));
     paths.insert(route::LLMS_TXT.into(), get_file("How an agent buys a model", "llmsTxt", "text/markdown", &[429]));
+    paths
+        .insert(route::TERMS.into(), get_file("The terms a buyer accepts by paying", "terms", "text/markdown", &[429]));
     paths.insert(route::PAGE.into(), get_file("The web page", "webPage", "text/html", &[429]));
     for asset in crate::web::ASSETS {
         paths.insert(
@@ -339,6 +341,7 @@ pub fn document(offer: &Offer, dev_wallet: bool) -> Value {
                 offer.url(route::LLMS_TXT)
             ),
             "license": { "name": "MIT OR Apache-2.0" },
+            "termsOfService": offer.url(route::TERMS),
             "x-l402-version": "1.0",
             "x-l402-provider": { "name": "mesh402", "uri": offer.public_url },
         },

@@ -3,7 +3,8 @@
 //! `model_base64`; a GPU server cannot run here): a paid request gets the server's GLB as its model, a format the
 //! model server cannot make is refused before any invoice, and a model server that never delivers fails the job
 //! after its retries, which then offers its refund. A request may carry a text `prompt` instead of the image: the
-//! model server gets it as `text`. The client itself is tested in `crates/hunyuan3d/tests`.
+//! model server gets it as `text`. The model's licence must be accepted in the configuration, and its restrictions
+//! reach buyers at `/terms`. The client itself is tested in `crates/hunyuan3d/tests`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,6 +84,7 @@ async fn app(data_dir: &std::path::Path, model_server_url: &str) -> Router {
         hunyuan3d_url: Some(model_server_url.into()),
         hunyuan3d_deadline_secs: Some(10),
         hunyuan3d_prompts: Some(true),
+        hunyuan3d_licence: Some("hunyuan3d-2.1-community".into()),
         ..RawConfig::default()
     };
     mesh402_server::router(mesh402_server::build(&Config::resolve(raw).unwrap(), PUBLIC_URL.into()).await.unwrap())
@@ -132,6 +134,51 @@ async fn a_paid_request_gets_the_model_servers_glb() {
     let download = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
     let bytes = axum::body::to_bytes(download.into_body(), usize::MAX).await.unwrap();
     assert_eq!(bytes.as_ref(), model_server.glb.as_slice(), "the model server's GLB is the model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_licence_is_accepted_before_serve_and_passed_on_to_buyers() {
+    let (_, url) = model_server(true).await;
+    let raw = |licence: Option<&str>| RawConfig {
+        generator: Some("hunyuan3d".into()),
+        hunyuan3d_url: Some(url.clone()),
+        hunyuan3d_licence: licence.map(str::to_owned),
+        ..RawConfig::default()
+    };
+    for refused in [None, Some("apache-2.0")] {
+        let error = Config::resolve(raw(refused)).unwrap_err().to_string();
+        assert!(error.contains("hunyuan3d_licence"), "{error}");
+        assert!(error.contains("hunyuan3d-2.0-community") && error.contains("hunyuan3d-2.1-community"), "{error}");
+    }
+    Config::resolve(raw(Some("hunyuan3d-2.0-community"))).expect("a named licence is accepted");
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = app(data_dir.path(), &url).await;
+    let get = |path: &'static str| {
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (content_type, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let (content_type, terms) = get("/terms").await;
+    assert!(content_type.starts_with("text/markdown"), "{content_type}");
+    for passed_on in [
+        "Tencent Hunyuan 3D 2.1 Community License Agreement",
+        "European Union, the United Kingdom or South Korea",
+        "Acceptable Use Policy",
+        "to improve any other AI model",
+    ] {
+        assert!(terms.contains(passed_on), "{passed_on:?} missing from:\n{terms}");
+    }
+    let (_, manifest) = get("/.well-known/l402-services").await;
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest["terms_url"], json!(format!("{PUBLIC_URL}/terms")));
+    let (_, openapi) = get("/openapi.json").await;
+    let openapi: Value = serde_json::from_str(&openapi).unwrap();
+    assert_eq!(openapi["info"]["termsOfService"], json!(format!("{PUBLIC_URL}/terms")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
