@@ -2,8 +2,8 @@
 //! Hunyuan3D-2 model server (`api_server.py` of Tencent-Hunyuan/Hunyuan3D-2), which the operator runs (its licence
 //! is the operator's to accept; mesh402 ships none of its code or weights).
 //!
-//! The API: `POST /send` with a JSON body `{image: <base64>, texture, seed, octree_resolution,
-//! num_inference_steps, face_count, type}` answers `{uid}` and generates in the background; `GET /status/{uid}`
+//! The API: `POST /send` with a JSON body `{image: <base64>, texture, seed, face_count, type}` answers `{uid}` and
+//! generates in the background; `GET /status/{uid}`
 //! answers `{status: "processing"}` until the model exists, then `{status: "completed", model_base64}`. That server
 //! never reports a failure on `/status` (a generation that raised stays "processing"), so every job has a deadline.
 //! The Hunyuan3D-2.1 server also answers `{status: "texturing"}` (still working) and `{status: "error"}` (the
@@ -187,8 +187,9 @@ impl Hunyuan3d {
         let mut body = serde_json::json!({
             "texture": self.settings.texture,
             "seed": 1234,
-            "octree_resolution": 256,
-            "num_inference_steps": 30,
+            // No `octree_resolution` or `num_inference_steps`: the server's defaults fit the model it runs (the
+            // 2.0 turbo model's 5 steps and octree 128; the 2.1 server refuses more than 20 steps), and a fixed
+            // value would be wrong for all but one of them.
             "face_count": params.target_faces,
             "type": "glb",
         });
