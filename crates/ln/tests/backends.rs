@@ -256,6 +256,13 @@ fn lnd_error(status: StatusCode, code: i64, message: &str) -> Response {
     (status, axum::Json(json!({"code": code, "message": message, "details": []}))).into_response()
 }
 
+/// LND's answer to a call without the node's macaroon, if this one has not got it.
+fn lnd_macaroon_refused(node: &FakeNode, headers: &HeaderMap) -> Option<Response> {
+    let sent = headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok());
+    (sent != Some(node.credential.as_str()))
+        .then(|| lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0"))
+}
+
 /// LND's `Invoice` message for `hash`, as `LookupInvoice` (v1) and `LookupInvoiceV2` answer it, or its not-found
 /// error.
 async fn lnd_invoice(node: &FakeNode, hash: PaymentHash) -> Response {
@@ -285,8 +292,8 @@ fn lnd_router_before_0_16(node: Arc<FakeNode>) -> Router {
         headers: HeaderMap,
         axum::extract::Path(hash): axum::extract::Path<String>,
     ) -> Response {
-        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
-            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
+        if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
+            return refused;
         }
         let Some(hash) = hex::decode(&hash).ok().and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) else {
             return lnd_error(StatusCode::BAD_REQUEST, 3, "encoding/hex: invalid byte");
@@ -333,8 +340,8 @@ fn lnd_routes(node: Arc<FakeNode>, v2_lookup: bool) -> Router {
         headers: HeaderMap,
         Query(query): Query<std::collections::HashMap<String, String>>,
     ) -> Response {
-        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
-            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
+        if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
+            return refused;
         }
         let Some(hash) = query.get("payment_hash").and_then(|text| URL_SAFE.decode(text).ok()) else {
             return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid payment hash");
@@ -389,8 +396,8 @@ fn lnd_routes(node: Arc<FakeNode>, v2_lookup: bool) -> Router {
         headers: HeaderMap,
         axum::extract::Path(hash): axum::extract::Path<String>,
     ) -> Response {
-        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
-            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0");
+        if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
+            return refused;
         }
         let Some(hash) = URL_SAFE.decode(&hash).ok().filter(|bytes| bytes.len() == 32) else {
             return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid hash");
