@@ -84,12 +84,27 @@ async fn main() {
         }));
     }
     let mut ok = 0;
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for request in requests {
-        if let Ok(Ok(200)) = request.await {
-            ok += 1;
-        }
+        let outcome = match request.await {
+            Ok(Ok(status)) => format!("HTTP {status}"),
+            Ok(Err(error)) => {
+                let error = error.without_url();
+                let mut text = format!("client error: {error}");
+                let mut source = std::error::Error::source(&error);
+                while let Some(cause) = source {
+                    text.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                text
+            }
+            Err(error) => format!("task failed: {error}"),
+        };
+        ok += usize::from(outcome == "HTTP 200");
+        *outcomes.entry(outcome).or_default() += 1;
     }
     let elapsed = started.elapsed();
+    println!("outcomes: {outcomes:?}");
     println!(
         "{ok}/{count} paid requests got their model in {:.1} s; server peak rss (VmHWM) {} KiB, now {} KiB",
         elapsed.as_secs_f64(),
