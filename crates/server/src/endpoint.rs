@@ -70,7 +70,7 @@ pub async fn create_model(
     // credential needs the body's digest (its challenge was bound to it); the body is kept until the credential is
     // redeemed, for the digest of a fresh challenge if it is refused.
     let paid_work = state.service.paid_work().start();
-    let (request, digest, body) = parse_off_thread(body, matches!(credential, Credential::Payment(_))).await?;
+    let (request, digest, body) = parse_paid(body, matches!(credential, Credential::Payment(_))).await?;
     let redeemed = match &credential {
         // A Payment credential is for the body it was bought with, byte for byte (its challenge's digest).
         Credential::Payment(payment) if !digest.as_ref().is_some_and(|digest| payment.digest_matches(digest)) => {
@@ -95,7 +95,9 @@ pub async fn create_model(
                 .on_preflight_pool(async {
                     let digest = match digest {
                         Some(digest) => Some(digest),
-                        None if offers_payment => Some(digest_off_thread(body).await?),
+                        None if offers_payment => {
+                            Some(on_blocking_pool("digesting a body", move || BodyDigest::of(&body)).await?)
+                        }
                         None => None,
                     };
                     drop(reservation);
@@ -272,10 +274,22 @@ async fn read_body(
 /// microseconds, less than the two thread switches of a trip to the blocking pool.
 const INLINE_PARSE_BYTES: usize = 64 << 10;
 
+/// Runs `work` on the blocking pool (decoding, parsing and hashing large bodies must not hold a runtime thread);
+/// a task that could not finish is logged as `what` and answered as an internal error.
+async fn on_blocking_pool<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(error = %error, "{what} failed");
+        ApiError::internal()
+    })
+}
+
 /// Parses a paid body and takes its digest when asked (the `Payment` scheme binds a challenge to the body's
-/// bytes); gives the body back. A large body is parsed on the blocking pool (30 MB take tens of milliseconds), not
-/// on a runtime thread.
-async fn parse_off_thread(
+/// bytes); gives the body back. A body over [`INLINE_PARSE_BYTES`] is parsed on the blocking pool (30 MB take
+/// tens of milliseconds).
+async fn parse_paid(
     body: Vec<u8>,
     with_digest: bool,
 ) -> Result<(Arc<ModelRequest>, Option<BodyDigest>, Vec<u8>), ApiError> {
@@ -283,17 +297,9 @@ async fn parse_off_thread(
     let parse = move || {
         let request = parse_model_request(&body)?;
         let digest = with_digest.then(|| BodyDigest::of(&body));
-        Ok::<_, ApiError>((request, digest, body))
+        Ok::<_, ApiError>((Arc::new(request), digest, body))
     };
-    if inline {
-        let (request, digest, body) = parse()?;
-        return Ok((Arc::new(request), digest, body));
-    }
-    let (request, digest, body) = tokio::task::spawn_blocking(parse).await.map_err(|error| {
-        tracing::error!(error = %error, "parsing a body failed");
-        ApiError::internal()
-    })??;
-    Ok((Arc::new(request), digest, body))
+    if inline { parse() } else { on_blocking_pool("parsing a body", parse).await? }
 }
 
 /// Parses an unpaid body, takes its digest when asked and preflights it, in one trip to the blocking pool (each
@@ -305,25 +311,14 @@ async fn parse_and_preflight(
     with_digest: bool,
 ) -> Result<(Preflighted, Option<BodyDigest>), ApiError> {
     let service = state.service.clone();
-    let work = move || {
+    on_blocking_pool("checking a body", move || {
         let request = parse_model_request(&body)?;
         let digest = with_digest.then(|| BodyDigest::of(&body));
         drop(body);
         let checked = service.preflight_blocking(&request)?;
         Ok::<_, ApiError>((Preflighted { request: Arc::new(request), checked }, digest))
-    };
-    tokio::task::spawn_blocking(work).await.map_err(|error| {
-        tracing::error!(error = %error, "checking a body failed");
-        ApiError::internal()
-    })?
-}
-
-/// The body's digest, on the blocking pool.
-async fn digest_off_thread(body: Vec<u8>) -> Result<BodyDigest, ApiError> {
-    tokio::task::spawn_blocking(move || BodyDigest::of(&body)).await.map_err(|error| {
-        tracing::error!(error = %error, "digesting a body failed");
-        ApiError::internal()
     })
+    .await?
 }
 
 /// JSON bodies only; a missing Content-Type is tolerated (curl without -H still works).

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -366,7 +367,7 @@ impl Limits {
 /// permits cannot be taken back from waiters already queued.
 #[derive(Debug)]
 struct PreflightPool {
-    running: std::sync::atomic::AtomicUsize,
+    running: AtomicUsize,
     /// Places while no paid work is in progress: one per core (or `busy`, if larger).
     idle: usize,
     /// Places while paid work is in progress.
@@ -381,7 +382,7 @@ struct PreflightPermit<'a>(&'a PreflightPool);
 
 impl Drop for PreflightPermit<'_> {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
         self.0.released.notify_one();
     }
 }
@@ -393,18 +394,11 @@ impl PreflightPool {
     }
 
     fn with_places(idle: usize, busy: usize, paid_work: PaidWork) -> PreflightPool {
-        PreflightPool {
-            running: std::sync::atomic::AtomicUsize::new(0),
-            idle,
-            busy,
-            paid_work,
-            released: Notify::new(),
-        }
+        PreflightPool { running: AtomicUsize::new(0), idle, busy, paid_work, released: Notify::new() }
     }
 
     /// Takes a place if one is free under the cap of the moment.
     fn try_enter(&self) -> Option<PreflightPermit<'_>> {
-        use std::sync::atomic::Ordering;
         let cap = if self.paid_work.is_running() { self.busy } else { self.idle };
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| (running < cap).then_some(running + 1))
