@@ -11,6 +11,9 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { echo "test.sh: '$1' is required but not installed" >&2; exit 1; }
 }
 need cargo
+# The load tests hold thousands of connections (both ends in one process): take the open-file limit the machine
+# allows, as a server's service manager would.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "test.sh: installing Node.js and npm (needed for the third-party L402 client and the glTF validator)"
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null

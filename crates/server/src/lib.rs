@@ -37,7 +37,7 @@ pub use config::{
     Config, ConfigError, DatabaseChoice, FileStoreChoice, GeneratorChoice, LightningChoice, RawConfig, Refunds, Role,
 };
 pub use downloads::model_url;
-pub use serve::{SHUTDOWN_GRACE, serve, serve_app, work};
+pub use serve::{SHUTDOWN_GRACE, bind_listener, serve, serve_app, work};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -26,15 +26,28 @@ const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600)
 /// How often refunds whose payment's outcome is unknown are looked into (the first time at start-up).
 const REFUND_RESOLVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How many connections the kernel may hold, handshake done, until the server accepts them. Linux caps it at
+/// `net.core.somaxconn` (4,096 by default since 5.4), so asking for more takes whatever the machine allows. Tokio's
+/// `TcpListener::bind` asks for 1,024: a burst of thousands of clients (10,000 paid requests sent at once) then
+/// overflows the queue, the kernel drops their handshakes, and the clients time out after their SYN retries.
+const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Binds a listening socket as `TcpListener::bind` does (address reuse on Unix), with [`LISTEN_BACKLOG`].
+pub fn bind_listener(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Binds, resumes unfinished jobs, starts the retention sweeper and serves until `shutdown` resolves; then stops
 /// accepting and gives open requests and running jobs [`SHUTDOWN_GRACE`] to finish.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
     if config.role == Role::Worker {
         return work(config, shutdown).await;
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let listener = bind_listener(config.listen).map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
     if config.lightning == crate::config::LightningChoice::Dev && !bound.ip().is_loopback() {
@@ -50,9 +63,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let metrics_server = match config.metrics_listen {
         None => None,
         Some(address) => {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|source| StartError::Bind { addr: address, source })?;
+            let listener = bind_listener(address).map_err(|source| StartError::Bind { addr: address, source })?;
             let bound = listener.local_addr().map_err(|source| StartError::Bind { addr: address, source })?;
             println!("mesh402 metrics on http://{bound}/metrics");
             let app = crate::metrics::router(state.clone());

@@ -305,6 +305,69 @@ async fn connections_beyond_the_per_client_cap_are_closed_at_once() {
     .expect("a slot is free again once a connection closes");
 }
 
+/// A number read from a `/proc` file (`None` where there is no such file).
+fn proc_number(path: &str, line_prefix: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|line| line.starts_with(line_prefix))?;
+    line[line_prefix.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// A burst of clients arriving while the server is busy elsewhere (here: not accepting at all) waits in the
+/// kernel's accept queue and is served once the server gets to it, instead of having its handshakes dropped: the
+/// listener asks for the machine's largest queue, not tokio's default of 1,024 (10,000 paid requests sent at once
+/// timed out by the thousand with that).
+#[tokio::test]
+async fn a_burst_of_connections_waits_in_the_accept_queue_until_it_is_served() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let queue_cap = proc_number("/proc/sys/net/core/somaxconn", "").unwrap_or(4096);
+    let descriptors = proc_number("/proc/self/limits", "Max open files").unwrap_or(1024);
+    // Both ends of every connection live in this process.
+    let burst = 3000.min(queue_cap - 8).min(descriptors.saturating_sub(200) / 2);
+    assert!(
+        burst > 1500,
+        "this machine allows only {burst} connections here (somaxconn {queue_cap}, {descriptors} descriptors): \
+         raise `ulimit -n` for the test to tell a 1,024 queue from a larger one"
+    );
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = Config::resolve(RawConfig {
+        data_dir: Some(data_dir.path().to_path_buf()),
+        workers: Some(1),
+        max_connections_per_client: Some(2 * burst),
+        ..RawConfig::default()
+    })
+    .unwrap();
+    let listener = mesh402_server::bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = listener.local_addr().unwrap();
+    let state =
+        build_with_generator(&config, format!("http://{address}"), Arc::new(FakeGenerator::default())).await.unwrap();
+
+    // Nothing accepts yet: every handshake the kernel completes sits in the queue.
+    let connecting = (0..burst).map(|_| {
+        tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(address)).await.ok().and_then(Result::ok)
+        })
+    });
+    let mut streams = Vec::new();
+    for connection in connecting.collect::<Vec<_>>() {
+        streams.extend(connection.await.unwrap());
+    }
+    assert_eq!(streams.len(), burst, "every connection of the burst is established before the server accepts");
+
+    tokio::spawn(serve_app(listener, state, std::future::pending()));
+    let answers = streams.into_iter().map(|mut stream| {
+        tokio::spawn(async move {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").await.unwrap();
+            read_to_close(&mut stream).await
+        })
+    });
+    let mut answered = 0;
+    for answer in answers.collect::<Vec<_>>() {
+        let raw = answer.await.unwrap();
+        answered += usize::from(raw.starts_with("HTTP/1.1 200"));
+    }
+    assert_eq!(answered, burst, "every queued connection is answered once the server accepts");
+}
+
 /// Reads an event stream to its end and returns the last event's name and data.
 async fn last_event(events_url: &str, credential: &str) -> (String, Value) {
     let events = reqwest::Client::new().get(events_url).header("Authorization", credential).send().await.unwrap();
