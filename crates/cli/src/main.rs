@@ -167,6 +167,7 @@ fn serve(args: ServeArgs, matches: &ArgMatches, subcommand: &str) -> anyhow::Res
         raw.role = Some("worker".into());
     }
     let config = Config::resolve(raw)?;
+    raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let served = runtime
         .block_on(async move { mesh402_server::serve(config, shutdown_signal()).await.map_err(anyhow::Error::from) });
@@ -176,6 +177,25 @@ fn serve(args: ServeArgs, matches: &ArgMatches, subcommand: &str) -> anyhow::Res
     served?;
     tracing::info!("mesh402 stopped");
     Ok(())
+}
+
+/// The soft open-file limit is raised to the hard one, as service managers and Go servers do: every waiting paid
+/// request holds a connection, and the soft default (often 1,024) would refuse connections long before memory or
+/// the hard limit runs out. Linux caps an unlimited hard limit at `fs.nr_open`, hence the ceiling.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    const CEILING: u64 = 1 << 20;
+    let limit = getrlimit(Resource::Nofile);
+    let wanted = limit.maximum.unwrap_or(CEILING).min(CEILING);
+    if limit.current.is_some_and(|current| current >= wanted) {
+        return;
+    }
+    match setrlimit(Resource::Nofile, Rlimit { current: Some(wanted), maximum: limit.maximum }) {
+        Ok(()) => tracing::debug!(open_files = wanted, "open-file limit raised"),
+        Err(error) => {
+            tracing::warn!(error = %error, current = ?limit.current, "the open-file limit could not be raised")
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -99,3 +99,36 @@ async fn on_every_interface_the_development_wallet_needs_consent_and_a_public_ur
     assert!(text.contains("https://models.example.com/"), "links under the public URL: {text}");
     assert!(!text.contains("0.0.0.0"), "no link names the unspecified address: {text}");
 }
+
+/// A soft or hard limit from `/proc/PID/limits`' open-files line (`None` for "unlimited").
+fn open_file_limit(pid: u32, column: usize) -> Option<u64> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|line| line.starts_with("Max open files")).unwrap();
+    line["Max open files".len()..].split_whitespace().nth(column).and_then(|value| value.parse().ok())
+}
+
+/// Started with a low soft limit on open files (a shell's or a service manager's 1,024), `serve` raises it to the
+/// hard limit, so that thousands of waiting paid requests are not refused for lack of descriptors.
+#[test]
+fn serve_raises_its_open_file_limit_to_the_hard_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let hard = open_file_limit(std::process::id(), 1);
+    assert!(hard.is_none_or(|hard| hard > 256), "this machine's hard limit ({hard:?}) leaves nothing to raise");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -S -n 256 && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_mesh402"))
+        .arg(dir.path())
+        .env("MESH402_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the mesh402 binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("mesh402 listening on "), "{line}");
+    let soft = open_file_limit(child.id(), 0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let expected = hard.map_or(1 << 20, |hard| hard.min(1 << 20));
+    assert_eq!(soft, Some(expected), "the soft limit is raised from 256 to the hard limit ({hard:?})");
+}
