@@ -7,7 +7,8 @@
 //! seconds per round; `ROUNDS` rounds per path, alternating. Reported per path: the median round's requests per
 //! second, its p50 and p99 latency, and the server's peak RSS at the end. Run with
 //! `cargo bench -p mesh402 --bench hot_paths`; `MESH402_BENCH_SERVER_ARGS` adds server arguments (for example
-//! `--preflight-workers 2`) to compare settings.
+//! `--preflight-workers 2`) to compare settings, and `MESH402_BENCH_BINARY` names another build of `mesh402` (a
+//! copy of an earlier commit's) to compare builds in one session.
 //!
 //! The load generator speaks HTTP/1.1 over plain sockets with the request bytes prepared once: an HTTP client
 //! library costs tens of microseconds per request on the same two cores the server runs on, which would be
@@ -29,8 +30,8 @@ const SECONDS: u64 = 8;
 /// Measured rounds per path.
 const ROUNDS: usize = 5;
 
-fn binary() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_mesh402"))
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("MESH402_BENCH_BINARY").map_or_else(|| env!("CARGO_BIN_EXE_mesh402").into(), Into::into)
 }
 
 /// A photo-like PNG of about 18 KB: a shaded disc with a little texture on a transparent background.
@@ -153,7 +154,7 @@ async fn main() {
     let mut args = mesh402_testkit::buyer::UNPAID_LIMITS_OFF.to_vec();
     args.extend(["--max-connections-per-client", "1000"]);
     args.extend(extra.split_whitespace());
-    let server = ServerProcess::start(binary(), &args);
+    let server = ServerProcess::start(&binary(), &args);
     let png = photo_png();
     let body = serde_json::json!({
         "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&png))

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod credential;
+mod delivered;
 mod invoice_status;
 mod job_view;
 pub mod metrics;
@@ -209,6 +210,8 @@ struct Inner {
     invoice_lookups: LookupBucket,
     /// Paid work in progress: generations here, paid requests in the HTTP layer.
     paid_work: PaidWork,
+    /// Succeeded jobs for the credentials that replay them (`delivered.rs`).
+    delivered: delivered::DeliveredJobs,
 }
 
 /// Seconds since the unix epoch.
@@ -220,6 +223,7 @@ impl Service {
     /// Builds the service. Call [`Service::resume_unfinished`] once the runtime is up to pick up old jobs.
     pub fn new(parts: ServiceParts) -> Service {
         let workers = parts.config.workers.max(1);
+        let delivered = delivered::DeliveredJobs::new(parts.config.retention.as_secs());
         let invoice_lookups =
             LookupBucket::new(parts.config.invoice_lookups_per_second, parts.config.invoice_lookup_burst);
         Service {
@@ -243,6 +247,7 @@ impl Service {
                 worker_id: WorkerId::random(),
                 active: Mutex::new(HashMap::new()),
                 paid_work: PaidWork::new(),
+                delivered,
             }),
         }
     }
