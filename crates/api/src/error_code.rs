@@ -53,6 +53,8 @@ pub enum ErrorCode {
     GenerationFailed,
     /// 503: The Lightning backend could not make an invoice in time.
     LightningUnavailable,
+    /// 503: The job records or the model files (the database, the bucket, the disk) could not be reached or written in time; nothing was lost, and a paid request's credential is still good: repeat the request later.
+    StorageUnavailable,
     /// 503: The server is reading as many request bodies as it takes at once (`max_inflight_body_bytes`), or its unpaid checks are queued full; refused before the body is read.
     ServerBusy,
     /// 503: This client already has as many unpaid bodies being read as it may (`max_inflight_body_bytes_per_client`); refused before the body is read.
@@ -107,7 +109,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 49] = [
+    pub const ALL: [ErrorCode; 50] = [
         ErrorCode::PaymentRequired,
         ErrorCode::InvalidJson,
         ErrorCode::MissingImage,
@@ -132,6 +134,7 @@ impl ErrorCode {
         ErrorCode::GenerationRejected,
         ErrorCode::GenerationFailed,
         ErrorCode::LightningUnavailable,
+        ErrorCode::StorageUnavailable,
         ErrorCode::ServerBusy,
         ErrorCode::TooManyUploads,
         ErrorCode::RateLimited,
@@ -186,6 +189,7 @@ impl ErrorCode {
             ErrorCode::GenerationRejected => "generation_rejected",
             ErrorCode::GenerationFailed => "generation_failed",
             ErrorCode::LightningUnavailable => "lightning_unavailable",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::TooManyUploads => "too_many_uploads",
             ErrorCode::RateLimited => "rate_limited",
@@ -241,6 +245,7 @@ impl ErrorCode {
             ErrorCode::GenerationRejected => 422,
             ErrorCode::GenerationFailed => 503,
             ErrorCode::LightningUnavailable => 503,
+            ErrorCode::StorageUnavailable => 503,
             ErrorCode::ServerBusy => 503,
             ErrorCode::TooManyUploads => 503,
             ErrorCode::RateLimited => 429,

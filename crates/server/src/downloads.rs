@@ -65,6 +65,9 @@ async fn serve_model_file(
     request: Request,
 ) -> Result<Response, ApiError> {
     let location = state.files.locate_model_file(model_id, name).await.map_err(|error| {
+        if error.is_unavailable() {
+            return crate::error::storage_unavailable(&error);
+        }
         tracing::error!(error = %error, "model lookup failed");
         ApiError::internal()
     })?;

@@ -97,6 +97,7 @@ impl From<ServiceError> for ApiError {
                 )
                 .retry_after(5)
             }
+            ServiceError::Storage(error) if error.is_unavailable() => storage_unavailable(&error),
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "service failed");
                 ApiError::internal()
@@ -104,6 +105,21 @@ impl From<ServiceError> for ApiError {
         }
     }
 }
+
+/// `503 storage_unavailable` with `Retry-After` for a store that could not be reached or written: the request
+/// changed nothing that a repeat would not find (a job is recorded only once its input is stored).
+pub fn storage_unavailable(error: &mesh402_store::StoreError) -> ApiError {
+    tracing::warn!(error = %error, source = ?std::error::Error::source(error), "storage unavailable");
+    ApiError::new(
+        ErrorCode::StorageUnavailable,
+        "Storage could not be reached in time; nothing was lost. Repeat the request shortly (a paid request with the \
+         same credential).",
+    )
+    .retry_after(STORAGE_RETRY_AFTER_SECS)
+}
+
+/// The `Retry-After` of [`storage_unavailable`]: about as long as a database restart or a storage hiccup lasts.
+const STORAGE_RETRY_AFTER_SECS: u64 = 5;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -119,6 +119,10 @@ pub const MODEL: &[CodeEntry] = &[
         when: "The Lightning backend could not make an invoice in time. `Retry-After` is set. Paid requests are unaffected.",
     },
     CodeEntry {
+        code: ErrorCode::StorageUnavailable,
+        when: "The job records or the model files (the database, the bucket, the disk) could not be reached or written in time, for a request or a download; nothing was lost. A paid request's credential is still good: repeat it. `Retry-After` is set.",
+    },
+    CodeEntry {
         code: ErrorCode::ServerBusy,
         when: "The server is reading as many request bodies as it takes at once (`max_inflight_body_bytes`), or its unpaid checks are queued full; refused before the body is read. `Retry-After` is set.",
     },

@@ -323,3 +323,63 @@ async fn models_in_a_bucket_download_proxied_or_by_a_presigned_redirect() {
         assert_eq!(no_redirects.get(&missing).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     }
 }
+
+/// Reads an error answer: its status, its code and its `Retry-After`.
+async fn error_answer(response: reqwest::Response) -> (StatusCode, String, Option<String>) {
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").map(|value| value.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned(), retry_after)
+}
+
+/// The bucket failing under a running server (moto frozen as a hung endpoint, then killed as a stopped one):
+/// downloads and paid requests get `503 storage_unavailable` with `Retry-After` within the store's deadlines instead
+/// of hanging or a `500`; a paid request refused that way keeps its credential good, and once the bucket answers
+/// again the same credential gets its model (nothing lost, nothing charged twice).
+#[cfg(feature = "s3")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto_server: scripts/test.sh installs it and runs this with --include-ignored"]
+async fn a_hung_or_stopped_bucket_answers_503_and_loses_nothing() {
+    // Well past the store's deadline for one call (S3_RETRY_TIMEOUT + S3_REQUEST_TIMEOUT: 25 s), never reached
+    // when the server is right.
+    const PATIENCE: Duration = Duration::from_secs(90);
+    let mut s3 = mesh402_testkit::s3::S3Server::start().await;
+    let bucket = s3.create_bucket().await;
+    let files = FileStoreChoice::S3(s3.settings(&bucket, mesh402_store::S3Downloads::Proxy));
+    let server = start_with_files(Arc::new(FakeGenerator::default()), 60, files).await;
+    let first = body(50.0);
+    let authorization = server.paid_credential(&first).await;
+    let done = server.post(&first, Some(&authorization), None).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let model_url = done.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned();
+    // Bought before the bucket hangs (the challenge itself touches no storage).
+    let second = body(40.0);
+    let second_authorization = server.paid_credential(&second).await;
+
+    s3.freeze();
+    let (download, paid) = tokio::time::timeout(PATIENCE, async {
+        tokio::join!(reqwest::get(&model_url), server.post(&second, Some(&second_authorization), None))
+    })
+    .await
+    .expect("a hung bucket is given up on within the store's deadlines");
+    let storage_unavailable = (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable".to_owned(), Some("5".to_owned()));
+    assert_eq!(error_answer(download.unwrap()).await, storage_unavailable, "a download from a hung bucket");
+    assert_eq!(error_answer(paid).await, storage_unavailable, "a paid request whose input cannot be stored");
+
+    s3.thaw();
+    let again = reqwest::get(&model_url).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(&again.bytes().await.unwrap()[..4], b"glTF");
+    let retried = server.post(&second, Some(&second_authorization), None).await;
+    assert_eq!(retried.status(), StatusCode::OK, "the refused request's credential still buys its model");
+
+    s3.kill();
+    let refused =
+        tokio::time::timeout(PATIENCE, reqwest::get(&model_url)).await.expect("a stopped bucket is given up on");
+    assert_eq!(error_answer(refused.unwrap()).await, storage_unavailable, "a download from a stopped bucket");
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", server.url)).await.unwrap().status(),
+        StatusCode::OK,
+        "the server keeps answering"
+    );
+}

@@ -26,6 +26,14 @@ pub enum StoreError {
     Inconsistent(&'static str),
 }
 
+impl StoreError {
+    /// Whether the storage itself failed (the database, the bucket or the disk could not be reached or written),
+    /// so that the same call may succeed later; not a record this version cannot read or a broken contract.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(_) | StoreError::Io(_) | StoreError::ObjectStore(_))
+    }
+}
+
 impl From<std::io::Error> for StoreError {
     fn from(error: std::io::Error) -> Self {
         StoreError::Io(error)

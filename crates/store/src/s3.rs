@@ -14,12 +14,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::ClientConfigKey;
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{Method, Signer};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::{FileLocation, FileStore, JobId, ModelId, StoreError, is_valid_file_name};
+
+/// How long a connection to the bucket may take (a stopped endpoint fails fast instead of holding a request).
+const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one request may take, body included (object_store's default is 30 s; a model file is a few MB).
+const S3_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Retries of a failed request (object_store retries connection errors, timeouts, 5xx and throttling with
+/// backoff)...
+const S3_MAX_RETRIES: usize = 3;
+/// ... started only within this time of the first try (object_store's default is 3 minutes): a hung or failing
+/// bucket surfaces as `storage_unavailable` within about `S3_RETRY_TIMEOUT + S3_REQUEST_TIMEOUT`, not minutes later.
+const S3_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How clients download a model kept in the bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +102,21 @@ fn object_error(error: object_store::Error) -> StoreError {
 impl S3FileStore {
     /// Connects to the bucket (no request is made until the first use).
     pub fn open(settings: &S3Settings) -> Result<S3FileStore, StoreError> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&settings.bucket);
+        let retry = object_store::RetryConfig {
+            max_retries: S3_MAX_RETRIES,
+            retry_timeout: S3_RETRY_TIMEOUT,
+            ..Default::default()
+        };
+        // One client setting at a time (the whole `ClientOptions` would replace what `from_env` read, such as
+        // AWS_PROXY_URL); object_store takes durations as text here.
+        let timeout = |key, duration: Duration| (AmazonS3ConfigKey::Client(key), format!("{}s", duration.as_secs()));
+        let mut builder = AmazonS3Builder::from_env().with_retry(retry).with_bucket_name(&settings.bucket);
+        for (key, value) in [
+            timeout(ClientConfigKey::ConnectTimeout, S3_CONNECT_TIMEOUT),
+            timeout(ClientConfigKey::Timeout, S3_REQUEST_TIMEOUT),
+        ] {
+            builder = builder.with_config(key, value);
+        }
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }

@@ -106,6 +106,28 @@ impl S3Server {
         ]
     }
 
+    /// Freezes the server (SIGSTOP): connections are still accepted by the kernel, nothing is answered, as with a
+    /// hung endpoint.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen server go on (SIGCONT), with everything it held.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    /// Kills the server: connections are refused from then on, as with a stopped endpoint.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|status| status.success()), "kill -{name} of moto_server failed");
+    }
+
     /// The keys of every object in `bucket` (path-style `ListObjectsV2`, read from its XML).
     pub async fn list_keys(&self, bucket: &str) -> Vec<String> {
         let body = reqwest::Client::new()
