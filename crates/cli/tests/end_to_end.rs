@@ -464,3 +464,106 @@ async fn sigterm_stops_cleanly_and_work_in_flight_is_not_lost() {
     let stored = std::fs::read_dir(server.data_dir.as_path().join("models")).unwrap().count();
     assert_eq!(stored, 1);
 }
+
+/// A small tmpfs mounted for one test (so that its disk can be filled without touching the machine's), unmounted
+/// when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status();
+        assert!(
+            status.is_ok_and(|status| status.success()),
+            "mounting a tmpfs failed: this test needs root (scripts/test.sh runs it with --include-ignored)"
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk with one file until at most `free` bytes are left (as `df` counts them).
+    fn fill_leaving(&self, free: u64) {
+        let output = Command::new("df").args(["-B1", "--output=avail"]).arg(self.path()).output().unwrap();
+        let available: u64 = String::from_utf8_lossy(&output.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+        let filler = self.path().join("filler");
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        let mut left = available.saturating_sub(free);
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            if std::io::Write::write_all(&mut file, &chunk[..n]).is_err() {
+                break;
+            }
+            left -= n as u64;
+        }
+    }
+
+    fn free_up(&self) {
+        std::fs::remove_file(self.path().join("filler")).unwrap();
+    }
+
+    /// Every file under `dir` on this disk, the filler aside.
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        walk(&self.path().join(dir))
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            names.extend(walk(&path));
+        } else {
+            names.push(path.display().to_string());
+        }
+    }
+    names
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// The data directory's disk full under the real binary: a paid request gets `503 storage_unavailable` with
+/// `Retry-After` (its input cannot be stored) and leaves no file behind; the server keeps answering; once there is
+/// room again, the same credential gets its model.
+#[tokio::test]
+#[ignore = "needs root to mount a tmpfs: scripts/test.sh runs it with --include-ignored"]
+async fn a_full_disk_refuses_paid_work_cleanly_and_the_credential_still_buys_the_model() {
+    let disk = SmallDisk::mount(16);
+    let data_dir = disk.path().join("data");
+    let server = ServerProcess::start_in(binary(), &data_dir, &[]);
+    let body = body_for(&png_disc(160, 60.0, [200, 40, 40]));
+    let challenge = expect_challenge(post(&server, &body, None).await).await;
+    let preimage = pay(&server, &challenge.invoice).await;
+    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+
+    disk.fill_leaving(0);
+    let refused = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(refused.headers().get("retry-after").map(|value| value.to_str().unwrap()), Some("5"));
+    assert_eq!(error_code(refused).await, (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable".to_owned()));
+    assert_eq!(disk.files_under("data/inputs"), Vec::<String>::new(), "no input, whole or half, is left behind");
+    assert_eq!(disk.files_under("data/models"), Vec::<String>::new());
+    let health = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "the server keeps answering");
+
+    disk.free_up();
+    let done = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let model_url = done.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned();
+    let model = reqwest::get(&model_url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&model[..4], b"glTF");
+    drop(server);
+}

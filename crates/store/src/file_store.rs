@@ -118,10 +118,16 @@ fn partial_name(final_name: &str) -> String {
     format!(".partial-{final_name}-{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
+/// Writes and syncs a new file; a file that could not be written whole (a full disk) is removed.
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    let written = std::fs::File::create(path).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 fn sync_dir(path: &Path) -> std::io::Result<()> {
@@ -149,10 +155,12 @@ impl FileStore for LocalFileStore {
         let files = files.to_vec();
         blocking(move || {
             std::fs::create_dir(&partial_dir)?;
-            for (name, bytes) in &files {
-                write_synced(&partial_dir.join(name), bytes)?;
+            let written = files.iter().try_for_each(|(name, bytes)| write_synced(&partial_dir.join(name), bytes));
+            if let Err(error) = written.and_then(|()| sync_dir(&partial_dir)) {
+                // A full disk: what was written goes at once, rather than holding space until the next sweep.
+                let _ = std::fs::remove_dir_all(&partial_dir);
+                return Err(error);
             }
-            sync_dir(&partial_dir)?;
             std::fs::rename(&partial_dir, &final_dir)?;
             sync_dir(&models_dir)
         })
