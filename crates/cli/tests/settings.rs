@@ -9,6 +9,18 @@ use std::time::Duration;
 use lightning_invoice::Bolt11Invoice;
 use serde_json::{Value, json};
 
+/// Starts `command` (a `mesh402 serve` on port 0, with warnings-only logs) and waits for the line it prints once
+/// listening: the child and its URL.
+fn listening(mut command: Command) -> (std::process::Child, String) {
+    let mut child =
+        command.env("MESH402_LOG", "warn").stdout(Stdio::piped()).spawn().expect("the mesh402 binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.strip_prefix("mesh402 listening on ").and_then(|rest| rest.split_whitespace().next());
+    let url = url.unwrap_or_else(|| panic!("the listening line: {line:?}")).to_owned();
+    (child, url)
+}
+
 #[tokio::test]
 async fn flags_beat_variables_beat_the_file_beats_defaults() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -17,21 +29,15 @@ async fn flags_beat_variables_beat_the_file_beats_defaults() {
     // price_sats from the file and a variable (the variable wins), invoice_expiry_secs from all three (the flag
     // wins), token_lifetime_secs from the file alone; max_wait_secs is left to its default.
     std::fs::write(&config, "price_sats = 10\ninvoice_expiry_secs = 900\ntoken_lifetime_secs = 7200\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh402"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh402"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--invoice-expiry-secs", "1500", "--config"])
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .env("MESH402_PRICE_SATS", "20")
-        .env("MESH402_INVOICE_EXPIRY_SECS", "1200")
-        .env("MESH402_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the mesh402 binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.strip_prefix("mesh402 listening on ").and_then(|rest| rest.split_whitespace().next());
-    let url = url.expect("the listening line").to_owned();
+        .env("MESH402_INVOICE_EXPIRY_SECS", "1200");
+    let (mut child, url) = listening(command);
 
     let png = mesh402_testkit::disc_png(128, 50.0);
     let body = json!({ "image": format!("data:image/png;base64,{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, png)) });
@@ -114,18 +120,13 @@ fn serve_raises_its_open_file_limit_to_the_hard_limit() {
     let dir = tempfile::tempdir().unwrap();
     let hard = open_file_limit(std::process::id(), 1);
     assert!(hard.is_none_or(|hard| hard > 256), "this machine's hard limit ({hard:?}) leaves nothing to raise");
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg("ulimit -S -n 256 && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"")
         .arg(env!("CARGO_BIN_EXE_mesh402"))
-        .arg(dir.path())
-        .env("MESH402_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the mesh402 binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("mesh402 listening on "), "{line}");
+        .arg(dir.path());
+    let (mut child, _) = listening(command);
     let soft = open_file_limit(child.id(), 0);
     let _ = child.kill();
     let _ = child.wait();
