@@ -325,6 +325,7 @@ async fn models_in_a_bucket_download_proxied_or_by_a_presigned_redirect() {
 }
 
 /// Reads an error answer: its status, its code and its `Retry-After`.
+#[cfg(feature = "s3")]
 async fn error_answer(response: reqwest::Response) -> (StatusCode, String, Option<String>) {
     let status = response.status();
     let retry_after = response.headers().get("retry-after").map(|value| value.to_str().unwrap().to_owned());
