@@ -42,6 +42,36 @@ impl From<ServiceError> for Failure {
     }
 }
 
+/// The first wait before recording an outcome again when the store cannot be written; each next wait doubles.
+const RECORD_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait: after it (about a minute of tries in all) the outcome is left unrecorded, and the job resumes
+/// at the next start or when its client sends the request again.
+const RECORD_RETRY_LAST: Duration = Duration::from_secs(32);
+
+/// Records a job's outcome, trying again while the store cannot be written (a database restarting, a full disk),
+/// so that the requests waiting for the job get its outcome once the store is back instead of only after a restart
+/// or a request sent again. The caller keeps renewing the job's lease meanwhile.
+async fn record_patiently<T, F>(
+    job_id: JobId,
+    what: &'static str,
+    mut write: impl FnMut() -> F,
+) -> Result<T, mesh402_store::StoreError>
+where
+    F: std::future::Future<Output = Result<T, mesh402_store::StoreError>>,
+{
+    let mut wait = RECORD_RETRY_FIRST;
+    loop {
+        match write().await {
+            Err(error) if error.is_unavailable() && wait <= RECORD_RETRY_LAST => {
+                tracing::warn!(%job_id, error = %error, retry_in = ?wait, "could not record the job's {what}; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            recorded => return recorded,
+        }
+    }
+}
+
 /// How often a process with free workers looks for jobs in a store it shares with other processes.
 pub const QUEUE_POLL: Duration = Duration::from_millis(500);
 
@@ -145,12 +175,15 @@ impl Service {
             let started_at = std::time::Instant::now();
             let renewing = tokio::spawn(self.clone().renew_lease(job_id));
             let outcome = self.attempt(&job, updates).await;
-            renewing.abort();
             crate::metrics::generation(started_at.elapsed(), outcome.is_ok());
-            let now = unix_now();
             match outcome {
                 Ok(output) => {
-                    match self.inner.jobs.succeed(&job_id, &owner, &output, now).await {
+                    let recorded = record_patiently(job_id, "success", || {
+                        self.inner.jobs.succeed(&job_id, &owner, &output, unix_now())
+                    })
+                    .await;
+                    renewing.abort();
+                    match recorded {
                         Ok(true) => {}
                         Ok(false) => {
                             // Another worker took the job (this one stalled past its lease): its outcome counts.
@@ -183,7 +216,12 @@ impl Service {
                         message: failure.message,
                         server_fault: failure.server_fault,
                     };
-                    match self.inner.jobs.fail(&job_id, &owner, &record, retry, now).await {
+                    let recorded = record_patiently(job_id, "failure", || {
+                        self.inner.jobs.fail(&job_id, &owner, &record, retry, unix_now())
+                    })
+                    .await;
+                    renewing.abort();
+                    match recorded {
                         Ok(true) => {}
                         Ok(false) => {
                             tracing::warn!(%job_id, attempt, "lost the job's lease; this failure is not recorded");

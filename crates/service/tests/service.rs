@@ -242,3 +242,23 @@ async fn a_node_that_is_down_makes_the_quote_fail_and_paid_credentials_still_wor
     assert_eq!(test.service.wait(&job_id, WAIT).await.unwrap().state, JobState::Succeeded);
     assert_eq!(test.lightning.n_invoices(), 1);
 }
+
+/// A store that cannot be written for a moment when a job's outcome is recorded (a database restarting, a full
+/// disk): the worker records the outcome again once it can, so the request waiting for the job gets its model,
+/// rather than the job staying unrecorded until a restart or a request sent again. Here the first attempt fails,
+/// its failure cannot be recorded twice, then the retry succeeds.
+#[tokio::test]
+async fn an_outcome_the_store_refuses_for_a_moment_is_recorded_once_it_can_be() {
+    let test = TestService::new(FakeGenerator::failing(1));
+    test.jobs.refuse_outcomes(2);
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    // The refusals cost 1 s and 2 s of waiting; far more patience than that.
+    let view = test.service.wait(&job_id, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(view.state, JobState::Succeeded, "{view:?}");
+    assert_eq!(view.attempts, 2);
+    let stored = test.jobs.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Succeeded);
+    assert_eq!(test.jobs.failures(&job_id).await.unwrap().len(), 1, "the first attempt's failure is recorded once");
+}

@@ -1,6 +1,7 @@
 //! [`JobStore`] and [`FileStore`] in memory: the same contract as SQLite and the local directory, nothing on disk.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -20,6 +21,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 pub struct MemoryJobStore {
     inner: Mutex<Jobs>,
+    /// How many more outcome writes (`succeed`, `fail`) fail as a database that cannot be written would.
+    refused_outcomes: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +69,22 @@ impl MemoryJobStore {
     /// An empty store.
     pub fn new() -> MemoryJobStore {
         MemoryJobStore::default()
+    }
+
+    /// Makes the next `count` outcome writes (`succeed`, `fail`) fail with a database error, as a full disk or a
+    /// database restarting would, without changing anything.
+    pub fn refuse_outcomes(&self, count: usize) {
+        self.refused_outcomes.store(count, Ordering::SeqCst);
+    }
+
+    /// Takes one refusal, if any are left.
+    fn refuse_outcome(&self) -> Result<(), StoreError> {
+        let refused =
+            self.refused_outcomes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
+        match refused {
+            Ok(_) => Err(StoreError::Database(Box::new(std::io::Error::other("the test store refuses this write")))),
+            Err(_) => Ok(()),
+        }
     }
 
     /// How many jobs are recorded.
@@ -176,6 +195,7 @@ impl JobStore for MemoryJobStore {
         output: &JobOutput,
         now: u64,
     ) -> Result<bool, StoreError> {
+        self.refuse_outcome()?;
         let mut jobs = lock(&self.inner);
         let Some(job) = jobs.held_by(job_id, owner) else { return Ok(false) };
         job.state = JobState::Succeeded;
@@ -196,6 +216,7 @@ impl JobStore for MemoryJobStore {
         retry_later: bool,
         now: u64,
     ) -> Result<bool, StoreError> {
+        self.refuse_outcome()?;
         let mut jobs = lock(&self.inner);
         let Some(job) = jobs.held_by(job_id, owner) else { return Ok(false) };
         let attempt = job.attempts;
