@@ -86,6 +86,7 @@ async function errorText(response, context) {
     image_too_large: "Turn on shrinking of large photos, or choose a smaller photo.",
     no_object_found: "Try a photo of one or a few objects that stand out from the background.",
     lightning_unavailable: "The server's Lightning node is busy; try again in a few seconds.",
+    storage_unavailable: "The server's storage is not answering; nothing was lost. Try again in a few seconds: a paid request keeps its payment.",
     rate_limited: "Too many requests; wait a moment.",
   }[code];
   const parts = [context, message || `The server answered ${response.status}.`, advice].filter(Boolean);

@@ -37,20 +37,26 @@ impl DeliveredJobs {
         DeliveredJobs { retention_secs, inner: Mutex::new(Entries::default()) }
     }
 
-    /// The delivered job paid for by `token_id`, while it is within its retention at `now` (unix seconds).
+    /// Whether `job` is within its retention at `now` (unix seconds).
+    fn retained(&self, job: &Job, now: u64) -> bool {
+        job.spec.created_at.saturating_add(self.retention_secs) > now
+    }
+
+    /// The delivered job paid for by `token_id`, while it is within its retention at `now`.
     pub(crate) fn get(&self, token_id: &TokenId, now: u64) -> Option<Job> {
         let mut entries = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let job = entries.jobs.get(token_id)?;
-        if job.spec.created_at.saturating_add(self.retention_secs) > now {
+        if self.retained(job, now) {
             return Some(job.clone());
         }
         entries.jobs.remove(token_id);
         None
     }
 
-    /// Keeps `job` if it has succeeded; anything else is left to the store.
-    pub(crate) fn remember(&self, job: &Job) {
-        if job.state != JobState::Succeeded {
+    /// Keeps `job` if it has succeeded and is within its retention at `now` (one past it, but not yet swept, is
+    /// left to the store rather than added and dropped again at every replay); anything else is left to the store.
+    pub(crate) fn remember(&self, job: &Job, now: u64) {
+        if job.state != JobState::Succeeded || !self.retained(job, now) {
             return;
         }
         let mut entries = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -109,15 +115,17 @@ mod tests {
         let delivered = DeliveredJobs::new(100);
         for state in [JobState::Queued, JobState::Running, JobState::Failed, JobState::Refunding, JobState::Refunded] {
             let job = job(1, state, 1_000);
-            delivered.remember(&job);
+            delivered.remember(&job, 1_001);
             assert!(delivered.get(&job.spec.token_id, 1_001).is_none(), "{state:?} is left to the store");
         }
         let done = job(2, JobState::Succeeded, 1_000);
-        delivered.remember(&done);
+        delivered.remember(&done, 1_001);
         assert_eq!(delivered.get(&done.spec.token_id, 1_099), Some(done.clone()));
         // The sweep's cutoff: created before now − retention.
         assert!(delivered.get(&done.spec.token_id, 1_100).is_none());
         assert!(delivered.get(&done.spec.token_id, 1_000).is_none(), "an expired copy is dropped, not kept");
+        delivered.remember(&done, 1_100);
+        assert!(delivered.get(&done.spec.token_id, 1_000).is_none(), "a job past its retention is not added again");
     }
 
     #[test]
@@ -125,9 +133,9 @@ mod tests {
         let delivered = DeliveredJobs::new(100);
         let jobs: Vec<Job> = (0..CAPACITY as u32 + 10).map(|n| job(n, JobState::Succeeded, 1_000)).collect();
         for job in &jobs {
-            delivered.remember(job);
+            delivered.remember(job, 1_001);
             // Remembering again changes nothing.
-            delivered.remember(job);
+            delivered.remember(job, 1_001);
         }
         let kept = jobs.iter().filter(|job| delivered.get(&job.spec.token_id, 1_001).is_some()).count();
         assert_eq!(kept, CAPACITY);

@@ -58,11 +58,12 @@ impl Service {
         };
         // Fast paths: the token already has a job (a replay, or a client polling by re-sending); a delivered one is
         // answered from memory.
-        if let Some(job) = self.inner.delivered.get(&token.token_id, unix_now()) {
+        let now = unix_now();
+        if let Some(job) = self.inner.delivered.get(&token.token_id, now) {
             return Ok(self.view(&job));
         }
         if let Some(job) = self.inner.jobs.job_by_token(&token.token_id).await? {
-            self.inner.delivered.remember(&job);
+            self.inner.delivered.remember(&job, now);
             return Ok(self.rejoin(job, request).await?);
         }
         // The input is stored before the job is claimed, so a claimed job always has its input.
