@@ -25,6 +25,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 need chromium
+if ! command -v blender >/dev/null 2>&1 || ! python3 -c 'import numpy' 2>/dev/null; then
+  echo "test.sh: installing Debian's blender and numpy (the model format tests import each format into Blender)"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends blender python3-numpy >/dev/null
+fi
+need blender
 
 echo "==> JavaScript test tools (pinned by tests/js/package-lock.json)"
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
@@ -86,6 +91,11 @@ export MESH402_TEST_PLYFILE_PYTHON="$PWD/target/plyfile-venv/bin/python"
 echo "==> lib3mf (the 3MF Consortium's reference reader, for the 3MF tests), pinned, in target/lib3mf-venv"
 pinned_venv "$PWD/target/lib3mf-venv" "lib3mf==2.5.0"
 export MESH402_TEST_LIB3MF_PYTHON="$PWD/target/lib3mf-venv/bin/python"
+
+echo "==> usd-core (Pixar's USD library and its ARKit compliance checker, for the USDZ tests), pinned, in target/usd-venv"
+# 25.11: the last release with UsdUtils.ComplianceChecker (26.x replaced it with the UsdValidation framework).
+pinned_venv "$PWD/target/usd-venv" "usd-core==25.11"
+export MESH402_TEST_USD_PYTHON="$PWD/target/usd-venv/bin/python"
 
 echo "==> moto (a real S3-compatible server for the object storage tests), pinned, in target/moto-venv"
 pinned_venv "$PWD/target/moto-venv" "moto[server]==5.1.18"

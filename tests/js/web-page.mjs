@@ -187,6 +187,14 @@ try {
     }, shot.toString('base64'));
     if (summary.model_pixels.drawn < summary.model_pixels.total * 0.01) problems.push('the viewer shows no model');
     summary.stats = await page.textContent('#stats');
+    // The model's picture is the viewer's poster while it loads, and every format the payment bought is offered.
+    summary.poster = await page.evaluate(() => document.getElementById('viewer').poster);
+    if (!/\/models\/[0-9a-f]+\/preview\.png$/.test(summary.poster || '')) problems.push(`no preview poster: ${summary.poster}`);
+    summary.downloads = await page.$$eval('#downloads a', (links) => links.map((link) => link.textContent));
+    for (const format of ['GLB', 'OBJ', 'STL', 'PLY', '3MF', 'USDZ']) {
+      if (!summary.downloads.includes(`Download ${format}`)) problems.push(`no ${format} download: ${summary.downloads}`);
+    }
+    if (summary.downloads[0] !== 'Download GLB') problems.push(`the format asked for is not first: ${summary.downloads}`);
     await page.screenshot({ path: screenshotPath, fullPage: true });
 
     // Download the GLB through the page's button and validate it.

@@ -1,6 +1,8 @@
 //! The documents of a paid request: the answer with the model, the status URL's and the event stream's
 //! [`JobStatus`], the [`RefundStatus`] a failed job offers, and the [`ErrorDetail`] of every error body.
 
+use std::collections::BTreeMap;
+
 use mesh402_core::{Format, JobState, Stage};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +46,14 @@ pub struct JobStatus {
     /// Vertices in the model's file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertices: Option<u32>,
+    /// The same model in every format it is stored in (the primary's included), each format's primary file, once
+    /// succeeded. One payment buys them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<BTreeMap<Format, String>>,
+    /// A picture of the model (PNG, a three-quarter view on a transparent background), once succeeded, where the
+    /// generator makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_url: Option<String>,
     /// The refund a failed job offers, or its claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<RefundStatus>,
@@ -158,6 +168,19 @@ mod tests {
         let text = serde_json::to_string(&full).unwrap();
         assert_eq!(text, r#"{"job_id":"ab","state":"running","stage":"heights","progress":55,"attempts":1}"#);
         assert_eq!(serde_json::from_str::<JobStatus>(&text).unwrap(), full);
+        let done = JobStatus {
+            model_url: Some("https://x/m.glb".into()),
+            files: Some([(Format::ThreeMf, "https://x/m.3mf".into()), (Format::Glb, "https://x/m.glb".into())].into()),
+            preview_url: Some("https://x/m/preview.png".into()),
+            ..JobStatus::default()
+        };
+        let text = serde_json::to_string(&done).unwrap();
+        assert_eq!(
+            text,
+            r#"{"stage":null,"modelUrl":"https://x/m.glb","files":{"glb":"https://x/m.glb","3mf":"https://x/m.3mf"},"preview_url":"https://x/m/preview.png"}"#,
+            "files are keyed by the formats' names, in their order"
+        );
+        assert_eq!(serde_json::from_str::<JobStatus>(&text).unwrap(), done);
         let queued = serde_json::to_value(JobStatus { state: Some(JobState::Queued), ..JobStatus::default() }).unwrap();
         assert!(queued["stage"].is_null() && queued.as_object().unwrap().contains_key("stage"));
     }

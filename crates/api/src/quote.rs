@@ -1,7 +1,7 @@
 //! The answers of the unpaid path: a `402 Payment Required` with its challenge, and a quote (the price and the
 //! checks of a request, without an invoice).
 
-use mesh402_core::MeshParams;
+use mesh402_core::{Format, MeshParams};
 use serde::{Deserialize, Serialize};
 
 use crate::ErrorDetail;
@@ -48,6 +48,11 @@ pub struct Quote {
     pub accepted: bool,
     /// The generator's options, defaults filled in.
     pub options: MeshParams,
+    /// What the price buys: the model in these formats (the asked one, `modelUrl`'s, first; the others under the
+    /// answer's `files`), from one generation and one payment.
+    pub formats: Vec<Format>,
+    /// Whether a preview picture (`preview_url`) comes with it.
+    pub preview: bool,
     /// The limits a request and its credential live under.
     pub limits: QuoteLimits,
     /// The picture as the checks read it, for a request with an image checked whole.

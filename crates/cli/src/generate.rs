@@ -20,7 +20,10 @@ use mesh402_client::{
 use mesh402_client::{LndPayer, LndSettings};
 #[cfg(feature = "nwc")]
 use mesh402_client::{NwcPayer, NwcSettings};
-use mesh402_core::{Format, MAX_TARGET_FACES, MIN_TARGET_FACES, Mode};
+use mesh402_core::{
+    Format, MAX_PREVIEW_SIZE, MAX_PRINT_SIZE_MM, MAX_TARGET_FACES, MIN_PREVIEW_SIZE, MIN_PRINT_SIZE_MM,
+    MIN_TARGET_FACES, Mode,
+};
 use serde_json::{Map, Value, json};
 
 /// Why `generate` or `refund` stopped. `main` alone turns each into its exit code ([`EXIT_CODES`]).
@@ -87,12 +90,19 @@ pub struct OrderArgs {
     /// inflate (photos of objects) or extrude (logos, alpha art).
     #[arg(long, value_parser = mode_parser())]
     mode: Option<Mode>,
-    /// glb, obj, stl, ply or 3mf.
+    /// glb, obj, stl, ply, 3mf or usdz: the file written (the answer also lists the same model in every format the
+    /// server offers, and a picture of it, bought with the same payment).
     #[arg(long, value_parser = format_parser())]
     format: Option<Format>,
     /// Hard cap on triangles.
     #[arg(long, value_parser = target_faces_parser())]
     target_faces: Option<u32>,
+    /// The longest side of the 3MF model, in millimetres.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(i64::from(MIN_PRINT_SIZE_MM)..=i64::from(MAX_PRINT_SIZE_MM)))]
+    print_size_mm: Option<u32>,
+    /// Side of the preview picture in pixels.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(i64::from(MIN_PREVIEW_SIZE)..=i64::from(MAX_PREVIEW_SIZE)))]
+    preview_size: Option<u32>,
 }
 
 /// `--mode`: the generator's modes, by their names in requests.
@@ -341,6 +351,12 @@ fn order_of(args: &OrderArgs) -> Result<Order, String> {
     if let Some(format) = args.format {
         options.insert("format".into(), json!(format.extension()));
     }
+    if let Some(size) = args.print_size_mm {
+        options.insert("print_size_mm".into(), json!(size));
+    }
+    if let Some(size) = args.preview_size {
+        options.insert("preview_size".into(), json!(size));
+    }
     if let Some(faces) = args.target_faces {
         options.insert("target_faces".into(), json!(faces));
     }
@@ -398,6 +414,8 @@ pub fn generate(args: GenerateArgs) -> Result<(), CommandError> {
             "model_url": receipt.model_url,
             "file": path,
             "bytes": receipt.model.len(),
+            "files": receipt.files,
+            "preview_url": receipt.preview_url,
         });
         println!("{value}");
     } else if receipt.paid_sats == 0 {

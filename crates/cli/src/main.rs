@@ -85,9 +85,15 @@ struct MeshArgs {
     /// Texture size in pixels (a power of two).
     #[arg(long)]
     texture_size: Option<u32>,
-    /// glb, obj, stl, ply or 3mf [default: from the output's extension, which must be one of them, else glb].
+    /// glb, obj, stl, ply, 3mf or usdz [default: from the output's extension, which must be one of them, else glb].
     #[arg(long, value_parser = format_parser())]
     format: Option<Format>,
+    /// The longest side of a 3MF model, in millimetres (10 to 1000; default 100).
+    #[arg(long)]
+    print_size_mm: Option<u32>,
+    /// Also write the model in every other format and its preview picture (`preview.png`) beside the output.
+    #[arg(long)]
+    all_formats: bool,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +242,9 @@ fn mesh(args: MeshArgs) -> anyhow::Result<()> {
     if let Some(texture_size) = args.texture_size {
         params.texture_size = texture_size;
     }
+    if let Some(print_size_mm) = args.print_size_mm {
+        params.print_size_mm = print_size_mm;
+    }
     params.format = output_format(&args.output, args.format)?;
     params.validate()?;
     let started = Instant::now();
@@ -243,8 +252,15 @@ fn mesh(args: MeshArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let out_dir = args.output.parent().map(PathBuf::from).unwrap_or_default();
     let mut written = Vec::new();
-    for (index, file) in model.files.iter().enumerate() {
-        // The primary file takes the name asked for; companions keep their own names beside it.
+    // The primary file takes the name asked for; the files that go with it (OBJ's material and texture) keep their
+    // own names beside it, and so do the other formats and the preview when all are asked for.
+    let companions = params.format.companion_files();
+    let wanted = model
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(index, file)| *index == 0 || args.all_formats || companions.contains(&file.name.as_str()));
+    for (index, file) in wanted {
         let path = if index == 0 { args.output.clone() } else { out_dir.join(&file.name) };
         std::fs::write(&path, &file.bytes).with_context(|| format!("writing {}", path.display()))?;
         written.push((path, file.bytes.len()));

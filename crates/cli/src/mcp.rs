@@ -54,7 +54,8 @@ pub struct ImageInput {
     /// `inflate` (photos of objects, the default) or `extrude` (logos, flat art).
     #[serde(default)]
     mode: Option<String>,
-    /// `glb` (default), `obj`, `stl`, `ply` or `3mf`.
+    /// `glb` (default), `obj`, `stl`, `ply`, `3mf` or `usdz`: the file saved. The answer lists the same model in
+    /// every format (`files`) and a picture of it (`preview_url`), all bought with the one payment.
     #[serde(default)]
     format: Option<String>,
     /// A hard cap on the model's triangles (500 to 200000; default 20000).
@@ -164,7 +165,8 @@ impl Mesh402Mcp {
                           is within this call's max_sats, the server's per-call budget and the session's remaining \
                           budget; never pays twice for the same image and options (a repeated call resumes the \
                           earlier purchase for free). Takes from a second to a few minutes. Returns model_url, the \
-                          local file, paid_sats and price_sats.")]
+                          local file, paid_sats, price_sats, files (the same model in every format, bought with \
+                          this payment) and preview_url (a PNG picture of the model).")]
     async fn generate_model(&self, Parameters(input): Parameters<GenerateInput>) -> Result<String, String> {
         let order = input.image.order()?;
         let call_budget = input.max_sats.unwrap_or(self.per_call_sats).min(self.per_call_sats);
@@ -185,6 +187,8 @@ impl Mesh402Mcp {
             "model_url": receipt.model_url,
             "file": path.display().to_string(),
             "bytes": receipt.model.len(),
+            "files": receipt.files,
+            "preview_url": receipt.preview_url,
             "paid_sats": receipt.paid_sats,
             "price_sats": receipt.price_sats,
             "payment_hash": receipt.payment_hash,

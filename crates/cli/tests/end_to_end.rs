@@ -567,3 +567,89 @@ async fn a_full_disk_refuses_paid_work_cleanly_and_the_credential_still_buys_the
     assert_eq!(&model[..4], b"glTF");
     drop(server);
 }
+
+/// One payment buys the model in every format and its picture: the quote says so before the invoice, the answer
+/// and the status document list the URLs, and each downloads (without a credential) as what it says it is.
+#[tokio::test]
+async fn one_payment_buys_every_format_and_a_picture() {
+    let server = start_server(&[]);
+    let png = png_disc(256, 90.0, [40, 120, 200]);
+    let mut body = body_for(&png);
+    body["format"] = json!("usdz");
+    body["print_size_mm"] = json!(40);
+    body["preview_size"] = json!(256);
+
+    let quote: Value = reqwest::Client::new()
+        .post(format!("{}/api/l402/quote", server.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quote["formats"], json!(["usdz", "glb", "obj", "stl", "ply", "3mf"]), "{quote}");
+    assert_eq!(quote["preview"], true, "{quote}");
+
+    let challenge = expect_challenge(post(&server, &body, None).await).await;
+    let preimage = pay(&server, &challenge.invoice).await;
+    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+    let response = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let result: Value = response.json().await.unwrap();
+    let files = result["files"].as_object().expect("files").clone();
+    // (serde_json's map reads keys back sorted.)
+    assert_eq!(files.keys().collect::<Vec<_>>(), ["3mf", "glb", "obj", "ply", "stl", "usdz"], "{result}");
+    assert_eq!(result["modelUrl"], files["usdz"], "modelUrl is the format asked for");
+
+    let mut triangles = Vec::new();
+    for (format, url) in &files {
+        let download = reqwest::get(url.as_str().unwrap()).await.unwrap();
+        assert_eq!(download.status(), StatusCode::OK, "{format}");
+        let media_type = download.headers()["content-type"].to_str().unwrap().to_owned();
+        let bytes = download.bytes().await.unwrap();
+        let (expected_type, magic): (&str, &[u8]) = match format.as_str() {
+            "glb" => ("model/gltf-binary", b"glTF"),
+            "obj" => ("model/obj", b"# mesh402"),
+            "stl" => ("model/stl", b"mesh402 binary STL"),
+            "ply" => ("application/x-ply", b"ply\n"),
+            "3mf" => ("model/3mf", b"PK\x03\x04"),
+            "usdz" => ("model/vnd.usdz+zip", b"PK\x03\x04"),
+            other => panic!("an unexpected format {other}"),
+        };
+        assert_eq!((media_type.as_str(), &bytes[..magic.len()]), (expected_type, magic), "{format}");
+        if format == "stl" {
+            triangles.push(u32::from_le_bytes(bytes[80..84].try_into().unwrap()) as u64);
+        }
+    }
+    assert_eq!(triangles, [result["faces"].as_u64().unwrap()], "the STL holds the model's triangles");
+    // OBJ's material and texture beside it.
+    let obj = files["obj"].as_str().unwrap();
+    for companion in ["model.mtl", "texture.jpg"] {
+        let url = format!("{}{companion}", &obj[..obj.rfind('/').unwrap() + 1]);
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), StatusCode::OK, "{url}");
+    }
+
+    let preview_url = result["preview_url"].as_str().expect("a preview");
+    let download = reqwest::get(preview_url).await.unwrap();
+    assert_eq!(download.headers()["content-type"], "image/png");
+    let picture = image::load_from_memory(&download.bytes().await.unwrap()).unwrap().into_rgba8();
+    assert_eq!(picture.dimensions(), (256, 256));
+    assert!(picture.pixels().any(|p| p.0[3] == 255) && picture.pixels().any(|p| p.0[3] == 0));
+
+    // The status document says the same.
+    let status_url = result["status_url"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}/api/l402/jobs/{}", server.url, result["job_id"].as_str().expect("a job id")));
+    let status: Value = reqwest::Client::new()
+        .get(&status_url)
+        .header("Authorization", &authorization)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((&status["files"], &status["preview_url"]), (&result["files"], &result["preview_url"]), "{status}");
+}

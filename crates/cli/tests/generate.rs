@@ -420,7 +420,7 @@ fn options_outside_the_generators_values_and_ranges_are_refused_before_anything_
     let out = dir.path().join("model.glb");
     for (option, value, expected) in [
         ("--mode", "balloon", "inflate, extrude"),
-        ("--format", "fbx", "glb, obj, stl, ply, 3mf"),
+        ("--format", "fbx", "glb, obj, stl, ply, 3mf, usdz"),
         ("--target-faces", "499", "500..=200000"),
         ("--target-faces", "200001", "500..=200000"),
     ] {

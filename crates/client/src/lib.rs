@@ -16,12 +16,13 @@
 
 mod vault;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use mesh402_api::{ErrorCode, JobStatus, RefundState, RefundStatus, paths};
-use mesh402_core::JobState;
+use mesh402_core::{Format, JobState};
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
 pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
 #[cfg(feature = "lnd")]
@@ -110,6 +111,11 @@ pub struct Receipt {
     pub model_url: String,
     /// The model's bytes.
     pub model: Vec<u8>,
+    /// The same model in every format the server stored (the one bought included), to download without paying
+    /// again; empty from a server that lists none.
+    pub files: BTreeMap<Format, String>,
+    /// A picture of the model (PNG), where the server made one.
+    pub preview_url: Option<String>,
 }
 
 /// A refund a failed paid job offers, or where its claim stands: the server's `refund` object and the job it
@@ -544,6 +550,8 @@ impl Buyer {
             payment_hash,
             model_url,
             model,
+            files: done.files.unwrap_or_default(),
+            preview_url: done.preview_url,
         })
     }
 }

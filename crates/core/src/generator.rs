@@ -1,7 +1,16 @@
 //! The one seam between the service and whatever makes models: the embedded generator, a model server over the
 //! network, or a test double.
 
-use crate::{GenerateError, ImageKind, MeshParams, Model, Preflight, Progress};
+use crate::{Format, GenerateError, ImageKind, MeshParams, Model, Preflight, Progress};
+
+/// What one model of a generator holds, as a quote states it before payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deliverables {
+    /// The formats the model is stored in, the asked one ([`MeshParams::format`]) first.
+    pub formats: Vec<Format>,
+    /// Whether a preview picture comes with it.
+    pub preview: bool,
+}
 
 /// Makes models from images (and, when it can, from text prompts).
 ///
@@ -20,6 +29,12 @@ pub trait ModelGenerator: Send + Sync + 'static {
         params: &MeshParams,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, GenerateError>;
+
+    /// What a model made with `params` holds: the formats its files are in and whether a preview comes with it.
+    /// Generators that write the asked format only keep this default.
+    fn deliverables(&self, params: &MeshParams) -> Deliverables {
+        Deliverables { formats: vec![params.format], preview: false }
+    }
 
     /// Checks that a request made from a text prompt can succeed, without generating. Generators that make
     /// models from pictures only keep this default: every prompt is refused, before any invoice.

@@ -14,11 +14,11 @@ mod model;
 mod params;
 
 pub use error::GenerateError;
-pub use generator::ModelGenerator;
+pub use generator::{Deliverables, ModelGenerator};
 pub use image::{ImageKind, ImageLimits, InputKind, UnknownName};
 pub use job::JobState;
 pub use model::{MaskSource, Model, OutputFile, Preflight, Progress, Stage, Stats};
 pub use params::{
-    Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
-    Mode,
+    Format, MAX_DEPTH, MAX_PREVIEW_SIZE, MAX_PRINT_SIZE_MM, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH,
+    MIN_PREVIEW_SIZE, MIN_PRINT_SIZE_MM, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams, Mode, PREVIEW_FILE_NAME,
 };

@@ -1,7 +1,7 @@
 //! What a generator makes and reports: the model's files and figures, the stages it passes through and its
 //! progress.
 
-use crate::{Format, UnknownName};
+use crate::{Format, PREVIEW_FILE_NAME, UnknownName};
 
 /// What a generator's preflight learned about an image that can be turned into a model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,10 +118,31 @@ pub struct Stats {
 pub struct Model {
     /// The format of the primary file (named [`Format::file_name`]).
     pub format: Format,
-    /// `model.glb`; or `model.obj`, `model.mtl`, `texture.jpg`; or `model.stl`.
+    /// The primary file first (`model.glb`, `model.obj`, …), then what goes with it (OBJ's `model.mtl` and
+    /// `texture.jpg`), then the same model in other formats (each named [`Format::file_name`]) and its picture
+    /// ([`PREVIEW_FILE_NAME`]) where the generator makes them. Names are unique.
     pub files: Vec<OutputFile>,
     /// Figures about the model.
     pub stats: Stats,
+}
+
+impl Model {
+    /// Every format the model's files hold, the primary's first.
+    pub fn formats(&self) -> Vec<Format> {
+        let mut formats = vec![self.format];
+        formats.extend(
+            self.files
+                .iter()
+                .filter_map(|file| Format::from_file_name(&file.name).ok())
+                .filter(|format| *format != self.format),
+        );
+        formats
+    }
+
+    /// Whether the files include a preview picture ([`PREVIEW_FILE_NAME`]).
+    pub fn has_preview(&self) -> bool {
+        self.files.iter().any(|file| file.name == PREVIEW_FILE_NAME)
+    }
 }
 
 /// Which evidence a mask came from.

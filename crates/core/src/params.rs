@@ -37,8 +37,8 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// The file format of the primary output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// A model's file format. Ordered as listed (in maps keyed by format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// Binary glTF 2.0 with an embedded JPEG texture: one file.
@@ -53,11 +53,14 @@ pub enum Format {
     /// A 3MF package for printing: millimetres, one object per body, the texture as its colour; one file.
     #[serde(rename = "3mf")]
     ThreeMf,
+    /// A USDZ package for AR (Apple's AR Quick Look): a USD layer with the mesh and a `UsdPreviewSurface` material,
+    /// and its JPEG texture; one file.
+    Usdz,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 5] = [Format::Glb, Format::Obj, Format::Stl, Format::Ply, Format::ThreeMf];
+    pub const ALL: [Format; 6] = [Format::Glb, Format::Obj, Format::Stl, Format::Ply, Format::ThreeMf, Format::Usdz];
 
     /// The file-name extension of the primary file, without a dot.
     pub fn extension(&self) -> &'static str {
@@ -67,6 +70,7 @@ impl Format {
             Format::Stl => "stl",
             Format::Ply => "ply",
             Format::ThreeMf => "3mf",
+            Format::Usdz => "usdz",
         }
     }
 
@@ -78,6 +82,15 @@ impl Format {
             Format::Stl => "model.stl",
             Format::Ply => "model.ply",
             Format::ThreeMf => "model.3mf",
+            Format::Usdz => "model.usdz",
+        }
+    }
+
+    /// The files that go with the primary file, by name: OBJ's material and texture; none for the others.
+    pub fn companion_files(&self) -> &'static [&'static str] {
+        match self {
+            Format::Obj => &["model.mtl", "texture.jpg"],
+            Format::Glb | Format::Stl | Format::Ply | Format::ThreeMf | Format::Usdz => &[],
         }
     }
 
@@ -95,6 +108,8 @@ impl Format {
             // No media type is registered for PLY; this is the one tools and servers use.
             Format::Ply => "application/x-ply",
             Format::ThreeMf => "model/3mf",
+            // Registered with IANA for USDZ.
+            Format::Usdz => "model/vnd.usdz+zip",
         }
     }
 }
@@ -102,7 +117,7 @@ impl Format {
 impl std::str::FromStr for Format {
     type Err = UnknownName;
 
-    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj`, `stl`, `ply` or `3mf`.
+    /// Reads the format's name in requests, its extension ([`Format::extension`]): `glb`, `obj`, `stl`, `ply`, `3mf` or `usdz`.
     fn from_str(name: &str) -> Result<Format, UnknownName> {
         UnknownName::find(&Format::ALL, Format::extension, name, "format")
     }
@@ -120,6 +135,16 @@ pub const MAX_DEPTH: f32 = 2.0;
 pub const MIN_TEXTURE_SIZE: u32 = 256;
 /// Largest accepted `texture_size`.
 pub const MAX_TEXTURE_SIZE: u32 = 4096;
+/// Smallest accepted `print_size_mm`.
+pub const MIN_PRINT_SIZE_MM: u32 = 10;
+/// Largest accepted `print_size_mm`.
+pub const MAX_PRINT_SIZE_MM: u32 = 1000;
+/// Smallest accepted `preview_size`.
+pub const MIN_PREVIEW_SIZE: u32 = 128;
+/// Largest accepted `preview_size`.
+pub const MAX_PREVIEW_SIZE: u32 = 1024;
+/// The name of the preview picture among a model's files.
+pub const PREVIEW_FILE_NAME: &str = "preview.png";
 
 /// What the caller asks of the generator. Every field has a default; unknown fields are rejected when deserialising.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -136,13 +161,26 @@ pub struct MeshParams {
     pub depth: f32,
     /// Side of the square texture in pixels: a power of two in 256..=4096; default 1024.
     pub texture_size: u32,
-    /// `glb` (default), `obj` or `stl`.
+    /// The primary file's format: `glb` (default), `obj`, `stl`, `ply`, `3mf` or `usdz`. A generator may write
+    /// the model in its other formats too (the embedded one writes every format, from the same mesh).
     pub format: Format,
+    /// The longest side of the 3MF model in millimetres (the size it prints at); default 100, range 10..=1000.
+    pub print_size_mm: u32,
+    /// Side of the square preview picture (PNG) in pixels; default 512, range 128..=1024.
+    pub preview_size: u32,
 }
 
 impl Default for MeshParams {
     fn default() -> Self {
-        MeshParams { mode: Mode::Inflate, target_faces: 20_000, depth: 1.0, texture_size: 1024, format: Format::Glb }
+        MeshParams {
+            mode: Mode::Inflate,
+            target_faces: 20_000,
+            depth: 1.0,
+            texture_size: 1024,
+            format: Format::Glb,
+            print_size_mm: 100,
+            preview_size: 512,
+        }
     }
 }
 
@@ -167,6 +205,18 @@ impl MeshParams {
                 self.texture_size
             )));
         }
+        if !(MIN_PRINT_SIZE_MM..=MAX_PRINT_SIZE_MM).contains(&self.print_size_mm) {
+            return Err(GenerateError::InvalidOption(format!(
+                "print_size_mm must be between {MIN_PRINT_SIZE_MM} and {MAX_PRINT_SIZE_MM}, got {}.",
+                self.print_size_mm
+            )));
+        }
+        if !(MIN_PREVIEW_SIZE..=MAX_PREVIEW_SIZE).contains(&self.preview_size) {
+            return Err(GenerateError::InvalidOption(format!(
+                "preview_size must be between {MIN_PREVIEW_SIZE} and {MAX_PREVIEW_SIZE}, got {}.",
+                self.preview_size
+            )));
+        }
         Ok(())
     }
 }
@@ -185,6 +235,10 @@ mod tests {
             MeshParams { depth: 0.0, ..Default::default() },
             MeshParams { texture_size: 1000, ..Default::default() },
             MeshParams { texture_size: 8192, ..Default::default() },
+            MeshParams { print_size_mm: 9, ..Default::default() },
+            MeshParams { print_size_mm: 1001, ..Default::default() },
+            MeshParams { preview_size: 127, ..Default::default() },
+            MeshParams { preview_size: 1025, ..Default::default() },
         ];
         for params in bad {
             let err = params.validate().expect_err("out of range");

@@ -6,7 +6,7 @@ use crate::triangulate::{Mesh2, boundary_edges};
 
 /// A closed triangle mesh ready to be written.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Mesh3 {
+pub struct Mesh3 {
     /// Positions in metres.
     pub positions: Vec<[f32; 3]>,
     /// Unit vertex normals.
@@ -21,7 +21,7 @@ impl Mesh3 {
     /// Re-frames the model exactly on its own vertices: origin at the bottom centre and the longer side one metre.
     /// The frame is set from the outlines before meshing; the meshed outline sits within a fraction of a pixel of
     /// them, and this removes that difference.
-    pub fn normalise(&mut self) {
+    pub(crate) fn normalise(&mut self) {
         let mut lo = [f32::MAX; 2];
         let mut hi = [f32::MIN; 2];
         for p in &self.positions {
@@ -46,7 +46,7 @@ impl Mesh3 {
     }
 
     /// Adds `part`'s vertices and triangles (a separate body) to this mesh.
-    pub fn append(&mut self, part: Mesh3) {
+    pub(crate) fn append(&mut self, part: Mesh3) {
         let base = self.positions.len() as u32;
         self.positions.extend(part.positions);
         self.normals.extend(part.normals);

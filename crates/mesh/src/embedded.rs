@@ -1,6 +1,6 @@
 //! The embedded generator behind the [`ModelGenerator`] trait, so the service runs it like any other.
 
-use mesh402_core::{GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
+use mesh402_core::{Deliverables, GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
 
 /// The embedded, deterministic CPU generator of this crate: [`crate::preflight`] and [`crate::generate`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,5 +19,10 @@ impl ModelGenerator for EmbeddedGenerator {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, GenerateError> {
         crate::generate(image, kind, params, progress)
+    }
+
+    /// Every format, the asked one first, and a preview: [`crate::export::write_all`]'s files.
+    fn deliverables(&self, params: &MeshParams) -> Deliverables {
+        Deliverables { formats: crate::export::formats(params.format), preview: true }
     }
 }

@@ -19,7 +19,10 @@ mod closer;
 mod contour;
 mod decode;
 mod embedded;
-mod export;
+pub mod export;
+
+pub use build::Mesh3;
+pub use export::preview;
 mod heights;
 mod mask;
 mod refine;
@@ -34,8 +37,7 @@ use std::time::Instant;
 
 pub use embedded::EmbeddedGenerator;
 use mesh402_core::{
-    Format, GenerateError, ImageKind, ImageLimits, MaskSource, MeshParams, Mode, Model, OutputFile, Preflight,
-    Progress, Stage, Stats,
+    GenerateError, ImageKind, ImageLimits, MaskSource, MeshParams, Mode, Model, Preflight, Progress, Stage, Stats,
 };
 
 use contour::{Field, Loop, Outline, signed_area, simplify, subdivide};
@@ -190,53 +192,20 @@ pub fn generate_with_limits(
     let (outlines, crop) = select_parts(outlines, &mask, &decoded, params)?;
     // The texture depends only on the mask and the crop, so it is baked on a second thread while the geometry is
     // built: both stages are single-threaded, and the machine's other core is otherwise idle here.
-    let (geometry, texture_jpeg) = std::thread::scope(|scope| {
-        let texture = (params.format != Format::Stl)
-            .then(|| scope.spawn(|| texture::bake(&decoded, &field, &crop, params.texture_size)));
+    let (geometry, texture) = std::thread::scope(|scope| {
+        let texture = scope.spawn(|| texture::bake(&decoded, &field, &crop, params.texture_size));
         let geometry = parts_geometry(&outlines, params, &crop, &mut clock);
-        let texture = match texture {
-            None => Ok(Vec::new()),
-            Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        };
-        (geometry, texture)
+        (geometry, texture.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let (mesh3, n_parts) = geometry?;
-    let texture_jpeg = texture_jpeg?;
+    let texture = texture?;
     for (stage, percent) in [(Stage::Triangulate, 45), (Stage::Heights, 55), (Stage::Check, 65)] {
         progress(Progress { stage, percent });
     }
     drop(decoded);
     report(&mut clock, progress, Stage::Texture, 80);
-    let files = match params.format {
-        Format::Glb => vec![OutputFile {
-            name: Format::Glb.file_name().into(),
-            media_type: Format::Glb.media_type(),
-            bytes: export::glb(&mesh3, &texture_jpeg),
-        }],
-        Format::Obj => {
-            let (obj, mtl) = export::obj(&mesh3);
-            vec![
-                OutputFile { name: Format::Obj.file_name().into(), media_type: Format::Obj.media_type(), bytes: obj },
-                OutputFile { name: "model.mtl".into(), media_type: "model/mtl", bytes: mtl },
-                OutputFile { name: "texture.jpg".into(), media_type: "image/jpeg", bytes: texture_jpeg },
-            ]
-        }
-        Format::Stl => vec![OutputFile {
-            name: Format::Stl.file_name().into(),
-            media_type: Format::Stl.media_type(),
-            bytes: export::stl(&mesh3),
-        }],
-        Format::Ply => vec![OutputFile {
-            name: Format::Ply.file_name().into(),
-            media_type: Format::Ply.media_type(),
-            bytes: export::ply(&mesh3, &texture_jpeg).map_err(|reason| GenerateError::EncodeFailed { reason })?,
-        }],
-        Format::ThreeMf => vec![OutputFile {
-            name: Format::ThreeMf.file_name().into(),
-            media_type: Format::ThreeMf.media_type(),
-            bytes: export::three_mf(&mesh3, &texture_jpeg).map_err(|reason| GenerateError::EncodeFailed { reason })?,
-        }],
-    };
+    let source = export::Source { mesh: &mesh3, texture: &texture, print_size_mm: f64::from(params.print_size_mm) };
+    let files = export::write_all(&source, params)?;
     report(&mut clock, progress, Stage::Encode, 100);
     Ok(Model {
         format: params.format,

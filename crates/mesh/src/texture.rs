@@ -9,6 +9,7 @@ use image::{RgbImage, RgbaImage};
 use crate::GenerateError;
 use crate::contour::Field;
 use crate::decode::Decoded;
+use crate::export::Texture;
 
 /// JPEG quality of the texture.
 const JPEG_QUALITY: u8 = 90;
@@ -37,8 +38,8 @@ pub(crate) fn crop_for(bbox: [f64; 4], decoded: &Decoded) -> Crop {
     }
 }
 
-/// Makes the `size`×`size` texture for `crop` and encodes it as JPEG.
-pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Vec<u8>, GenerateError> {
+/// Makes the `size`×`size` texture for `crop`, with its JPEG encoding.
+pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Texture, GenerateError> {
     let mut texture = resample(&decoded.full, crop.full, size);
     let n = size as usize;
     // Inside texels: the smoothed mask at the texel centre, eroded so the rim's mixed colours are replaced.
@@ -59,7 +60,7 @@ pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> 
     JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
         .encode_image(&texture)
         .map_err(|err| GenerateError::EncodeFailed { reason: err.to_string() })?;
-    Ok(bytes)
+    Ok(Texture { image: texture, jpeg: bytes })
 }
 
 /// The `size`×`size` RGB picture of the full image's rectangle `[x, y, w, h]`: an integer box reduction when the

@@ -16,8 +16,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mesh402_api::paths;
 use mesh402_core::{
-    Format, MAX_DEPTH, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams,
-    Mode,
+    Format, MAX_DEPTH, MAX_PREVIEW_SIZE, MAX_PRINT_SIZE_MM, MAX_TARGET_FACES, MAX_TEXTURE_SIZE, MIN_DEPTH,
+    MIN_PREVIEW_SIZE, MIN_PRINT_SIZE_MM, MIN_TARGET_FACES, MIN_TEXTURE_SIZE, MeshParams, Mode,
 };
 use serde_json::{Value, json};
 
@@ -161,9 +161,25 @@ pub fn request_schema(offer: &Offer) -> Value {
                 "type": "string",
                 "enum": Format::ALL.iter().map(name).collect::<Vec<_>>(),
                 "default": name(&defaults.format),
-                "description": "glb: one binary glTF file with its texture; obj: OBJ, MTL and a JPEG texture; stl: \
-                                geometry only; ply: binary PLY with normals and vertex colours; 3mf: a coloured 3MF package for \
-                                printing, 100 mm on its longest side.",
+                "description": "The format of modelUrl: glb: one binary glTF file with its texture; obj: OBJ, MTL and \
+                                a JPEG texture; stl: geometry only; ply: binary PLY with normals and vertex colours; 3mf: \
+                                a coloured 3MF package for printing (print_size_mm on its longest side); usdz: a USDZ \
+                                package for AR (Apple's AR Quick Look). The embedded generator stores the same model in \
+                                every format (the answer's files) with one payment.",
+            },
+            "print_size_mm": {
+                "type": "integer",
+                "minimum": MIN_PRINT_SIZE_MM,
+                "maximum": MAX_PRINT_SIZE_MM,
+                "default": defaults.print_size_mm,
+                "description": "The longest side of the 3MF model in millimetres: the size it prints at.",
+            },
+            "preview_size": {
+                "type": "integer",
+                "minimum": MIN_PREVIEW_SIZE,
+                "maximum": MAX_PREVIEW_SIZE,
+                "default": defaults.preview_size,
+                "description": "Side of the preview picture (PNG, preview_url) in pixels.",
             },
         },
     });
@@ -197,6 +213,18 @@ fn output_schema() -> Value {
         "required": ["modelUrl"],
         "properties": {
             "modelUrl": { "type": "string", "format": "uri", "description": "Where to download the model." },
+            "files": {
+                "type": "object",
+                "description": "The same model in every format it is stored in (the one asked for included), by \
+                                format: each URL downloads without another payment.",
+                "propertyNames": { "enum": Format::ALL.iter().map(name).collect::<Vec<_>>() },
+                "additionalProperties": { "type": "string", "format": "uri" },
+            },
+            "preview_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "A picture of the model: PNG, a three-quarter view on a transparent background.",
+            },
         },
     })
 }

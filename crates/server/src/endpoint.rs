@@ -129,10 +129,13 @@ pub async fn quote_model(
         .limits
         .on_preflight_pool(async {
             let (Preflighted { request, checked }, _) = parse_and_preflight(&state, body, false).await?;
+            let included = state.service.deliverables(&request.params);
             let mut answer = Quote {
                 price_sats: state.offer.price_sats,
                 accepted: true,
                 options: request.params.clone(),
+                formats: included.formats,
+                preview: included.preview,
                 limits: QuoteLimits {
                     max_body_bytes: state.offer.max_body_bytes as u64,
                     invoice_expiry_secs: state.offer.invoice_expiry_secs,

@@ -14,7 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use mesh402_api::{ErrorCode, ErrorDetail, JobStatus};
-use mesh402_core::JobState;
+use mesh402_core::{JobState, PREVIEW_FILE_NAME};
 use mesh402_service::JobView;
 use mesh402_store::JobId;
 
@@ -112,6 +112,15 @@ fn status_body(state: &AppState, view: &JobView) -> JobStatus {
         sha256: output.map(|output| output.sha256.clone()),
         faces: output.map(|output| output.n_faces),
         vertices: output.map(|output| output.n_vertices),
+        files: output.map(|output| {
+            std::iter::once(output.format)
+                .chain(output.other_formats.iter().copied())
+                .map(|format| (format, model_url(&state.public_url, &output.model_id, format.file_name())))
+                .collect()
+        }),
+        preview_url: output
+            .filter(|output| output.preview)
+            .map(|output| format!("{}/models/{}/{PREVIEW_FILE_NAME}", state.public_url, output.model_id)),
         refund: view.refund.as_ref().map(|refund| refund_status(state, &view.job_id, refund)),
         error: failure_error(view).map(|error| ErrorDetail::new(error.code, error.message)),
         ..JobStatus::default()

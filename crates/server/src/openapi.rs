@@ -495,6 +495,12 @@ fn schemas(offer: &Offer) -> Value {
                 "sha256": { "type": "string" },
                 "faces": { "type": "integer" },
                 "vertices": { "type": "integer" },
+                "files": {
+                    "type": "object",
+                    "description": "The same model in every format it is stored in, by format; one payment buys all.",
+                    "additionalProperties": { "type": "string" },
+                },
+                "preview_url": { "type": "string", "description": "A PNG picture of the model." },
                 "status_url": { "type": "string" },
                 "events_url": { "type": "string" },
                 "poll_interval_ms": { "type": "integer" },

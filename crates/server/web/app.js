@@ -526,14 +526,22 @@ async function claimRefund() {
 function showModel(view) {
   show("step-model");
   const viewer = $("viewer");
-  const isGlb = view.format === "glb";
-  viewer.hidden = !isGlb;
-  $("no-preview").hidden = isGlb;
-  document.querySelector(".viewer-controls").hidden = !isGlb;
-  if (isGlb) {
+  // The viewer draws GLB: the model's own when it was asked for, else the same model's GLB among its files.
+  const glbUrl = view.format === "glb" ? view.modelUrl : view.files?.glb;
+  viewer.hidden = !glbUrl;
+  $("no-preview").hidden = Boolean(glbUrl);
+  document.querySelector(".viewer-controls").hidden = !glbUrl;
+  const picture = $("model-picture");
+  picture.hidden = Boolean(glbUrl) || !view.preview_url;
+  if (view.preview_url) {
+    picture.src = view.preview_url;
+    // The picture shows while the viewer loads the model.
+    viewer.poster = view.preview_url;
+  }
+  if (glbUrl) {
     viewer.addEventListener("load", () => setState("model-shown"), { once: true });
     viewer.addEventListener("error", () => showError("The model was made but this browser could not show it; download it below."), { once: true });
-    viewer.src = view.modelUrl;
+    viewer.src = glbUrl;
   } else {
     setState("model-shown");
   }
@@ -554,11 +562,17 @@ function showModel(view) {
   }
   const downloads = $("downloads");
   downloads.replaceChildren();
-  const files = [[view.modelUrl, `Download ${view.format?.toUpperCase() || "model"}`, `model.${view.format}`]];
-  if (view.format === "obj") {
-    const base = view.modelUrl.slice(0, view.modelUrl.lastIndexOf("/") + 1);
-    files.push([`${base}model.mtl`, "Download MTL", "model.mtl"], [`${base}texture.jpg`, "Download texture", "texture.jpg"]);
+  // The format asked for first, then the same model in the other formats the one payment bought.
+  const byFormat = { [view.format]: view.modelUrl, ...(view.files || {}) };
+  const files = [];
+  for (const [format, url] of Object.entries(byFormat)) {
+    files.push([url, `Download ${format.toUpperCase()}`, `model.${format}`]);
+    if (format === "obj") {
+      const base = url.slice(0, url.lastIndexOf("/") + 1);
+      files.push([`${base}model.mtl`, "Download MTL", "model.mtl"], [`${base}texture.jpg`, "Download texture", "texture.jpg"]);
+    }
   }
+  if (view.preview_url) files.push([view.preview_url, "Download picture", "preview.png"]);
   for (const [href, label, name] of files) {
     const link = document.createElement("a");
     link.className = "button";

@@ -268,6 +268,11 @@ impl Service {
         &self.inner.config
     }
 
+    /// What a model made with `params` holds (its formats, a preview), as the generator says.
+    pub fn deliverables(&self, params: &mesh402_core::MeshParams) -> mesh402_core::Deliverables {
+        self.inner.generator.deliverables(params)
+    }
+
     /// The Lightning backend's name.
     pub fn lightning_name(&self) -> &'static str {
         self.inner.lightning.name()

@@ -347,6 +347,8 @@ impl Service {
             sha256: hex::encode(Sha256::digest(&primary.bytes)),
             n_faces: model.stats.n_faces,
             n_vertices: model.stats.n_vertices,
+            other_formats: model.formats().into_iter().skip(1).collect(),
+            preview: model.has_preview(),
         };
         let files: Vec<(String, Vec<u8>)> = model.files.into_iter().map(|file| (file.name, file.bytes)).collect();
         self.inner.files.put_model(&output.model_id, &files).await.map_err(ServiceError::from)?;

@@ -47,6 +47,10 @@ pub struct JobOutput {
     pub n_faces: u32,
     /// Vertices in the mesh.
     pub n_vertices: u32,
+    /// The same model in other formats, stored beside the primary file (each named [`Format::file_name`]).
+    pub other_formats: Vec<Format>,
+    /// Whether a preview picture ([`mesh402_core::PREVIEW_FILE_NAME`]) is stored with it.
+    pub preview: bool,
 }
 
 /// Why a job failed, in the words the client is shown.

@@ -193,6 +193,19 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
                 sha256: required_text("model_sha256", opt_text("model_sha256")?)?,
                 n_faces: from_i64("n_faces", required("n_faces", opt_int("n_faces")?)?)?,
                 n_vertices: from_i64("n_vertices", required("n_vertices", opt_int("n_vertices")?)?)?,
+                // Rows of jobs that succeeded before other formats were stored have neither column.
+                other_formats: match opt_text("model_other_formats")? {
+                    None => Vec::new(),
+                    Some(names) => names
+                        .split(',')
+                        .filter(|name| !name.is_empty())
+                        .map(|name| {
+                            name.parse::<Format>()
+                                .map_err(|_| StoreError::Corrupt { field: "model_other_formats", value: names.clone() })
+                        })
+                        .collect::<Result<_, _>>()?,
+                },
+                preview: opt_int("model_preview")?.is_some_and(|preview| preview != 0),
             })
         }
     };
@@ -423,8 +436,9 @@ impl JobStore for SqlJobStore {
         let result = sqlx::query(
             "UPDATE jobs SET state = 'succeeded', stage = NULL, progress = 100, model_id = $3, model_file = $4, \
              model_media_type = $5, model_bytes = $6, model_sha256 = $7, n_faces = $8, n_vertices = $9, \
-             error_code = NULL, error_message = NULL, error_server_fault = NULL, lease_owner = NULL, \
-             lease_expires_at = NULL, updated_at = $10 WHERE job_id = $1 AND state = 'running' AND lease_owner = $2",
+             model_other_formats = $11, model_preview = $12, error_code = NULL, error_message = NULL, \
+             error_server_fault = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $10 \
+             WHERE job_id = $1 AND state = 'running' AND lease_owner = $2",
         )
         .bind(job_id.to_string())
         .bind(owner.to_string())
@@ -436,6 +450,8 @@ impl JobStore for SqlJobStore {
         .bind(i64::from(output.n_faces))
         .bind(i64::from(output.n_vertices))
         .bind(to_i64("updated_at", now)?)
+        .bind(output.other_formats.iter().map(Format::extension).collect::<Vec<_>>().join(","))
+        .bind(i64::from(output.preview))
         .execute(&self.pool)
         .await
         .map_err(db_error)?;

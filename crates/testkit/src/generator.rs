@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mesh402_core::{GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
+use mesh402_core::{Deliverables, GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
 use mesh402_mesh::EmbeddedGenerator;
 
 /// See the module docs. Build it with struct syntax: `FakeGenerator { stage_delay, ..FakeGenerator::default() }`.
@@ -56,6 +56,10 @@ impl ModelGenerator for FakeGenerator {
             std::thread::sleep(delay);
             progress(step);
         })
+    }
+
+    fn deliverables(&self, params: &MeshParams) -> Deliverables {
+        EmbeddedGenerator.deliverables(params)
     }
 }
 

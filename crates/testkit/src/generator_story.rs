@@ -61,6 +61,14 @@ pub fn model_generator_story(generator: &dyn ModelGenerator, expected: Expected<
         assert!(model.stats.n_faces > 0, "{format:?}: no faces");
         assert!(percents.windows(2).all(|pair| pair[0] <= pair[1]), "{format:?}: {percents:?}");
         assert_eq!(percents.last(), Some(&100), "{format:?}: {percents:?}");
+        // What the quote promised is what the model holds, and file names are unique.
+        let promised = generator.deliverables(&params);
+        assert_eq!(promised.formats, model.formats(), "{format:?}: the formats promised are the formats made");
+        assert_eq!(promised.preview, model.has_preview(), "{format:?}: the preview promised");
+        let mut names: Vec<&str> = model.files.iter().map(|file| file.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), model.files.len(), "{format:?}: file names repeat");
     }
 
     // Text: refused before any invoice unless the generator takes it.

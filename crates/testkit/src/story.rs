@@ -66,6 +66,10 @@ fn output(n: u8) -> JobOutput {
         sha256: "22".repeat(32),
         n_faces: 20_000,
         n_vertices: 10_002,
+        // Some models come in several formats with a preview (the embedded generator's), some in one (a model
+        // server's): both read back as written.
+        other_formats: if n.is_multiple_of(2) { vec![Format::Obj, Format::Usdz, Format::ThreeMf] } else { Vec::new() },
+        preview: n.is_multiple_of(2),
     }
 }
 
