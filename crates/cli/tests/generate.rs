@@ -437,3 +437,85 @@ fn options_outside_the_generators_values_and_ranges_are_refused_before_anything_
     }
     assert!(!dir.path().join("state").exists(), "nothing was saved");
 }
+
+/// `mesh402 generate --wallet lnd` and `--wallet nwc` buy from the real server end to end. The buyer's node is the
+/// test kit's stand-in (LND cannot run here; an NWC wallet service neither): LND's REST API over TLS with a pinned
+/// self-signed certificate and a binary macaroon file, as an LND node gives them, and an NWC wallet service behind
+/// a relay, reached by a connection string in a file. Each pays the shop's invoice through the server's
+/// development wallet, so the server sees a real payment of its own invoice.
+#[cfg(all(feature = "lnd", feature = "nwc"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_buyers_lnd_node_and_nwc_wallet_buy_from_the_real_server() {
+    use mesh402_testkit::nodes::{self, FakeNode, nwc::Keys};
+
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let buy = |wallet_args: Vec<std::ffi::OsString>, name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mesh402"));
+        command
+            .arg("generate")
+            .arg(photo())
+            .arg("-o")
+            .arg(&out)
+            .args(["--server", &server.url, "--json", "--state-dir"])
+            .arg(dir.path().join(format!("state-{name}")))
+            .args(wallet_args)
+            .args(extra);
+        (command, out)
+    };
+    let run = |mut command: Command| async move {
+        tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+    };
+
+    // LND: the macaroon file holds the macaroon's bytes, the certificate file LND's tls.cert.
+    let node = FakeNode::paying_through("0201036c6e64", &server.url);
+    let (pem, der, key) = nodes::self_signed();
+    let lnd_url = nodes::serve_tls(nodes::lnd::router(node.clone()), der, key).await;
+    let (macaroon_file, cert_file) = (dir.path().join("admin.macaroon"), dir.path().join("tls.cert"));
+    std::fs::write(&macaroon_file, hex::decode("0201036c6e64").unwrap()).unwrap();
+    std::fs::write(&cert_file, &pem).unwrap();
+    let wallet_args = ["--wallet", "lnd", "--lnd-rest-url", &lnd_url, "--lnd-macaroon-file"]
+        .into_iter()
+        .map(Into::into)
+        .chain([macaroon_file.into_os_string(), "--lnd-tls-cert-file".into(), cert_file.into_os_string()])
+        .collect();
+    let (command, out) = buy(wallet_args, "lnd.glb", &[]);
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let receipt = json_of(&output);
+    assert!(receipt["paid_sats"].as_u64().unwrap() > 0 && receipt["paid_sats"] == receipt["price_sats"], "{receipt}");
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
+    let paid: Vec<_> = node.requests().into_iter().filter(|(_, body)| body.get("paid").is_some()).collect();
+    assert_eq!(paid.len(), 1, "the buyer's node paid once");
+    assert_eq!(paid[0].1["paid"], receipt["payment_hash"]);
+    assert_eq!(paid_invoices(&server), 1);
+
+    // NWC: another order (fewer faces), so another purchase.
+    let node = FakeNode::paying_through("", &server.url);
+    let (wallet, client) = (Keys::generate(), Keys::generate());
+    let relay = nodes::nwc::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let uri_file = dir.path().join("nwc.uri");
+    std::fs::write(&uri_file, nodes::nwc::uri(&wallet, &relay, &client)).unwrap();
+    let wallet_args = vec!["--wallet".into(), "nwc".into(), "--nwc-uri-file".into(), uri_file.into_os_string()];
+    let (command, out) = buy(wallet_args, "nwc.glb", &["--target-faces", "5000"]);
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let receipt = json_of(&output);
+    assert!(receipt["paid_sats"].as_u64().unwrap() > 0, "{receipt}");
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
+    let sent: Vec<Value> = node.requests().into_iter().map(|(_, body)| body).collect();
+    let pay = sent.iter().find(|body| body["method"] == "pay_invoice").expect("a pay_invoice request");
+    assert_eq!(pay["encryption"], "nip44_v2", "the wallet says it reads NIP-44: {pay}");
+    assert_eq!(paid_invoices(&server), 2, "each purchase paid the shop once");
+}

@@ -1,26 +1,24 @@
 //! One backend suite (create → look up open → settle → look up settled → unknown hash) run on every backend that
-//! can run here: the development wallet, a real LNbits server, and LND and Core Lightning as small fakes that
-//! speak their documented REST shapes (LND's over TLS with a pinned self-signed certificate). Then error mapping:
+//! can run here: the development wallet, a real LNbits server, and LND, Core Lightning and an NWC wallet as the
+//! test kit's stand-ins that speak their documented protocols (LND's over TLS with a pinned self-signed
+//! certificate). Then error mapping:
 //! refused credentials, malformed and mismatched answers, nodes that are down or never answer.
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::STANDARD;
 use mesh402_l402::{Msat, PaymentHash, Preimage};
 use mesh402_ln::{
     Cln, ClnSettings, CreatedInvoice, DevWallet, InvoicePayer, InvoiceRequest, InvoiceState, LightningBackend, LnError,
     Lnbits, LnbitsSettings, Lnd, LndSettings, Nwc, NwcSettings, Secret,
 };
 use mesh402_testkit::lnbits::LnbitsServer;
+use mesh402_testkit::nodes::{self, FakeNode, self_signed, serve, serve_tls};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -166,262 +164,6 @@ async fn a_real_lnbits_passes_the_suite_and_maps_its_errors() {
 // ---------------------------------------------------------------------------------------------------------------
 // Small HTTP(S) servers for the nodes that cannot run here.
 
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{address}")
-}
-
-/// A listener that completes TLS handshakes with a fixed certificate; failed handshakes are dropped.
-struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((stream, address)) = self.tcp.accept().await else { continue };
-            if let Ok(tls) = self.acceptor.accept(stream).await {
-                return (tls, address);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
-}
-
-/// A self-signed certificate for localhost/127.0.0.1 like the one LND generates: (PEM, DER, private key DER).
-fn self_signed() -> (String, Vec<u8>, Vec<u8>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    (certified.cert.pem(), certified.cert.der().to_vec(), certified.signing_key.serialize_der())
-}
-
-async fn serve_tls(router: Router, cert_der: Vec<u8>, key_der: Vec<u8>) -> String {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(cert_der)], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)))
-        .unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = tcp.local_addr().unwrap();
-    let listener = TlsListener { tcp, acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) };
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("https://{address}")
-}
-
-/// A node stand-in: it issues real signed invoices through a development wallet, remembers the requests it got,
-/// and settles when the test pays through the same wallet.
-struct FakeNode {
-    wallet: Arc<DevWallet>,
-    credential: String,
-    requests: std::sync::Mutex<Vec<(HeaderMap, Value)>>,
-    _dir: tempfile::TempDir,
-}
-
-impl FakeNode {
-    fn new(credential: &str) -> Arc<FakeNode> {
-        let dir = tempfile::tempdir().unwrap();
-        Arc::new(FakeNode {
-            wallet: dev_wallet(dir.path()),
-            credential: credential.into(),
-            requests: std::sync::Mutex::new(Vec::new()),
-            _dir: dir,
-        })
-    }
-
-    fn record(&self, headers: &HeaderMap, body: Value) {
-        self.requests.lock().unwrap().push((headers.clone(), body));
-    }
-
-    async fn create(&self, msat: u64, description: &str, expiry: u64) -> CreatedInvoice {
-        let request =
-            InvoiceRequest { amount: Msat(msat), description: description.into(), expiry: Duration::from_secs(expiry) };
-        self.wallet.create_invoice(&request).await.unwrap()
-    }
-}
-
-// LND: `POST /v1/invoices`, `GET /v2/invoices/lookup`, grpc-gateway errors.
-
-fn lnd_error(status: StatusCode, code: i64, message: &str) -> Response {
-    (status, axum::Json(json!({"code": code, "message": message, "details": []}))).into_response()
-}
-
-/// LND's answer to a call without the node's macaroon, if this one has not got it.
-fn lnd_macaroon_refused(node: &FakeNode, headers: &HeaderMap) -> Option<Response> {
-    let sent = headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok());
-    (sent != Some(node.credential.as_str()))
-        .then(|| lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "expected 1 macaroon, got 0"))
-}
-
-/// LND's `Invoice` message for `hash`, as `LookupInvoice` (v1) and `LookupInvoiceV2` answer it, or its not-found
-/// error.
-async fn lnd_invoice(node: &FakeNode, hash: PaymentHash) -> Response {
-    let (state, preimage) = match node.wallet.lookup_invoice(&hash).await {
-        Ok(InvoiceState::Open) => ("OPEN", String::new()),
-        Ok(InvoiceState::Settled { preimage }) => ("SETTLED", STANDARD.encode(preimage.unwrap().0)),
-        Ok(other) => panic!("{other:?}"),
-        Err(_) => return lnd_error(StatusCode::NOT_FOUND, 5, "there are no existing invoices"),
-    };
-    axum::Json(json!({
-        "memo": "", "r_preimage": preimage, "r_hash": STANDARD.encode(hash.0), "value": "21", "value_msat": "21000",
-        "settled": state == "SETTLED", "creation_date": unix_now().to_string(), "settle_date": "0",
-        "payment_request": "", "expiry": "600", "cltv_expiry": "80", "private": false, "add_index": "7",
-        "settle_index": "0", "amt_paid": "0", "amt_paid_sat": "0", "amt_paid_msat": "0", "state": state,
-        "htlcs": [], "features": {}, "is_keysend": false, "payment_addr": STANDARD.encode([1u8; 32]),
-        "is_amp": false, "amp_invoice_state": {},
-    }))
-    .into_response()
-}
-
-/// LND before 0.16 (lnrpc/lightning.yaml of v0.15.5-beta): invoices are made by `POST /v1/invoices` and looked up
-/// by `GET /v1/invoice/{r_hash_str}` (hex); `/v2/invoices/lookup` does not exist, and grpc-gateway answers a path
-/// it does not know with `404 {"code": 5, "message": "Not Found"}`.
-fn lnd_router_before_0_16(node: Arc<FakeNode>) -> Router {
-    async fn lookup_v1(
-        State(node): State<Arc<FakeNode>>,
-        headers: HeaderMap,
-        axum::extract::Path(hash): axum::extract::Path<String>,
-    ) -> Response {
-        if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
-            return refused;
-        }
-        let Some(hash) = hex::decode(&hash).ok().and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) else {
-            return lnd_error(StatusCode::BAD_REQUEST, 3, "encoding/hex: invalid byte");
-        };
-        lnd_invoice(&node, PaymentHash(hash)).await
-    }
-    Router::new()
-        .route("/v1/invoice/{r_hash_str}", get(lookup_v1))
-        .with_state(node.clone())
-        .merge(lnd_routes(node, false))
-        .fallback(|| async { lnd_error(StatusCode::NOT_FOUND, 5, "Not Found") })
-}
-
-fn lnd_router(node: Arc<FakeNode>) -> Router {
-    lnd_routes(node, true)
-}
-
-/// LND 0.21's routes, with or without `LookupInvoiceV2`.
-fn lnd_routes(node: Arc<FakeNode>, v2_lookup: bool) -> Router {
-    async fn add_invoice(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
-        node.record(&headers, body.0.clone());
-        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
-            return lnd_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                2,
-                "verification failed: signature mismatch after caveat verification",
-            );
-        }
-        // grpc-gateway sends 64-bit integers as strings.
-        let msat: u64 = body["value_msat"].as_str().unwrap().parse().unwrap();
-        let expiry: u64 = body["expiry"].as_str().unwrap().parse().unwrap();
-        let created = node.create(msat, body["memo"].as_str().unwrap(), expiry).await;
-        axum::Json(json!({
-            "r_hash": STANDARD.encode(created.payment_hash.0),
-            "payment_request": created.bolt11,
-            "add_index": "7",
-            "payment_addr": STANDARD.encode([1u8; 32]),
-        }))
-        .into_response()
-    }
-
-    async fn lookup(
-        State(node): State<Arc<FakeNode>>,
-        headers: HeaderMap,
-        Query(query): Query<std::collections::HashMap<String, String>>,
-    ) -> Response {
-        if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
-            return refused;
-        }
-        let Some(hash) = query.get("payment_hash").and_then(|text| URL_SAFE.decode(text).ok()) else {
-            return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid payment hash");
-        };
-        lnd_invoice(&node, PaymentHash(hash.try_into().unwrap())).await
-    }
-
-    // The payer's side as LND v0.21.0-beta has it (lnrpc/routerrpc/router.yaml and router_server.go): there is no
-    // `POST /v1/channels/transactions` any more; `POST /v2/router/send` streams newline-delimited
-    // `{"result": Payment}` messages (only the final one with `no_inflight_updates`), or `{"error": …}` when the
-    // payment cannot start (an invoice already paid); `GET /v2/router/track/{hash}` (base64url) streams the
-    // payment made for a hash, or fails with gRPC code 5 when there is none.
-    fn line(message: Value) -> String {
-        format!("{message}\n")
-    }
-
-    async fn send(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
-        if headers.get("grpc-metadata-macaroon").and_then(|value| value.to_str().ok()) != Some(&node.credential) {
-            return lnd_error(StatusCode::INTERNAL_SERVER_ERROR, 2, "verification failed: signature mismatch");
-        }
-        // LND refuses a payment without a deadline, and reads 64-bit integers from strings.
-        assert!(body["timeout_seconds"].as_u64().is_some_and(|secs| secs > 0), "{}", body.0);
-        assert!(body["fee_limit_msat"].as_str().is_some_and(|fee| fee.parse::<u64>().is_ok()), "{}", body.0);
-        let quiet = body["no_inflight_updates"] == json!(true);
-        let bolt11 = body["payment_request"].as_str().unwrap_or("");
-        let hash = mesh402_ln::invoice_facts(bolt11).map(|facts| facts.payment_hash.to_string()).unwrap_or_default();
-        let in_flight = line(
-            json!({ "result": { "payment_hash": hash, "status": "IN_FLIGHT", "failure_reason": "FAILURE_REASON_NONE" } }),
-        );
-        let mut stream = if quiet { String::new() } else { in_flight };
-        if node.requests.lock().unwrap().iter().any(|(_, sent)| sent["paid"] == json!(hash)) {
-            return line(json!({ "error": { "code": 2, "message": "invoice is already paid", "details": [] } }))
-                .into_response();
-        }
-        match node.wallet.pay(bolt11, unix_now()).await {
-            Ok(preimage) => {
-                node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
-                stream.push_str(&line(json!({ "result": {
-                    "payment_hash": hash, "value_msat": "21000", "fee_msat": "0", "status": "SUCCEEDED",
-                    "payment_preimage": preimage.to_hex(), "failure_reason": "FAILURE_REASON_NONE", "htlcs": [],
-                } })));
-            }
-            Err(_) => stream.push_str(&line(json!({ "result": {
-                "payment_hash": hash, "status": "FAILED", "failure_reason": "FAILURE_REASON_NO_ROUTE", "htlcs": [],
-            } }))),
-        }
-        stream.into_response()
-    }
-
-    async fn track(
-        State(node): State<Arc<FakeNode>>,
-        headers: HeaderMap,
-        axum::extract::Path(hash): axum::extract::Path<String>,
-    ) -> Response {
-        if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
-            return refused;
-        }
-        let Some(hash) = URL_SAFE.decode(&hash).ok().filter(|bytes| bytes.len() == 32) else {
-            return lnd_error(StatusCode::BAD_REQUEST, 3, "invalid hash");
-        };
-        let hash = hex::encode(hash);
-        let paid = node.requests.lock().unwrap().iter().find(|(_, sent)| sent["paid"] == json!(hash)).cloned();
-        match paid {
-            Some((_, sent)) => line(json!({ "result": {
-                "payment_hash": hash, "status": "SUCCEEDED", "payment_preimage": sent["preimage"],
-                "failure_reason": "FAILURE_REASON_NONE", "htlcs": [],
-            } }))
-            .into_response(),
-            None => lnd_error(StatusCode::NOT_FOUND, 5, "payment isn't initiated"),
-        }
-    }
-
-    let router = Router::new()
-        .route("/v1/invoices", post(add_invoice))
-        .route("/v2/router/send", post(send))
-        .route("/v2/router/track/{hash}", get(track));
-    let router = if v2_lookup { router.route("/v2/invoices/lookup", get(lookup)) } else { router };
-    router.with_state(node)
-}
-
 fn lnd(url: &str, macaroon_hex: &str, cert_pem: Option<&str>) -> Result<Lnd, LnError> {
     Lnd::new(LndSettings {
         rest_url: url.into(),
@@ -435,13 +177,13 @@ fn lnd(url: &str, macaroon_hex: &str, cert_pem: Option<&str>) -> Result<Lnd, LnE
 async fn lnd_over_pinned_tls_passes_the_suite() {
     let node = FakeNode::new("0201036c6e64");
     let (pem, der, key) = self_signed();
-    let url = serve_tls(lnd_router(node.clone()), der, key).await;
+    let url = serve_tls(nodes::lnd::router(node.clone()), der, key).await;
     let backend = lnd(&url, "0201036c6e64", Some(&pem)).unwrap();
     let wallet = node.wallet.clone();
     create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
 
     // What went over the wire: the macaroon header and the documented body shape.
-    let (headers, body) = node.requests.lock().unwrap()[0].clone();
+    let (headers, body) = node.requests()[0].clone();
     assert_eq!(headers["grpc-metadata-macaroon"], "0201036c6e64");
     assert_eq!(body, json!({"memo": "mesh402 backend suite: 21 sats", "value_msat": "21000", "expiry": "600"}));
 
@@ -457,7 +199,7 @@ async fn lnd_over_pinned_tls_passes_the_suite() {
 #[tokio::test]
 async fn lnd_before_0_16_is_looked_up_through_the_v1_route() {
     let node = FakeNode::new("0201036c6e64");
-    let url = serve(lnd_router_before_0_16(node.clone())).await;
+    let url = serve(nodes::lnd::router_before_0_16(node.clone())).await;
     let backend = lnd(&url, "0201036c6e64", None).unwrap();
     let wallet = node.wallet.clone();
     create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
@@ -474,7 +216,7 @@ async fn lnd_pinning_accepts_exactly_the_pinned_certificate() {
     let node = FakeNode::new("00");
     let (pem, der, key) = self_signed();
     let (other_pem, _, _) = self_signed();
-    let url = serve_tls(lnd_router(node), der, key).await;
+    let url = serve_tls(nodes::lnd::router(node), der, key).await;
     // Another certificate, even one for the same names, is refused: the node is unreachable for us.
     let impostor = lnd(&url, "00", Some(&other_pem)).unwrap();
     let error = impostor.create_invoice(&request()).await.unwrap_err();
@@ -488,114 +230,6 @@ async fn lnd_pinning_accepts_exactly_the_pinned_certificate() {
     // A file without a certificate is refused when the backend is built.
     assert!(matches!(lnd(&url, "00", Some("not a certificate")), Err(LnError::Rejected(_))));
     assert!(matches!(lnd(&url, "not hex", Some(&pem)), Err(LnError::Rejected(_))));
-}
-
-// Core Lightning: clnrest's `POST /v1/invoice` and `POST /v1/listinvoices`; for refunds `POST /v1/pay` and
-// `POST /v1/listpays`.
-
-fn cln_router(node: Arc<FakeNode>) -> Router {
-    fn authorized(node: &FakeNode, headers: &HeaderMap) -> Option<Response> {
-        if headers.get("rune").and_then(|value| value.to_str().ok()) == Some(&node.credential) {
-            return None;
-        }
-        let body = json!({"code": 1502, "message": "Not authorized: Not derived from master"});
-        Some((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response())
-    }
-
-    async fn invoice(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
-        node.record(&headers, body.0.clone());
-        if let Some(refusal) = authorized(&node, &headers) {
-            return refusal;
-        }
-        let created = node
-            .create(
-                body["amount_msat"].as_u64().unwrap(),
-                body["description"].as_str().unwrap(),
-                body["expiry"].as_u64().unwrap(),
-            )
-            .await;
-        axum::Json(json!({
-            "payment_hash": created.payment_hash.to_string(),
-            "expires_at": created.expires_at,
-            "bolt11": created.bolt11,
-            "payment_secret": hex::encode([2u8; 32]),
-            "created_index": 3,
-        }))
-        .into_response()
-    }
-
-    async fn listinvoices(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
-        if let Some(refusal) = authorized(&node, &headers) {
-            return refusal;
-        }
-        let hash = PaymentHash::from_str(body["payment_hash"].as_str().unwrap()).unwrap();
-        let invoices = match node.wallet.lookup_invoice(&hash).await {
-            Ok(InvoiceState::Open) => vec![json!({
-                "label": "mesh402-x", "bolt11": "lnbcrt…", "payment_hash": hash.to_string(), "amount_msat": 21000,
-                "status": "unpaid", "description": "d", "expires_at": unix_now() + 600, "created_index": 3,
-            })],
-            Ok(InvoiceState::Settled { preimage }) => vec![json!({
-                "label": "mesh402-x", "bolt11": "lnbcrt…", "payment_hash": hash.to_string(), "amount_msat": 21000,
-                "status": "paid", "pay_index": 1, "amount_received_msat": 21000, "paid_at": unix_now(),
-                "payment_preimage": preimage.unwrap().to_hex(), "description": "d", "expires_at": unix_now() + 600,
-                "created_index": 3, "updated_index": 1,
-            })],
-            Ok(other) => panic!("{other:?}"),
-            Err(_) => vec![],
-        };
-        axum::Json(json!({ "invoices": invoices })).into_response()
-    }
-
-    // The payer's side (refunds): `pay` pays through the node's development wallet; `listpays` lists what it paid.
-    async fn pay(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
-        if let Some(refusal) = authorized(&node, &headers) {
-            return refusal;
-        }
-        let bolt11 = body["bolt11"].as_str().unwrap_or("");
-        match node.wallet.pay(bolt11, unix_now()).await {
-            Ok(preimage) => {
-                node.record(&headers, json!({ "paid": preimage.hash().to_string(), "preimage": preimage.to_hex() }));
-                axum::Json(json!({
-                    "payment_preimage": preimage.to_hex(), "payment_hash": preimage.hash().to_string(),
-                    "created_at": unix_now(), "parts": 1, "amount_msat": 21000, "amount_sent_msat": 21000,
-                    "status": "complete", "destination": node.wallet.node_id(),
-                }))
-                .into_response()
-            }
-            // clnrest answers a JSON-RPC error (here: "all attempts failed") with its code and message.
-            Err(error) => {
-                let body = json!({ "code": 210, "message": format!("Ran out of routes to try: {error}") });
-                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-            }
-        }
-    }
-
-    async fn listpays(State(node): State<Arc<FakeNode>>, headers: HeaderMap, body: axum::Json<Value>) -> Response {
-        if let Some(refusal) = authorized(&node, &headers) {
-            return refusal;
-        }
-        let wanted = body["payment_hash"].clone();
-        let pays: Vec<Value> = node
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, body)| body.get("paid") == Some(&wanted))
-            .map(|(_, body)| {
-                json!({ "payment_hash": body["paid"], "status": "complete", "preimage": body["preimage"],
-                        "bolt11": "lnbcrt…", "created_at": unix_now(), "amount_msat": 21000,
-                        "amount_sent_msat": 21000, "number_of_parts": 1 })
-            })
-            .collect();
-        axum::Json(json!({ "pays": pays })).into_response()
-    }
-
-    Router::new()
-        .route("/v1/invoice", post(invoice))
-        .route("/v1/listinvoices", post(listinvoices))
-        .route("/v1/pay", post(pay))
-        .route("/v1/listpays", post(listpays))
-        .with_state(node)
 }
 
 fn cln(url: &str, rune: &str) -> Cln {
@@ -614,7 +248,7 @@ fn cln(url: &str, rune: &str) -> Cln {
 #[tokio::test]
 async fn core_lightning_sends_the_node_id_that_clnrest_v23_08_requires() {
     let node = FakeNode::new("rune-1");
-    let url = serve(cln_router(node.clone())).await;
+    let url = serve(nodes::cln::router(node.clone())).await;
     let node_id = format!("02{}", "ab".repeat(32));
     let settings = |node_id: Option<String>| ClnSettings {
         rest_url: url.clone(),
@@ -625,7 +259,7 @@ async fn core_lightning_sends_the_node_id_that_clnrest_v23_08_requires() {
     };
     let backend = Cln::new(settings(Some(node_id.clone()))).unwrap();
     backend.create_invoice(&request()).await.unwrap();
-    let (headers, _) = node.requests.lock().unwrap()[0].clone();
+    let (headers, _) = node.requests()[0].clone();
     assert_eq!(headers["nodeid"], node_id.as_str());
     assert!(matches!(Cln::new(settings(Some("02abc".into()))), Err(LnError::Rejected(_))));
 }
@@ -633,14 +267,14 @@ async fn core_lightning_sends_the_node_id_that_clnrest_v23_08_requires() {
 #[tokio::test]
 async fn core_lightning_passes_the_suite() {
     let node = FakeNode::new("rune-abc");
-    let url = serve(cln_router(node.clone())).await;
+    let url = serve(nodes::cln::router(node.clone())).await;
     let backend = cln(&url, "rune-abc");
     let wallet = node.wallet.clone();
     create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
     backend.probe().await.unwrap();
     assert!(matches!(cln(&url, "rune-other").probe().await, Err(LnError::Unauthorized)));
 
-    let requests = node.requests.lock().unwrap().clone();
+    let requests = node.requests();
     let (headers, body) = &requests[0];
     assert_eq!(headers["rune"], "rune-abc");
     assert_eq!(body["amount_msat"], 21_000);
@@ -649,7 +283,7 @@ async fn core_lightning_passes_the_suite() {
     // Labels are unique per invoice.
     backend.create_invoice(&request()).await.unwrap();
     let labels: Vec<String> =
-        node.requests.lock().unwrap().iter().map(|(_, body)| body["label"].as_str().unwrap().to_owned()).collect();
+        node.requests().iter().map(|(_, body)| body["label"].as_str().unwrap().to_owned()).collect();
     assert!(labels.iter().all(|label| label.starts_with("mesh402-")), "{labels:?}");
     assert_ne!(labels[0], labels[1]);
 
@@ -887,197 +521,6 @@ fn credentials_never_print() {
 // ---------------------------------------------------------------------------------------------------------------
 // Nostr Wallet Connect: a relay and a wallet service in one small WebSocket server, speaking NIP-01 and NIP-47.
 
-mod nwc_fake {
-    use super::*;
-    use nostr::nips::nip47::{
-        ErrorCode, LookupInvoiceResponse, MakeInvoiceResponse, NIP47Error, NostrWalletConnectURI, PayInvoiceResponse,
-        Request, RequestParams, Response, ResponseResult, TransactionState, TransactionType,
-    };
-    use nostr::nips::{nip04, nip44};
-    use nostr::{ClientMessage, EventBuilder, JsonUtil, Keys, Kind, PublicKey, RelayMessage, RelayUrl, Tag, Timestamp};
-    use tokio_tungstenite::tungstenite::Message;
-
-    /// Which wallet service the relay plays, after NIP-47 as merged and the wallets that implement it (Alby Hub
-    /// answers codes outside the `nostr` crate's list, such as `BAD_REQUEST`).
-    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-    pub enum Mode {
-        /// Info event `encryption: nip44_v2 nip04`; reads and answers both.
-        Current,
-        /// Info event `encryption: nip44_v2`; a NIP-04 request is ignored, as a wallet that cannot read it does.
-        Nip44Only,
-        /// Info event without an `encryption` tag (a wallet from before NIP-44): NIP-04 only.
-        Nip04Legacy,
-        /// Reads both, and answers every request with the error code `BAD_REQUEST`.
-        UnknownCodes,
-    }
-
-    /// A relay that is also the wallet service: it answers requests signed by `allowed` only.
-    pub async fn start(node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey) -> String {
-        start_as(node, wallet, allowed, Mode::Current).await
-    }
-
-    /// [`start`] as the wallet `mode` describes.
-    pub async fn start_as(node: Arc<FakeNode>, wallet: Keys, allowed: PublicKey, mode: Mode) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (node, wallet) = (node.clone(), wallet.clone());
-                tokio::spawn(async move { connection(stream, node, wallet, allowed, mode).await });
-            }
-        });
-        url
-    }
-
-    fn info_event(wallet: &Keys, mode: Mode) -> nostr::Event {
-        let mut tags = Vec::new();
-        match mode {
-            Mode::Current | Mode::UnknownCodes => {
-                tags.push(Tag::custom(nostr::TagKind::custom("encryption"), ["nip44_v2 nip04"]));
-            }
-            Mode::Nip44Only => tags.push(Tag::custom(nostr::TagKind::custom("encryption"), ["nip44_v2"])),
-            Mode::Nip04Legacy => {}
-        }
-        EventBuilder::new(Kind::WalletConnectInfo, "pay_invoice make_invoice lookup_invoice")
-            .tags(tags)
-            .sign_with_keys(wallet)
-            .unwrap()
-    }
-
-    async fn connection(
-        stream: tokio::net::TcpStream,
-        node: Arc<FakeNode>,
-        wallet: Keys,
-        allowed: PublicKey,
-        mode: Mode,
-    ) {
-        use futures_util::{SinkExt, StreamExt};
-        let _ = stream.set_nodelay(true);
-        let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
-        let mut subscription = None;
-        while let Some(Ok(Message::Text(text))) = socket.next().await {
-            let Ok(message) = ClientMessage::from_json(text.as_str()) else { continue };
-            let request_event = match message {
-                ClientMessage::Req { subscription_id, filters } => {
-                    let id = subscription_id.into_owned();
-                    let wants_info = filters.iter().any(|filter| {
-                        filter.kinds.as_ref().is_some_and(|kinds| kinds.contains(&Kind::WalletConnectInfo))
-                    });
-                    if wants_info {
-                        let info = RelayMessage::event(id.clone(), info_event(&wallet, mode));
-                        socket.send(Message::text(info.as_json())).await.unwrap();
-                    } else {
-                        subscription = Some(id.clone());
-                    }
-                    socket.send(Message::text(RelayMessage::eose(id).as_json())).await.unwrap();
-                    continue;
-                }
-                ClientMessage::Event(event) if event.kind == Kind::WalletConnectRequest => event.into_owned(),
-                _ => continue,
-            };
-            let ok = RelayMessage::ok(request_event.id, true, "");
-            socket.send(Message::text(ok.as_json())).await.unwrap();
-            // A request this wallet cannot read is not for it: a wallet service ignores it.
-            let nip04_request = request_event.content.contains("?iv=");
-            let plain = match (nip04_request, mode) {
-                (true, Mode::Nip44Only) | (false, Mode::Nip04Legacy) => continue,
-                (true, _) => nip04::decrypt(wallet.secret_key(), &request_event.pubkey, &request_event.content),
-                (false, _) => nip44::decrypt(wallet.secret_key(), &request_event.pubkey, &request_event.content)
-                    .map_err(|_| nip04::Error::InvalidContentFormat),
-            };
-            let Ok(plain) = plain else { continue };
-            let mut recorded: Value = serde_json::from_str(&plain).unwrap();
-            recorded["encryption"] = json!(if nip04_request { "nip04" } else { "nip44_v2" });
-            node.record(&HeaderMap::new(), recorded);
-            let request = Request::from_json(&plain).unwrap();
-            let response = if mode == Mode::UnknownCodes {
-                json!({ "result_type": request.method, "error": { "code": "BAD_REQUEST", "message": "expired" } })
-                    .to_string()
-            } else {
-                let (result, error) = if request_event.pubkey != allowed {
-                    (None, Some(NIP47Error { code: ErrorCode::Unauthorized, message: "no wallet for this key".into() }))
-                } else {
-                    answer(&node, request.params).await
-                };
-                Response { result_type: request.method, error, result }.as_json()
-            };
-            let encrypted = if nip04_request {
-                nip04::encrypt(wallet.secret_key(), &request_event.pubkey, response).unwrap()
-            } else {
-                nip44::encrypt(wallet.secret_key(), &request_event.pubkey, response, nip44::Version::V2).unwrap()
-            };
-            let event = EventBuilder::new(Kind::WalletConnectResponse, encrypted)
-                .tags([Tag::event(request_event.id), Tag::public_key(request_event.pubkey)])
-                .sign_with_keys(&wallet)
-                .unwrap();
-            let Some(subscription) = subscription.clone() else { continue };
-            socket.send(Message::text(RelayMessage::event(subscription, event).as_json())).await.unwrap();
-        }
-    }
-
-    async fn answer(node: &FakeNode, params: RequestParams) -> (Option<ResponseResult>, Option<NIP47Error>) {
-        match params {
-            RequestParams::MakeInvoice(params) => {
-                let created = node
-                    .create(params.amount, params.description.as_deref().unwrap_or(""), params.expiry.unwrap_or(3600))
-                    .await;
-                let made = MakeInvoiceResponse {
-                    invoice: created.bolt11,
-                    payment_hash: Some(created.payment_hash.to_string()),
-                    description: None,
-                    description_hash: None,
-                    preimage: None,
-                    amount: Some(params.amount),
-                    created_at: None,
-                    expires_at: Some(Timestamp::from_secs(created.expires_at)),
-                };
-                (Some(ResponseResult::MakeInvoice(made)), None)
-            }
-            RequestParams::LookupInvoice(params) => {
-                let hash = PaymentHash::from_str(params.payment_hash.as_deref().unwrap()).unwrap();
-                let (state, preimage) = match node.wallet.lookup_invoice(&hash).await {
-                    Ok(InvoiceState::Open) => (TransactionState::Pending, None),
-                    Ok(InvoiceState::Settled { preimage }) => (TransactionState::Settled, preimage.map(|p| p.to_hex())),
-                    Ok(other) => panic!("{other:?}"),
-                    Err(_) => {
-                        let error = NIP47Error { code: ErrorCode::NotFound, message: "invoice not found".into() };
-                        return (None, Some(error));
-                    }
-                };
-                let found = LookupInvoiceResponse {
-                    transaction_type: Some(TransactionType::Incoming),
-                    state: Some(state),
-                    invoice: None,
-                    description: None,
-                    description_hash: None,
-                    settled_at: preimage.as_ref().map(|_| Timestamp::now()),
-                    preimage,
-                    payment_hash: hash.to_string(),
-                    amount: 21_000,
-                    fees_paid: 0,
-                    created_at: Timestamp::now(),
-                    expires_at: Some(Timestamp::from_secs(unix_now() + 600)),
-                    metadata: None,
-                };
-                (Some(ResponseResult::LookupInvoice(found)), None)
-            }
-            RequestParams::PayInvoice(params) => match node.wallet.pay(&params.invoice, unix_now()).await {
-                Ok(preimage) => {
-                    let paid = PayInvoiceResponse { preimage: preimage.to_hex(), fees_paid: Some(0) };
-                    (Some(ResponseResult::PayInvoice(paid)), None)
-                }
-                Err(error) => (None, Some(NIP47Error { code: ErrorCode::PaymentFailed, message: error.to_string() })),
-            },
-            _ => (None, Some(NIP47Error { code: ErrorCode::NotImplemented, message: "no".into() })),
-        }
-    }
-
-    pub fn uri(wallet: &Keys, relay: &str, client: &Keys) -> String {
-        let relay = RelayUrl::parse(relay).unwrap();
-        NostrWalletConnectURI::new(wallet.public_key(), vec![relay], client.secret_key().clone(), None).to_string()
-    }
-}
-
 fn nwc(uri: &str, timeout: Duration) -> Nwc {
     Nwc::new(NwcSettings { uri: Secret::new(uri), timeout }).unwrap()
 }
@@ -1086,14 +529,14 @@ fn nwc(uri: &str, timeout: Duration) -> Nwc {
 async fn nostr_wallet_connect_passes_the_suite() {
     let node = FakeNode::new("");
     let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
-    let relay = nwc_fake::start(node.clone(), wallet.clone(), client.public_key()).await;
-    let uri = nwc_fake::uri(&wallet, &relay, &client);
+    let relay = nodes::nwc::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let uri = nodes::nwc::uri(&wallet, &relay, &client);
     let backend = nwc(&uri, TIMEOUT);
     let payer = node.wallet.clone();
     create_lookup_settle_lookup(&backend, |bolt11| async move { payer.pay(&bolt11, unix_now()).await.unwrap() }).await;
 
     // The request as the wallet decrypted it: NIP-47's method and parameters.
-    let (_, sent) = node.requests.lock().unwrap()[0].clone();
+    let (_, sent) = node.requests()[0].clone();
     assert_eq!(sent["method"], "make_invoice");
     assert_eq!(sent["params"]["amount"], 21_000);
     assert_eq!(sent["params"]["expiry"], 600);
@@ -1102,7 +545,7 @@ async fn nostr_wallet_connect_passes_the_suite() {
     assert!(!format!("{backend:?}").contains(&secret_hex), "{backend:?}");
 
     // A connection string whose key the wallet does not know is a refused credential.
-    let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
+    let stranger = nwc(&nodes::nwc::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
     assert!(matches!(stranger.create_invoice(&request()).await, Err(LnError::Unauthorized)));
     backend.probe().await.unwrap();
     assert!(matches!(stranger.probe().await, Err(LnError::Unauthorized)));
@@ -1112,16 +555,16 @@ async fn nostr_wallet_connect_passes_the_suite() {
 #[tokio::test]
 async fn nostr_wallet_connect_speaks_nip44_and_nip04_only_to_wallets_that_say_so() {
     for (mode, expected) in [
-        (nwc_fake::Mode::Current, "nip44_v2"),
-        (nwc_fake::Mode::Nip44Only, "nip44_v2"),
-        (nwc_fake::Mode::Nip04Legacy, "nip04"),
+        (nodes::nwc::Mode::Current, "nip44_v2"),
+        (nodes::nwc::Mode::Nip44Only, "nip44_v2"),
+        (nodes::nwc::Mode::Nip04Legacy, "nip04"),
     ] {
         let node = FakeNode::new("");
         let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
-        let relay = nwc_fake::start_as(node.clone(), wallet.clone(), client.public_key(), mode).await;
-        let payer = nwc(&nwc_fake::uri(&wallet, &relay, &client), TIMEOUT);
+        let relay = nodes::nwc::start_as(node.clone(), wallet.clone(), client.public_key(), mode).await;
+        let payer = nwc(&nodes::nwc::uri(&wallet, &relay, &client), TIMEOUT);
         pay_once_and_find_again(&payer, &node).await;
-        let sent: Vec<Value> = node.requests.lock().unwrap().iter().map(|(_, body)| body.clone()).collect();
+        let sent: Vec<Value> = node.requests().iter().map(|(_, body)| body.clone()).collect();
         assert!(sent.iter().all(|body| body["encryption"] == expected), "{mode:?}: {sent:?}");
     }
 }
@@ -1131,8 +574,8 @@ async fn a_wallets_unknown_error_code_is_a_definite_refusal() {
     let node = FakeNode::new("");
     let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
     let relay =
-        nwc_fake::start_as(node.clone(), wallet.clone(), client.public_key(), nwc_fake::Mode::UnknownCodes).await;
-    let payer = nwc(&nwc_fake::uri(&wallet, &relay, &client), TIMEOUT);
+        nodes::nwc::start_as(node.clone(), wallet.clone(), client.public_key(), nodes::nwc::Mode::UnknownCodes).await;
+    let payer = nwc(&nodes::nwc::uri(&wallet, &relay, &client), TIMEOUT);
     let invoice = node.create(1_000, "x", 600).await;
     let refused = payer.pay(&invoice.bolt11).await.unwrap_err();
     assert!(matches!(&refused, LnError::Rejected(message) if message.contains("BAD_REQUEST")), "{refused:?}");
@@ -1142,7 +585,7 @@ async fn a_wallets_unknown_error_code_is_a_definite_refusal() {
 async fn nostr_wallet_connect_tries_the_next_relay_when_one_is_down() {
     let node = FakeNode::new("");
     let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
-    let relay = nwc_fake::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let relay = nodes::nwc::start(node.clone(), wallet.clone(), client.public_key()).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down = format!("ws://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -1169,9 +612,9 @@ async fn nostr_wallet_connect_with_a_sick_relay_is_unavailable_in_time() {
     });
     // A relay that accepts everything and never delivers an answer (no wallet behind it).
     let node = FakeNode::new("");
-    let mute = nwc_fake::start(node, nostr::Keys::generate(), client.public_key()).await;
+    let mute = nodes::nwc::start(node, nostr::Keys::generate(), client.public_key()).await;
     for relay in [down, silent_url, mute] {
-        let backend = nwc(&nwc_fake::uri(&wallet, &relay, &client), Duration::from_millis(700));
+        let backend = nwc(&nodes::nwc::uri(&wallet, &relay, &client), Duration::from_millis(700));
         let started = Instant::now();
         let error = backend.create_invoice(&request()).await.unwrap_err();
         assert!(matches!(error, LnError::Unavailable(_)), "{relay}: {error:?}");
@@ -1205,7 +648,7 @@ async fn pay_once_and_find_again(payer: &dyn InvoicePayer, node: &FakeNode) {
 #[tokio::test]
 async fn lnd_pays_as_the_buyers_wallet() {
     let node = FakeNode::new("0201036c6e64");
-    let url = serve(lnd_router(node.clone())).await;
+    let url = serve(nodes::lnd::router(node.clone())).await;
     let payer = lnd(&url, "0201036c6e64", None).unwrap();
     assert_eq!(InvoicePayer::name(&payer), "lnd");
     pay_once_and_find_again(&payer, &node).await;
@@ -1218,13 +661,13 @@ async fn lnd_pays_as_the_buyers_wallet() {
 async fn nostr_wallet_connect_pays_as_the_buyers_wallet() {
     let node = FakeNode::new("");
     let (wallet, client) = (nostr::Keys::generate(), nostr::Keys::generate());
-    let relay = nwc_fake::start(node.clone(), wallet.clone(), client.public_key()).await;
-    let payer = nwc(&nwc_fake::uri(&wallet, &relay, &client), TIMEOUT);
+    let relay = nodes::nwc::start(node.clone(), wallet.clone(), client.public_key()).await;
+    let payer = nwc(&nodes::nwc::uri(&wallet, &relay, &client), TIMEOUT);
     assert_eq!(InvoicePayer::name(&payer), "nwc");
     pay_once_and_find_again(&payer, &node).await;
-    let sent: Vec<Value> = node.requests.lock().unwrap().iter().map(|(_, body)| body.clone()).collect();
+    let sent: Vec<Value> = node.requests().iter().map(|(_, body)| body.clone()).collect();
     assert!(sent.iter().any(|body| body["method"] == "pay_invoice"), "{sent:?}");
-    let stranger = nwc(&nwc_fake::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
+    let stranger = nwc(&nodes::nwc::uri(&wallet, &relay, &nostr::Keys::generate()), TIMEOUT);
     let invoice = node.create(1_000, "x", 600).await;
     assert!(matches!(stranger.pay(&invoice.bolt11).await, Err(LnError::Unauthorized)));
 }
@@ -1232,7 +675,7 @@ async fn nostr_wallet_connect_pays_as_the_buyers_wallet() {
 #[tokio::test]
 async fn core_lightning_pays_refunds() {
     let node = FakeNode::new("rune-pay");
-    let url = serve(cln_router(node.clone())).await;
+    let url = serve(nodes::cln::router(node.clone())).await;
     let payer = cln(&url, "rune-pay");
     assert_eq!(InvoicePayer::name(&payer), "cln");
     pay_once_and_find_again(&payer, &node).await;

@@ -11,6 +11,7 @@
 //! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
 //! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
+//! - [`nodes`] (feature `nodes`): stand-ins for LND, Core Lightning and an NWC wallet, from their documented APIs.
 
 #![deny(missing_docs)]
 
@@ -21,6 +22,8 @@ mod generator_story;
 mod lightning;
 pub mod lnbits;
 mod memory;
+#[cfg(feature = "nodes")]
+pub mod nodes;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod process;
