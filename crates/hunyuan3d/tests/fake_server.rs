@@ -1,105 +1,20 @@
-//! The Hunyuan3D client against a stand-in for the model server: a GPU server cannot run on this machine, so the
-//! fake is built from the documented shapes of `api_server.py` (`POST /send` → `{uid}`, `GET /status/{uid}` →
-//! `{status: "processing"}` or `{status: "completed", model_base64}`), and its models are real GLBs made by the
-//! embedded generator. It can be slow, fail, answer too much, or answer garbage; each must end in a clear error
-//! (or the fallback), within the deadline, and only a checked GLB becomes a model.
+//! The Hunyuan3D client against the test kit's stand-in for the model server (`mesh402_testkit::model_server`: a
+//! GPU server cannot run on this machine, so it is built from `api_server.py`), whose models are real GLBs made by
+//! the embedded generator. It can be slow, fail, answer too much, or answer garbage; each must end in a clear error
+//! (or the fallback), within the deadline, and only a checked GLB becomes a model. Like the real server, it never
+//! finishes a job it cannot do: a texture without `--enable_tex`, text without a text-to-image pipeline.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mesh402_core::{Format, GenerateError, ImageKind, MaskSource, MeshParams, ModelGenerator};
 use mesh402_hunyuan3d::{Hunyuan3d, Hunyuan3dSettings, check_glb};
 use mesh402_mesh::EmbeddedGenerator;
-use serde_json::{Value, json};
-
-/// What the fake does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
-    /// Processing twice, then the model.
-    Good,
-    /// Processing forever (as the real server does when a generation raised).
-    NeverDone,
-    /// `/send` answers 503 this many times first.
-    SendFails(usize),
-    /// `/status` never answers.
-    StatusHangs,
-    /// A model of this many bytes of base64 text.
-    Oversized(usize),
-    /// `model_base64` is not base64.
-    NotBase64,
-    /// The model is half a GLB.
-    Truncated,
-    /// `/status` answers HTML.
-    NotJson,
-    /// The Hunyuan3D-2.1 server: processing, then texturing, then the model.
-    Texturing,
-    /// The Hunyuan3D-2.1 server reporting that the generation failed.
-    ErrorStatus,
-    /// The first `completed` answer holds half the GLB (the server still writing it), the next the whole.
-    HalfWrittenOnce,
-}
-
-struct Fake {
-    behaviour: Behaviour,
-    model: Vec<u8>,
-    sends: AtomicUsize,
-    polls: AtomicUsize,
-    bodies: Mutex<Vec<Value>>,
-    /// Jobs sent and not yet answered with a model, and the most there ever were at once.
-    running: AtomicUsize,
-    most_running: AtomicUsize,
-}
-
-async fn send(State(fake): State<Arc<Fake>>, body: axum::Json<Value>) -> Response {
-    let n = fake.sends.fetch_add(1, Ordering::SeqCst);
-    fake.bodies.lock().unwrap().push(body.0);
-    if let Behaviour::SendFails(failures) = fake.behaviour
-        && n < failures
-    {
-        return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
-    }
-    let running = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
-    fake.most_running.fetch_max(running, Ordering::SeqCst);
-    axum::Json(json!({ "uid": "5f0c5e7c-0c7e-4f7e-9d6e-1c2d3e4f5a6b" })).into_response()
-}
-
-async fn status(State(fake): State<Arc<Fake>>, Path(uid): Path<String>) -> Response {
-    assert_eq!(uid, "5f0c5e7c-0c7e-4f7e-9d6e-1c2d3e4f5a6b");
-    let n = fake.polls.fetch_add(1, Ordering::SeqCst);
-    let processing = || axum::Json(json!({ "status": "processing" })).into_response();
-    let completed = |model: String| {
-        fake.running.fetch_sub(1, Ordering::SeqCst);
-        axum::Json(json!({ "status": "completed", "model_base64": model })).into_response()
-    };
-    match fake.behaviour {
-        Behaviour::NeverDone => processing(),
-        Behaviour::StatusHangs => std::future::pending().await,
-        _ if n < 2 => processing(),
-        Behaviour::Texturing if n < 4 => axum::Json(json!({ "status": "texturing" })).into_response(),
-        Behaviour::ErrorStatus => {
-            axum::Json(json!({ "status": "error", "message": "CUDA out of memory" })).into_response()
-        }
-        Behaviour::HalfWrittenOnce if n == 2 => axum::Json(
-            json!({ "status": "completed", "model_base64": STANDARD.encode(&fake.model[..fake.model.len() / 2]) }),
-        )
-        .into_response(),
-        Behaviour::Good | Behaviour::SendFails(_) | Behaviour::Texturing | Behaviour::HalfWrittenOnce => {
-            completed(STANDARD.encode(&fake.model))
-        }
-        Behaviour::Oversized(size) => completed("A".repeat(size)),
-        Behaviour::NotBase64 => completed("this is not base64!".into()),
-        Behaviour::Truncated => completed(STANDARD.encode(&fake.model[..fake.model.len() / 2])),
-        Behaviour::NotJson => "<html>502 Bad Gateway</html>".into_response(),
-    }
-}
+use mesh402_testkit::model_server::{Behaviour, ModelServer, Started};
+use serde_json::json;
 
 /// A picture with an object on a transparent background.
 fn picture() -> Vec<u8> {
@@ -112,29 +27,10 @@ fn picture() -> Vec<u8> {
     bytes
 }
 
-/// A real GLB, made by the embedded generator, for the fake to hand out.
-fn real_glb() -> Vec<u8> {
-    let model = EmbeddedGenerator.generate(&picture(), ImageKind::Png, &MeshParams::default(), &mut |_| {}).unwrap();
-    model.files[0].bytes.clone()
-}
-
-/// Starts the fake on its own runtime (the client under test makes its own) and returns it with its URL.
-fn start(behaviour: Behaviour) -> (Arc<Fake>, String, tokio::runtime::Runtime) {
-    let fake = Arc::new(Fake {
-        behaviour,
-        model: real_glb(),
-        sends: AtomicUsize::new(0),
-        polls: AtomicUsize::new(0),
-        bodies: Mutex::new(Vec::new()),
-        running: AtomicUsize::new(0),
-        most_running: AtomicUsize::new(0),
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = Router::new().route("/send", post(send)).route("/status/{uid}", get(status)).with_state(fake.clone());
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (fake, url, runtime)
+/// Starts the test kit's stand-in with `behaviour`, as a server that can texture and read text, on its own
+/// runtime (the client under test makes its own).
+fn start(behaviour: Behaviour) -> (Arc<ModelServer>, String, tokio::runtime::Runtime) {
+    ModelServer::start_on_own_runtime(behaviour, Started::default(), &picture())
 }
 
 /// The generator on this machine: it checks pictures, and makes the model when the fallback is on.
@@ -374,4 +270,35 @@ fn prompts_are_refused_unless_the_operator_says_the_server_takes_them() {
 fn the_embedded_generator_refuses_prompts() {
     let refused = EmbeddedGenerator.preflight_prompt("a red teapot", &MeshParams::default()).unwrap_err();
     assert_eq!((refused.code(), refused.is_client_error()), ("prompt_unsupported", true));
+}
+
+/// A server started without `--enable_tex` never finishes a job that asks for a texture (its worker thread dies):
+/// mesh402 asks for one only when the operator says the server has it, and then the model comes back.
+#[test]
+fn a_texture_is_asked_for_only_when_the_operator_says_the_server_makes_them() {
+    let started = Started { enable_tex: false, takes_text: false };
+    let (fake, url, _runtime) = ModelServer::start_on_own_runtime(Behaviour::Good, started, &picture());
+    let textured = Hunyuan3dSettings { deadline: Duration::from_secs(2), ..settings(&url) };
+    let error = generate(&Hunyuan3d::new(textured, local(), false).unwrap(), &MeshParams::default()).unwrap_err();
+    assert_eq!(error.code(), "generator_unavailable", "the job never ends, as on the real server: {error:?}");
+    let plain = Hunyuan3dSettings { texture: false, ..settings(&url) };
+    let model = generate(&Hunyuan3d::new(plain, local(), false).unwrap(), &MeshParams::default()).unwrap();
+    assert_eq!(model.files[0].bytes, fake.model);
+    assert_eq!(fake.bodies.lock().unwrap()[1]["texture"], false, "no texture asked of a server without one");
+}
+
+/// The 2.0 server at HEAD has no text-to-image pipeline: a text job never ends there, which is why prompts are
+/// offered only where the operator declares a server that takes them (and then they work).
+#[test]
+fn a_prompt_to_a_server_without_text_to_image_never_ends_so_it_is_offered_only_when_declared() {
+    let started = Started { enable_tex: true, takes_text: false };
+    let (_fake, url, _runtime) = ModelServer::start_on_own_runtime(Behaviour::Good, started, &picture());
+    let declared = Hunyuan3dSettings { deadline: Duration::from_secs(2), ..settings(&url) };
+    let generator = Hunyuan3d::new(declared, local(), false).unwrap();
+    let error = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap_err();
+    assert_eq!(error.code(), "generator_unavailable", "{error:?}");
+    let undeclared = Hunyuan3dSettings { prompts: false, ..settings(&url) };
+    let refused =
+        Hunyuan3d::new(undeclared, local(), false).unwrap().preflight_prompt("a red teapot", &MeshParams::default());
+    assert_eq!(refused.unwrap_err().code(), "prompt_unsupported", "refused before any invoice");
 }

@@ -1,7 +1,7 @@
 //! LND over its REST API: an invoice macaroon in `Grpc-Metadata-macaroon`, LND's self-signed certificate pinned.
 //!
 //! `POST /v1/invoices` makes an invoice (`value_msat`, `memo`, `expiry`; the answer carries `r_hash` in base64);
-//! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.16 and later) reports it; a node older than 0.16, whose
+//! `GET /v2/invoices/lookup?payment_hash=…` (base64url, LND 0.14 and later) reports it; a node older than 0.14, whose
 //! gateway does not know that route, is asked `GET /v1/invoice/{hex}` (`LookupInvoice`, `r_hash_str`) instead.
 //! Errors come as grpc-gateway JSON (`{"code", "message"}`); gRPC code 5 is "not found" and 16
 //! "unauthenticated"; a locked wallet or a node still starting is unavailable, not a refusal.
@@ -213,7 +213,7 @@ impl LightningBackend for Lnd {
             .header("Grpc-Metadata-macaroon", self.macaroon_hex.expose());
         let mut answer = Answer::fetch(call).await?;
         if Lnd::is_unknown_route(&answer) {
-            // LND before 0.16: the v1 look-up by the hash in hex.
+            // LND before 0.14: the v1 look-up by the hash in hex.
             let call = self
                 .client
                 .get(format!("{}/v1/invoice/{payment_hash}", self.url))

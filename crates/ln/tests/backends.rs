@@ -197,9 +197,9 @@ async fn lnd_over_pinned_tls_passes_the_suite() {
 }
 
 #[tokio::test]
-async fn lnd_before_0_16_is_looked_up_through_the_v1_route() {
+async fn lnd_before_0_14_is_looked_up_through_the_v1_route() {
     let node = FakeNode::new("0201036c6e64");
-    let url = serve(nodes::lnd::router_before_0_16(node.clone())).await;
+    let url = serve(nodes::lnd::router_before_0_14(node.clone())).await;
     let backend = lnd(&url, "0201036c6e64", None).unwrap();
     let wallet = node.wallet.clone();
     create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;

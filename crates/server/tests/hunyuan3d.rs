@@ -1,24 +1,20 @@
-//! The server with `generator = "hunyuan3d"`, against a stand-in for the Hunyuan3D-2 model server built from
-//! its documented API (`POST /send` → `{uid}`, `GET /status/{uid}` → processing, then completed with
-//! `model_base64`; a GPU server cannot run here): a paid request gets the server's GLB as its model, a format the
+//! The server with `generator = "hunyuan3d"`, against the test kit's stand-in for the Hunyuan3D-2 model server
+//! (`mesh402_testkit::model_server`, built from `api_server.py`; a GPU server cannot run here): a paid request gets the server's GLB as its model, a format the
 //! model server cannot make is refused before any invoice, and a model server that never delivers fails the job
 //! after its retries, which then offers its refund. A request may carry a text `prompt` instead of the image: the
 //! model server gets it as `text`. The model's licence must be accepted in the configuration, and its restrictions
 //! reach buyers at `/terms`. The client itself is tested in `crates/hunyuan3d/tests`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
 use axum::http::{Request, StatusCode};
-use axum::routing;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mesh402_core::{ImageKind, MeshParams, ModelGenerator};
-use mesh402_mesh::EmbeddedGenerator;
 use mesh402_server::{Config, RawConfig};
+use mesh402_testkit::model_server::{Behaviour, ModelServer, Started};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -34,45 +30,11 @@ fn picture() -> Vec<u8> {
     bytes
 }
 
-struct ModelServer {
-    glb: Vec<u8>,
-    delivers: bool,
-    sends: AtomicUsize,
-    texts: std::sync::Mutex<Vec<String>>,
-}
-
-/// Starts the stand-in; it completes every job on the second poll (or never, when it does not deliver).
+/// The test kit's stand-in for the model server, built from `api_server.py` (it can texture and read text): it
+/// delivers the embedded generator's model of the picture, or never finishes.
 async fn model_server(delivers: bool) -> (Arc<ModelServer>, String) {
-    let glb = EmbeddedGenerator.generate(&picture(), ImageKind::Png, &MeshParams::default(), &mut |_| {}).unwrap();
-    let server = Arc::new(ModelServer {
-        glb: glb.files[0].bytes.clone(),
-        delivers,
-        sends: AtomicUsize::new(0),
-        texts: Default::default(),
-    });
-    async fn send(State(server): State<Arc<ModelServer>>, body: axum::Json<Value>) -> axum::Json<Value> {
-        assert!(body["image"].is_string() != body["text"].is_string() && body["type"] == "glb", "{}", body.0);
-        if let Some(text) = body["text"].as_str() {
-            server.texts.lock().unwrap().push(text.to_owned());
-        }
-        let n = server.sends.fetch_add(1, Ordering::SeqCst);
-        axum::Json(json!({ "uid": format!("job-{n}") }))
-    }
-    async fn status(State(server): State<Arc<ModelServer>>, Path(_uid): Path<String>) -> axum::Json<Value> {
-        if server.delivers {
-            axum::Json(json!({ "status": "completed", "model_base64": STANDARD.encode(&server.glb) }))
-        } else {
-            axum::Json(json!({ "status": "processing" }))
-        }
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/send", routing::post(send))
-        .route("/status/{uid}", routing::get(status))
-        .with_state(server.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (server, url)
+    let behaviour = if delivers { Behaviour::Good } else { Behaviour::NeverDone };
+    ModelServer::start(behaviour, Started::default(), &picture()).await
 }
 
 async fn app(data_dir: &std::path::Path, model_server_url: &str) -> Router {
@@ -133,7 +95,7 @@ async fn a_paid_request_gets_the_model_servers_glb() {
     let path = done["modelUrl"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
     let download = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
     let bytes = axum::body::to_bytes(download.into_body(), usize::MAX).await.unwrap();
-    assert_eq!(bytes.as_ref(), model_server.glb.as_slice(), "the model server's GLB is the model");
+    assert_eq!(bytes.as_ref(), model_server.model.as_slice(), "the model server's GLB is the model");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,9 +175,10 @@ async fn a_paid_prompt_is_sent_as_text_and_gets_the_model_servers_glb() {
 
     let (status, done) = buy(&app, &body).await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!(*model_server.texts.lock().unwrap(), vec!["a brass oil lamp".to_owned()], "the prompt, as text");
+    let texts: Vec<Value> = model_server.bodies.lock().unwrap().iter().map(|body| body["text"].clone()).collect();
+    assert_eq!(texts, [json!("a brass oil lamp")], "the prompt, as text");
     let path = done["modelUrl"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
     let download = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
     let bytes = axum::body::to_bytes(download.into_body(), usize::MAX).await.unwrap();
-    assert_eq!(bytes.as_ref(), model_server.glb.as_slice(), "the model server's GLB is the model");
+    assert_eq!(bytes.as_ref(), model_server.model.as_slice(), "the model server's GLB is the model");
 }

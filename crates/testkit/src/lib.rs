@@ -11,7 +11,8 @@
 //! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
 //! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
-//! - [`nodes`] (feature `nodes`): stand-ins for LND, Core Lightning and an NWC wallet, from their documented APIs.
+//! - [`nodes`] (feature `nodes`): stand-ins for LND, Core Lightning and an NWC wallet, from their documented APIs;
+//!   [`model_server`] (feature `model-server`): one for the Hunyuan3D-2 model server.
 
 #![deny(missing_docs)]
 
@@ -22,6 +23,8 @@ mod generator_story;
 mod lightning;
 pub mod lnbits;
 mod memory;
+#[cfg(feature = "model-server")]
+pub mod model_server;
 #[cfg(feature = "nodes")]
 pub mod nodes;
 #[cfg(feature = "postgres")]

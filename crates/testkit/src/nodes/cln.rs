@@ -1,5 +1,12 @@
 //! Core Lightning's clnrest as documented: `POST /v1/invoice` and `POST /v1/listinvoices`; for refunds `POST
 //! /v1/pay` and `POST /v1/listpays`; the rune in a `Rune` header; JSON-RPC errors with their codes.
+//!
+//! Mirrors ElementsProject/lightning at tag v24.08 (commit 5ec5580a587faf7b19f2d0b9dc445f6a42db2602):
+//! `plugins/clnrest/clnrest.py`, `utilities/rpc_routes.py` and `doc/schemas/lightning-{invoice,listinvoices,pay,
+//! listpays}.json`. At tag v23.08 (commit 98ad46795f2dfdfbef0d0df3b5d7a6ba7f142b1e, `utilities/shared.py`) clnrest
+//! also required a `Nodeid` header (dropped in commit a4644550, first in v23.08.1 and v23.11): the backend sends
+//! it when configured, and a test checks it arrives. From v25.02 the plugin is Rust (`plugins/rest-plugin`) with
+//! the same routes and headers.
 
 use std::str::FromStr;
 use std::sync::Arc;

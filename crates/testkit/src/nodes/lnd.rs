@@ -1,6 +1,11 @@
-//! LND's REST API as v0.21.0-beta documents it (and as before 0.16): `POST /v1/invoices`, `GET
+//! LND's REST API as v0.21.0-beta documents it (and as before 0.14): `POST /v1/invoices`, `GET
 //! /v2/invoices/lookup` (or `GET /v1/invoice/{hash}`), the router's `POST /v2/router/send` and `GET
 //! /v2/router/track/{hash}`, grpc-gateway's errors, the macaroon in `Grpc-Metadata-Macaroon`.
+//!
+//! Mirrors lightningnetwork/lnd at tag v0.21.0-beta (commit 0c4a70340d21d5cd87bb77b940acb02c90f4e8e7):
+//! `lnrpc/lightning.yaml` (no `/v1/channels/transactions`: SendPaymentSync was removed in commit d0768f0f, first
+//! absent in v0.21.0-beta.rc2), `lnrpc/routerrpc/router.yaml` (SendPaymentV2, TrackPaymentV2) and
+//! `lnrpc/invoicesrpc/invoices.yaml` (LookupInvoiceV2, added in commit 8299d632, first released in v0.14.0-beta).
 
 use std::sync::Arc;
 
@@ -48,10 +53,10 @@ async fn lnd_invoice(node: &FakeNode, hash: PaymentHash) -> Response {
     .into_response()
 }
 
-/// LND before 0.16 (lnrpc/lightning.yaml of v0.15.5-beta): invoices are made by `POST /v1/invoices` and looked up
+/// LND before 0.14 (lnrpc/lightning.yaml before commit 8299d632): invoices are made by `POST /v1/invoices` and looked up
 /// by `GET /v1/invoice/{r_hash_str}` (hex); `/v2/invoices/lookup` does not exist, and grpc-gateway answers a path
 /// it does not know with `404 {"code": 5, "message": "Not Found"}`.
-pub fn router_before_0_16(node: Arc<FakeNode>) -> Router {
+pub fn router_before_0_14(node: Arc<FakeNode>) -> Router {
     async fn lookup_v1(
         State(node): State<Arc<FakeNode>>,
         headers: HeaderMap,

@@ -1,5 +1,9 @@
 //! Nostr Wallet Connect: a relay and a wallet service in one small WebSocket server, speaking NIP-01 and NIP-47
 //! (NIP-44 v2 and NIP-04 as the wallet's info event says), after NIP-47 as merged and the wallets that implement it.
+//!
+//! Mirrors nostr-protocol/nips `47.md` at commit 999f9bfbf5fe00d5c2711fd24badb4e56748c9bc (its last change): the
+//! info event's `encryption` tag (`nip44_v2 nip04`; no tag means NIP-04 only), requests and responses encrypted
+//! with what the wallet says it reads, the error codes; and Alby Hub's codes outside that list (`BAD_REQUEST`).
 
 use std::str::FromStr;
 use std::sync::Arc;
