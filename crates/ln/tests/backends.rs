@@ -243,12 +243,13 @@ fn cln(url: &str, rune: &str) -> Cln {
     .unwrap()
 }
 
-/// clnrest v23.08 requires a `Nodeid` header: with the node id configured, every call carries it; a malformed id
-/// is refused when the backend is built.
+/// clnrest v23.08 requires a `Nodeid` header: with the node id configured, every call carries it and the whole
+/// suite passes against a v23.08 node; without it, that node refuses the credential (the start-up probe says so);
+/// a malformed id is refused when the backend is built.
 #[tokio::test]
 async fn core_lightning_sends_the_node_id_that_clnrest_v23_08_requires() {
     let node = FakeNode::new("rune-1");
-    let url = serve(nodes::cln::router(node.clone())).await;
+    let url = serve(nodes::cln::router_v23_08(node.clone())).await;
     let node_id = format!("02{}", "ab".repeat(32));
     let settings = |node_id: Option<String>| ClnSettings {
         rest_url: url.clone(),
@@ -258,9 +259,14 @@ async fn core_lightning_sends_the_node_id_that_clnrest_v23_08_requires() {
         node_id,
     };
     let backend = Cln::new(settings(Some(node_id.clone()))).unwrap();
-    backend.create_invoice(&request()).await.unwrap();
+    let wallet = node.wallet.clone();
+    create_lookup_settle_lookup(&backend, |bolt11| async move { wallet.pay(&bolt11, unix_now()).await.unwrap() }).await;
+    backend.probe().await.unwrap();
     let (headers, _) = node.requests()[0].clone();
     assert_eq!(headers["nodeid"], node_id.as_str());
+    let without = Cln::new(settings(None)).unwrap();
+    assert!(matches!(without.probe().await, Err(LnError::Unauthorized)));
+    assert!(matches!(without.create_invoice(&request()).await, Err(LnError::Unauthorized)));
     assert!(matches!(Cln::new(settings(Some("02abc".into()))), Err(LnError::Rejected(_))));
 }
 

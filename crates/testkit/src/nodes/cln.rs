@@ -22,7 +22,20 @@ use serde_json::{Value, json};
 
 use super::{FakeNode, unix_now};
 
-/// clnrest's routes.
+/// clnrest v23.08's routes: every call must also carry the node's id in a `Nodeid` header (its
+/// `utilities/shared.py`), else `403 Not authorized: Missing nodeid`.
+pub fn router_v23_08(node: Arc<FakeNode>) -> Router {
+    async fn require_node_id(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+        if request.headers().get("nodeid").is_none() {
+            let body = json!({"code": 1502, "message": "Not authorized: Missing nodeid"});
+            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+        next.run(request).await
+    }
+    router(node).layer(axum::middleware::from_fn(require_node_id))
+}
+
+/// clnrest's routes (v23.08.1 and later: the rune alone).
 pub fn router(node: Arc<FakeNode>) -> Router {
     fn authorized(node: &FakeNode, headers: &HeaderMap) -> Option<Response> {
         if headers.get("rune").and_then(|value| value.to_str().ok()) == Some(&node.credential) {
