@@ -109,6 +109,8 @@ need promtool
 
 # PostgreSQL for the job store story and the deployment test (each test makes a schema of its own in it).
 export MESH402_TEST_POSTGRES_URL="${MESH402_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+# The database-restart test makes a PostgreSQL cluster of its own (initdb, pg_ctl from pg_config --bindir).
+need pg_config
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -177,3 +177,92 @@ async fn api_nodes_record_jobs_and_a_worker_generates_them() {
     drop(store);
     schema.drop_schema().await;
 }
+
+/// PostgreSQL crashes while an API node and a worker hold paid jobs, and comes back: both reconnect, and every job
+/// completes exactly once. Four jobs are paid first (the development wallet's ledger is in the database too), their
+/// paid requests sent, and the database stopped at once (`pg_ctl -m immediate`, as a crash) while they run, for
+/// three seconds. A request the node cannot answer meanwhile gets `503 storage_unavailable` with `Retry-After`, and
+/// the buyer sends it again with the same credential, as the answer says; the worker records the outcomes it could
+/// not write once it can. The database is a cluster of the test's own, so that crashing it disturbs nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL's programs: scripts/test.sh runs this with --include-ignored"]
+async fn paid_jobs_survive_a_postgresql_crash_and_restart() {
+    let database = mesh402_testkit::postgres::PrivateServer::start();
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = database.url();
+    let env = [("MESH402_DATABASE_URL", url.as_str())];
+    let node = ServerProcess::start_in_with_env(binary(), data_dir.path(), &["--role", "api"], &env);
+    let _worker = worker(data_dir.path(), &["--workers", "1"], &env);
+
+    let client = reqwest::Client::new();
+    // Pictures large enough that one worker takes a few seconds for the four.
+    let bodies: Vec<Value> =
+        (0..4u8).map(|n| mesh402_testkit::buyer::disc_body([50 + 40 * n, 120, 200], 800)).collect();
+    let mut credentials = Vec::new();
+    for body in &bodies {
+        credentials.push(pay(&client, &node.url, body).await);
+    }
+    let requests: Vec<_> = bodies
+        .iter()
+        .zip(&credentials)
+        .map(|(body, authorization)| {
+            let (client, url, body, authorization) =
+                (client.clone(), node.url.clone(), body.clone(), authorization.clone());
+            tokio::spawn(async move {
+                let mut refusals = Vec::new();
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                loop {
+                    assert!(std::time::Instant::now() < deadline, "no model within two minutes: {refusals:?}");
+                    let answer = client
+                        .post(format!("{url}/api/l402/3d-model"))
+                        .header("Authorization", &authorization)
+                        .json(&body)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(answer) if answer.status() == StatusCode::OK => {
+                            let answer: Value = answer.json().await.unwrap();
+                            return (answer["modelUrl"].as_str().unwrap().to_owned(), refusals);
+                        }
+                        Ok(answer) => {
+                            let status = answer.status();
+                            let retry_after = answer.headers().get("retry-after").is_some();
+                            let body: Value = answer.json().await.unwrap_or(Value::Null);
+                            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+                            assert!(retry_after, "a 503 says when to come back: {body}");
+                            refusals.push(body["error"]["code"].as_str().unwrap_or("").to_owned());
+                        }
+                        Err(error) => refusals.push(format!("transport: {error}")),
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let store = mesh402_store::SqlJobStore::connect_postgres(&url).await.unwrap();
+    let done_before = count(&store, mesh402_core::JobState::Succeeded).await;
+    drop(store);
+    assert!(done_before < 4, "the crash comes while jobs are still to be done ({done_before} of 4 were done)");
+    database.crash();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    database.restart();
+
+    let mut models = Vec::new();
+    for request in requests {
+        let (model, refusals) = request.await.unwrap();
+        eprintln!("{model}: refused on the way {refusals:?} ({done_before} of 4 done before the crash)");
+        assert!(refusals.iter().all(|code| code == "storage_unavailable"), "{refusals:?}");
+        let response = client.get(&model).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{model}");
+        assert_eq!(&response.bytes().await.unwrap()[..4], b"glTF");
+        models.push(model);
+    }
+    models.sort();
+    models.dedup();
+    assert_eq!(models.len(), 4, "four payments, four models");
+    let store = mesh402_store::SqlJobStore::connect_postgres(&url).await.unwrap();
+    assert_eq!(count(&store, mesh402_core::JobState::Succeeded).await, 4, "every job completed, once");
+    let counts = mesh402_store::JobStore::count_by_state(&store).await.unwrap();
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<u64>(), 4, "no job more: {counts:?}");
+}
