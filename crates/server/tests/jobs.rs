@@ -384,3 +384,59 @@ async fn a_hung_or_stopped_bucket_answers_503_and_loses_nothing() {
         "the server keeps answering"
     );
 }
+
+/// The bucket answering errors (a proxy in front of moto answers `500 InternalError` or `503 SlowDown`): a blip of
+/// two errors is hidden by the store's retries (the download and a paid request succeed), an outage is reported
+/// as `503 storage_unavailable` with `Retry-After` within the store's deadlines, and once the bucket is well again
+/// the refused request's credential buys its model. Nothing is lost, nothing hangs.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto: scripts/test.sh installs it and runs this with --include-ignored"]
+async fn an_erroring_bucket_is_retried_then_answers_503_and_loses_nothing() {
+    const PATIENCE: Duration = Duration::from_secs(90);
+    let s3 = mesh402_testkit::s3::S3Server::start().await;
+    let bucket = s3.create_bucket().await;
+    let proxy = mesh402_testkit::s3::FailingProxy::start(&s3.endpoint).await;
+    let mut settings = s3.settings(&bucket, mesh402_store::S3Downloads::Proxy);
+    settings.endpoint = Some(proxy.endpoint.clone());
+    let server = start_with_files(Arc::new(FakeGenerator::default()), 60, FileStoreChoice::S3(settings)).await;
+    let first = body(50.0);
+    let authorization = server.paid_credential(&first).await;
+    let done = server.post(&first, Some(&authorization), None).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let model_url = done.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned();
+
+    // A blip: two errors, then well. The retries hide it.
+    for status in [500, 503] {
+        proxy.fail(status, Some(2));
+        let download = tokio::time::timeout(PATIENCE, reqwest::get(&model_url)).await.expect("within the deadlines");
+        let download = download.unwrap();
+        assert_eq!(download.status(), StatusCode::OK, "a blip of {status}s is retried");
+        assert_eq!(&download.bytes().await.unwrap()[..4], b"glTF");
+    }
+    assert_eq!(proxy.errors_served(), 4);
+    let blip = body(45.0);
+    let blip_authorization = server.paid_credential(&blip).await;
+    proxy.fail(500, Some(2));
+    let paid = server.post(&blip, Some(&blip_authorization), None).await;
+    assert_eq!(paid.status(), StatusCode::OK, "a paid request through a blip");
+
+    // An outage: every request fails until healed.
+    let second = body(40.0);
+    let second_authorization = server.paid_credential(&second).await;
+    proxy.fail(500, None);
+    let (download, paid) = tokio::time::timeout(PATIENCE, async {
+        tokio::join!(reqwest::get(&model_url), server.post(&second, Some(&second_authorization), None))
+    })
+    .await
+    .expect("an erroring bucket is given up on within the store's deadlines");
+    let storage_unavailable = (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable".to_owned(), Some("5".to_owned()));
+    assert_eq!(error_answer(download.unwrap()).await, storage_unavailable, "a download from an erroring bucket");
+    assert_eq!(error_answer(paid).await, storage_unavailable, "a paid request whose input cannot be stored");
+
+    proxy.heal();
+    let again = reqwest::get(&model_url).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let retried = server.post(&second, Some(&second_authorization), None).await;
+    assert_eq!(retried.status(), StatusCode::OK, "the refused request's credential still buys its model");
+    assert_eq!(reqwest::get(format!("{}/healthz", server.url)).await.unwrap().status(), StatusCode::OK);
+}

@@ -150,3 +150,109 @@ fn hex_suffix() -> String {
     let bytes: [u8; 6] = rand::random();
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+/// A proxy in front of an S3 server that forwards every request, or answers it with an S3 error instead, as an
+/// endpoint in trouble does (`500 InternalError`, `503 SlowDown`): for the next few requests (a blip the client's
+/// retries should hide) or until healed (an outage the service must report).
+pub struct FailingProxy {
+    /// The proxy's endpoint: give it to the store instead of the server's.
+    pub endpoint: String,
+    state: std::sync::Arc<ProxyState>,
+}
+
+struct ProxyState {
+    target: String,
+    client: reqwest::Client,
+    /// Requests still to fail: 0 forwards, `u64::MAX` fails until healed.
+    failing: std::sync::atomic::AtomicU64,
+    status: std::sync::atomic::AtomicU16,
+    errors_served: std::sync::atomic::AtomicU64,
+}
+
+impl FailingProxy {
+    /// Starts the proxy to `target` (an S3 endpoint) on the current runtime; it forwards until told to fail.
+    pub async fn start(target: &str) -> FailingProxy {
+        use std::sync::atomic::{AtomicU16, AtomicU64};
+        let state = std::sync::Arc::new(ProxyState {
+            target: target.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::new(),
+            failing: AtomicU64::new(0),
+            status: AtomicU16::new(500),
+            errors_served: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+        let app = axum::Router::new().fallback(forward).with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FailingProxy { endpoint, state }
+    }
+
+    /// Answers the next `count` requests (`None`: every request until [`heal`](Self::heal)) with `status`: 500
+    /// (`InternalError`) or 503 (`SlowDown`).
+    pub fn fail(&self, status: u16, count: Option<u64>) {
+        use std::sync::atomic::Ordering;
+        self.state.status.store(status, Ordering::SeqCst);
+        self.state.failing.store(count.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// Forwards every request again.
+    pub fn heal(&self) {
+        self.state.failing.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many requests were answered with an error.
+    pub fn errors_served(&self) -> u64 {
+        self.state.errors_served.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn forward(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<ProxyState>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let failing = state.failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
+        0 => None,
+        u64::MAX => Some(u64::MAX),
+        left => Some(left - 1),
+    });
+    if failing.is_ok() {
+        state.errors_served.fetch_add(1, Ordering::SeqCst);
+        let status = state.status.load(Ordering::SeqCst);
+        let (code, message) = match status {
+            503 => ("SlowDown", "Please reduce your request rate."),
+            _ => ("InternalError", "We encountered an internal error. Please try again."),
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        );
+        let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, [("content-type", "application/xml")], body).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    let Ok(body) = axum::body::to_bytes(body, 256 * 1024 * 1024).await else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    let head = parts.method == axum::http::Method::HEAD;
+    let mut outgoing = state.client.request(parts.method, format!("{}{path}", state.target)).body(body);
+    for (name, value) in &parts.headers {
+        if !matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let Ok(answer) = outgoing.send().await else {
+        return axum::http::StatusCode::BAD_GATEWAY.into_response();
+    };
+    let mut response = axum::response::Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        // A HEAD's length is the object's, and only the header says it; otherwise the body sets it.
+        let length = name.as_str() == "content-length" && !head;
+        if !length && !matches!(name.as_str(), "transfer-encoding" | "connection") {
+            response = response.header(name, value);
+        }
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    response.body(axum::body::Body::from(bytes)).unwrap_or_else(|_| axum::http::StatusCode::BAD_GATEWAY.into_response())
+}
