@@ -389,6 +389,7 @@ async fn a_hung_or_stopped_bucket_answers_503_and_loses_nothing() {
 /// two errors is hidden by the store's retries (the download and a paid request succeed), an outage is reported
 /// as `503 storage_unavailable` with `Retry-After` within the store's deadlines, and once the bucket is well again
 /// the refused request's credential buys its model. Nothing is lost, nothing hangs.
+#[cfg(feature = "s3")]
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn an_erroring_bucket_is_retried_then_answers_503_and_loses_nothing() {
