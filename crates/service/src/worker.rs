@@ -48,9 +48,9 @@ const RECORD_RETRY_FIRST: Duration = Duration::from_secs(1);
 /// at the next start or when its client sends the request again.
 const RECORD_RETRY_LAST: Duration = Duration::from_secs(32);
 
-/// Records a job's outcome, trying again while the store cannot be written (a database restarting, a full disk),
-/// so that the requests waiting for the job get its outcome once the store is back instead of only after a restart
-/// or a request sent again. The caller keeps renewing the job's lease meanwhile.
+/// Records a job's start or outcome, trying again while the store cannot be written (a database restarting, a full
+/// disk), so that the requests waiting for the job get it once the store is back instead of only after a restart
+/// or a request sent again. The caller keeps renewing the job's lease meanwhile (an outcome's).
 async fn record_patiently<T, F>(
     job_id: JobId,
     what: &'static str,
@@ -154,13 +154,21 @@ impl Service {
         loop {
             let attempt = match started.take() {
                 Some(attempt) => attempt,
-                None => match self.inner.jobs.start_attempt(&job_id, &self.lease(), unix_now()).await {
-                    Ok(attempt) => attempt,
-                    Err(error) => {
-                        tracing::error!(%job_id, error = %error, "could not start an attempt; the job stays queued");
-                        return;
+                None => {
+                    let started = record_patiently(job_id, "start", || {
+                        // A fresh lease for each try.
+                        let lease = self.lease();
+                        async move { self.inner.jobs.start_attempt(&job_id, &lease, unix_now()).await }
+                    })
+                    .await;
+                    match started {
+                        Ok(attempt) => attempt,
+                        Err(error) => {
+                            tracing::error!(%job_id, error = %error, "could not start an attempt; the job stays queued");
+                            return;
+                        }
                     }
-                },
+                }
             };
             if attempt == 0 {
                 // Not to be worked on here (deleted, refunded by a claim, or taken by another worker).

@@ -262,3 +262,18 @@ async fn an_outcome_the_store_refuses_for_a_moment_is_recorded_once_it_can_be() 
     assert_eq!(stored.state, JobState::Succeeded);
     assert_eq!(test.jobs.failures(&job_id).await.unwrap().len(), 1, "the first attempt's failure is recorded once");
 }
+
+/// A job whose attempt the store refuses to start for a moment (a full disk, a database restarting) starts once it
+/// can, instead of staying queued until the request is sent again or the process restarts.
+#[tokio::test]
+async fn a_start_the_store_refuses_for_a_moment_is_made_once_it_can_be() {
+    let test = TestService::new(FakeGenerator::default());
+    test.jobs.refuse_starts(2);
+    let request = disc_request(96, 40.0);
+    let credential = test.paid_credential(&request).await;
+    let job_id = test.service.redeem(&request, &credential).await.unwrap().job_id;
+    // The refusals cost 1 s and 2 s of waiting; far more patience than that.
+    let view = test.service.wait(&job_id, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(view.state, JobState::Succeeded, "{view:?}");
+    assert_eq!(view.attempts, 1, "one attempt, started on the third try");
+}

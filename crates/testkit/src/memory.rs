@@ -23,6 +23,7 @@ pub struct MemoryJobStore {
     inner: Mutex<Jobs>,
     /// How many more outcome writes (`succeed`, `fail`) fail as a database that cannot be written would.
     refused_outcomes: AtomicUsize,
+    refused_starts: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -77,14 +78,19 @@ impl MemoryJobStore {
         self.refused_outcomes.store(count, Ordering::SeqCst);
     }
 
-    /// Takes one refusal, if any are left.
+    /// Refuses the next `count` starts of an attempt (`start_attempt`) as a store that cannot be written does.
+    pub fn refuse_starts(&self, count: usize) {
+        self.refused_starts.store(count, Ordering::SeqCst);
+    }
+
+    /// Takes one refusal of an outcome, if any are left.
     fn refuse_outcome(&self) -> Result<(), StoreError> {
-        let refused =
-            self.refused_outcomes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
-        match refused {
-            Ok(_) => Err(StoreError::Database(Box::new(std::io::Error::other("the test store refuses this write")))),
-            Err(_) => Ok(()),
-        }
+        take_refusal(&self.refused_outcomes)
+    }
+
+    /// Takes one refusal of a start, if any are left.
+    fn refuse_start(&self) -> Result<(), StoreError> {
+        take_refusal(&self.refused_starts)
     }
 
     /// How many jobs are recorded.
@@ -138,6 +144,7 @@ impl JobStore for MemoryJobStore {
     }
 
     async fn start_attempt(&self, job_id: &JobId, lease: &Lease, now: u64) -> Result<u32, StoreError> {
+        self.refuse_start()?;
         let mut jobs = lock(&self.inner);
         if !jobs.startable(job_id, now) {
             return Ok(0);
@@ -450,5 +457,13 @@ mod tests {
     #[tokio::test]
     async fn the_memory_file_store_passes_the_story() {
         crate::file_store_story(&MemoryFileStore::default()).await;
+    }
+}
+
+/// Takes one of the refusals `left` counts, if any: the error a store that cannot be written answers.
+fn take_refusal(left: &AtomicUsize) -> Result<(), StoreError> {
+    match left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
+        Ok(_) => Err(StoreError::Database(Box::new(std::io::Error::other("the test store refuses this write")))),
+        Err(_) => Ok(()),
     }
 }
