@@ -443,6 +443,14 @@ impl FileStore for MemoryFileStore {
     }
 }
 
+/// Takes one of the refusals `left` counts, if any: the error a store that cannot be written answers.
+fn take_refusal(left: &AtomicUsize) -> Result<(), StoreError> {
+    match left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
+        Ok(_) => Err(StoreError::Database(Box::new(std::io::Error::other("the test store refuses this write")))),
+        Err(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -457,13 +465,5 @@ mod tests {
     #[tokio::test]
     async fn the_memory_file_store_passes_the_story() {
         crate::file_store_story(&MemoryFileStore::default()).await;
-    }
-}
-
-/// Takes one of the refusals `left` counts, if any: the error a store that cannot be written answers.
-fn take_refusal(left: &AtomicUsize) -> Result<(), StoreError> {
-    match left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
-        Ok(_) => Err(StoreError::Database(Box::new(std::io::Error::other("the test store refuses this write")))),
-        Err(_) => Ok(()),
     }
 }
