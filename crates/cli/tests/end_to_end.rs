@@ -579,15 +579,10 @@ async fn one_payment_buys_every_format_and_a_picture() {
     body["print_size_mm"] = json!(40);
     body["preview_size"] = json!(256);
 
-    let quote: Value = reqwest::Client::new()
-        .post(format!("{}/api/l402/quote", server.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let client = reqwest::Client::new();
+    let json_of =
+        |request: reqwest::RequestBuilder| async move { request.send().await.unwrap().json::<Value>().await.unwrap() };
+    let quote = json_of(client.post(format!("{}/api/l402/quote", server.url)).json(&body)).await;
     assert_eq!(quote["formats"], json!(["usdz", "glb", "obj", "stl", "ply", "3mf"]), "{quote}");
     assert_eq!(quote["preview"], true, "{quote}");
 
@@ -642,14 +637,6 @@ async fn one_payment_buys_every_format_and_a_picture() {
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{}/api/l402/jobs/{}", server.url, result["job_id"].as_str().expect("a job id")));
-    let status: Value = reqwest::Client::new()
-        .get(&status_url)
-        .header("Authorization", &authorization)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = json_of(client.get(&status_url).header("Authorization", &authorization)).await;
     assert_eq!((&status["files"], &status["preview_url"]), (&result["files"], &result["preview_url"]), "{status}");
 }

@@ -464,6 +464,11 @@ async fn the_buyers_lnd_node_and_nwc_wallet_buy_from_the_real_server() {
             .args(extra);
         (command, out)
     };
+    let bought = |output: Output| {
+        let said = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{said}");
+        json_of(&output)
+    };
     let run = |mut command: Command| async move {
         tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
     };
@@ -481,14 +486,7 @@ async fn the_buyers_lnd_node_and_nwc_wallet_buy_from_the_real_server() {
         .chain([macaroon_file.into_os_string(), "--lnd-tls-cert-file".into(), cert_file.into_os_string()])
         .collect();
     let (command, out) = buy(wallet_args, "lnd.glb", &[]);
-    let output = run(command).await;
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let receipt = json_of(&output);
+    let receipt = bought(run(command).await);
     assert!(receipt["paid_sats"].as_u64().unwrap() > 0 && receipt["paid_sats"] == receipt["price_sats"], "{receipt}");
     assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
     let paid: Vec<_> = node.requests().into_iter().filter(|(_, body)| body.get("paid").is_some()).collect();
@@ -504,14 +502,7 @@ async fn the_buyers_lnd_node_and_nwc_wallet_buy_from_the_real_server() {
     std::fs::write(&uri_file, nodes::nwc::uri(&wallet, &relay, &client)).unwrap();
     let wallet_args = vec!["--wallet".into(), "nwc".into(), "--nwc-uri-file".into(), uri_file.into_os_string()];
     let (command, out) = buy(wallet_args, "nwc.glb", &["--target-faces", "5000"]);
-    let output = run(command).await;
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let receipt = json_of(&output);
+    let receipt = bought(run(command).await);
     assert!(receipt["paid_sats"].as_u64().unwrap() > 0, "{receipt}");
     assert_eq!(&std::fs::read(&out).unwrap()[..4], b"glTF");
     let sent: Vec<Value> = node.requests().into_iter().map(|(_, body)| body).collect();
