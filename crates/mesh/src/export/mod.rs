@@ -69,8 +69,8 @@ pub fn write_all(source: &Source, params: &MeshParams) -> Result<Vec<OutputFile>
             files.extend(write(format, source)?);
             Ok::<_, GenerateError>(files)
         });
-        Ok::<_, GenerateError>((files, preview.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
-    })?;
+        (files, preview.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
     let mut files = files?;
     let preview = preview.map_err(|reason| GenerateError::EncodeFailed { reason })?;
     files.push(OutputFile { name: PREVIEW_FILE_NAME.into(), media_type: "image/png", bytes: preview });

@@ -85,23 +85,22 @@ pub fn render(mesh: &Mesh3, texture: &RgbImage, size: u32) -> Result<Vec<u8>, St
             }
         }
     }
-    let colour: Vec<[u8; 3]> = nearest
-        .iter()
-        .map(|&(k, wa, wb)| {
-            let Some(t) = mesh.tris.get(k as usize) else { return [0; 3] };
-            let [a, b, c] = t.map(|i| i as usize);
-            let wc = 1.0 - wa - wb;
-            let uv = [0, 1].map(|d| wa * mesh.uvs[a][d] + wb * mesh.uvs[b][d] + wc * mesh.uvs[c][d]);
-            let normal = normalise([0, 1, 2].map(|d| wa * normals[a][d] + wb * normals[b][d] + wc * normals[c][d]));
-            let lit = AMBIENT + (1.0 - AMBIENT) * (0..3).map(|d| normal[d] * light[d]).sum::<f32>().max(0.0);
-            // The nearest texel: each pixel averages four samples, which smooths as much as a bilinear lookup would.
-            let (w, h) = texture.dimensions();
-            let tx = ((uv[0] * w as f32) as u32).min(w - 1);
-            let ty = ((uv[1] * h as f32) as u32).min(h - 1);
-            // `as u8` saturates.
-            texture.get_pixel(tx, ty).0.map(|v| (f32::from(v) * lit + 0.5) as u8)
-        })
-        .collect();
+    drop(depth);
+    // The colour of a sample: its triangle's texture and normal at the sample, lit; `None` where nothing is drawn.
+    let shade = |&(k, wa, wb): &(u32, f32, f32)| -> Option<[u8; 3]> {
+        let t = mesh.tris.get(k as usize)?;
+        let [a, b, c] = t.map(|i| i as usize);
+        let wc = 1.0 - wa - wb;
+        let uv = [0, 1].map(|d| wa * mesh.uvs[a][d] + wb * mesh.uvs[b][d] + wc * mesh.uvs[c][d]);
+        let normal = normalise([0, 1, 2].map(|d| wa * normals[a][d] + wb * normals[b][d] + wc * normals[c][d]));
+        let lit = AMBIENT + (1.0 - AMBIENT) * (0..3).map(|d| normal[d] * light[d]).sum::<f32>().max(0.0);
+        // The nearest texel: each pixel averages four samples, which smooths as much as a bilinear lookup would.
+        let (w, h) = texture.dimensions();
+        let tx = ((uv[0] * w as f32) as u32).min(w - 1);
+        let ty = ((uv[1] * h as f32) as u32).min(h - 1);
+        // `as u8` saturates.
+        Some(texture.get_pixel(tx, ty).0.map(|v| (f32::from(v) * lit + 0.5) as u8))
+    };
     let side = size as usize;
     let mut pixels = Vec::with_capacity(side * side * 4);
     let samples = (SUPERSAMPLE * SUPERSAMPLE) as u32;
@@ -110,11 +109,10 @@ pub fn render(mesh: &Mesh3, texture: &RgbImage, size: u32) -> Result<Vec<u8>, St
             let (mut sum, mut covered) = ([0u32; 3], 0u32);
             for sy in 0..SUPERSAMPLE {
                 for sx in 0..SUPERSAMPLE {
-                    let at = (y * SUPERSAMPLE + sy) * n + x * SUPERSAMPLE + sx;
-                    if depth[at] > f32::NEG_INFINITY {
+                    if let Some(colour) = shade(&nearest[(y * SUPERSAMPLE + sy) * n + x * SUPERSAMPLE + sx]) {
                         covered += 1;
                         for d in 0..3 {
-                            sum[d] += u32::from(colour[at][d]);
+                            sum[d] += u32::from(colour[d]);
                         }
                     }
                 }
