@@ -7,8 +7,14 @@
 //! The merge is a weighted mean that favours the closer look ([`CLOSER_WEIGHT`]): a part only the closer look sees
 //! (a thin part) stays, a part only the wide look sees (background the first pass mistook for object, such as the
 //! boats behind a thin object) goes, and a part both see stays. The mean, not the closer map alone, because a crop
-//! can make a background detail look like an object of its own (a leaf beside a butterfly): the wide look's doubt
-//! then keeps it near the threshold, where the confidence measure sees it.
+//! can make a background detail look like an object of its own.
+//!
+//! One more check keeps the closer look from adding a second object: the merged mask is split into its thick
+//! regions (where it is at least a few of the wide look's pixels deep, so thin bridges and thin parts fall away),
+//! and a region deep enough for the wide look to resolve that it mostly calls background is taken out (see
+//! [`drop_unconfirmed`]): what only the crop's framing made salient (a leaf beside a butterfly) goes. Thin parts,
+//! and slim regions that continue a confirmed one (the upper half of a thin instrument, which the wide look sees
+//! only as a faint streak), stay as the closer look has them.
 
 use image::RgbaImage;
 use image::imageops;
@@ -27,6 +33,17 @@ const MARGIN_FRACTION: usize = 6;
 const MARGIN_PIXELS: usize = 8;
 /// The crop is used only when it gains resolution: its longer side at most this fraction of the picture's.
 const MAX_CROP_FRACTION: f64 = 0.8;
+/// The network's input side: one pixel of its map covers `max(w, h) / NETWORK_SIDE` pixels of the working image.
+const NETWORK_SIDE: usize = 320;
+/// How deep inside the merged mask (in the wide look's pixels) a pixel must lie to belong to a thick region.
+const THICK_NETWORK_PIXELS: usize = 3;
+/// How deep (in the wide look's pixels) a thick region must reach somewhere for the wide look to be sure to
+/// resolve it: a part about twice that across. A shallower region (a thin instrument's upper half, which the wide
+/// look sees only as a faint streak) is kept as the closer look has it.
+const RESOLVED_NETWORK_PIXELS: usize = 6;
+/// The least share of a thick region's pixels that the wide look must find (map ≥ ½) for the region to stay as the
+/// closer look has it.
+const MIN_WIDE_SUPPORT: f64 = 0.5;
 
 /// A rectangle of the working image, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,14 +100,139 @@ pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Re
     let part = imageops::crop_imm(work, crop.x as u32, crop.y as u32, crop.width as u32, crop.height as u32).to_image();
     let second = saliency::predict(&part)?;
     let close = refine_saliency(&part, &second.values);
-    let mut values = wide;
+    let mut values = wide.clone();
     for (row, close_row) in close.chunks_exact(crop.width).enumerate() {
         let start = (crop.y + row) * w + crop.x;
         for (slot, &c) in values[start..start + crop.width].iter_mut().zip(close_row) {
             *slot = (1.0 - CLOSER_WEIGHT) * *slot + CLOSER_WEIGHT * c;
         }
     }
+    drop_unconfirmed(&mut values, &wide, w, h);
     Ok(Merged { values, crop: Some(crop) })
+}
+
+/// Where the merged map `values` claims a thick region that the wide look does not confirm, the region is taken
+/// out of the map. A thick region is a connected part of the merged mask's interior (pixels more than
+/// [`THICK_NETWORK_PIXELS`] wide-look pixels deep); it is confirmed when at least [`MIN_WIDE_SUPPORT`] of it is
+/// object in `wide`, or when it is nowhere [`RESOLVED_NETWORK_PIXELS`] deep (too slim for the wide look to judge)
+/// and continues a confirmed region. A mask pixel is given back when it lies within that radius of an
+/// unconfirmed region and of no confirmed one, so the region's rim goes with it and the edges of confirmed parts,
+/// and thin parts away from any thick region, stay. What the wide look saw inside an unconfirmed region goes too:
+/// less than half of a region it could resolve is not an object it found.
+fn drop_unconfirmed(values: &mut [f32], wide: &[f32], w: usize, h: usize) {
+    let network_pixels = |n: usize| (n * w.max(h)).div_ceil(NETWORK_SIDE);
+    let (r, resolved) = (network_pixels(THICK_NETWORK_PIXELS), network_pixels(RESOLVED_NETWORK_PIXELS));
+    let object: Vec<bool> = values.iter().map(|&v| v >= 0.5).collect();
+    let depth = depth_in(&object, w, h);
+    let interior = |i: usize| usize::from(depth[i]) > r;
+    let (mut confirmed, mut unconfirmed) = (vec![false; w * h], vec![false; w * h]);
+    let mut slim_unsupported: Vec<Vec<usize>> = Vec::new();
+    let mut seen = vec![false; w * h];
+    let mut region = Vec::new();
+    for start in 0..w * h {
+        if !interior(start) || seen[start] {
+            continue;
+        }
+        // One thick region, by a flood fill over its 4-neighbours.
+        region.clear();
+        seen[start] = true;
+        let mut next = vec![start];
+        while let Some(i) = next.pop() {
+            region.push(i);
+            let (x, y) = (i % w, i / w);
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < w).then(|| i + 1),
+                (y > 0).then(|| i - w),
+                (y + 1 < h).then(|| i + w),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                if interior(j) && !seen[j] {
+                    seen[j] = true;
+                    next.push(j);
+                }
+            }
+        }
+        let deepest = region.iter().map(|&i| usize::from(depth[i])).max().unwrap_or(0);
+        let supported = region.iter().filter(|&&i| wide[i] >= 0.5).count();
+        if supported as f64 >= MIN_WIDE_SUPPORT * region.len() as f64 {
+            region.iter().for_each(|&i| confirmed[i] = true);
+        } else if deepest >= resolved {
+            region.iter().for_each(|&i| unconfirmed[i] = true);
+        } else {
+            slim_unsupported.push(region.clone());
+        }
+    }
+    // A slim region the wide look could not judge stays when it continues a confirmed one (the two lie within
+    // reach of each other through the mask), and goes when it stands apart.
+    let joined = window_counts(&confirmed, w, h, 2 * r);
+    for region in slim_unsupported {
+        let target = if region.iter().any(|&i| joined[i] > 0) { &mut confirmed } else { &mut unconfirmed };
+        region.iter().for_each(|&i| target[i] = true);
+    }
+    if !unconfirmed.contains(&true) {
+        return;
+    }
+    let near_confirmed = window_counts(&confirmed, w, h, r);
+    let near_unconfirmed = window_counts(&unconfirmed, w, h, r);
+    for i in 0..w * h {
+        if object[i] && near_unconfirmed[i] > 0 && near_confirmed[i] == 0 {
+            values[i] = 0.0;
+        }
+    }
+}
+
+/// Each pixel's depth inside `object`: its chessboard distance to the nearest pixel outside it (the picture's
+/// border counts as outside), 0 outside, by the two-pass distance transform.
+fn depth_in(object: &[bool], w: usize, h: usize) -> Vec<u16> {
+    let mut depth: Vec<u16> = object.iter().map(|&o| if o { u16::MAX } else { 0 }).collect();
+    let at = |depth: &[u16], x: isize, y: isize| -> u16 {
+        if x < 0 || y < 0 || x >= w as isize || y >= h as isize { 0 } else { depth[y as usize * w + x as usize] }
+    };
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let i = y as usize * w + x as usize;
+            if depth[i] > 0 {
+                let before = [(-1, -1), (0, -1), (1, -1), (-1, 0)].map(|(dx, dy)| at(&depth, x + dx, y + dy));
+                depth[i] = depth[i].min(before.into_iter().min().unwrap_or(0).saturating_add(1));
+            }
+        }
+    }
+    for y in (0..h as isize).rev() {
+        for x in (0..w as isize).rev() {
+            let i = y as usize * w + x as usize;
+            if depth[i] > 0 {
+                let after = [(1, 1), (0, 1), (-1, 1), (1, 0)].map(|(dx, dy)| at(&depth, x + dx, y + dy));
+                depth[i] = depth[i].min(after.into_iter().min().unwrap_or(0).saturating_add(1));
+            }
+        }
+    }
+    depth
+}
+
+/// How many set pixels of `bits` lie in the `(2r+1)²` window around each pixel (the part inside the picture), by an
+/// integral image.
+fn window_counts(bits: &[bool], w: usize, h: usize, r: usize) -> Vec<u32> {
+    let stride = w + 1;
+    let mut integral = vec![0u32; stride * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u32;
+        for x in 0..w {
+            row += u32::from(bits[y * w + x]);
+            integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
+        }
+    }
+    let mut out = vec![0u32; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            out[y * w + x] = integral[y1 * stride + x1] + integral[y0 * stride + x0]
+                - integral[y0 * stride + x1]
+                - integral[y1 * stride + x0];
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -110,5 +252,63 @@ mod tests {
         // Grown towards a square: far wider than the object, but no wider than tall.
         assert!(crop.width >= 100 && crop.width <= crop.height, "{crop:?}");
         assert!(crop_around(&vec![0.1; w * h], w, h).is_none());
+    }
+
+    /// A map over a 320×320 picture (one working pixel per network pixel: thick means more than 3 deep, judged
+    /// means 6 deep somewhere): `close` where the merged map says object, `wide` where the wide look does.
+    fn maps(w: usize, h: usize, close: &[[usize; 4]], wide: &[[usize; 4]]) -> (Vec<f32>, Vec<f32>) {
+        let inside = |rects: &[[usize; 4]], i: usize| {
+            let (x, y) = (i % w, i / w);
+            rects.iter().any(|&[x0, y0, x1, y1]| (x0..x1).contains(&x) && (y0..y1).contains(&y))
+        };
+        let merged = (0..w * h).map(|i| if inside(close, i) { 0.9 } else { 0.1 }).collect();
+        let wide = (0..w * h).map(|i| if inside(wide, i) { 0.9 } else { 0.3 }).collect();
+        (merged, wide)
+    }
+
+    fn object(values: &[f32], w: usize, rect: [usize; 4]) -> usize {
+        let [x0, y0, x1, y1] = rect;
+        (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| values[y * w + x] >= 0.5).count()
+    }
+
+    #[test]
+    fn a_deep_region_only_the_closer_look_claims_is_taken_out_and_the_confirmed_one_stays() {
+        let (w, h) = (320, 320);
+        let body = [40, 100, 120, 200];
+        // A leaf beside the body, joined to it by a 2-pixel bridge, that the wide look does not find.
+        let leaf = [160, 80, 260, 220];
+        let bridge = [120, 150, 160, 152];
+        let (mut merged, wide) = maps(w, h, &[body, leaf, bridge], &[body]);
+        drop_unconfirmed(&mut merged, &wide, w, h);
+        assert_eq!(object(&merged, w, body), 80 * 100, "the body stays whole");
+        assert_eq!(object(&merged, w, leaf), 0, "the leaf goes");
+    }
+
+    #[test]
+    fn a_slim_continuation_stays_and_a_slim_region_apart_goes() {
+        let (w, h) = (320, 320);
+        // A thin instrument: its lower half confirmed, its upper half (9 px wide: too slim to judge) only in the
+        // closer look, continuing it through a ring a little narrower than itself; a 9-pixel blob apart from it.
+        let lower = [150, 152, 170, 300];
+        let ring = [151, 150, 158, 152];
+        let upper = [150, 20, 159, 150];
+        let speck = [40, 40, 49, 49];
+        let (mut merged, wide) = maps(w, h, &[lower, ring, upper, speck], &[lower]);
+        drop_unconfirmed(&mut merged, &wide, w, h);
+        assert_eq!(object(&merged, w, upper), 9 * 130, "the continuation stays");
+        assert_eq!(object(&merged, w, lower), 20 * 148);
+        assert_eq!(object(&merged, w, speck), 0, "the region apart goes");
+    }
+
+    #[test]
+    fn thin_parts_and_agreed_maps_are_left_alone() {
+        let (w, h) = (320, 320);
+        // An antenna 3 px wide (never thick) only the closer look sees, on a body both see.
+        let body = [100, 100, 200, 200];
+        let antenna = [140, 20, 143, 100];
+        let (mut merged, wide) = maps(w, h, &[body, antenna], &[body]);
+        let before = merged.clone();
+        drop_unconfirmed(&mut merged, &wide, w, h);
+        assert_eq!(merged, before);
     }
 }
