@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mesh402_mpp::{ChallengeKey, PaymentChallenge, VerifyContext, accepts, parse_authorization, parse_challenges, verify};
+use mesh402_mpp::{
+    ChallengeKey, PaymentChallenge, VerifyContext, accepts, parse_authorization, parse_challenges, verify,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

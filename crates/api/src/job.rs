@@ -71,6 +71,15 @@ pub struct JobStatus {
     pub poll_interval_ms: Option<u64>,
 }
 
+/// The body of a refund claim (`POST /api/l402/jobs/{job_id}/refund`): an invoice of the buyer's wallet for exactly
+/// the refund's amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundClaim {
+    /// A BOLT11 invoice.
+    pub invoice: String,
+}
+
 /// The answer of a refund claim (`POST /api/l402/jobs/{job_id}/refund`): the job and where its refund stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundClaimed {

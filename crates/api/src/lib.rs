@@ -16,7 +16,7 @@ mod quote;
 mod wallet;
 
 pub use error_code::ErrorCode;
-pub use job::{ErrorBody, ErrorDetail, JobStatus, RefundClaimed, RefundState, RefundStatus};
+pub use job::{ErrorBody, ErrorDetail, JobStatus, RefundClaim, RefundClaimed, RefundState, RefundStatus};
 pub use quote::{PaymentRequired, Quote, QuoteLimits, QuotedImage};
 pub use wallet::{
     DevInvoice, DevInvoiceRequest, DevPaid, DevPayRequest, InvoiceState, InvoiceStatusAnswer, InvoiceStatusRequest,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use mesh402_api::{ErrorCode, JobStatus, RefundState, RefundStatus, paths};
+use mesh402_api::{ErrorCode, JobStatus, RefundClaim, RefundState, RefundStatus, paths};
 use mesh402_core::{Format, JobState};
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
 pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
@@ -397,7 +397,7 @@ impl Buyer {
             .http
             .post(format!("{}{}", self.server, paths::fill(paths::JOB_REFUND, &[&job_id])))
             .header("Authorization", &authorization)
-            .json(&serde_json::json!({ "invoice": invoice.trim() }))
+            .json(&RefundClaim { invoice: invoice.trim().to_owned() })
             .send()
             .await
             .map_err(BuyError::Transport)?;

@@ -28,7 +28,7 @@ pub mod limits;
 pub mod metrics;
 mod openapi;
 mod refund;
-mod request;
+pub mod request;
 mod serve;
 pub mod terms;
 mod web;

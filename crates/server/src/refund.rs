@@ -11,11 +11,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesh402_api::{ErrorCode, RefundClaimed, RefundState, RefundStatus, paths};
+use mesh402_api::{ErrorCode, RefundClaim, RefundClaimed, RefundState, RefundStatus, paths};
 use mesh402_core::JobState;
 use mesh402_service::{RefundError, RefundView};
 use mesh402_store::JobId;
-use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -23,13 +22,6 @@ use crate::gate::RequestCredential;
 
 /// Seconds after which a client asks again about a pending refund.
 const PENDING_RETRY_SECS: u64 = 5;
-
-/// The body of a claim.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClaimBody {
-    invoice: String,
-}
 
 /// Where a job's refund is claimed.
 pub fn claim_url(state: &AppState, job_id: &JobId) -> String {
@@ -141,7 +133,7 @@ pub async fn claim_refund(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
     RequestCredential { credential, .. }: RequestCredential,
-    body: Result<Json<ClaimBody>, JsonRejection>,
+    body: Result<Json<RefundClaim>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let job_id: JobId = job_id.parse().map_err(|_| RefundError::UnknownJob)?;
     let credential = credential.ok_or(RefundError::Credential(mesh402_service::Rejection::Missing))?;

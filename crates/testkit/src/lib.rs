@@ -7,7 +7,8 @@
 //! - [`job_store_story`] and [`file_store_story`]: the stories every [`mesh402_store::JobStore`] and
 //!   [`mesh402_store::FileStore`] implementation must pass.
 //! - [`ServerProcess`] and [`WorkerProcess`]: the real `mesh402` binary as child processes, for end-to-end tests
-//!   and benchmarks; [`buyer`]: request bodies and development-wallet credentials for them.
+//!   and benchmarks; [`buyer`]: request bodies and development-wallet credentials for them; [`soak`]: mixed
+//!   traffic against the binary, killed and restarted, sampled at intervals.
 //! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
 //! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
@@ -33,6 +34,7 @@ mod process;
 #[cfg(feature = "s3")]
 pub mod s3;
 mod service;
+pub mod soak;
 mod story;
 pub mod tools;
 
