@@ -640,3 +640,41 @@ async fn one_payment_buys_every_format_and_a_picture() {
     let status = json_of(client.get(&status_url).header("Authorization", &authorization)).await;
     assert_eq!((&status["files"], &status["preview_url"]), (&result["files"], &result["preview_url"]), "{status}");
 }
+
+/// The data directory's disk with room for a paid request's input but not for its model: each attempt fails to
+/// store the model, the job is retried, then the waiting request gets `503 generation_failed` with `Retry-After`
+/// and the refund it may claim (the payment stays good); no model file, whole or half, is left or served; the
+/// server keeps answering; once there is room again, the same credential gets its model.
+#[tokio::test]
+#[ignore = "needs root to mount a tmpfs: scripts/test.sh runs it with --include-ignored"]
+async fn a_disk_with_room_for_the_input_but_not_the_model_fails_cleanly_offers_a_refund_and_recovers() {
+    let disk = SmallDisk::mount(16);
+    let data_dir = disk.path().join("data");
+    let server = ServerProcess::start_in(binary(), &data_dir, &["--max-wait-secs", "60"]);
+    let body = body_for(&png_disc(160, 60.0, [40, 200, 40]));
+    let challenge = expect_challenge(post(&server, &body, None).await).await;
+    let preimage = pay(&server, &challenge.invoice).await;
+    let authorization = format!("L402 {}:{preimage}", challenge.macaroon);
+
+    // Room for the request's input (a few kB) and the job's records, not for a model's files (about 5 MB).
+    disk.fill_leaving(384 * 1024);
+    let failed = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(failed.headers().get("retry-after").map(|value| value.to_str().unwrap()), Some("5"));
+    let failed: Value = failed.json().await.unwrap();
+    assert_eq!(failed["error"]["code"], "generation_failed", "{failed}");
+    assert_eq!(failed["refund"]["state"], "available", "{failed}");
+    assert!(failed["refund"]["amount_msat"].as_u64().unwrap() > 0, "{failed}");
+    assert_eq!(disk.files_under("data/models"), Vec::<String>::new(), "no model, whole or half, is left behind");
+    let health = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "the server keeps answering");
+
+    disk.free_up();
+    let done = post(&server, &body, Some(&authorization)).await;
+    assert_eq!(done.status(), StatusCode::OK, "the same credential buys the model once there is room");
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["job_id"], failed["job_id"], "the same job, not a second one");
+    let model = reqwest::get(done["modelUrl"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&model[..4], b"glTF");
+    drop(server);
+}
