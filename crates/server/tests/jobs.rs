@@ -441,3 +441,54 @@ async fn an_erroring_bucket_is_retried_then_answers_503_and_loses_nothing() {
     assert_eq!(retried.status(), StatusCode::OK, "the refused request's credential still buys its model");
     assert_eq!(reqwest::get(format!("{}/healthz", server.url)).await.unwrap().status(), StatusCode::OK);
 }
+
+/// The network to the bucket failing (a TCP fault proxy in front of moto): connections reset once a request is
+/// sent, answers cut short, answers slowed down. Slow answers only make requests slower; reset and cut-short ones
+/// are retried by the store and then reported as `503 storage_unavailable` with `Retry-After` within its deadlines
+/// (a download and a paid request alike); once the network is well again, the model downloads and the refused
+/// request's credential buys its model. (A bucket that hangs or stops is `a_hung_or_stopped_bucket_…` above.)
+#[cfg(feature = "s3")]
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto: scripts/test.sh installs it and runs this with --include-ignored"]
+async fn reset_and_cut_short_connections_to_the_bucket_answer_503_and_lose_nothing() {
+    use mesh402_testkit::fault_proxy::{Fault, FaultProxy};
+    const PATIENCE: Duration = Duration::from_secs(90);
+    let s3 = mesh402_testkit::s3::S3Server::start().await;
+    let bucket = s3.create_bucket().await;
+    let target = s3.endpoint.trim_start_matches("http://").parse().expect("moto's address");
+    let proxy = FaultProxy::start(target).await;
+    let mut settings = s3.settings(&bucket, mesh402_store::S3Downloads::Proxy);
+    settings.endpoint = Some(proxy.url());
+    let server = start_with_files(Arc::new(FakeGenerator::default()), 60, FileStoreChoice::S3(settings)).await;
+    let first = body(52.0);
+    let authorization = server.paid_credential(&first).await;
+    let done = server.post(&first, Some(&authorization), None).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let model_url = done.json::<Value>().await.unwrap()["modelUrl"].as_str().unwrap().to_owned();
+
+    proxy.set(Fault::Delay(Duration::from_millis(300)));
+    let slow = tokio::time::timeout(PATIENCE, reqwest::get(&model_url)).await.expect("a slow answer still comes");
+    assert_eq!(slow.unwrap().status(), StatusCode::OK, "a slow bucket is only slow");
+
+    let storage_unavailable = (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable".to_owned(), Some("5".to_owned()));
+    for (radius, fault) in [(38.0, Fault::Reset), (36.0, Fault::Truncate(200))] {
+        let paid_body = body(radius);
+        let paid_authorization = server.paid_credential(&paid_body).await;
+        proxy.set(fault);
+        let (download, paid) = tokio::time::timeout(PATIENCE, async {
+            tokio::join!(reqwest::get(&model_url), server.post(&paid_body, Some(&paid_authorization), None))
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{fault:?}: given up on within the store's deadlines"));
+        assert_eq!(error_answer(download.unwrap()).await, storage_unavailable, "{fault:?}: a download");
+        assert_eq!(error_answer(paid).await, storage_unavailable, "{fault:?}: a paid request");
+
+        proxy.set(Fault::Pass);
+        let again = reqwest::get(&model_url).await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK, "{fault:?}: the model downloads once the network is well");
+        assert_eq!(&again.bytes().await.unwrap()[..4], b"glTF");
+        let retried = server.post(&paid_body, Some(&paid_authorization), None).await;
+        assert_eq!(retried.status(), StatusCode::OK, "{fault:?}: the refused request's credential buys its model");
+    }
+    assert_eq!(reqwest::get(format!("{}/healthz", server.url)).await.unwrap().status(), StatusCode::OK);
+}

@@ -10,7 +10,8 @@
 //!   and benchmarks; [`buyer`]: request bodies and development-wallet credentials for them; [`soak`]: mixed
 //!   traffic against the binary, killed and restarted, sampled at intervals.
 //! - [`postgres::TestSchema`]: a PostgreSQL schema of a test's own.
-//! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own.
+//! - [`s3::S3Server`]: a real S3-compatible server (moto) with buckets of a test's own; [`fault_proxy`]: a TCP
+//!   proxy that stops, resets, hangs, slows or cuts short the traffic to any service.
 //! - [`lnbits::LnbitsServer`]: a real LNbits server; [`tools`]: the gate for tests that need installed tools.
 //! - [`nodes`] (feature `nodes`): stand-ins for LND, Core Lightning and an NWC wallet, from their documented APIs;
 //!   [`model_server`] (feature `model-server`): one for the Hunyuan3D-2 model server.
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod buyer;
+pub mod fault_proxy;
 mod file_story;
 mod generator;
 mod generator_story;
