@@ -20,6 +20,7 @@ use image::RgbaImage;
 use image::imageops;
 
 use crate::GenerateError;
+use crate::mask::label_components;
 use crate::refine::refine_saliency;
 use crate::saliency;
 
@@ -124,52 +125,34 @@ fn drop_unconfirmed(values: &mut [f32], wide: &[f32], w: usize, h: usize) {
     let (r, resolved) = (network_pixels(THICK_NETWORK_PIXELS), network_pixels(RESOLVED_NETWORK_PIXELS));
     let object: Vec<bool> = values.iter().map(|&v| v >= 0.5).collect();
     let depth = depth_in(&object, w, h);
-    let interior = |i: usize| usize::from(depth[i]) > r;
-    let (mut confirmed, mut unconfirmed) = (vec![false; w * h], vec![false; w * h]);
-    let mut slim_unsupported: Vec<Vec<usize>> = Vec::new();
-    let mut seen = vec![false; w * h];
-    let mut region = Vec::new();
-    for start in 0..w * h {
-        if !interior(start) || seen[start] {
-            continue;
-        }
-        // One thick region, by a flood fill over its 4-neighbours.
-        region.clear();
-        seen[start] = true;
-        let mut next = vec![start];
-        while let Some(i) = next.pop() {
-            region.push(i);
-            let (x, y) = (i % w, i / w);
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
-            ];
-            for j in neighbours.into_iter().flatten() {
-                if interior(j) && !seen[j] {
-                    seen[j] = true;
-                    next.push(j);
-                }
-            }
-        }
-        let deepest = region.iter().map(|&i| usize::from(depth[i])).max().unwrap_or(0);
-        let supported = region.iter().filter(|&&i| wide[i] >= 0.5).count();
-        if supported as f64 >= MIN_WIDE_SUPPORT * region.len() as f64 {
-            region.iter().for_each(|&i| confirmed[i] = true);
-        } else if deepest >= resolved {
-            region.iter().for_each(|&i| unconfirmed[i] = true);
-        } else {
-            slim_unsupported.push(region.clone());
+    let interior: Vec<u8> = depth.iter().map(|&d| u8::from(usize::from(d) > r)).collect();
+    let (labels, sizes) = label_components(&interior, w, h, 1);
+    // Per thick region (label − 1): how deep it reaches, how much of it the wide look finds, whether it touches a
+    // pixel within reach of a confirmed region.
+    let (mut deepest, mut supported) = (vec![0usize; sizes.len()], vec![0usize; sizes.len()]);
+    for ((&label, &d), &v) in labels.iter().zip(&depth).zip(wide) {
+        if let Some(region) = (label as usize).checked_sub(1) {
+            deepest[region] = deepest[region].max(usize::from(d));
+            supported[region] += usize::from(v >= 0.5);
         }
     }
+    let believed: Vec<bool> =
+        supported.iter().zip(&sizes).map(|(&s, &n)| s as f64 >= MIN_WIDE_SUPPORT * n as f64).collect();
+    let in_regions = |keep: &dyn Fn(usize) -> bool| -> Vec<bool> {
+        labels.iter().map(|&label| (label as usize).checked_sub(1).is_some_and(keep)).collect()
+    };
     // A slim region the wide look could not judge stays when it continues a confirmed one (the two lie within
     // reach of each other through the mask), and goes when it stands apart.
-    let joined = window_counts(&confirmed, w, h, 2 * r);
-    for region in slim_unsupported {
-        let target = if region.iter().any(|&i| joined[i] > 0) { &mut confirmed } else { &mut unconfirmed };
-        region.iter().for_each(|&i| target[i] = true);
+    let joined = window_counts(&in_regions(&|region| believed[region]), w, h, 2 * r);
+    let mut continues = vec![false; sizes.len()];
+    for (&label, &near) in labels.iter().zip(&joined) {
+        if let Some(region) = (label as usize).checked_sub(1) {
+            continues[region] |= near > 0;
+        }
     }
+    let kept = |region: usize| believed[region] || (deepest[region] < resolved && continues[region]);
+    let confirmed = in_regions(&kept);
+    let unconfirmed = in_regions(&|region| !kept(region));
     if !unconfirmed.contains(&true) {
         return;
     }

@@ -88,6 +88,13 @@ pub fn preflight_with_limits(
     Ok(Preflight { width, height })
 }
 
+/// The structural check [`preflight`] gives a picture larger than [`PREFLIGHT_DECODE_PIXELS`] (its container's
+/// framing and checksums, without decoding a pixel), on its own: for the fuzz target that feeds it any bytes
+/// without first finding a header that declares that many pixels.
+pub fn check_structure(bytes: &[u8], kind: ImageKind) -> Result<(), GenerateError> {
+    structure::check(bytes, kind)
+}
+
 /// The largest picture, in pixels, that [`preflight`] decodes in full; larger ones get the structural check.
 pub const PREFLIGHT_DECODE_PIXELS: u64 = 2_000_000;
 
