@@ -6,6 +6,7 @@ repository's own fixtures."""
 import base64
 import json
 import pathlib
+import re
 import struct
 import zlib
 
@@ -59,6 +60,15 @@ def write(target, name, data):
     (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode())
 
 
+def mpp_vector(name):
+    """A constant of the `Payment` scheme's worked example (crates/mpp/src/vectors.rs)."""
+    text = (ROOT.parent / "crates" / "mpp" / "src" / "vectors.rs").read_text()
+    match = re.search(rf'const {name}: &str = "([^"]*)";', text)
+    if match is None:
+        raise ValueError(f"{name} not found in vectors.rs")
+    return match.group(1)
+
+
 def main():
     small_png = disc(64, 48)
     large_png = disc(2048, 1100)
@@ -99,6 +109,16 @@ def main():
     write("endpoint_bodies", "refund-extra", b"\0" + json.dumps({"invoice": INVOICE, "amount": 1}).encode())
     write("endpoint_bodies", "status", b"\1" + json.dumps({"macaroon": MACAROON}).encode())
     write("endpoint_bodies", "status-urlsafe", b"\1" + json.dumps({"macaroon": MACAROON.replace("+", "-")}).encode())
+
+    request, credential = mpp_vector("WORKED_REQUEST"), mpp_vector("WORKED_CREDENTIAL")
+    challenge = (
+        'Payment id="hJBz2lzEYaVEIqPeg5uNQ-Qmp5lhezjw5qP3UF-3WPc", realm="mesh402.example", method="lightning", '
+        f'intent="charge", request="{request}", expires="2026-09-01T12:15:00Z"'
+    )
+    write("payment_parsers", "challenge", challenge)
+    write("payment_parsers", "two-schemes", f'L402 macaroon="{MACAROON}", invoice="{INVOICE}", {challenge}')
+    write("payment_parsers", "authorization", f"Payment {credential}")
+    write("payment_parsers", "accept-payment", "lightning/charge, tempo/*;q=0.5, */*;q=0.1")
 
     write("macaroon_decoder", "tv3", base64.b64decode(MACAROON))
     write("credential_parser", "l402", f"L402 {MACAROON}:" + "00" * 32)
