@@ -116,10 +116,13 @@ pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Re
 /// out of the map. A thick region is a connected part of the merged mask's interior (pixels more than
 /// [`THICK_NETWORK_PIXELS`] wide-look pixels deep); it is confirmed when at least [`MIN_WIDE_SUPPORT`] of it is
 /// object in `wide`, or when it is nowhere [`RESOLVED_NETWORK_PIXELS`] deep (too slim for the wide look to judge)
-/// and continues a confirmed region. A mask pixel is given back when it lies within that radius of an
-/// unconfirmed region and of no confirmed one, so the region's rim goes with it and the edges of confirmed parts,
-/// and thin parts away from any thick region, stay. What the wide look saw inside an unconfirmed region goes too:
-/// less than half of a region it could resolve is not an object it found.
+/// and lies within three times the thick depth of a confirmed region (it continues it, across a neck). A mask pixel is taken out when
+/// it lies within the thick depth of an unconfirmed region and of no confirmed one, so the region's rim goes with
+/// it and the edges of confirmed parts, and thin parts away from any thick region, stay. What the wide look saw
+/// inside an unconfirmed region goes too: less than half of a region it could resolve is not an object it found.
+/// When the wide look confirms no region at all, nothing is taken out: the rule keeps the closer look from adding
+/// a second object, and without a first one to compare with it would remove the object the closer look found
+/// (one the wide look barely saw), so the map is left as merged.
 fn drop_unconfirmed(values: &mut [f32], wide: &[f32], w: usize, h: usize) {
     let network_pixels = |n: usize| (n * w.max(h)).div_ceil(NETWORK_SIDE);
     let (r, resolved) = (network_pixels(THICK_NETWORK_PIXELS), network_pixels(RESOLVED_NETWORK_PIXELS));
@@ -138,12 +141,16 @@ fn drop_unconfirmed(values: &mut [f32], wide: &[f32], w: usize, h: usize) {
     }
     let believed: Vec<bool> =
         supported.iter().zip(&sizes).map(|(&s, &n)| s as f64 >= MIN_WIDE_SUPPORT * n as f64).collect();
+    if !believed.contains(&true) {
+        return;
+    }
     let in_regions = |keep: &dyn Fn(usize) -> bool| -> Vec<bool> {
         labels.iter().map(|&label| (label as usize).checked_sub(1).is_some_and(keep)).collect()
     };
-    // A slim region the wide look could not judge stays when it continues a confirmed one (the two lie within
-    // reach of each other through the mask), and goes when it stands apart.
-    let joined = window_counts(&in_regions(&|region| believed[region]), w, h, 2 * r);
+    // A slim region the wide look could not judge stays when it continues a confirmed one, and goes when it stands
+    // apart. Across a neck of the mask shallower than the thick depth, two regions' pixels are at least twice that
+    // depth apart (each lies more than it from the neck's edge): within three times it, they continue each other.
+    let joined = window_counts(&in_regions(&|region| believed[region]), w, h, 3 * r);
     let mut continues = vec![false; sizes.len()];
     for (&label, &near) in labels.iter().zip(&joined) {
         if let Some(region) = (label as usize).checked_sub(1) {
@@ -273,7 +280,7 @@ mod tests {
         // A thin instrument: its lower half confirmed, its upper half (9 px wide: too slim to judge) only in the
         // closer look, continuing it through a ring a little narrower than itself; a 9-pixel blob apart from it.
         let lower = [150, 152, 170, 300];
-        let ring = [151, 150, 158, 152];
+        let ring = [152, 150, 157, 152];
         let upper = [150, 20, 159, 150];
         let speck = [40, 40, 49, 49];
         let (mut merged, wide) = maps(w, h, &[lower, ring, upper, speck], &[lower]);
@@ -281,6 +288,17 @@ mod tests {
         assert_eq!(object(&merged, w, upper), 9 * 130, "the continuation stays");
         assert_eq!(object(&merged, w, lower), 20 * 148);
         assert_eq!(object(&merged, w, speck), 0, "the region apart goes");
+    }
+
+    #[test]
+    fn with_nothing_the_wide_look_confirms_the_closer_looks_object_is_kept() {
+        let (w, h) = (320, 320);
+        // A small object the wide look barely saw (nowhere above ½): the closer look's find is all there is.
+        let object = [140, 140, 180, 180];
+        let (mut merged, wide) = maps(w, h, &[object], &[]);
+        let before = merged.clone();
+        drop_unconfirmed(&mut merged, &wide, w, h);
+        assert_eq!(merged, before);
     }
 
     #[test]
