@@ -3,7 +3,8 @@
 //! can be changed at any time and applies at once, to new connections and to the answers of open ones (clients
 //! keep connections alive in pools):
 //! - [`Fault::Stop`]: every connection is reset, as by a host whose service stopped;
-//! - [`Fault::Reset`]: a request gets through, then its connection is reset before any answer;
+//! - [`Fault::Reset`]: the start of a request (its first read, up to 64 KB) gets through, then the connection is
+//!   reset before any answer;
 //! - [`Fault::Hang`]: requests get through, answers never come;
 //! - [`Fault::Delay`]: each chunk of an answer waits first;
 //! - [`Fault::Truncate`]: a connection's answers are cut after that many bytes, and the connection closed.
@@ -22,7 +23,7 @@ pub enum Fault {
     Pass,
     /// Resets every connection, new and open.
     Stop,
-    /// Lets requests through, then resets the connection instead of answering.
+    /// Lets the start of a request through, then resets the connection instead of answering.
     Reset,
     /// Lets requests through and holds the answers.
     Hang,
@@ -120,7 +121,7 @@ async fn pump(client: TcpStream, service: TcpStream, fault: Arc<Mutex<Fault>>) {
                 },
                 // A fault set while nothing is being answered still cuts the connection.
                 () = tokio::time::sleep(Duration::from_millis(50)) => {
-                    if matches!(current(&fault), Fault::Stop | Fault::Reset) { break } else { continue }
+                    if matches!(current(&fault), Fault::Stop | Fault::Reset) { return } else { continue }
                 }
             };
             loop {
