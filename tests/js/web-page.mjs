@@ -86,23 +86,36 @@ try {
   if (!summary.csp?.includes("script-src 'self'")) problems.push('the page has no strict Content-Security-Policy');
   await page.waitForSelector('body[data-state="ready"]', { timeout: 15000 });
 
-  // Keyboard: the drop zone opens the file chooser with Enter.
-  let chooser = null;
-  for (let attempt = 1; attempt <= 3 && !chooser; attempt++) {
-    if (attempt > 1) {
-      // A headless browser on a loaded machine now and then drops the chooser: try again on a fresh page.
-      await page.reload();
-      await page.waitForSelector('body[data-state="ready"]', { timeout: 15000 });
-    }
-    await page.focus('#drop');
-    [chooser] = await Promise.all([
-      page.waitForEvent('filechooser', { timeout: 10000 }).catch(() => null),
-      page.keyboard.press('Enter'),
-    ]);
-    summary.file_chooser_attempts = attempt;
+  // Keyboard: Enter on the drop zone opens the file chooser. What the page does is seen inside it (a capture
+  // listener counts the clicks its file input receives); whether the browser then reports a chooser is the
+  // harness's business, and a headless browser on a loaded machine now and then does not. So: Enter must reach the
+  // drop zone and click the file input (else the test fails, with what the page saw); the photo goes in through
+  // the reported chooser, or, when the browser reported none, straight into the clicked input.
+  await page.evaluate(() => {
+    window.__dropKeys = 0;
+    window.__fileInputClicks = 0;
+    document.getElementById('drop').addEventListener('keydown', () => { window.__dropKeys++; }, true);
+    document.addEventListener('click', (event) => {
+      if (event.target instanceof HTMLInputElement && event.target.type === 'file') window.__fileInputClicks++;
+    }, true);
+  });
+  await page.focus('#drop');
+  const chooserSeen = page.waitForEvent('filechooser', { timeout: 10000 }).catch(() => null);
+  // A round trip after the listener is added: the browser intercepts choosers before the key goes out.
+  await page.evaluate(() => true);
+  await page.keyboard.press('Enter');
+  const chooser = await chooserSeen;
+  const seen = await page.evaluate(() => ({
+    keys: window.__dropKeys,
+    clicks: window.__fileInputClicks,
+    focused: document.activeElement?.id ?? null,
+  }));
+  summary.file_chooser = { reported: chooser !== null, drop_zone_keys: seen.keys, file_input_clicks: seen.clicks };
+  if (seen.clicks < 1) {
+    throw new Error(`Enter on the drop zone does not open the file chooser (keys seen by the drop zone: ${seen.keys}, focus on: ${seen.focused})`);
   }
-  if (!chooser) throw new Error('Enter on the drop zone does not open the file chooser');
-  await chooser.setFiles(photo);
+  if (chooser) await chooser.setFiles(photo);
+  else await page.setInputFiles('#file', photo);
   await page.waitForSelector('body[data-state="photo-chosen"]');
   await page.click('#quote');
   await page.waitForSelector('body[data-state="awaiting-payment"]', { timeout: 30000 });
