@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use mesh402_testkit::ServerProcess;
+use mesh402_testkit::proc_status::peak_resident_kib;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -127,14 +128,6 @@ async fn round(address: &str, request: &[u8], expected: u16) -> Round {
     Round { rate: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
 }
 
-/// A kernel status field of process `pid`, in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let value =
-        status.lines().find_map(|line| line.strip_prefix(field)).and_then(|rest| rest.split_whitespace().next());
-    value.and_then(|kib| kib.parse().ok()).unwrap_or(0)
-}
-
 fn report(name: &str, mut rounds: Vec<Round>) {
     let all: Vec<String> = rounds.iter().map(|round| format!("{:.0}", round.rate)).collect();
     rounds.sort_by(|a, b| a.rate.total_cmp(&b.rate));
@@ -192,5 +185,5 @@ async fn main() {
     );
     report("unpaid challenges", challenges);
     report("paid replays     ", replays);
-    println!("  server peak RSS {} MB", status_kib(server.child.id(), "VmHWM:") / 1024);
+    println!("  server peak RSS {} MB", peak_resident_kib(server.child.id()) / 1024);
 }

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use mesh402_testkit::proc_status::{peak_resident_kib, resident_kib};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -38,17 +39,6 @@ fn client(group: u8, n: usize) -> IpAddr {
 
 fn http(from: IpAddr) -> reqwest::Client {
     reqwest::Client::builder().local_address(from).build().expect("a client")
-}
-
-/// A kernel status field of the server process, in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
 }
 
 /// CPU time the server process has used (user + system).
@@ -134,7 +124,7 @@ async fn probe_health(server: String, pid: u32, stop: Arc<AtomicBool>) -> (u64, 
             .expect("a client");
         let (mut max_rss, mut latencies) = (0, Vec::new());
         while !stop.load(Ordering::Relaxed) {
-            max_rss = max_rss.max(status_kib(pid, "VmRSS:"));
+            max_rss = max_rss.max(resident_kib(pid));
             let started = Instant::now();
             let ok = probe.get(format!("{server}/healthz")).send().await.is_ok_and(|r| r.status().is_success());
             latencies.push(if ok { started.elapsed() } else { Duration::from_secs(10) });
@@ -351,7 +341,7 @@ async fn stall(server: &str, address: SocketAddr, pid: u32) {
         println!("  {failed} connections failed to connect or were not closed within 300 s");
     }
     report_health("during the stall", health.await.unwrap_or_default());
-    println!("  server peak RSS (VmHWM) so far {} MiB", status_kib(pid, "VmHWM:") / 1024);
+    println!("  server peak RSS (VmHWM) so far {} MiB", peak_resident_kib(pid) / 1024);
 }
 
 async fn half_lines(server: &str, address: SocketAddr, pid: u32) {
@@ -448,11 +438,7 @@ async fn rate(server: &str, pid: u32) {
             cpu.as_secs_f64() * 1000.0 / results.len().max(1) as f64,
         );
     }
-    println!(
-        "  server RSS now {} MiB, peak (VmHWM) {} MiB",
-        status_kib(pid, "VmRSS:") / 1024,
-        status_kib(pid, "VmHWM:") / 1024
-    );
+    println!("  server RSS now {} MiB, peak (VmHWM) {} MiB", resident_kib(pid) / 1024, peak_resident_kib(pid) / 1024);
 }
 
 #[tokio::main]
@@ -472,7 +458,7 @@ async fn main() {
     let scenarios: Vec<&str> =
         if args.len() > 3 { args[3..].iter().map(String::as_str).collect() } else { vec!["all"] };
     let all = scenarios.contains(&"all");
-    println!("server rss at start {} MiB", status_kib(pid, "VmRSS:") / 1024);
+    println!("server rss at start {} MiB", resident_kib(pid) / 1024);
     if all || scenarios.contains(&"rate") {
         rate(server, pid).await;
     }

@@ -18,17 +18,8 @@
 use std::time::Instant;
 
 use base64::Engine;
+use mesh402_testkit::proc_status::{peak_resident_kib, resident_kib};
 use serde_json::{Value, json};
-
-fn resident_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
-}
 
 fn small_png(seed: u32) -> Vec<u8> {
     let radius = 20.0 + (seed % 40) as f32;
@@ -56,7 +47,7 @@ async fn main() {
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("a client");
     let url = format!("{server}/api/l402/3d-model");
 
-    println!("before: rss {} KiB", resident_kib(pid, "VmRSS:"));
+    println!("before: rss {} KiB", resident_kib(pid));
     let mut paid = Vec::new();
     for seed in 0..count {
         let body = json!({
@@ -77,7 +68,7 @@ async fn main() {
             format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), preimage["preimage"].as_str().unwrap());
         paid.push((body, authorization));
     }
-    println!("after {count} challenges and payments: rss {} KiB", resident_kib(pid, "VmRSS:"));
+    println!("after {count} challenges and payments: rss {} KiB", resident_kib(pid));
 
     // The server's open descriptors, sampled every second while the requests wait.
     let peak_descriptors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -141,8 +132,8 @@ async fn main() {
         "{ok}/{count} paid requests got their model in {:.1} s; server peak rss (VmHWM) {} KiB, now {} KiB; \
          server descriptors at most {} (sampled each second)",
         elapsed.as_secs_f64(),
-        resident_kib(pid, "VmHWM:"),
-        resident_kib(pid, "VmRSS:"),
+        peak_resident_kib(pid),
+        resident_kib(pid),
         peak_descriptors.load(std::sync::atomic::Ordering::Relaxed)
     );
 }

@@ -21,7 +21,7 @@ use image::imageops;
 
 use crate::GenerateError;
 use crate::mask::label_components;
-use crate::refine::refine_saliency;
+use crate::refine::{box_sum, refine_saliency};
 use crate::saliency;
 
 /// The first pass's normalised saliency from which a pixel counts as found, for placing the crop: low, so that
@@ -200,29 +200,10 @@ fn depth_in(object: &[bool], w: usize, h: usize) -> Vec<u16> {
     depth
 }
 
-/// How many set pixels of `bits` lie in the `(2r+1)²` window around each pixel (the part inside the picture), by an
-/// integral image.
+/// How many of the `(2r+1)²` pixels around each pixel are set (the window clipped at the edges).
 fn window_counts(bits: &[bool], w: usize, h: usize, r: usize) -> Vec<u32> {
-    let stride = w + 1;
-    let mut integral = vec![0u32; stride * (h + 1)];
-    for y in 0..h {
-        let mut row = 0u32;
-        for x in 0..w {
-            row += u32::from(bits[y * w + x]);
-            integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
-        }
-    }
-    let mut out = vec![0u32; w * h];
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            out[y * w + x] = integral[y1 * stride + x1] + integral[y0 * stride + x0]
-                - integral[y0 * stride + x1]
-                - integral[y1 * stride + x0];
-        }
-    }
-    out
+    // Sums of 0/1 values below 2^53 are exact in f64.
+    box_sum(|i| f64::from(u8::from(bits[i])), w, h, r).into_iter().map(|count| count as u32).collect()
 }
 
 #[cfg(test)]

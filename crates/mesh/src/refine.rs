@@ -20,14 +20,15 @@ pub(crate) fn bilinear(grid: &[f64], w: usize, h: usize, gx: f64, gy: f64) -> f6
     (v(x0, y0) * (1.0 - tx) + v(x1, y0) * tx) * (1.0 - ty) + (v(x0, y1) * (1.0 - tx) + v(x1, y1) * tx) * ty
 }
 
-/// Mean over the `(2r+1)²` window around each pixel, clipped at the image's edges, by an integral image.
-fn box_mean(values: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
+/// Sum over the `(2r+1)²` window around each pixel of a `w`×`h` row-major grid, clipped at the grid's edges, by an
+/// integral image; `value(i)` is the grid's value at index `i`. Also used by the closer look to count pixels.
+pub(crate) fn box_sum(value: impl Fn(usize) -> f64, w: usize, h: usize, r: usize) -> Vec<f64> {
     let stride = w + 1;
     let mut integral = vec![0.0f64; stride * (h + 1)];
     for y in 0..h {
         let mut row = 0.0;
         for x in 0..w {
-            row += values[y * w + x];
+            row += value(y * w + x);
             integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
         }
     }
@@ -36,9 +37,21 @@ fn box_mean(values: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum = integral[y1 * stride + x1] - integral[y0 * stride + x1] - integral[y1 * stride + x0]
+            out[y * w + x] = integral[y1 * stride + x1] - integral[y0 * stride + x1] - integral[y1 * stride + x0]
                 + integral[y0 * stride + x0];
-            out[y * w + x] = sum / ((x1 - x0) * (y1 - y0)) as f64;
+        }
+    }
+    out
+}
+
+/// Mean over the `(2r+1)²` window around each pixel, clipped at the image's edges.
+fn box_mean(values: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
+    let mut out = box_sum(|i| values[i], w, h, r);
+    for y in 0..h {
+        let rows = (y + r + 1).min(h) - y.saturating_sub(r);
+        for x in 0..w {
+            let columns = (x + r + 1).min(w) - x.saturating_sub(r);
+            out[y * w + x] /= (rows * columns) as f64;
         }
     }
     out

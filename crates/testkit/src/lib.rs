@@ -32,6 +32,7 @@ pub mod model_server;
 pub mod nodes;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod proc_status;
 mod process;
 #[cfg(feature = "s3")]
 pub mod s3;

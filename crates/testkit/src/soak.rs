@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::ServerProcess;
 use crate::buyer::UNPAID_LIMITS_OFF;
+use crate::proc_status::resident_kib;
 
 /// What a soak runs.
 #[derive(Debug, Clone)]
@@ -311,16 +312,6 @@ fn sample(shared: &Shared, pid: u32, started: Instant, run: u32) -> Sample {
         refunded: shared.refunded.load(Ordering::SeqCst),
         unexpected: shared.unexpected.load(Ordering::SeqCst),
     }
-}
-
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Whether an answer means the server is away or restarting (try again) rather than a fault.
