@@ -470,6 +470,16 @@ pub(crate) fn touching_outside(candidates: &[u8], mask: &[u8], w: usize, h: usiz
 
 /// 4-connected components of pixels equal to `value`: a label per pixel (0 = other value) and component sizes.
 pub(crate) fn label_components(data: &[u8], w: usize, h: usize, value: u8) -> (Vec<u32>, Vec<usize>) {
+    label(data, w, h, value, false)
+}
+
+/// [`label_components`] with pixels that touch at a corner connected too (8-connectivity): a line one pixel wide
+/// running diagonally is one component.
+pub(crate) fn label_components_diagonal(data: &[u8], w: usize, h: usize, value: u8) -> (Vec<u32>, Vec<usize>) {
+    label(data, w, h, value, true)
+}
+
+fn label(data: &[u8], w: usize, h: usize, value: u8, diagonal: bool) -> (Vec<u32>, Vec<usize>) {
     let mut labels = vec![0u32; w * h];
     let mut sizes = Vec::new();
     let mut stack = Vec::new();
@@ -484,11 +494,16 @@ pub(crate) fn label_components(data: &[u8], w: usize, h: usize, value: u8) -> (V
         while let Some(i) = stack.pop() {
             size += 1;
             let (x, y) = (i % w, i / w);
+            let (left, right, up, down) = (x > 0, x + 1 < w, y > 0, y + 1 < h);
             let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
+                left.then(|| i - 1),
+                right.then(|| i + 1),
+                up.then(|| i - w),
+                down.then(|| i + w),
+                (diagonal && left && up).then(|| i - w - 1),
+                (diagonal && right && up).then(|| i - w + 1),
+                (diagonal && left && down).then(|| i + w - 1),
+                (diagonal && right && down).then(|| i + w + 1),
             ];
             for j in neighbours.into_iter().flatten() {
                 if data[j] == value && labels[j] == 0 {
@@ -500,6 +515,33 @@ pub(crate) fn label_components(data: &[u8], w: usize, h: usize, value: u8) -> (V
         sizes.push(size);
     }
     (labels, sizes)
+}
+
+/// The parts of a mask thinner than three pixels and the gaps in it narrower than three pixels.
+#[derive(Debug, Clone)]
+pub(crate) struct Thin {
+    /// Object pixels a 3×3 opening removes (a leg, an antenna, a strap one or two pixels wide).
+    pub parts: Vec<bool>,
+    /// Background pixels a 3×3 closing fills (the slit between two legs).
+    pub gaps: Vec<bool>,
+}
+
+/// Finds the thin parts and gaps of `data` (see [`Thin`]), each kept only where it runs on for at least
+/// `min_pixels` pixels (8-connected), so that a stray pixel or a notch on an edge is not one.
+pub(crate) fn thin_parts_and_gaps(data: &[u8], w: usize, h: usize, min_pixels: usize) -> Thin {
+    let opened = dilate(&erode(data, w, h, 1), w, h, 1);
+    let closed = erode(&dilate(data, w, h, 1), w, h, 1);
+    // A run and the pixels of its own side next to it: where a thin part joins a thick one, the opening keeps the
+    // joint's pixels (a 3×3 square fits across them), and the run must reach into the thick part to stay joined.
+    let runs = |marked: Vec<u8>, side: u8| -> Vec<bool> {
+        let (labels, sizes) = label_components_diagonal(&marked, w, h, 1);
+        let long: Vec<u8> =
+            labels.iter().map(|&label| u8::from(label > 0 && sizes[label as usize - 1] >= min_pixels)).collect();
+        dilate(&long, w, h, 1).iter().zip(data).map(|(&near, &d)| near == 1 && d == side).collect()
+    };
+    let parts = runs(data.iter().zip(&opened).map(|(&d, &o)| u8::from(d == 1 && o == 0)).collect(), 1);
+    let gaps = runs(data.iter().zip(&closed).map(|(&d, &c)| u8::from(d == 0 && c == 1)).collect(), 0);
+    Thin { parts, gaps }
 }
 
 /// For each of the `n` components in `labels` (from [`label_components`]), whether it reaches the picture's border.
