@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use mesh402_testkit::buyer::dev_pay;
 use mesh402_testkit::proc_status::{peak_resident_kib, resident_kib};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -161,17 +162,10 @@ async fn buy(server: &str, count: u32, first_seed: u32) -> Vec<(Value, String)> 
             .json()
             .await
             .expect("a JSON challenge");
-        let paid: Value = buyer
-            .post(format!("{server}/dev/pay"))
-            .json(&json!({ "invoice": challenge["invoice"] }))
-            .send()
-            .await
-            .expect("a payment")
-            .json()
-            .await
-            .expect("a preimage");
+        let invoice = challenge["invoice"].as_str().expect("an invoice");
+        let preimage = dev_pay(&buyer, server, invoice).await;
         let macaroon = challenge["macaroon"].as_str().expect("a macaroon (is the dev wallet the backend?)");
-        bought.push((body, format!("L402 {macaroon}:{}", paid["preimage"].as_str().expect("a preimage"))));
+        bought.push((body, format!("L402 {macaroon}:{preimage}")));
     }
     bought
 }

@@ -18,8 +18,9 @@
 use std::time::Instant;
 
 use base64::Engine;
+use mesh402_testkit::buyer::dev_wallet_credential;
 use mesh402_testkit::proc_status::{peak_resident_kib, resident_kib};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn small_png(seed: u32) -> Vec<u8> {
     let radius = 20.0 + (seed % 40) as f32;
@@ -54,18 +55,7 @@ async fn main() {
             "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(small_png(seed))),
             "target_faces": 500 + seed,
         });
-        let challenge: Value = client.post(&url).json(&body).send().await.unwrap().json().await.unwrap();
-        let preimage: Value = client
-            .post(format!("{server}/dev/pay"))
-            .json(&json!({ "invoice": challenge["invoice"] }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let authorization =
-            format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), preimage["preimage"].as_str().unwrap());
+        let authorization = dev_wallet_credential(&client, server, &body).await;
         paid.push((body, authorization));
     }
     println!("after {count} challenges and payments: rss {} KiB", resident_kib(pid));

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
+use mesh402_testkit::buyer::dev_pay;
 use mesh402_testkit::{ServerProcess, disc_png, tools};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -84,17 +85,8 @@ async fn metrics_pass_promtool_and_move_with_a_paid_flow() {
         json!({ "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)) });
     let url = format!("{}/api/l402/3d-model", server.url);
     let challenge: Value = client.post(&url).json(&body).send().await.unwrap().json().await.unwrap();
-    let paid: Value = client
-        .post(format!("{}/dev/pay", server.url))
-        .json(&json!({ "invoice": challenge["invoice"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let authorization =
-        format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), paid["preimage"].as_str().unwrap());
+    let paid = dev_pay(&client, &server.url, challenge["invoice"].as_str().unwrap()).await;
+    let authorization = format!("L402 {}:{paid}", challenge["macaroon"].as_str().unwrap());
     let bad = format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), "00".repeat(32));
     assert_eq!(client.post(&url).json(&body).header("authorization", &bad).send().await.unwrap().status(), 402);
     let model = client.post(&url).json(&body).header("authorization", &authorization).send().await.unwrap();

@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mesh402_l402::{Identifier, Keyring, MintParams, PaymentHash, ServerSecret, TokenId, mint};
 use mesh402_testkit::ServerProcess;
+use mesh402_testkit::buyer::dev_pay;
 use mesh402_testkit::lnbits::LnbitsServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -89,14 +90,7 @@ async fn the_invoice_status_answers_the_macaroons_holder_and_nobody_else() {
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
 
     // Paid outside: the holder gets the preimage, which completes its credential; the forger still gets nothing.
-    let paid = reqwest::Client::new()
-        .post(format!("{}/dev/pay", server.url))
-        .json(&json!({ "invoice": quote["invoice"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), StatusCode::OK);
-    let wallet_preimage = paid.json::<Value>().await.unwrap()["preimage"].as_str().unwrap().to_owned();
+    let wallet_preimage = dev_pay(&reqwest::Client::new(), &server.url, quote["invoice"].as_str().unwrap()).await;
     let (status, settled) = invoice_status(&server, json!({ "macaroon": macaroon })).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(settled["paid"], true);

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use mesh402_server::{AppState, Config, RawConfig, build_with_generator, serve_app};
+use mesh402_testkit::buyer::dev_wallet_credential;
 use mesh402_testkit::{FakeGenerator, disc_png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -56,19 +57,7 @@ impl TestServer {
     }
 
     async fn paid_credential(&self, body: &Value) -> String {
-        let response = self.post(body, None).await;
-        assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
-        let challenge: Value = response.json().await.unwrap();
-        let paid: Value = reqwest::Client::new()
-            .post(format!("{}/dev/pay", self.url))
-            .json(&json!({ "invoice": challenge["invoice"] }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        format!("L402 {}:{}", challenge["macaroon"].as_str().unwrap(), paid["preimage"].as_str().unwrap())
+        dev_wallet_credential(&reqwest::Client::new(), &self.url, body).await
     }
 
     /// A TCP connection from `from` (a loopback address: another client).
