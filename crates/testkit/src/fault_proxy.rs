@@ -157,3 +157,94 @@ async fn pump(client: TcpStream, service: TcpStream, fault: Arc<Mutex<Fault>>) {
         reset(client);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service that answers every read with `answer` and counts the requests it saw.
+    async fn service(answer: &'static [u8]) -> (SocketAddr, Arc<Mutex<usize>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let addr = listener.local_addr().expect("its address");
+        let seen = Arc::new(Mutex::new(0usize));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 1024];
+                    while let Ok(n) = stream.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        *counter.lock().expect("the count") += 1;
+                        if stream.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    /// Sends `request` on a new connection through `proxy`; what came back before the end, an error or `wait`.
+    async fn ask(proxy: &FaultProxy, request: &[u8], wait: Duration) -> Result<Vec<u8>, std::io::ErrorKind> {
+        let mut stream = TcpStream::connect(proxy.addr).await.map_err(|error| error.kind())?;
+        stream.write_all(request).await.map_err(|error| error.kind())?;
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+                Err(_) | Ok(Ok(0)) => return Ok(answer),
+                Ok(Ok(n)) => answer.extend_from_slice(&buffer[..n]),
+                Ok(Err(error)) => return Err(error.kind()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_fault_fails_the_traffic_its_way_and_pass_forwards_it_again() {
+        let (target, seen) = service(b"the answer").await;
+        let proxy = FaultProxy::start(target).await;
+        // An answer is read until the connection ends or stays quiet this long: generous for a loaded machine.
+        let wait = Duration::from_millis(1500);
+        assert_eq!(ask(&proxy, b"question", wait).await, Ok(b"the answer".to_vec()));
+
+        proxy.set(Fault::Truncate(3));
+        assert_eq!(ask(&proxy, b"question", wait).await, Ok(b"the".to_vec()));
+
+        // Stopped: the connection is reset before the service sees anything.
+        proxy.set(Fault::Stop);
+        let before = *seen.lock().expect("the count");
+        let stopped = ask(&proxy, b"question", wait).await;
+        assert!(stopped.as_ref().is_err() || stopped.as_ref().is_ok_and(Vec::is_empty), "{stopped:?}");
+        assert_eq!(*seen.lock().expect("the count"), before);
+
+        // Reset: the request reaches the service, its answer never reaches the client.
+        proxy.set(Fault::Reset);
+        let reset = ask(&proxy, b"question", wait).await;
+        assert!(reset.as_ref().is_err() || reset.as_ref().is_ok_and(Vec::is_empty), "{reset:?}");
+        assert_eq!(*seen.lock().expect("the count"), before + 1);
+
+        // Hang: the request gets through and the answer is held while the fault lasts, then delivered.
+        proxy.set(Fault::Hang);
+        let mut stream = TcpStream::connect(proxy.addr).await.expect("a connection");
+        stream.write_all(b"question").await.expect("sent");
+        let mut buffer = [0u8; 64];
+        let held = tokio::time::timeout(Duration::from_millis(400), stream.read(&mut buffer)).await;
+        assert!(held.is_err(), "no answer while hanging");
+        assert_eq!(*seen.lock().expect("the count"), before + 2);
+        proxy.set(Fault::Pass);
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("answered")
+            .expect("read");
+        assert_eq!(&buffer[..n], b"the answer");
+
+        proxy.set(Fault::Delay(Duration::from_millis(200)));
+        let started = std::time::Instant::now();
+        assert_eq!(ask(&proxy, b"question", wait).await, Ok(b"the answer".to_vec()));
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+}
