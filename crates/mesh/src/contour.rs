@@ -25,6 +25,9 @@ pub(crate) struct Field {
     pub h: usize,
     /// Row-major values in 0..=1.
     pub values: Vec<f32>,
+    /// The mask's width, and which of its pixels are on a thin part (row-major over the mask, unpadded).
+    mask_width: usize,
+    thin_parts: Vec<bool>,
 }
 
 impl Field {
@@ -52,7 +55,17 @@ impl Field {
                 }
             }
         }
-        Field { w, h, values }
+        Field { w, h, values, mask_width: mw, thin_parts: thin.parts }
+    }
+
+    /// Whether the working pixel at working-image coordinates `(x, y)` is on one of the mask's thin parts (whose
+    /// pixels are all rim: the texture keeps their own colours rather than eroding them away).
+    pub fn on_thin_part(&self, x: f64, y: f64) -> bool {
+        if x < 0.0 || y < 0.0 {
+            return false;
+        }
+        let (px, py) = (x as usize, y as usize);
+        px < self.mask_width && self.thin_parts.get(py * self.mask_width + px).copied().unwrap_or(false)
     }
 
     /// Bilinear sample at working-image coordinates (pixel edges at integers, centres at +0.5).

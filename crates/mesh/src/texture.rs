@@ -42,19 +42,25 @@ pub(crate) fn crop_for(bbox: [f64; 4], decoded: &Decoded) -> Crop {
 pub(crate) fn bake(decoded: &Decoded, field: &Field, crop: &Crop, size: u32) -> Result<Texture, GenerateError> {
     let mut texture = resample(&decoded.full, crop.full, size);
     let n = size as usize;
-    // Inside texels: the smoothed mask at the texel centre, eroded so the rim's mixed colours are replaced.
+    // Inside texels: the smoothed mask at the texel centre, eroded so the rim's mixed colours are replaced, except
+    // on the mask's thin parts (a leg one pixel wide is all rim: eroded, it would take the body's colour).
     let [wx0, wy0, wx1, wy1] = crop.work;
     let mut inside = vec![false; n * n];
+    let mut thin = vec![false; n * n];
     for ty in 0..n {
         let wy = wy0 + (ty as f64 + 0.5) / n as f64 * (wy1 - wy0);
         for tx in 0..n {
             let wx = wx0 + (tx as f64 + 0.5) / n as f64 * (wx1 - wx0);
             inside[ty * n + tx] = field.sample(wx, wy) >= 0.5;
+            thin[ty * n + tx] = inside[ty * n + tx] && field.on_thin_part(wx, wy);
         }
     }
     let texels_per_work = n as f64 / (wx1 - wx0).min(wy1 - wy0).max(1e-9);
     let radius = ((1.5 * texels_per_work).ceil() as usize).clamp(1, 16);
-    let inside = erode(&inside, n, radius);
+    let mut inside = erode(&inside, n, radius);
+    for (texel, &on_thin_part) in inside.iter_mut().zip(&thin) {
+        *texel |= on_thin_part;
+    }
     bleed(texture.as_mut(), &inside, n);
     let mut bytes = Vec::new();
     JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
@@ -216,6 +222,37 @@ mod tests {
             .collect();
         // Like `erode`, keep the input when nothing survives.
         if out.iter().any(|&b| b) { out } else { inside.to_vec() }
+    }
+
+    #[test]
+    fn a_part_one_pixel_wide_keeps_its_own_colour() {
+        // A red disc with a blue antenna one pixel wide running right from it, on white.
+        let (w, h) = (120u32, 80u32);
+        let on_disc = |x: u32, y: u32| (x as f64 - 40.0).powi(2) + (y as f64 - 40.0).powi(2) <= 20.0 * 20.0;
+        let on_antenna = |x: u32, y: u32| y == 40 && (40..110).contains(&x);
+        let work = RgbaImage::from_fn(w, h, |x, y| match (on_disc(x, y), on_antenna(x, y)) {
+            (true, _) => image::Rgba([220, 30, 30, 255]),
+            (false, true) => image::Rgba([30, 30, 220, 255]),
+            _ => image::Rgba([255, 255, 255, 255]),
+        });
+        let data = (0..w * h).map(|i| u8::from(on_disc(i % w, i / w) || on_antenna(i % w, i / w))).collect();
+        let mask = crate::mask::Mask {
+            width: w,
+            height: h,
+            data,
+            foreground_fraction: 0.1,
+            source: crate::MaskSource::Alpha,
+            n_parts: 1,
+            confidence: 1.0,
+            looked_closer: false,
+        };
+        let field = Field::from_mask(&mask);
+        let decoded = Decoded { full: work.clone(), work, factor: 1 };
+        let crop = Crop { full: [0, 0, w, h], work: [0.0, 0.0, f64::from(w), f64::from(h)] };
+        let texture = bake(&decoded, &field, &crop, 256).expect("a texture");
+        // Along the antenna, half-way out (x = 85 of 120, y = 40 of 80).
+        let texel = texture.image.get_pixel(85 * 256 / 120, 40 * 256 / 80 + 1).0;
+        assert!(texel[2] > 150 && texel[0] < 120, "the antenna's texels are blue, not the disc's red: {texel:?}");
     }
 
     #[test]
