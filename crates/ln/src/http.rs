@@ -245,14 +245,29 @@ pub struct InvoiceFacts {
 /// BOLT11's expiry when the invoice names none.
 const DEFAULT_BOLT11_EXPIRY: Duration = Duration::from_secs(3600);
 
+/// Why a text is not an invoice mesh402 can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvoiceError {
+    /// It is not BOLT11 text (the parser's reason).
+    #[error("it is not a BOLT11 invoice: {0}")]
+    Malformed(String),
+    /// Its signature does not verify.
+    #[error("its signature is invalid")]
+    BadSignature,
+    /// It commits to no payment hash.
+    #[error("it has no payment hash")]
+    NoPaymentHash,
+}
+
 /// Reads `bolt11` leniently (see [`InvoiceFacts`]); the error says what is wrong.
-pub fn invoice_facts(bolt11: &str) -> Result<InvoiceFacts, String> {
-    let signed = SignedRawBolt11Invoice::from_str(bolt11).map_err(|error| error.to_string())?;
+pub fn invoice_facts(bolt11: &str) -> Result<InvoiceFacts, InvoiceError> {
+    let signed =
+        SignedRawBolt11Invoice::from_str(bolt11).map_err(|error| InvoiceError::Malformed(error.to_string()))?;
     if !signed.check_signature() {
-        return Err("its signature is invalid".into());
+        return Err(InvoiceError::BadSignature);
     }
     let raw = signed.raw_invoice();
-    let payment_hash = raw.payment_hash().ok_or("it has no payment hash")?;
+    let payment_hash = raw.payment_hash().ok_or(InvoiceError::NoPaymentHash)?;
     let expiry = raw.expiry_time().map_or(DEFAULT_BOLT11_EXPIRY, |expiry| *expiry.as_duration());
     // One millisatoshi is ten picobitcoin; an amount with a fraction of a millisatoshi is not one we asked for.
     let amount_msat = raw.amount_pico_btc().map(|pico| if pico.is_multiple_of(10) { pico / 10 } else { u64::MAX });

@@ -27,7 +27,7 @@ mod pay;
 #[cfg(feature = "cln")]
 pub use cln::{Cln, ClnSettings};
 pub use dev_wallet::{DevWallet, LedgerError, LedgerFile, PaidLedger, PayError};
-pub use http::{InvoiceFacts, Secret, install_crypto_provider, invoice_facts};
+pub use http::{InvoiceError, InvoiceFacts, Secret, install_crypto_provider, invoice_facts};
 pub use lnbits::{Lnbits, LnbitsSettings};
 #[cfg(feature = "lnd")]
 pub use lnd::{Lnd, LndSettings, macaroon_hex};

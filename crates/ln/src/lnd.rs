@@ -336,7 +336,7 @@ impl InvoicePayer for Lnd {
     }
 
     async fn pay(&self, bolt11: &str) -> Result<Preimage, LnError> {
-        let facts = crate::http::invoice_facts(bolt11).map_err(LnError::Rejected)?;
+        let facts = crate::http::invoice_facts(bolt11).map_err(|error| LnError::Rejected(error.to_string()))?;
         let amount_msat = facts.amount_msat.unwrap_or(0);
         let call = self
             .client

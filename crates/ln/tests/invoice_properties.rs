@@ -3,7 +3,7 @@
 //! to read or reads with a valid signature (bech32's checksum catches one changed character, so in practice it
 //! fails).
 
-use mesh402_ln::invoice_facts;
+use mesh402_ln::{InvoiceError, invoice_facts};
 use proptest::prelude::*;
 
 /// A real regtest invoice (Aperture's, from lsat-js' tests).
@@ -13,6 +13,13 @@ const INVOICE: &str = "lnbcrt100n1p3qqkygpp5xzj85m5mpvatnapgpuyfxtxhypa5gr6sskqd
 fn the_real_invoice_reads() {
     let facts = invoice_facts(INVOICE).expect("a valid invoice");
     assert_eq!(facts.amount_msat, Some(10_000));
+}
+
+#[test]
+fn text_that_is_not_bolt11_is_called_malformed() {
+    for text in ["", "lnbc1", "not an invoice", &INVOICE[..INVOICE.len() - 1]] {
+        assert!(matches!(invoice_facts(text), Err(InvoiceError::Malformed(_))), "{text:?}");
+    }
 }
 
 proptest! {

@@ -891,7 +891,8 @@ fn s3_choice(raw: &RawConfig, url: &str) -> Result<FileStoreChoice, ConfigError>
             ));
         }
     };
-    let mut settings = S3Settings::from_url(url).map_err(|reason| ConfigError::invalid("object_store", reason))?;
+    let mut settings =
+        S3Settings::from_url(url).map_err(|reason| ConfigError::invalid("object_store", reason.to_string()))?;
     settings.endpoint =
         raw.s3_endpoint.as_deref().map(|endpoint| http_url("s3_endpoint", endpoint.to_owned())).transpose()?;
     settings.region = raw.s3_region.clone();

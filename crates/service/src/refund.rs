@@ -207,7 +207,7 @@ impl Service {
         let payer = self.inner.refund_payer.clone().ok_or(RefundError::NotOffered)?;
         let (amount, _) = self.refund_terms(&job.spec, job.failure.as_ref()).ok_or(RefundError::NotOwed(job.state))?;
         let bolt11 = bolt11.trim();
-        let facts = invoice_facts(bolt11).map_err(RefundError::Invoice)?;
+        let facts = invoice_facts(bolt11).map_err(|error| RefundError::Invoice(error.to_string()))?;
         if facts.amount_msat != Some(amount.0) {
             return Err(RefundError::WrongAmount { expected: amount, found: facts.amount_msat });
         }

@@ -23,6 +23,6 @@ pub use job_store::{
     Claim, FailedAttempt, Job, JobFailure, JobOutput, JobStore, Lease, NewJob, RefundClaim, RefundOutcome, RefundRecord,
 };
 #[cfg(feature = "s3")]
-pub use s3::{S3Downloads, S3FileStore, S3Keys, S3Settings};
+pub use s3::{S3Downloads, S3FileStore, S3Keys, S3Settings, S3UrlError};
 pub use secrets::load_or_create_secret;
 pub use sql::{Dialect, SqlJobStore};

@@ -62,19 +62,33 @@ pub struct S3Settings {
     pub downloads: S3Downloads,
 }
 
+/// Why a text is not an `s3://BUCKET[/PREFIX]` URL the store can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum S3UrlError {
+    /// It does not start with `s3://`.
+    #[error("{0:?} is not an s3://BUCKET[/PREFIX] URL")]
+    NotS3(String),
+    /// The bucket name breaks S3's naming rules.
+    #[error("{0:?} is not a valid bucket name (3 to 63 of a-z, 0-9, '.', '-')")]
+    BadBucket(String),
+    /// The prefix has an empty, `.` or `..` segment.
+    #[error("{0:?} is not a usable key prefix")]
+    BadPrefix(String),
+}
+
 impl S3Settings {
     /// Reads `s3://BUCKET` or `s3://BUCKET/PREFIX`; the other settings start at their defaults.
-    pub fn from_url(url: &str) -> Result<S3Settings, String> {
-        let rest = url.strip_prefix("s3://").ok_or_else(|| format!("{url:?} is not an s3://BUCKET[/PREFIX] URL"))?;
+    pub fn from_url(url: &str) -> Result<S3Settings, S3UrlError> {
+        let rest = url.strip_prefix("s3://").ok_or_else(|| S3UrlError::NotS3(url.to_owned()))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let bucket_ok = (3..=63).contains(&bucket.len())
             && bucket.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b".-".contains(&byte));
         if !bucket_ok {
-            return Err(format!("{bucket:?} is not a valid bucket name (3 to 63 of a-z, 0-9, '.', '-')"));
+            return Err(S3UrlError::BadBucket(bucket.to_owned()));
         }
         let prefix = prefix.trim_matches('/');
         if prefix.split('/').any(|part| part.is_empty() && !prefix.is_empty() || part == "." || part == "..") {
-            return Err(format!("{prefix:?} is not a usable key prefix"));
+            return Err(S3UrlError::BadPrefix(prefix.to_owned()));
         }
         Ok(S3Settings {
             bucket: bucket.to_owned(),
@@ -354,10 +368,19 @@ mod tests {
         let prefixed = S3Settings::from_url("s3://models-bucket/mesh402/eu/").unwrap();
         assert_eq!(prefixed.prefix, "mesh402/eu");
         assert_eq!(prefixed.downloads, S3Downloads::Proxy);
-        for bad in
-            ["models-bucket", "s3://", "s3://ab", "s3://Upper", "s3://b_b_b", "s3://bucket/a/../b", "s3://bucket/a//b"]
-        {
-            assert!(S3Settings::from_url(bad).is_err(), "{bad} was accepted");
+        let not_s3 = |url: &str| S3UrlError::NotS3(url.to_owned());
+        let bucket = |name: &str| S3UrlError::BadBucket(name.to_owned());
+        let prefix = |prefix: &str| S3UrlError::BadPrefix(prefix.to_owned());
+        for (bad, why) in [
+            ("models-bucket", not_s3("models-bucket")),
+            ("s3://", bucket("")),
+            ("s3://ab", bucket("ab")),
+            ("s3://Upper", bucket("Upper")),
+            ("s3://b_b_b", bucket("b_b_b")),
+            ("s3://bucket/a/../b", prefix("a/../b")),
+            ("s3://bucket/a//b", prefix("a//b")),
+        ] {
+            assert_eq!(S3Settings::from_url(bad).err(), Some(why), "{bad}");
         }
     }
 
