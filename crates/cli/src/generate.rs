@@ -42,9 +42,31 @@ pub enum CommandError {
     #[error("this purchase offers no refund")]
     NoRefund,
     /// The server's development wallet made no invoice for the refund.
-    #[error("{0}")]
-    DevWallet(String),
+    #[error(transparent)]
+    DevWallet(#[from] DevWalletError),
 }
+
+/// Why the server's development wallet made no invoice.
+#[derive(Debug, thiserror::Error)]
+pub enum DevWalletError {
+    /// No HTTP client could be made here.
+    #[error("no HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// The server did not answer.
+    #[error("the server's development wallet: {0}")]
+    Unreachable(reqwest::Error),
+    /// The server answered with an error (no development wallet there, or it refused).
+    #[error("the server's development wallet made no invoice (HTTP {0})")]
+    Refused(reqwest::StatusCode),
+    /// The answer was not the invoice.
+    #[error("the development wallet's answer does not read: {0}")]
+    BadAnswer(reqwest::Error),
+}
+
+/// An image file whose name does not say PNG, JPEG or WebP.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: not a .png, .jpg or .webp file", .0.display())]
+pub struct NotAnImageFile(pub std::path::PathBuf);
 
 impl CommandError {
     /// The code printed in `--json` output.
@@ -319,13 +341,13 @@ fn secret_from(file: Option<&std::path::Path>, variable: &str, missing: &str) ->
 }
 
 /// The media type of an image file, from its extension.
-pub fn media_type_of(path: &std::path::Path) -> Result<&'static str, String> {
+pub fn media_type_of(path: &std::path::Path) -> Result<&'static str, NotAnImageFile> {
     let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     match extension.as_deref() {
         Some("png") => Ok("image/png"),
         Some("jpg" | "jpeg") => Ok("image/jpeg"),
         Some("webp") => Ok("image/webp"),
-        _ => Err(format!("{}: not a .png, .jpg or .webp file", path.display())),
+        _ => Err(NotAnImageFile(path.to_owned())),
     }
 }
 
@@ -337,7 +359,7 @@ fn order(args: &OrderArgs) -> Result<Order, CommandError> {
 fn order_of(args: &OrderArgs) -> Result<Order, String> {
     let input = match (&args.image, &args.prompt) {
         (Some(image), None) => {
-            let media_type = media_type_of(image)?;
+            let media_type = media_type_of(image).map_err(|error| error.to_string())?;
             let bytes = std::fs::read(image).map_err(|err| format!("{}: {err}", image.display()))?;
             OrderInput::Image { bytes, media_type: media_type.into() }
         }
@@ -427,19 +449,18 @@ pub fn generate(args: GenerateArgs) -> Result<(), CommandError> {
 }
 
 /// An invoice of the server's development wallet for `amount_msat` (it pays only its own invoices).
-pub async fn dev_invoice(server: &str, amount_msat: u64) -> Result<String, String> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|err| err.to_string())?;
+pub async fn dev_invoice(server: &str, amount_msat: u64) -> Result<String, DevWalletError> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(DevWalletError::Client)?;
     let answer = client
         .post(format!("{}{}", server.trim_end_matches('/'), paths::DEV_INVOICE))
         .json(&DevInvoiceRequest { amount_sats: amount_msat.div_ceil(1000) })
         .send()
         .await
-        .map_err(|err| format!("the server's development wallet: {err}"))?;
+        .map_err(DevWalletError::Unreachable)?;
     if !answer.status().is_success() {
-        return Err(format!("the server's development wallet made no invoice (HTTP {})", answer.status()));
+        return Err(DevWalletError::Refused(answer.status()));
     }
-    let body: DevInvoice =
-        answer.json().await.map_err(|err| format!("the development wallet's answer does not read: {err}"))?;
+    let body: DevInvoice = answer.json().await.map_err(DevWalletError::BadAnswer)?;
     Ok(body.invoice)
 }
 
@@ -458,7 +479,7 @@ pub async fn claim_refund(
             let PurchaseStatus::Paid { refund: Some(refund), .. } = buyer.check(order).await? else {
                 return Err(CommandError::NoRefund);
             };
-            dev_invoice(server, refund.status.amount_msat).await.map_err(CommandError::DevWallet)?
+            dev_invoice(server, refund.status.amount_msat).await?
         }
         None => {
             return Err(CommandError::BadInput(

@@ -107,7 +107,7 @@ impl ImageInput {
         let input = match (&self.image_path, &self.image_base64, &self.prompt) {
             (Some(path), None, None) => {
                 let path = std::path::Path::new(path);
-                let media_type = media_type_of(path)?.to_owned();
+                let media_type = media_type_of(path).map_err(|error| error.to_string())?.to_owned();
                 OrderInput::Image {
                     bytes: std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?,
                     media_type,

@@ -33,7 +33,7 @@
 
 mod glb;
 
-pub use glb::{GlbFacts, check_glb};
+pub use glb::{GlbError, GlbFacts, check_glb};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -259,7 +259,7 @@ impl Hunyuan3d {
         if bytes.len() > self.settings.max_model_bytes {
             return Err(RemoteError::Invalid(format!("{} bytes, over the limit", bytes.len())));
         }
-        let facts = check_glb(&bytes, max_triangles).map_err(RemoteError::Invalid)?;
+        let facts = check_glb(&bytes, max_triangles).map_err(|error| RemoteError::Invalid(error.to_string()))?;
         Ok((bytes, facts))
     }
 

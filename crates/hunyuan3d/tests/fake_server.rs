@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mesh402_core::{Format, GenerateError, ImageKind, MaskSource, MeshParams, ModelGenerator};
-use mesh402_hunyuan3d::{Hunyuan3d, Hunyuan3dSettings, check_glb};
+use mesh402_hunyuan3d::{GlbError, Hunyuan3d, Hunyuan3dSettings, check_glb};
 use mesh402_mesh::EmbeddedGenerator;
 use mesh402_testkit::model_server::{Behaviour, ModelServer, Started};
 use serde_json::json;
@@ -71,6 +71,12 @@ fn a_good_server_makes_the_model_and_is_asked_in_the_documented_shape() {
     assert_eq!(model.stats.mask_source, MaskSource::External);
     let facts = check_glb(&fake.model, u64::MAX).unwrap();
     assert_eq!(u64::from(model.stats.n_faces), facts.triangles);
+    let allowed = facts.triangles - 1;
+    let too_many = GlbError::TooManyTriangles { found: facts.triangles, allowed };
+    assert_eq!(check_glb(&fake.model, allowed), Err(too_many));
+    assert_eq!(check_glb(&fake.model[4..], u64::MAX), Err(GlbError::NotGlb));
+    let cut = check_glb(&fake.model[..fake.model.len() / 2], u64::MAX);
+    assert!(matches!(cut, Err(GlbError::InvalidGltf(_))), "{cut:?}");
     assert!(stages.windows(2).all(|pair| pair[0] <= pair[1]) && stages.last() == Some(&100), "{stages:?}");
 
     let bodies = fake.bodies.lock().unwrap();
