@@ -3,11 +3,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use mesh402_api::Health;
 
 use crate::AppState;
 
 /// The handler.
 pub async fn health(State(state): State<AppState>) -> Response {
-    Json(json!({ "status": "ok", "lightning": state.service.lightning_name() })).into_response()
+    Json(Health { status: "ok".into(), lightning: state.service.lightning_name().to_owned() }).into_response()
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
-use mesh402_api::{ErrorCode, ErrorDetail, JobStatus};
+use mesh402_api::{ErrorCode, ErrorDetail, EventsEnd, EventsTimeout, JobStatus};
 use mesh402_core::{JobState, PREVIEW_FILE_NAME};
 use mesh402_service::JobView;
 use mesh402_store::JobId;
@@ -243,9 +243,10 @@ pub async fn job_events(
                     }
                     Ok(None) => None,
                     Err(_) => {
-                        let reason = if deadline >= ends_at { "max_duration" } else { "idle" };
-                        let data = serde_json::json!({ "reason": reason, "status_url": status_url });
-                        let event = Event::default().event("timeout").data(data.to_string()).retry(POLL_INTERVAL);
+                        let reason = if deadline >= ends_at { EventsEnd::MaxDuration } else { EventsEnd::Idle };
+                        let data = EventsTimeout { reason, status_url };
+                        let data = serde_json::to_string(&data).unwrap_or_default();
+                        let event = Event::default().event("timeout").data(data).retry(POLL_INTERVAL);
                         Some((Ok(event), None))
                     }
                 }

@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mesh402_api::paths;
-use serde_json::json;
+use mesh402_api::{FaceRange, PageConfig, paths};
+use mesh402_core::{ImageKind, Mode};
 
 use crate::AppState;
 
@@ -125,23 +125,23 @@ async fn page_config(State(state): State<AppState>) -> Response {
     let config = state.service.config();
     let limits = mesh402_core::ImageLimits::default();
     let defaults = mesh402_core::MeshParams::default();
-    let body = json!({
-        "lightning": state.service.lightning_name(),
-        "dev_wallet": state.dev_wallet.is_some(),
-        "price_sats": config.price.sats(),
-        "invoice_expiry_secs": config.invoice_expiry.as_secs(),
-        "max_body_bytes": state.max_body_bytes,
-        "image_types": ["image/png", "image/jpeg", "image/webp"],
-        "max_pixels": limits.max_pixels,
-        "max_dimension": limits.max_dimension,
-        "modes": ["inflate", "extrude"],
-        "formats": mesh402_core::Format::ALL.map(|format| format.extension()),
-        "target_faces": {
-            "min": mesh402_core::MIN_TARGET_FACES,
-            "max": mesh402_core::MAX_TARGET_FACES,
-            "default": defaults.target_faces,
+    let body = PageConfig {
+        lightning: state.service.lightning_name().to_owned(),
+        dev_wallet: state.dev_wallet.is_some(),
+        price_sats: config.price.sats(),
+        invoice_expiry_secs: config.invoice_expiry.as_secs(),
+        max_body_bytes: state.max_body_bytes,
+        image_types: [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp].map(|kind| kind.media_type().to_owned()).into(),
+        max_pixels: limits.max_pixels,
+        max_dimension: limits.max_dimension,
+        modes: Mode::ALL.iter().map(|mode| mode.name().to_owned()).collect(),
+        formats: mesh402_core::Format::ALL.iter().map(|format| format.extension().to_owned()).collect(),
+        target_faces: FaceRange {
+            min: mesh402_core::MIN_TARGET_FACES,
+            max: mesh402_core::MAX_TARGET_FACES,
+            default: defaults.target_faces,
         },
-    });
+    };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
