@@ -101,6 +101,20 @@ pub enum RefundState {
     Paid,
 }
 
+impl RefundState {
+    /// Every state, in the order of a refund's life.
+    pub const ALL: [RefundState; 3] = [RefundState::Available, RefundState::Pending, RefundState::Paid];
+
+    /// The state's name on the wire.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RefundState::Available => "available",
+            RefundState::Pending => "pending",
+            RefundState::Paid => "paid",
+        }
+    }
+}
+
 /// A failed job's refund, as offered, claimed or paid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundStatus {

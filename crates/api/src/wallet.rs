@@ -25,6 +25,22 @@ pub enum InvoiceState {
     Unknown,
 }
 
+impl InvoiceState {
+    /// Every state.
+    pub const ALL: [InvoiceState; 4] =
+        [InvoiceState::Open, InvoiceState::Paid, InvoiceState::Expired, InvoiceState::Unknown];
+
+    /// The state's name on the wire.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InvoiceState::Open => "open",
+            InvoiceState::Paid => "paid",
+            InvoiceState::Expired => "expired",
+            InvoiceState::Unknown => "unknown",
+        }
+    }
+}
+
 /// The answer of `POST /api/l402/invoice-status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceStatusAnswer {

@@ -218,6 +218,10 @@ async fn bad_input_gets_a_json_error_and_no_invoice() {
     let mut transparent = Vec::new();
     blank.write_to(&mut std::io::Cursor::new(&mut transparent), image::ImageFormat::Png).unwrap();
 
+    // A request body whose image is `bytes` declared as `image/<kind>`, with more JSON fields after it (`extra`).
+    let uri_body = |kind: &str, bytes: &[u8], extra: &str| {
+        format!(r#"{{"image": "data:image/{kind};base64,{}"{extra}}}"#, b64(bytes))
+    };
     let cases: Vec<(String, StatusCode, &str)> = vec![
         ("not json".into(), StatusCode::BAD_REQUEST, "invalid_json"),
         ("{}".into(), StatusCode::BAD_REQUEST, "missing_image"),
@@ -230,36 +234,12 @@ async fn bad_input_gets_a_json_error_and_no_invoice() {
         ),
         (r#"{"image": "data:image/png;base64,%%%"}"#.into(), StatusCode::BAD_REQUEST, "invalid_base64"),
         (r#"{"image": "data:image/png;base64,"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, "image_empty"),
-        (
-            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, b64(&truncated)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "image_decode_failed",
-        ),
-        (
-            format!(r#"{{"image": "data:image/jpeg;base64,{}"}}"#, b64(&png)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "image_kind_mismatch",
-        ),
-        (
-            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, b64(&bomb)),
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "image_too_large",
-        ),
-        (
-            format!(r#"{{"image": "data:image/png;base64,{}"}}"#, b64(&transparent)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_object_found",
-        ),
-        (
-            format!(r#"{{"image": "data:image/png;base64,{}", "colour": "red"}}"#, b64(&png)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_option",
-        ),
-        (
-            format!(r#"{{"image": "data:image/png;base64,{}", "target_faces": 3}}"#, b64(&png)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_option",
-        ),
+        (uri_body("png", &truncated, ""), StatusCode::UNPROCESSABLE_ENTITY, "image_decode_failed"),
+        (uri_body("jpeg", &png, ""), StatusCode::UNPROCESSABLE_ENTITY, "image_kind_mismatch"),
+        (uri_body("png", &bomb, ""), StatusCode::PAYLOAD_TOO_LARGE, "image_too_large"),
+        (uri_body("png", &transparent, ""), StatusCode::UNPROCESSABLE_ENTITY, "no_object_found"),
+        (uri_body("png", &png, r#", "colour": "red""#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_option"),
+        (uri_body("png", &png, r#", "target_faces": 3"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_option"),
     ];
     for (body, status, code) in cases {
         let client = reqwest::Client::new();

@@ -1,6 +1,6 @@
-//! The vocabulary that every part of mesh402 shares about making a model (and where its job stands), and the [`ModelGenerator`] trait that
-//! every generator implements: the embedded one (`mesh402-mesh`), a model server over the network
-//! (`mesh402-hunyuan3d`), test doubles. A generator depends on this crate alone; the service calls generators
+//! The vocabulary that every part of mesh402 shares about making a model (where its job stands, the ids of jobs,
+//! models and workers), and the [`ModelGenerator`] trait that every generator implements: the embedded one
+//! (`mesh402-mesh`), a model server over the network (`mesh402-hunyuan3d`), test doubles. A generator depends on this crate alone; the service calls generators
 //! through the trait and knows none of them.
 //!
 //! Pure types: no I/O, no clock, no randomness.
@@ -8,6 +8,7 @@
 
 mod error;
 mod generator;
+mod ids;
 mod image;
 mod job;
 mod model;
@@ -15,6 +16,7 @@ mod params;
 
 pub use error::GenerateError;
 pub use generator::{Deliverables, ModelGenerator};
+pub use ids::{InvalidId, JobId, ModelId, WorkerId};
 pub use image::{ImageKind, ImageLimits, InputKind, UnknownName};
 pub use job::JobState;
 pub use model::{MaskSource, Model, OutputFile, Preflight, Progress, Stage, Stats};

@@ -8,7 +8,8 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use mesh402_api::{ErrorCode, paths as route};
+use mesh402_api::{ErrorCode, InvoiceState, RefundState, paths as route};
+use mesh402_core::{Format, JobState, Stage};
 use serde_json::{Value, json};
 
 use mesh402_service::SERVICE_NAME;
@@ -392,6 +393,10 @@ fn asset_id(path: &str) -> String {
 
 fn schemas(offer: &Offer) -> Value {
     let codes = error_codes::all_codes();
+    // A running job's stage, or null: the core's stages, so a new stage cannot be left out of the document.
+    let mut stages: Vec<Value> = Stage::ALL.iter().map(|stage| Value::from(stage.name())).collect();
+    stages.push(Value::Null);
+    let formats = Format::ALL.map(|format| format.extension());
     json!({
         "ModelRequest": discovery::request_schema(offer),
         "Error": {
@@ -416,7 +421,7 @@ fn schemas(offer: &Offer) -> Value {
             "description": "A failed job's refund: available (claim it at claim_url before deadline), pending (being paid) or paid.",
             "required": ["state", "amount_sats", "amount_msat", "claim_url"],
             "properties": {
-                "state": { "type": "string", "enum": ["available", "pending", "paid"] },
+                "state": { "type": "string", "enum": RefundState::ALL.map(|state| state.as_str()) },
                 "amount_sats": { "type": "integer", "minimum": 0 },
                 "amount_msat": { "type": "integer", "minimum": 1 },
                 "claim_url": { "type": "string" },
@@ -468,6 +473,7 @@ fn schemas(offer: &Offer) -> Value {
                         "expires": { "type": "string", "format": "date-time" },
                         "digest": { "type": "string" },
                         "opaque": { "type": "string" },
+                        "description": { "type": "string", "description": "What is paid for." },
                     },
                 },
                 "invoice": { "type": "string", "description": "BOLT11 invoice." },
@@ -481,16 +487,13 @@ fn schemas(offer: &Offer) -> Value {
             "required": ["job_id", "state", "progress", "attempts"],
             "properties": {
                 "job_id": { "type": "string" },
-                "state": {
-                    "type": "string",
-                    "enum": ["queued", "running", "succeeded", "failed", "refunding", "refunded"],
-                },
-                "stage": { "type": ["string", "null"] },
+                "state": { "type": "string", "enum": JobState::ALL.map(|state| state.as_str()) },
+                "stage": { "enum": stages },
                 "progress": { "type": "integer", "minimum": 0, "maximum": 100 },
                 "attempts": { "type": "integer", "minimum": 0 },
                 "modelUrl": { "type": "string" },
-                "format": { "type": "string" },
-                "media_type": { "type": "string" },
+                "format": { "type": "string", "enum": formats },
+                "media_type": { "type": "string", "enum": Format::ALL.map(|format| format.media_type()) },
                 "bytes": { "type": "integer" },
                 "sha256": { "type": "string" },
                 "faces": { "type": "integer" },
@@ -513,11 +516,17 @@ fn schemas(offer: &Offer) -> Value {
         },
         "Quote": {
             "type": "object",
-            "required": ["price_sats", "accepted", "options"],
+            "required": ["price_sats", "accepted", "options", "formats", "preview", "limits"],
             "properties": {
                 "price_sats": { "type": "integer", "const": offer.price_sats },
                 "accepted": { "type": "boolean", "const": true },
-                "options": { "type": "object" },
+                "options": { "type": "object", "description": "The generator's options, defaults filled in." },
+                "formats": {
+                    "type": "array",
+                    "description": "The formats the price buys, the asked one (modelUrl's) first, the others under files.",
+                    "items": { "type": "string", "enum": formats },
+                },
+                "preview": { "type": "boolean", "description": "Whether a preview picture (preview_url) comes with it." },
                 "image": {
                     "type": "object",
                     "required": ["media_type", "width", "height"],
@@ -528,7 +537,15 @@ fn schemas(offer: &Offer) -> Value {
                     },
                 },
                 "prompt": { "type": "string", "description": "The prompt, as it is bound (trimmed)." },
-                "limits": { "type": "object" },
+                "limits": {
+                    "type": "object",
+                    "required": ["max_body_bytes", "invoice_expiry_secs", "token_lifetime_secs"],
+                    "properties": {
+                        "max_body_bytes": { "type": "integer", "minimum": 1 },
+                        "invoice_expiry_secs": { "type": "integer", "minimum": 1 },
+                        "token_lifetime_secs": { "type": "integer", "minimum": 1 },
+                    },
+                },
             },
         },
         "Service": { "type": "object", "required": ["endpoint", "method", "pricing", "input_schema"] },
@@ -570,7 +587,7 @@ fn schemas(offer: &Offer) -> Value {
             "required": ["paid", "state", "payment_hash"],
             "properties": {
                 "paid": { "type": "boolean" },
-                "state": { "type": "string", "enum": ["open", "paid", "expired", "unknown"] },
+                "state": { "type": "string", "enum": InvoiceState::ALL.map(|state| state.as_str()) },
                 "payment_hash": { "type": "string" },
                 "preimage": { "type": ["string", "null"] },
                 "message": { "type": "string" },
@@ -634,5 +651,211 @@ mod tests {
         assert_eq!(document["components"]["schemas"]["PaymentRequired"]["properties"]["amount_sats"]["const"], 350);
         assert!(document["paths"]["/dev/pay"].is_object());
         assert!(super::document(&offer(), false)["paths"]["/dev/pay"].is_null());
+    }
+
+    /// Whether `value` conforms to `schema` (resolving `$ref`s in `document`), strictly: besides `$ref`, `type`,
+    /// `enum`, `const`, `required`, `items` and `additionalProperties`, an object may carry only the properties its
+    /// schema declares, unless the schema declares none or names `additionalProperties`. JSON Schema itself lets
+    /// undeclared fields pass, so a field the types send and the document forgot would go unnoticed by a validator
+    /// (schemathesis validates the live server's answers with one); this subset of the document's own keywords is
+    /// all it takes, so no schema crate is built for one test.
+    fn conforms(document: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            return conforms(document, &document["components"]["schemas"][name], value, at);
+        }
+        let type_fits = |name: &str| match name {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            other => panic!("{at}: the document names a type {other} this check does not know"),
+        };
+        let fits = match &schema["type"] {
+            Value::String(name) => type_fits(name),
+            Value::Array(names) => names.iter().any(|name| type_fits(name.as_str().unwrap_or_default())),
+            _ => true,
+        };
+        if !fits {
+            return Err(format!("{at}: {value} is not of type {}", schema["type"]));
+        }
+        if let Some(values) = schema["enum"].as_array().filter(|values| !values.contains(value)) {
+            return Err(format!("{at}: {value} is none of {values:?}"));
+        }
+        if !schema["const"].is_null() && schema["const"] != *value {
+            return Err(format!("{at}: {value} is not {}", schema["const"]));
+        }
+        if let (Some(items), Some(elements)) = (schema.get("items"), value.as_array()) {
+            for (index, element) in elements.iter().enumerate() {
+                conforms(document, items, element, &format!("{at}[{index}]"))?;
+            }
+        }
+        let Some(object) = value.as_object() else { return Ok(()) };
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap_or_default();
+            if !object.contains_key(name) {
+                return Err(format!("{at}: the required field {name} is missing"));
+            }
+        }
+        let properties = schema["properties"].as_object();
+        for (name, field) in object {
+            match properties.and_then(|properties| properties.get(name)) {
+                Some(field_schema) => conforms(document, field_schema, field, &format!("{at}.{name}"))?,
+                None if schema.get("additionalProperties").is_some_and(|more| more != false) => {
+                    conforms(document, &schema["additionalProperties"], field, &format!("{at}.{name}"))?;
+                }
+                None if properties.is_none() && schema.get("additionalProperties").is_none() => {}
+                None => return Err(format!("{at}: {name} is sent but not in the document")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON request body's schema of `POST path`.
+    fn request_body(document: &Value, path: &str) -> Value {
+        document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"].clone()
+    }
+
+    #[test]
+    fn every_body_the_types_send_conforms_to_the_document_and_declares_every_field() {
+        use mesh402_api::{
+            DevInvoice, DevInvoiceRequest, DevPaid, DevPayRequest, ErrorBody, ErrorDetail, Health, InvoiceStatusAnswer,
+            InvoiceStatusRequest, JobStatus, PaymentRequired, Quote, QuoteLimits, QuotedImage, RefundClaim,
+            RefundClaimed, RefundStatus,
+        };
+        use mesh402_core::MeshParams;
+
+        let offer = offer();
+        let document = document(&offer, true);
+        let hex = "ab".repeat(32);
+        // Every optional field filled, so that each one is checked against the document.
+        let refund = |state| RefundStatus {
+            state,
+            amount_sats: 350,
+            amount_msat: 350_000,
+            claim_url: "http://127.0.0.1:8402/api/l402/jobs/00/refund".into(),
+            deadline: Some(1_800_000_000),
+            last_failure: Some("no route".into()),
+            invoice_payment_hash: Some(hex.clone()),
+            claimed_at: Some(1_700_000_000),
+            preimage: Some(hex.clone()),
+            paid_at: Some(1_700_000_001),
+        };
+        let job = |state, stage| JobStatus {
+            job_id: Some("00".repeat(16)),
+            state: Some(state),
+            stage,
+            progress: Some(40),
+            attempts: Some(1),
+            model_url: Some("http://127.0.0.1:8402/models/x.glb".into()),
+            format: Some(Format::Glb),
+            media_type: Some(Format::Glb.media_type().into()),
+            bytes: Some(1_000),
+            sha256: Some(hex.clone()),
+            faces: Some(2_000),
+            vertices: Some(1_002),
+            files: Some(
+                Format::ALL.iter().map(|format| (*format, format!("/models/x.{}", format.extension()))).collect(),
+            ),
+            preview_url: Some("/models/x/preview.png".into()),
+            refund: Some(refund(RefundState::Available)),
+            error: Some(ErrorDetail::new(ErrorCode::GenerationFailed, "it failed")),
+            status_url: Some("/api/l402/jobs/00".into()),
+            events_url: Some("/api/l402/jobs/00/events".into()),
+            poll_interval_ms: Some(1_000),
+        };
+        let challenge = mesh402_mpp::PaymentChallenge {
+            id: "id".into(),
+            realm: "mesh402".into(),
+            method: mesh402_mpp::METHOD.into(),
+            intent: mesh402_mpp::INTENT.into(),
+            request: "e30".into(),
+            expires: Some("2026-01-01T00:00:00Z".into()),
+            digest: Some("sha-256=:x:".into()),
+            opaque: Some("e30".into()),
+            description: Some("a model".into()),
+        };
+        let mut samples: Vec<(String, Value, Value)> = Vec::new();
+        let mut sample = |name: &str, schema: Value, body: Value| samples.push((name.to_owned(), schema, body));
+        for state in JobState::ALL {
+            for stage in Stage::ALL.map(Some).into_iter().chain([None]) {
+                sample("Job", schema_ref("Job"), serde_json::to_value(job(state, stage)).unwrap());
+            }
+        }
+        for state in RefundState::ALL {
+            let claimed = RefundClaimed { job_id: "00".repeat(16), refund: refund(state) };
+            sample("RefundClaim", schema_ref("RefundClaim"), serde_json::to_value(claimed).unwrap());
+        }
+        let payment_required = PaymentRequired {
+            error: ErrorDetail::new(ErrorCode::PaymentRequired, "pay"),
+            problem_type: "https://paymentauth.org/problems/payment-required".into(),
+            title: "Payment Required".into(),
+            status: 402,
+            detail: "pay".into(),
+            macaroon: Some("AgE".into()),
+            invoice: "lnbcrt1".into(),
+            payment_hash: hex.clone(),
+            amount_sats: offer.price_sats,
+            expires_at: "2026-01-01T00:00:00Z".into(),
+            payment: Some(challenge),
+        };
+        sample("PaymentRequired", schema_ref("PaymentRequired"), serde_json::to_value(payment_required).unwrap());
+        let quote = Quote {
+            price_sats: offer.price_sats,
+            accepted: true,
+            options: MeshParams::default(),
+            formats: Format::ALL.to_vec(),
+            preview: true,
+            limits: QuoteLimits { max_body_bytes: 1, invoice_expiry_secs: 2, token_lifetime_secs: 3 },
+            image: Some(QuotedImage { media_type: "image/png".into(), width: 1, height: 1 }),
+            prompt: Some("a duck".into()),
+        };
+        sample("Quote", schema_ref("Quote"), serde_json::to_value(quote).unwrap());
+        let health = Health { status: "ok".into(), lightning: "dev".into() };
+        sample("Health", schema_ref("Health"), serde_json::to_value(health).unwrap());
+        for code in ErrorCode::ALL {
+            let body = ErrorBody { error: ErrorDetail::new(code, "why") };
+            sample("Error", schema_ref("Error"), serde_json::to_value(body).unwrap());
+        }
+        for state in InvoiceState::ALL {
+            let answer = InvoiceStatusAnswer {
+                paid: state == InvoiceState::Paid,
+                state,
+                payment_hash: hex.clone(),
+                preimage: Some(Some(hex.clone())),
+                message: Some("withheld".into()),
+            };
+            sample("InvoiceStatus", schema_ref("InvoiceStatus"), serde_json::to_value(answer).unwrap());
+        }
+        let paid = DevPaid { preimage: hex.clone(), payment_hash: hex.clone() };
+        sample("DevPayment", schema_ref("DevPayment"), serde_json::to_value(paid).unwrap());
+        let invoice = DevInvoice { invoice: "lnbcrt1".into(), payment_hash: hex.clone(), expires_at: 1 };
+        sample("DevInvoice", schema_ref("DevInvoice"), serde_json::to_value(invoice).unwrap());
+        let requests = [
+            (route::JOB_REFUND, serde_json::to_value(RefundClaim { invoice: "lnbcrt1".into() }).unwrap()),
+            (route::INVOICE_STATUS, serde_json::to_value(InvoiceStatusRequest { macaroon: "AgE".into() }).unwrap()),
+            (route::DEV_PAY, serde_json::to_value(DevPayRequest { invoice: "lnbcrt1".into() }).unwrap()),
+            (route::DEV_INVOICE, serde_json::to_value(DevInvoiceRequest { amount_sats: 1 }).unwrap()),
+        ];
+        for (path, body) in requests {
+            let schema = request_body(&document, path);
+            assert!(schema.is_object(), "POST {path} has no JSON request body in the document");
+            sample(path, schema, body);
+        }
+        let failures: Vec<String> =
+            samples.iter().filter_map(|(name, schema, body)| conforms(&document, schema, body, name).err()).collect();
+        assert!(failures.is_empty(), "bodies that break the document:\n{}", failures.join("\n"));
+
+        // The check itself finds a field the document does not declare, and a value outside an enum.
+        let job_schema = schema_ref("Job");
+        let mut extra = serde_json::to_value(job(JobState::Queued, None)).unwrap();
+        extra["colour"] = json!("red");
+        assert!(conforms(&document, &job_schema, &extra, "Job").is_err());
+        let mut wrong = serde_json::to_value(job(JobState::Queued, None)).unwrap();
+        wrong["state"] = json!("paused");
+        assert!(conforms(&document, &job_schema, &wrong, "Job").is_err());
     }
 }

@@ -36,34 +36,24 @@ pub(crate) struct Asset {
     bytes: &'static [u8],
 }
 
+/// The file at `path` with its media type.
+const fn asset(path: &'static str, content_type: &'static str, bytes: &'static [u8]) -> Asset {
+    Asset { path, content_type, bytes }
+}
+
+/// The media types of the embedded files.
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
 /// Every file the page is made of, under the URL it is served at.
 pub(crate) const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/assets/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../web/app.js"),
-    },
-    Asset { path: "/assets/app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../web/app.css") },
-    Asset {
-        path: "/vendor/model-viewer.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../web/vendor/model-viewer.min.js"),
-    },
-    Asset {
-        path: "/vendor/qrcode.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../web/vendor/qrcode.js"),
-    },
-    Asset {
-        path: "/vendor/LICENSES.txt",
-        content_type: "text/plain; charset=utf-8",
-        bytes: include_bytes!("../web/vendor/LICENSES.txt"),
-    },
-    Asset {
-        path: "/vendor/PROVENANCE.md",
-        content_type: "text/plain; charset=utf-8",
-        bytes: include_bytes!("../web/vendor/PROVENANCE.md"),
-    },
+    asset("/assets/app.js", JAVASCRIPT, include_bytes!("../web/app.js")),
+    asset("/assets/app.css", CSS, include_bytes!("../web/app.css")),
+    asset("/vendor/model-viewer.min.js", JAVASCRIPT, include_bytes!("../web/vendor/model-viewer.min.js")),
+    asset("/vendor/qrcode.js", JAVASCRIPT, include_bytes!("../web/vendor/qrcode.js")),
+    asset("/vendor/LICENSES.txt", TEXT, include_bytes!("../web/vendor/LICENSES.txt")),
+    asset("/vendor/PROVENANCE.md", TEXT, include_bytes!("../web/vendor/PROVENANCE.md")),
 ];
 
 const INDEX_HTML: &str = include_str!("../web/index.html");

@@ -167,15 +167,7 @@ async fn respond_async_gives_202_then_the_status_url_and_events_follow_the_job()
     assert_eq!(last["state"], "succeeded");
 
     // Polling with the same credential shows the result; another credential sees nothing.
-    let status: Value = reqwest::Client::new()
-        .get(&location)
-        .header("Authorization", &credential)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = mesh402_testkit::buyer::job_status(&reqwest::Client::new(), &location, &credential).await;
     assert_eq!(status["state"], "succeeded");
     assert_eq!(status["progress"], 100);
     assert_eq!(status["modelUrl"], last["modelUrl"]);

@@ -391,15 +391,8 @@ async fn the_event_stream_ends_after_its_limits_while_the_job_goes_on() {
         assert_eq!(name, "timeout");
         assert_eq!(data["reason"], reason);
         assert_eq!(data["status_url"], accepted["status_url"]);
-        let status: Value = reqwest::Client::new()
-            .get(accepted["status_url"].as_str().unwrap())
-            .header("Authorization", &credential)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status_url = accepted["status_url"].as_str().unwrap();
+        let status = mesh402_testkit::buyer::job_status(&reqwest::Client::new(), status_url, &credential).await;
         assert!(status["state"] == "running" || status["state"] == "queued", "the job goes on: {status}");
     }
 }

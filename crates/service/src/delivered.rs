@@ -89,7 +89,7 @@ mod tests {
         token[..4].copy_from_slice(&n.to_le_bytes());
         Job {
             spec: NewJob {
-                job_id: JobId::random(),
+                job_id: JobId(rand::random()),
                 token_id: TokenId(token),
                 payment_hash: PaymentHash(token),
                 request_binding: RequestBinding([0; 32]),

@@ -244,7 +244,7 @@ impl Service {
                 refund_payer: parts.refund_payer,
                 refunds_paying: Mutex::new(HashSet::new()),
                 worker_permits: Arc::new(Semaphore::new(workers)),
-                worker_id: WorkerId::random(),
+                worker_id: WorkerId(rand::random()),
                 active: Mutex::new(HashMap::new()),
                 paid_work: PaidWork::new(),
                 delivered,

@@ -67,7 +67,7 @@ impl Service {
             return Ok(self.rejoin(job, request).await?);
         }
         // The input is stored before the job is claimed, so a claimed job always has its input.
-        let job_id = JobId::random();
+        let job_id = JobId(rand::random());
         self.inner.files.put_input(&job_id, request.input.bytes()).await?;
         let new_job = NewJob {
             job_id,

@@ -349,7 +349,7 @@ impl Service {
 
         let primary = model.files.first().ok_or(ServiceError::NoModelFile)?;
         let output = JobOutput {
-            model_id: ModelId::random(),
+            model_id: ModelId(rand::random()),
             format: model.format,
             bytes: primary.bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&primary.bytes)),

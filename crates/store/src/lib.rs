@@ -9,7 +9,6 @@
 
 mod error;
 mod file_store;
-mod ids;
 mod job_store;
 #[cfg(feature = "s3")]
 mod s3;
@@ -18,10 +17,10 @@ mod sql;
 
 pub use error::StoreError;
 pub use file_store::{ByteStream, FileLocation, FileStore, LocalFileStore, is_valid_file_name};
-pub use ids::{InvalidId, JobId, ModelId, WorkerId};
 pub use job_store::{
     Claim, FailedAttempt, Job, JobFailure, JobOutput, JobStore, Lease, NewJob, RefundClaim, RefundOutcome, RefundRecord,
 };
+pub use mesh402_core::{InvalidId, JobId, ModelId, WorkerId};
 #[cfg(feature = "s3")]
 pub use s3::{S3Downloads, S3FileStore, S3Keys, S3Settings, S3UrlError};
 pub use secrets::load_or_create_secret;

@@ -38,6 +38,12 @@ pub async fn dev_pay(client: &reqwest::Client, node: &str, invoice: &str) -> Str
     preimage.expect("a preimage")
 }
 
+/// A job's status, read at `status_url` with the credential that paid for it (the `Authorization` header value).
+pub async fn job_status(client: &reqwest::Client, status_url: &str, credential: &str) -> Value {
+    let status = client.get(status_url).header("Authorization", credential).send().await.expect("a job status");
+    status.json().await.expect("a JSON job status")
+}
+
 /// Server arguments that raise the per-client limits on unpaid requests out of the way, for a test or a benchmark
 /// that sends hundreds of unpaid requests from one address.
 pub const UNPAID_LIMITS_OFF: &[&str] = &[

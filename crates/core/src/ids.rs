@@ -1,4 +1,5 @@
-//! The ids of stored things: random bytes, written as lowercase hex in URLs, file names and the database.
+//! The ids of jobs, stored models and workers: random bytes, written as lowercase hex in URLs, file names and the
+//! database.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,16 +14,10 @@ pub struct InvalidId {
     pub hex_len: usize,
 }
 
-/// Implements `random`, `Display`, `Debug` and `FromStr` (exactly `2 * len` lowercase hex digits) for an id.
+/// Implements `Display`, `Debug` and `FromStr` (exactly `2 * len` lowercase hex digits) for an id. Fresh ids are
+/// made where randomness is (the service, from the operating system's generator): this crate has none.
 macro_rules! hex_id {
     ($name:ident, $len:literal, $kind:literal) => {
-        impl $name {
-            /// A fresh, unguessable id.
-            pub fn random() -> $name {
-                $name(rand::random())
-            }
-        }
-
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&hex::encode(self.0))
@@ -63,7 +58,7 @@ pub struct ModelId(pub [u8; 32]);
 hex_id!(ModelId, 32, "model id");
 
 /// A worker's id: 16 random bytes, new for every process that runs generations. It names the holder of a job's
-/// [`Lease`](crate::Lease).
+/// lease (the store's `Lease`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WorkerId(pub [u8; 16]);
 hex_id!(WorkerId, 16, "worker id");
@@ -74,7 +69,7 @@ mod tests {
 
     #[test]
     fn ids_round_trip_through_lowercase_hex_only() {
-        let job_id = JobId::random();
+        let job_id = JobId([0x5a; 16]);
         assert_eq!(job_id.to_string().parse::<JobId>(), Ok(job_id));
         let model_id = ModelId([0xab; 32]);
         assert_eq!(model_id.to_string(), "ab".repeat(32));
