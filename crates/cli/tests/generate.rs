@@ -213,7 +213,7 @@ fn a_client_killed_after_paying_resumes_without_paying_again() {
 #[tokio::test]
 #[ignore = "needs LNbits: scripts/test.sh installs it and runs this with --include-ignored"]
 async fn lnbits_end_to_end_the_servers_invoice_paid_from_a_second_wallet() {
-    // Skipped (with a message) unless MESH402_TEST_LNBITS names an LNbits; scripts/test.sh always sets it.
+    // Fails, saying what to set, unless MESH402_TEST_LNBITS names an LNbits; scripts/test.sh always sets it.
     let lnbits = mesh402_testkit::lnbits::LnbitsServer::start().await;
     let server = start_server_with(&[
         "--price-sats",

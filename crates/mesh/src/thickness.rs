@@ -31,7 +31,10 @@
 //!    the object's width across that direction. Where the outline also shows the floor edge across it, from the
 //!    nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges span a box
 //!    ([`ground_box`]): a part that nearly fits it lies where its lines of sight cross it, its legs and wheels
-//!    tubes within it; one that does not (a head and a tail beyond it) is at least no deeper than its width.
+//!    tubes within it, each thin member whose lowest point is on the floor standing where that point's line of
+//!    sight meets the floor (a chair's near legs on the near floor edges, its far legs farther back), the other
+//!    thin members against the box's far side; a part that does not fit (a head and a tail beyond it) is at least
+//!    no deeper than its width.
 //! 5. **Boxes are boxes.** A part whose silhouette is a box's (a convex hexagon, opposite edges parallel, one pair
 //!    vertical) is that box, turned and seen from the elevation its edges give (see [`Cuboid`]): a book comes out
 //!    as thin as it is, a carton as deep, with flat faces.
@@ -276,28 +279,42 @@ impl Cuboid {
         (misses as f64 <= CUBOID_MISSES * mesh.points.len() as f64).then_some(lift)
     }
 
+    /// Where the line of sight through `p` (image x, image y down) is inside the box: the farthest and nearest
+    /// depths, and whether it misses the box.
+    fn crossing(&self, p: [f64; 2]) -> (f64, f64, bool) {
+        let q = [p[0] - self.centre[0], self.centre[1] - p[1]];
+        // The depths between which the line of sight is inside all three slabs of the box.
+        let (mut nearest, mut farthest) = (f64::MAX, f64::MIN);
+        let mut missed = false;
+        for (axis, &extent) in self.axes.iter().zip(&self.half_extents) {
+            // The coordinate along this axis at depth z is `fixed + axis[2]·z`; it must stay within ±extent.
+            let fixed = axis[0] * q[0] + axis[1] * q[1];
+            if axis[2].abs() < 1e-9 {
+                missed |= fixed.abs() > extent;
+                continue;
+            }
+            let (a, b) = ((-extent - fixed) / axis[2], (extent - fixed) / axis[2]);
+            nearest = nearest.min(a.max(b));
+            farthest = farthest.max(a.min(b));
+        }
+        (farthest, nearest, missed || farthest > nearest)
+    }
+
+    /// The depth at which the line of sight through `p` (image x, image y down) meets the floor the box stands on
+    /// (the plane of its bottom face); `None` for a box seen exactly level.
+    fn floor_depth(&self, p: [f64; 2]) -> Option<f64> {
+        let q = [p[0] - self.centre[0], self.centre[1] - p[1]];
+        let up = self.axes[2];
+        (up[2].abs() > 1e-9).then(|| (-self.half_extents[2] - up[0] * q[0] - up[1] * q[1]) / up[2])
+    }
+
     /// [`Cuboid::lift`] whatever the misses, and which vertices the box missed.
     fn lift_counting(&self, mesh: &Mesh2) -> (Lift, Vec<bool>) {
         let mut centre = Vec::with_capacity(mesh.points.len());
         let mut half = Vec::with_capacity(mesh.points.len());
         let mut missed_at = Vec::with_capacity(mesh.points.len());
         for (p, &on_silhouette) in mesh.points.iter().zip(&mesh.boundary) {
-            let q = [p[0] - self.centre[0], self.centre[1] - p[1]];
-            // The depths between which the line of sight is inside all three slabs of the box.
-            let (mut nearest, mut farthest) = (f64::MAX, f64::MIN);
-            let mut missed = false;
-            for (axis, &extent) in self.axes.iter().zip(&self.half_extents) {
-                // The coordinate along this axis at depth z is `fixed + axis[2]·z`; it must stay within ±extent.
-                let fixed = axis[0] * q[0] + axis[1] * q[1];
-                if axis[2].abs() < 1e-9 {
-                    missed |= fixed.abs() > extent;
-                    continue;
-                }
-                let (a, b) = ((-extent - fixed) / axis[2], (extent - fixed) / axis[2]);
-                nearest = nearest.min(a.max(b));
-                farthest = farthest.max(a.min(b));
-            }
-            missed |= farthest > nearest;
+            let (farthest, nearest, missed) = self.crossing(*p);
             missed_at.push(missed);
             centre.push((nearest + farthest) / 2.0);
             half.push(match (on_silhouette, missed) {
@@ -751,9 +768,8 @@ fn ground_box_lift(ground: &Cuboid, mesh: &Mesh2, u: &[f64], eps: f64) -> Option
         .collect();
     smooth(mesh, &mut half);
     // A thin part within the box (thinner than the box along its line of sight) lies against the box's far side:
-    // what shows of a frame through and above its box is mostly its far side (a chair's back and far legs, a
-    // cart's handle); its near side stands on the floor edges that made the box.
-    let centre = lift
+    // what shows of a frame through and above its box is mostly its far side (a chair's back, a cart's handle).
+    let mut centre: Vec<f64> = lift
         .centre
         .iter()
         .zip(&lift.half)
@@ -761,7 +777,84 @@ fn ground_box_lift(ground: &Cuboid, mesh: &Mesh2, u: &[f64], eps: f64) -> Option
         .zip(&missed)
         .map(|(((&c, &room), &h), &missed)| if missed { c } else { c - (room - h).max(0.0) })
         .collect();
+    // Unless it stands on the floor: a member (a leg, a wheel, a frame's front with its legs) whose lowest point
+    // is on the floor inside the box stands where that point's line of sight meets the floor (near legs on the
+    // near floor edges, far ones higher up the picture and farther back), and rises straight up from there.
+    let rise = ground.axes[2][2] / ground.axes[2][1];
+    for member in thin_members(mesh, &lift.half, &half, &missed) {
+        let lowest = member.iter().copied().max_by(|&a, &b| mesh.points[a][1].total_cmp(&mesh.points[b][1]));
+        let Some(foot) = lowest.and_then(|v| standing_on_floor(ground, mesh.points[v])) else { continue };
+        for &v in &member {
+            let [x, y] = mesh.points[v];
+            let (far, near, _) = ground.crossing([x, y]);
+            let room = ((near - far) / 2.0 - half[v]).max(0.0);
+            let middle = (near + far) / 2.0;
+            centre[v] = (foot.floor + (foot.y - y) * rise).clamp(middle - room, middle + room);
+        }
+    }
     Some(Lift { centre, half })
+}
+
+/// How far (working pixels) beyond the box along its line of sight a member's lowest point may meet the floor and
+/// still count as standing on it.
+const FLOOR_CONTACT: f64 = 2.0;
+
+/// A point where a part stands on the floor: its image row and the depth at which its line of sight meets the
+/// floor.
+struct Foot {
+    y: f64,
+    floor: f64,
+}
+
+/// `p` (image x, image y down) as a point on the floor, when its line of sight meets the floor where the box is; a
+/// point above the floor (a back's slats above the seat) meets it beyond the box.
+fn standing_on_floor(ground: &Cuboid, p: [f64; 2]) -> Option<Foot> {
+    let floor = ground.floor_depth(p)?;
+    let (far, near, _) = ground.crossing(p);
+    (floor >= far - FLOOR_CONTACT && floor <= near + FLOOR_CONTACT).then_some(Foot { y: p[1], floor })
+}
+
+/// A vertex is part of a thin member (a leg, a wheel, a strut) where its tube is at most this share of the box's
+/// depth along its line of sight.
+const THIN_MEMBER: f64 = 0.5;
+
+/// The thin members of a part in its ground box: the connected sets of vertices (along the mesh's edges) that the
+/// box holds and whose tube (`half`) is at most [`THIN_MEMBER`] of the box's depth there (`room`); silhouette
+/// vertices join the member of an inside neighbour.
+fn thin_members(mesh: &Mesh2, room: &[f64], half: &[f64], missed: &[bool]) -> Vec<Vec<usize>> {
+    let n = mesh.points.len();
+    let thin: Vec<bool> =
+        (0..n).map(|v| !missed[v] && (mesh.boundary[v] || half[v] <= THIN_MEMBER * room[v].max(half[v]))).collect();
+    let mut neighbours = vec![Vec::new(); n];
+    for t in &mesh.tris {
+        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+            let (a, b) = (a as usize, b as usize);
+            if thin[a] && thin[b] && !(mesh.boundary[a] && mesh.boundary[b]) {
+                neighbours[a].push(b);
+                neighbours[b].push(a);
+            }
+        }
+    }
+    let mut seen = vec![false; n];
+    let mut members = Vec::new();
+    for start in 0..n {
+        if seen[start] || !thin[start] || mesh.boundary[start] {
+            continue;
+        }
+        let (mut member, mut stack) = (Vec::new(), vec![start]);
+        seen[start] = true;
+        while let Some(v) = stack.pop() {
+            member.push(v);
+            for &w in &neighbours[v] {
+                if !seen[w] {
+                    seen[w] = true;
+                    stack.push(w);
+                }
+            }
+        }
+        members.push(member);
+    }
+    members
 }
 
 /// The largest share of a part's vertices outside its [`ground_box`] (a cab's front beyond the far wheel, a mirror,
@@ -1017,6 +1110,39 @@ mod tests {
         for (found, truth) in sizes.iter().zip([80.0, 200.0, 100.0]) {
             assert!((found - truth).abs() < 0.06 * truth + 2.0, "sizes {sizes:?}");
         }
+    }
+
+    #[test]
+    fn a_point_on_the_floor_is_placed_where_its_line_of_sight_meets_the_floor() {
+        let mesh = polygon(&box_silhouette([200.0, 80.0, 100.0], 35f64.to_radians(), 20f64.to_radians()));
+        let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+        for p in &mesh.points {
+            for d in 0..2 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        let ground = ground_box(&silhouette_hull(&mesh), lo, hi).expect("two floor edges");
+        // A point of the box (in its own axes, from its centre) seen in the picture, and its depth.
+        let seen = |coordinates: [f64; 3]| {
+            let mut camera = [0.0; 3];
+            for (axis, c) in ground.axes.iter().zip(coordinates) {
+                for d in 0..3 {
+                    camera[d] += axis[d] * c;
+                }
+            }
+            ([ground.centre[0] + camera[0], ground.centre[1] - camera[1]], camera[2])
+        };
+        let [l, w, h] = ground.half_extents;
+        // The floor's middle (a far leg's foot) and every bottom corner (the nearest is a near leg's foot) stand on
+        // the floor at their own depth.
+        for (x, y) in [(0.0, 0.0), (l, w), (l, -w), (-l, w), (-l, -w)] {
+            let (p, depth) = seen([x, y, -h]);
+            let foot = standing_on_floor(&ground, p).expect("on the floor");
+            assert!((foot.floor - depth).abs() < 1e-6, "at {x}, {y}: {} for {depth}", foot.floor);
+        }
+        // The middle of the top face is seen where the floor is beyond the box: not a foot.
+        assert!(standing_on_floor(&ground, seen([0.0, 0.0, h]).0).is_none());
     }
 
     #[test]
