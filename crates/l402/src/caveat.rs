@@ -13,8 +13,8 @@
 //! caveat that is not `condition=value` text, is skipped: clients may append caveats of their own
 //! (a `preimage=<hex>` caveat is common), and appending never widens what a token allows.
 
+use crate::refusal::VerifyError;
 use crate::types::{RequestBinding, parse_hex32};
-use crate::verify::VerifyError;
 
 /// The condition listing the services a token is good for.
 pub const SERVICES: &str = "services";

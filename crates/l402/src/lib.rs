@@ -70,6 +70,7 @@ mod credential;
 mod identifier;
 mod keyring;
 mod macaroon;
+mod refusal;
 mod types;
 mod verify;
 
@@ -83,5 +84,6 @@ pub use credential::{
 pub use identifier::{IDENTIFIER_LEN, Identifier, IdentifierError};
 pub use keyring::Keyring;
 pub use macaroon::{DecodeError, Macaroon};
+pub use refusal::VerifyError;
 pub use types::{HexError, Msat, PaymentHash, Preimage, RequestBinding, RootKey, ServerSecret, TokenId};
-pub use verify::{MAX_CAVEATS, VerifiedToken, VerifyContext, VerifyError, verify, verify_unpaid};
+pub use verify::{MAX_CAVEATS, VerifiedToken, VerifyContext, verify, verify_unpaid};

@@ -116,13 +116,7 @@ pub(crate) struct Rows {
 pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) -> Lift {
     let elevation = ELEVATION_DEGREES.to_radians();
     let (lean, floor) = (elevation.tan(), 1.0 / elevation.tan());
-    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for p in &mesh.points {
-        for d in 0..2 {
-            lo[d] = lo[d].min(p[d]);
-            hi[d] = hi[d].max(p[d]);
-        }
-    }
+    let (lo, hi) = bounds(mesh);
     let standing = rows.bottom - hi[1] <= STANDING_BAND * (rows.bottom - rows.top);
     let behind = if standing { ((hi[1] - rows.bottom) * floor).clamp(-(hi[0] - lo[0]), 0.0) } else { 0.0 };
     let hull = silhouette_hull(mesh);
@@ -161,6 +155,18 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     let centre =
         mesh.points.iter().map(|p| depth * (behind + (p[0] - centre_x) * recede + (middle_y - p[1]) * lean)).collect();
     Lift { centre, half }
+}
+
+/// The part's bounding box in the picture: its lowest and highest x and y.
+fn bounds(mesh: &Mesh2) -> ([f64; 2], [f64; 2]) {
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in &mesh.points {
+        for d in 0..2 {
+            lo[d] = lo[d].min(p[d]);
+            hi[d] = hi[d].max(p[d]);
+        }
+    }
+    (lo, hi)
 }
 
 /// A box standing upright, seen from above: its silhouette is a convex hexagon whose opposite edges are parallel,
@@ -1095,13 +1101,7 @@ mod tests {
         // A carton 200 long, 80 wide, 100 tall, turned 35° and seen from 20° above: its lower outline is its two
         // floor edges from the nearest corner.
         let mesh = polygon(&box_silhouette([200.0, 80.0, 100.0], 35f64.to_radians(), 20f64.to_radians()));
-        let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-        for p in &mesh.points {
-            for d in 0..2 {
-                lo[d] = lo[d].min(p[d]);
-                hi[d] = hi[d].max(p[d]);
-            }
-        }
+        let (lo, hi) = bounds(&mesh);
         let ground = ground_box(&silhouette_hull(&mesh), lo, hi).expect("two floor edges");
         let elevation = ground.axes[2][2].asin().to_degrees();
         assert!((elevation - 20.0).abs() < 2.0, "elevation {elevation}");
@@ -1115,13 +1115,7 @@ mod tests {
     #[test]
     fn a_point_on_the_floor_is_placed_where_its_line_of_sight_meets_the_floor() {
         let mesh = polygon(&box_silhouette([200.0, 80.0, 100.0], 35f64.to_radians(), 20f64.to_radians()));
-        let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-        for p in &mesh.points {
-            for d in 0..2 {
-                lo[d] = lo[d].min(p[d]);
-                hi[d] = hi[d].max(p[d]);
-            }
-        }
+        let (lo, hi) = bounds(&mesh);
         let ground = ground_box(&silhouette_hull(&mesh), lo, hi).expect("two floor edges");
         // A point of the box (in its own axes, from its centre) seen in the picture, and its depth.
         let seen = |coordinates: [f64; 3]| {

@@ -23,7 +23,7 @@ use mesh402_ln::{LnError, LnbitsSettings};
 use mesh402_service::{DEFAULT_LOOKUP_BURST, DEFAULT_LOOKUPS_PER_SECOND, OfferedSchemes};
 
 #[cfg(feature = "hunyuan3d")]
-use crate::terms::ModelLicence;
+use crate::licence::ModelLicence;
 #[cfg(feature = "s3")]
 use mesh402_store::{S3Downloads, S3Settings};
 use serde::Deserialize;

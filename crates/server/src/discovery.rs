@@ -60,7 +60,7 @@ pub struct Offer {
     /// The payment schemes offered in a 402.
     pub schemes: OfferedSchemes,
     /// The licence of the third-party model that makes the models, passed on to buyers in the terms.
-    pub licence: Option<crate::terms::ModelLicence>,
+    pub licence: Option<crate::licence::ModelLicence>,
 }
 
 impl Offer {
@@ -554,7 +554,7 @@ fn cacheable(mut response: Response) -> Response {
 }
 
 /// The licence of the generator's model, when it is a third party's.
-fn model_licence(generator: &GeneratorChoice) -> Option<crate::terms::ModelLicence> {
+fn model_licence(generator: &GeneratorChoice) -> Option<crate::licence::ModelLicence> {
     match generator {
         GeneratorChoice::Embedded => None,
         #[cfg(feature = "hunyuan3d")]

@@ -24,6 +24,7 @@ mod gate;
 mod health;
 mod invoice_status;
 mod job_status;
+pub mod licence;
 pub mod limits;
 pub mod metrics;
 mod openapi;

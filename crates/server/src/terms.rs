@@ -15,49 +15,6 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::discovery::Offer;
 
-/// The licence of a third-party model, as an operator names it to accept it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelLicence {
-    /// The Tencent Hunyuan 3D 2.0 Community License Agreement (Hunyuan3D-2).
-    Hunyuan3d20Community,
-    /// The Tencent Hunyuan 3D 2.1 Community License Agreement (Hunyuan3D-2.1).
-    Hunyuan3d21Community,
-}
-
-impl ModelLicence {
-    /// Every licence an operator can accept.
-    pub const ALL: [ModelLicence; 2] = [ModelLicence::Hunyuan3d20Community, ModelLicence::Hunyuan3d21Community];
-
-    /// The name an operator gives in `hunyuan3d_licence`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelLicence::Hunyuan3d20Community => "hunyuan3d-2.0-community",
-            ModelLicence::Hunyuan3d21Community => "hunyuan3d-2.1-community",
-        }
-    }
-
-    /// The licence named `name`.
-    pub fn named(name: &str) -> Option<ModelLicence> {
-        ModelLicence::ALL.into_iter().find(|licence| licence.name() == name.trim())
-    }
-
-    /// The licence's title.
-    pub fn title(self) -> &'static str {
-        match self {
-            ModelLicence::Hunyuan3d20Community => "Tencent Hunyuan 3D 2.0 Community License Agreement",
-            ModelLicence::Hunyuan3d21Community => "Tencent Hunyuan 3D 2.1 Community License Agreement",
-        }
-    }
-
-    /// Where its text and its Acceptable Use Policy are published.
-    pub fn url(self) -> &'static str {
-        match self {
-            ModelLicence::Hunyuan3d20Community => "https://huggingface.co/tencent/Hunyuan3D-2/blob/main/LICENSE",
-            ModelLicence::Hunyuan3d21Community => "https://huggingface.co/tencent/Hunyuan3D-2.1/blob/main/LICENSE",
-        }
-    }
-}
-
 /// The terms a buyer accepts by paying, in Markdown.
 pub fn terms(offer: &Offer) -> String {
     let mut text = format!(
@@ -105,15 +62,6 @@ pub async fn get_terms(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn licences_are_named_once_and_read_back() {
-        for licence in ModelLicence::ALL {
-            assert_eq!(ModelLicence::named(licence.name()), Some(licence));
-            assert!(licence.url().starts_with("https://"));
-        }
-        assert_eq!(ModelLicence::named("apache-2.0"), None);
-    }
 
     #[test]
     fn the_embedded_generators_terms_carry_no_third_party_licence() {
