@@ -1,7 +1,7 @@
 //! mesh402's HTTP API as types, so that the server writes and the clients (the `generate` command, the MCP
 //! server) read the same thing: the route [`paths`], every [`ErrorCode`], the unpaid path's
 //! [`PaymentRequired`] and [`Quote`], the invoice-status look-up and the development wallet's routes, the health
-//! check, the web page's configuration, and the documents of a paid request (with the event stream's last event):
+//! check, the web page's configuration, a request's [`ModelOptions`], and the documents of a paid request (with the event stream's last event):
 //! a job's [`JobStatus`] (its state is `mesh402-core`'s `JobState`), its [`RefundStatus`], an [`ErrorDetail`].
 //!
 //! JSON fields are snake_case; `modelUrl` keeps the seed API's spelling (contract §1), the one exception. The
@@ -11,6 +11,7 @@
 
 mod error_code;
 mod job;
+mod options;
 pub mod paths;
 mod quote;
 mod service;
@@ -18,6 +19,7 @@ mod wallet;
 
 pub use error_code::ErrorCode;
 pub use job::{ErrorBody, ErrorDetail, JobStatus, RefundClaim, RefundClaimed, RefundState, RefundStatus};
+pub use options::ModelOptions;
 pub use quote::{PaymentRequired, Quote, QuoteLimits, QuotedImage};
 pub use service::{EventsEnd, EventsTimeout, FaceRange, Health, PageConfig};
 pub use wallet::{

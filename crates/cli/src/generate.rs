@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mesh402_api::{DevInvoice, DevInvoiceRequest, RefundState, paths};
+use mesh402_api::{DevInvoice, DevInvoiceRequest, ModelOptions, RefundState, paths};
 use mesh402_client::{
     BuyError, Buyer, DevPayEndpoint, InvoicePayer, LnbitsPayer, Order, OrderInput, PurchaseStatus, Refund, Secret,
     Step, Vault,
@@ -24,7 +24,7 @@ use mesh402_core::{
     Format, MAX_PREVIEW_SIZE, MAX_PRINT_SIZE_MM, MAX_TARGET_FACES, MIN_PREVIEW_SIZE, MIN_PRINT_SIZE_MM,
     MIN_TARGET_FACES, Mode,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Why `generate` or `refund` stopped. `main` alone turns each into its exit code ([`EXIT_CODES`]).
 #[derive(Debug, thiserror::Error)]
@@ -366,22 +366,14 @@ fn order_of(args: &OrderArgs) -> Result<Order, String> {
         (None, Some(prompt)) => OrderInput::Prompt(prompt.clone()),
         _ => return Err("give an image file or --prompt, not both".into()),
     };
-    let mut options = Map::new();
-    if let Some(mode) = args.mode {
-        options.insert("mode".into(), json!(mode.name()));
-    }
-    if let Some(format) = args.format {
-        options.insert("format".into(), json!(format.extension()));
-    }
-    if let Some(size) = args.print_size_mm {
-        options.insert("print_size_mm".into(), json!(size));
-    }
-    if let Some(size) = args.preview_size {
-        options.insert("preview_size".into(), json!(size));
-    }
-    if let Some(faces) = args.target_faces {
-        options.insert("target_faces".into(), json!(faces));
-    }
+    let options = ModelOptions {
+        mode: args.mode,
+        format: args.format,
+        target_faces: args.target_faces,
+        print_size_mm: args.print_size_mm,
+        preview_size: args.preview_size,
+        ..ModelOptions::default()
+    };
     Ok(Order { input, options })
 }
 

@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use clap::Args;
+use mesh402_api::ModelOptions;
 use mesh402_client::{Buyer, InvoicePayer, Order, OrderInput, PurchaseStatus, Vault};
-use mesh402_core::{Format, Mode, UnknownName};
+use mesh402_core::{Format, Mode};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
-use serde_json::{Map, json};
+use serde_json::json;
 
 use crate::generate::{Wallet, WalletArgs, claim_refund, media_type_of, payer, refund_json};
 
@@ -91,19 +92,10 @@ pub struct GenerateInput {
 
 impl ImageInput {
     fn order(&self) -> Result<Order, String> {
-        let mut options = Map::new();
         // Checked here against the generator's own names, so a typo is answered before any request.
-        if let Some(mode) = &self.mode {
-            let mode: Mode = mode.parse().map_err(|error: UnknownName| error.to_string())?;
-            options.insert("mode".into(), json!(mode.name()));
-        }
-        if let Some(format) = &self.format {
-            let format: Format = format.parse().map_err(|error: UnknownName| error.to_string())?;
-            options.insert("format".into(), json!(format.extension()));
-        }
-        if let Some(faces) = self.target_faces {
-            options.insert("target_faces".into(), json!(faces));
-        }
+        let mode = self.mode.as_deref().map(str::parse::<Mode>).transpose().map_err(|error| error.to_string())?;
+        let format = self.format.as_deref().map(str::parse::<Format>).transpose().map_err(|error| error.to_string())?;
+        let options = ModelOptions { mode, format, target_faces: self.target_faces, ..ModelOptions::default() };
         let input = match (&self.image_path, &self.image_base64, &self.prompt) {
             (Some(path), None, None) => {
                 let path = std::path::Path::new(path);

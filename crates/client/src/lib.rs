@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use mesh402_api::{ErrorCode, JobStatus, RefundClaim, RefundState, RefundStatus, paths};
+use mesh402_api::{ErrorCode, JobStatus, ModelOptions, RefundClaim, RefundState, RefundStatus, paths};
 use mesh402_core::{Format, JobState};
 use mesh402_l402::{Challenge, Identifier, PaymentHash, Preimage};
 pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret};
@@ -29,7 +29,8 @@ pub use mesh402_ln::{DevPayEndpoint, InvoicePayer, LnError, LnbitsPayer, Secret}
 pub use mesh402_ln::{Lnd as LndPayer, LndSettings, macaroon_hex};
 #[cfg(feature = "nwc")]
 pub use mesh402_ln::{Nwc as NwcPayer, NwcSettings};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 pub use vault::{Purchase, Vault};
 
@@ -55,29 +56,37 @@ pub enum OrderInput {
 pub struct Order {
     /// What the model is made of.
     pub input: OrderInput,
-    /// Options sent at the top level of the body (`mode`, `format`, `target_faces`, …).
-    pub options: Map<String, Value>,
+    /// The generator's options, sent at the top level of the body (only those set).
+    pub options: ModelOptions,
+}
+
+/// A request body: the picture as a data URI, or the prompt, beside the options.
+#[derive(Serialize)]
+struct RequestBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<&'a str>,
+    #[serde(flatten)]
+    options: &'a ModelOptions,
 }
 
 impl Order {
     /// An order for a model of a picture.
-    pub fn image(bytes: Vec<u8>, media_type: impl Into<String>, options: Map<String, Value>) -> Order {
+    pub fn image(bytes: Vec<u8>, media_type: impl Into<String>, options: ModelOptions) -> Order {
         Order { input: OrderInput::Image { bytes, media_type: media_type.into() }, options }
     }
 
     /// The request body: `{"image": "data:<type>;base64,…", …options}` or `{"prompt": "…", …options}`.
     pub fn body(&self) -> Vec<u8> {
-        let mut body = self.options.clone();
-        match &self.input {
+        let (image, prompt) = match &self.input {
             OrderInput::Image { bytes, media_type } => {
                 let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-                body.insert("image".into(), Value::String(format!("data:{media_type};base64,{data}")));
+                (Some(format!("data:{media_type};base64,{data}")), None)
             }
-            OrderInput::Prompt(prompt) => {
-                body.insert("prompt".into(), Value::String(prompt.clone()));
-            }
-        }
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+            OrderInput::Prompt(prompt) => (None, Some(prompt.as_str())),
+        };
+        serde_json::to_vec(&RequestBody { image, prompt, options: &self.options }).unwrap_or_default()
     }
 }
 
