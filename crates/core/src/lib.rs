@@ -15,7 +15,7 @@ mod model;
 mod params;
 
 pub use error::GenerateError;
-pub use generator::{Deliverables, ModelGenerator};
+pub use generator::{Deliverables, ModelGenerator, PictureRequest, PromptRequest};
 pub use ids::{InvalidId, JobId, ModelId, WorkerId};
 pub use image::{ImageKind, ImageLimits, InputKind, UnknownName};
 pub use job::JobState;

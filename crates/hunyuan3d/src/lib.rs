@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mesh402_core::{
-    Format, GenerateError, ImageKind, MaskSource, MeshParams, Model, ModelGenerator, OutputFile, Preflight, Progress,
-    Stage, Stats,
+    Format, GenerateError, MaskSource, MeshParams, Model, ModelGenerator, OutputFile, PictureRequest, Preflight,
+    Progress, PromptRequest, Stage, Stats,
 };
 use serde::Deserialize;
 
@@ -414,41 +414,38 @@ fn glb_only(params: &MeshParams) -> Result<(), GenerateError> {
 }
 
 impl ModelGenerator for Hunyuan3d {
-    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError> {
-        glb_only(params)?;
-        self.local.preflight(image, kind, params)
+    fn preflight(&self, request: PictureRequest<'_>) -> Result<Preflight, GenerateError> {
+        glb_only(request.params)?;
+        self.local.preflight(request)
     }
 
     fn generate(
         &self,
-        image: &[u8],
-        kind: ImageKind,
-        params: &MeshParams,
+        request: PictureRequest<'_>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, GenerateError> {
-        match self.remote_model(Source::Image(image), params, progress) {
+        match self.remote_model(Source::Image(request.image), request.params, progress) {
             Ok(model) => Ok(model),
             Err(error) if self.fallback => {
                 tracing::warn!(reason = %error, "the model server did not deliver; the local generator runs");
-                self.local.generate(image, kind, params, progress)
+                self.local.generate(request, progress)
             }
             Err(error) => Err(error.into()),
         }
     }
 
-    fn preflight_prompt(&self, _prompt: &str, params: &MeshParams) -> Result<(), GenerateError> {
+    fn preflight_prompt(&self, request: PromptRequest<'_>) -> Result<(), GenerateError> {
         if !self.settings.prompts {
             return Err(GenerateError::PromptUnsupported);
         }
-        glb_only(params)
+        glb_only(request.params)
     }
 
     fn generate_from_prompt(
         &self,
-        prompt: &str,
-        params: &MeshParams,
+        request: PromptRequest<'_>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, GenerateError> {
-        Ok(self.remote_model(Source::Text(prompt), params, progress)?)
+        Ok(self.remote_model(Source::Text(request.prompt), request.params, progress)?)
     }
 }

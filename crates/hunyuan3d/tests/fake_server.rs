@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mesh402_core::{Format, GenerateError, ImageKind, MaskSource, MeshParams, ModelGenerator};
+use mesh402_core::{
+    Format, GenerateError, ImageKind, MaskSource, MeshParams, ModelGenerator, PictureRequest, PromptRequest,
+};
 use mesh402_hunyuan3d::{GlbError, Hunyuan3d, Hunyuan3dSettings, check_glb};
 use mesh402_mesh::EmbeddedGenerator;
 use mesh402_testkit::model_server::{Behaviour, ModelServer, Started};
@@ -29,6 +31,16 @@ fn picture() -> Vec<u8> {
 
 /// Starts the test kit's stand-in with `behaviour`, as a server that can texture and read text, on its own
 /// runtime (the client under test makes its own).
+/// The request for a model of the PNG `image` with `params`.
+fn png<'a>(image: &'a [u8], params: &'a MeshParams) -> PictureRequest<'a> {
+    PictureRequest { image, kind: ImageKind::Png, params }
+}
+
+/// The request for a model of a red teapot, from text, with `params`.
+fn teapot(params: &MeshParams) -> PromptRequest<'_> {
+    PromptRequest { prompt: "a red teapot", params }
+}
+
 fn start(behaviour: Behaviour) -> (Arc<ModelServer>, String, tokio::runtime::Runtime) {
     ModelServer::start_on_own_runtime(behaviour, Started::default(), &picture())
 }
@@ -55,7 +67,7 @@ fn settings(url: &str) -> Hunyuan3dSettings {
 }
 
 fn generate(generator: &Hunyuan3d, params: &MeshParams) -> Result<mesh402_core::Model, GenerateError> {
-    generator.generate(&picture(), ImageKind::Png, params, &mut |_| {})
+    generator.generate(png(&picture(), params), &mut |_| {})
 }
 
 #[test]
@@ -64,7 +76,7 @@ fn a_good_server_makes_the_model_and_is_asked_in_the_documented_shape() {
     let generator = Hunyuan3d::new(settings(&url), local(), false).unwrap();
     let mut stages = Vec::new();
     let params = MeshParams { target_faces: 30_000, ..MeshParams::default() };
-    let model = generator.generate(&picture(), ImageKind::Png, &params, &mut |p| stages.push(p.percent)).unwrap();
+    let model = generator.generate(png(&picture(), &params), &mut |p| stages.push(p.percent)).unwrap();
     assert_eq!(model.files.len(), 1);
     assert_eq!((model.files[0].name.as_str(), model.files[0].media_type), ("model.glb", "model/gltf-binary"));
     assert_eq!(model.files[0].bytes, fake.model, "the server's GLB, unchanged");
@@ -187,13 +199,13 @@ fn with_a_fallback_a_server_that_is_down_hands_the_job_to_the_embedded_generator
 fn the_preflight_refuses_formats_the_server_cannot_make_and_pictures_that_show_nothing() {
     let generator = Hunyuan3d::new(settings("http://127.0.0.1:9"), local(), false).unwrap();
     let obj = MeshParams { format: Format::Obj, ..MeshParams::default() };
-    assert_eq!(generator.preflight(&picture(), ImageKind::Png, &obj).unwrap_err().code(), "invalid_option");
+    assert_eq!(generator.preflight(png(&picture(), &obj)).unwrap_err().code(), "invalid_option");
     let blank = image::RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]));
     let mut bytes = Vec::new();
     blank.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
-    let refused = generator.preflight(&bytes, ImageKind::Png, &MeshParams::default()).unwrap_err();
+    let refused = generator.preflight(png(&bytes, &MeshParams::default())).unwrap_err();
     assert_eq!(refused.code(), "no_object_found");
-    assert!(generator.preflight(&picture(), ImageKind::Png, &MeshParams::default()).is_ok());
+    assert!(generator.preflight(png(&picture(), &MeshParams::default())).is_ok());
     assert!(Hunyuan3d::new(settings("ftp://gpu"), local(), false).is_err());
 }
 
@@ -201,10 +213,10 @@ fn the_preflight_refuses_formats_the_server_cannot_make_and_pictures_that_show_n
 fn a_prompt_is_sent_as_text_and_its_model_checked_like_a_pictures() {
     let (fake, url, _runtime) = start(Behaviour::Good);
     let generator = Hunyuan3d::new(settings(&url), local(), true).unwrap();
-    assert!(generator.preflight_prompt("a red teapot", &MeshParams::default()).is_ok());
+    assert!(generator.preflight_prompt(teapot(&MeshParams::default())).is_ok());
     let obj = MeshParams { format: Format::Obj, ..MeshParams::default() };
-    assert_eq!(generator.preflight_prompt("a red teapot", &obj).unwrap_err().code(), "invalid_option");
-    let model = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap();
+    assert_eq!(generator.preflight_prompt(teapot(&obj)).unwrap_err().code(), "invalid_option");
+    let model = generator.generate_from_prompt(teapot(&MeshParams::default()), &mut |_| {}).unwrap();
     assert_eq!(model.files[0].bytes, fake.model);
     let bodies = fake.bodies.lock().unwrap();
     assert_eq!(bodies[0]["text"], "a red teapot");
@@ -218,7 +230,7 @@ fn a_prompt_whose_server_fails_is_the_servers_fault_even_with_a_fallback() {
         let (_fake, url, _runtime) = start(behaviour);
         let settings = Hunyuan3dSettings { deadline: Duration::from_secs(1), ..settings(&url) };
         let generator = Hunyuan3d::new(settings, local(), true).unwrap();
-        let error = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap_err();
+        let error = generator.generate_from_prompt(teapot(&MeshParams::default()), &mut |_| {}).unwrap_err();
         assert!(!error.is_client_error(), "{behaviour:?}: {error}");
         assert!(["mesh_check_failed", "generator_unavailable"].contains(&error.code()), "{behaviour:?}: {error}");
     }
@@ -268,13 +280,13 @@ fn one_job_at_a_time_is_sent_to_a_server_unless_more_are_allowed() {
 fn prompts_are_refused_unless_the_operator_says_the_server_takes_them() {
     let generator =
         Hunyuan3d::new(Hunyuan3dSettings { prompts: false, ..settings("http://127.0.0.1:9") }, local(), false).unwrap();
-    let refused = generator.preflight_prompt("a red teapot", &MeshParams::default()).unwrap_err();
+    let refused = generator.preflight_prompt(teapot(&MeshParams::default())).unwrap_err();
     assert_eq!((refused.code(), refused.is_client_error()), ("prompt_unsupported", true));
 }
 
 #[test]
 fn the_embedded_generator_refuses_prompts() {
-    let refused = EmbeddedGenerator.preflight_prompt("a red teapot", &MeshParams::default()).unwrap_err();
+    let refused = EmbeddedGenerator.preflight_prompt(teapot(&MeshParams::default())).unwrap_err();
     assert_eq!((refused.code(), refused.is_client_error()), ("prompt_unsupported", true));
 }
 
@@ -301,10 +313,9 @@ fn a_prompt_to_a_server_without_text_to_image_never_ends_so_it_is_offered_only_w
     let (_fake, url, _runtime) = ModelServer::start_on_own_runtime(Behaviour::Good, started, &picture());
     let declared = Hunyuan3dSettings { deadline: Duration::from_secs(2), ..settings(&url) };
     let generator = Hunyuan3d::new(declared, local(), false).unwrap();
-    let error = generator.generate_from_prompt("a red teapot", &MeshParams::default(), &mut |_| {}).unwrap_err();
+    let error = generator.generate_from_prompt(teapot(&MeshParams::default()), &mut |_| {}).unwrap_err();
     assert_eq!(error.code(), "generator_unavailable", "{error:?}");
     let undeclared = Hunyuan3dSettings { prompts: false, ..settings(&url) };
-    let refused =
-        Hunyuan3d::new(undeclared, local(), false).unwrap().preflight_prompt("a red teapot", &MeshParams::default());
+    let refused = Hunyuan3d::new(undeclared, local(), false).unwrap().preflight_prompt(teapot(&MeshParams::default()));
     assert_eq!(refused.unwrap_err().code(), "prompt_unsupported", "refused before any invoice");
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mesh402_core::Preflight;
+use mesh402_core::{PictureRequest, Preflight, PromptRequest};
 use mesh402_l402::{Challenge, Identifier, MintParams, Msat, PaymentHash, TokenId, mint};
 use mesh402_ln::InvoiceRequest;
 use mesh402_mpp::{Binding, BodyDigest, ChallengeParts, ChargeRequest, PaymentChallenge};
@@ -40,8 +40,12 @@ impl Service {
     pub fn preflight_blocking(&self, request: &ModelRequest) -> Result<Option<Preflight>, ServiceError> {
         let generator = &self.inner.generator;
         let checked = match &request.input {
-            ModelInput::Image { bytes, kind } => generator.preflight(bytes, *kind, &request.params).map(Some),
-            ModelInput::Prompt(prompt) => generator.preflight_prompt(prompt, &request.params).map(|()| None),
+            ModelInput::Image { bytes, kind } => {
+                generator.preflight(PictureRequest { image: bytes, kind: *kind, params: &request.params }).map(Some)
+            }
+            ModelInput::Prompt(prompt) => {
+                generator.preflight_prompt(PromptRequest { prompt, params: &request.params }).map(|()| None)
+            }
         };
         checked.map_err(|error| {
             if error.is_client_error() { ServiceError::Input(error) } else { ServiceError::Generator(error) }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use std::time::Duration;
 
-use mesh402_core::{GenerateError, JobState, Model};
+use mesh402_core::{GenerateError, JobState, Model, PictureRequest, PromptRequest};
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, ModelId};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, watch};
@@ -340,8 +340,12 @@ impl Service {
                 }
             };
             match &input {
-                ModelInput::Image { bytes, kind } => generator.generate(bytes, *kind, &params, &mut on_progress),
-                ModelInput::Prompt(prompt) => generator.generate_from_prompt(prompt, &params, &mut on_progress),
+                ModelInput::Image { bytes, kind } => {
+                    generator.generate(PictureRequest { image: bytes, kind: *kind, params: &params }, &mut on_progress)
+                }
+                ModelInput::Prompt(prompt) => {
+                    generator.generate_from_prompt(PromptRequest { prompt, params: &params }, &mut on_progress)
+                }
             }
         })
         .await

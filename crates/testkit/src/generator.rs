@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mesh402_core::{Deliverables, GenerateError, ImageKind, MeshParams, Model, ModelGenerator, Preflight, Progress};
+use mesh402_core::{
+    Deliverables, GenerateError, MeshParams, Model, ModelGenerator, PictureRequest, Preflight, Progress,
+};
 use mesh402_mesh::EmbeddedGenerator;
 
 /// See the module docs. Build it with struct syntax: `FakeGenerator { stage_delay, ..FakeGenerator::default() }`.
@@ -36,15 +38,13 @@ impl FakeGenerator {
 }
 
 impl ModelGenerator for FakeGenerator {
-    fn preflight(&self, image: &[u8], kind: ImageKind, params: &MeshParams) -> Result<Preflight, GenerateError> {
-        EmbeddedGenerator.preflight(image, kind, params)
+    fn preflight(&self, request: PictureRequest<'_>) -> Result<Preflight, GenerateError> {
+        EmbeddedGenerator.preflight(request)
     }
 
     fn generate(
         &self,
-        image: &[u8],
-        kind: ImageKind,
-        params: &MeshParams,
+        request: PictureRequest<'_>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Model, GenerateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -52,7 +52,7 @@ impl ModelGenerator for FakeGenerator {
             return Err(GenerateError::MeshCheckFailed { reason: "a fault injected by the test".into() });
         }
         let delay = self.stage_delay;
-        EmbeddedGenerator.generate(image, kind, params, &mut |step| {
+        EmbeddedGenerator.generate(request, &mut |step| {
             std::thread::sleep(delay);
             progress(step);
         })

@@ -4,7 +4,7 @@
 //! refused before any invoice unless the generator says it takes text.
 
 use image::{ImageFormat, Rgba, RgbaImage};
-use mesh402_core::{Format, GenerateError, ImageKind, MeshParams, ModelGenerator};
+use mesh402_core::{Format, GenerateError, ImageKind, MeshParams, ModelGenerator, PictureRequest, PromptRequest};
 
 use crate::disc_png;
 
@@ -15,6 +15,11 @@ pub struct Expected<'a> {
     pub formats: &'a [Format],
     /// Whether its preflight accepts a text prompt.
     pub prompts: bool,
+}
+
+/// The request for a model of the PNG `image` with `params`.
+fn png<'a>(image: &'a [u8], params: &'a MeshParams) -> PictureRequest<'a> {
+    PictureRequest { image, kind: ImageKind::Png, params }
 }
 
 fn blank_png() -> Vec<u8> {
@@ -30,7 +35,7 @@ pub fn model_generator_story(generator: &dyn ModelGenerator, expected: Expected<
     let defaults = MeshParams::default();
 
     // Before any invoice: a picture of an object passes, with its size; nothing and bad options do not.
-    let checked = generator.preflight(&picture, ImageKind::Png, &defaults).expect("a disc passes the preflight");
+    let checked = generator.preflight(png(&picture, &defaults)).expect("a disc passes the preflight");
     assert_eq!((checked.width, checked.height), (160, 160));
     let refusals: [(Vec<u8>, MeshParams, &str); 3] = [
         (blank_png(), defaults.clone(), "a blank picture"),
@@ -38,12 +43,12 @@ pub fn model_generator_story(generator: &dyn ModelGenerator, expected: Expected<
         (picture.clone(), MeshParams { target_faces: 10, ..defaults.clone() }, "too few faces"),
     ];
     for (bytes, params, what) in refusals {
-        let error = generator.preflight(&bytes, ImageKind::Png, &params).expect_err(what);
+        let error = generator.preflight(png(&bytes, &params)).expect_err(what);
         assert!(error.is_client_error(), "{what}: {error:?}");
     }
     for format in Format::ALL.into_iter().filter(|format| !expected.formats.contains(format)) {
         let params = MeshParams { format, ..defaults.clone() };
-        let error = generator.preflight(&picture, ImageKind::Png, &params).expect_err("a format it does not make");
+        let error = generator.preflight(png(&picture, &params)).expect_err("a format it does not make");
         assert!(error.is_client_error(), "{format:?}: {error:?}");
     }
 
@@ -52,7 +57,7 @@ pub fn model_generator_story(generator: &dyn ModelGenerator, expected: Expected<
         let params = MeshParams { format, ..defaults.clone() };
         let mut percents = Vec::new();
         let model = generator
-            .generate(&picture, ImageKind::Png, &params, &mut |progress| percents.push(progress.percent))
+            .generate(png(&picture, &params), &mut |progress| percents.push(progress.percent))
             .expect("the model of a disc");
         assert_eq!(model.format, format);
         let primary = model.files.first().expect("a primary file");
@@ -72,7 +77,7 @@ pub fn model_generator_story(generator: &dyn ModelGenerator, expected: Expected<
     }
 
     // Text: refused before any invoice unless the generator takes it.
-    let prompt = generator.preflight_prompt("a red teapot", &defaults);
+    let prompt = generator.preflight_prompt(PromptRequest { prompt: "a red teapot", params: &defaults });
     match expected.prompts {
         true => prompt.expect("a generator that takes text accepts a prompt"),
         false => assert!(matches!(prompt, Err(GenerateError::PromptUnsupported)), "{prompt:?}"),

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mesh402_core::{ImageKind, MeshParams, ModelGenerator};
+use mesh402_core::{ImageKind, MeshParams, ModelGenerator, PictureRequest};
 use mesh402_mesh::EmbeddedGenerator;
 use serde_json::{Value, json};
 
@@ -115,7 +115,10 @@ impl ModelServer {
 
     fn new(behaviour: Behaviour, started: Started, picture: &[u8]) -> Arc<ModelServer> {
         let model = EmbeddedGenerator
-            .generate(picture, ImageKind::Png, &MeshParams::default(), &mut |_| {})
+            .generate(
+                PictureRequest { image: picture, kind: ImageKind::Png, params: &MeshParams::default() },
+                &mut |_| {},
+            )
             .expect("the embedded generator models the picture");
         Arc::new(ModelServer {
             behaviour,

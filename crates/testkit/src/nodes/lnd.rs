@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -57,11 +57,7 @@ async fn lnd_invoice(node: &FakeNode, hash: PaymentHash) -> Response {
 /// by `GET /v1/invoice/{r_hash_str}` (hex); `/v2/invoices/lookup` does not exist, and grpc-gateway answers a path
 /// it does not know with `404 {"code": 5, "message": "Not Found"}`.
 pub fn router_before_0_14(node: Arc<FakeNode>) -> Router {
-    async fn lookup_v1(
-        State(node): State<Arc<FakeNode>>,
-        headers: HeaderMap,
-        axum::extract::Path(hash): axum::extract::Path<String>,
-    ) -> Response {
+    async fn lookup_v1(State(node): State<Arc<FakeNode>>, headers: HeaderMap, Path(hash): Path<String>) -> Response {
         if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
             return refused;
         }
@@ -162,11 +158,7 @@ fn lnd_routes(node: Arc<FakeNode>, v2_lookup: bool) -> Router {
         stream.into_response()
     }
 
-    async fn track(
-        State(node): State<Arc<FakeNode>>,
-        headers: HeaderMap,
-        axum::extract::Path(hash): axum::extract::Path<String>,
-    ) -> Response {
+    async fn track(State(node): State<Arc<FakeNode>>, headers: HeaderMap, Path(hash): Path<String>) -> Response {
         if let Some(refused) = lnd_macaroon_refused(&node, &headers) {
             return refused;
         }
