@@ -1,8 +1,10 @@
 //! The depth report: every object of `tests/fixtures/objects` (a product-photo render and its true shape) made
 //! into a model and scored against the truth, one row per object and the medians.
 //!
-//! `cargo run --release -p mesh402-mesh --example depth_report -- [PARAMS_JSON]`, e.g. `'{"depth":1.0}'` to
-//! compare an override. The measure is `tests/common/shape.rs` (the one the depth test asserts on).
+//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second] [PARAMS_JSON]`: `--second` scores
+//! the second set (`tests/fixtures/objects-second`, objects the method was not made for) instead; a parameter
+//! object such as `'{"depth":1.0}'` compares an override. The measure is `tests/common/shape.rs` (the one the
+//! depth test asserts on).
 
 #[path = "../tests/common/shape.rs"]
 mod shape;
@@ -14,7 +16,15 @@ use mesh402_core::{Format, ImageKind, MeshParams};
 use mesh402_mesh::generate;
 
 fn main() -> ExitCode {
-    let mut params: MeshParams = match std::env::args().nth(1).map(|s| serde_json::from_str(&s)).transpose() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let set = match args.iter().position(|arg| arg == "--second") {
+        Some(at) => {
+            args.remove(at);
+            "objects-second"
+        }
+        None => "objects",
+    };
+    let mut params: MeshParams = match args.first().map(|s| serde_json::from_str(s)).transpose() {
         Ok(p) => p.unwrap_or_default(),
         Err(err) => {
             eprintln!("bad parameters: {err}");
@@ -22,7 +32,7 @@ fn main() -> ExitCode {
         }
     };
     params.format = Format::Stl;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/objects");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(set);
     let mut names: Vec<String> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())

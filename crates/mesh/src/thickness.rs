@@ -28,7 +28,8 @@
 //!    objects side by side, one behind the other) is placed farther back; and a part that stands on a slanted
 //!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge) is
 //!    turned to recede along it (a vehicle or an animal seen three-quarters), with its rows' circles narrowed to
-//!    the object's width across that direction. Where the outline also shows the floor edge across it, from the
+//!    the object's width across that direction, when that turn is a three-quarter view's
+//!    ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor edge across it, from the
 //!    nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges span a box
 //!    ([`ground_box`]): a part that nearly fits it lies where its lines of sight cross it, its legs and wheels
 //!    tubes within it, each thin member whose lowest point is on the floor standing where that point's line of
@@ -86,9 +87,18 @@ const NOT_ELLIPTIC: f64 = 0.90;
 /// ground contacts (two wheels, two feet, a book's bottom edge); a round base's hull has only short edges.
 const SUPPORT_WIDTH: f64 = 0.2;
 
-/// The steepest turn a part is given from its ground contacts, as depth per unit of width (1.5 ≈ 56°); a steeper
-/// line of support is not taken for the floor.
-const MAX_RECEDE: f64 = 1.5;
+/// The turns (degrees from facing the camera) a floor's evidence may give a part: a product photo shows its object
+/// three-quarters. A line of support or a pair of floor edges that would turn it further (a standing figure's two
+/// feet, a running animal's hooves in the air, a handle's bottom beside a base) or hardly at all (a tail's tip and
+/// a foot) is not the floor under its length, and the part is not turned by it. On the objects of
+/// `tests/fixtures/objects`, the floors that are (a truck's, a chair's, a cow's) give 34–35°; on the second set
+/// (`tests/fixtures/objects-second`) the floors that are not gave 14–18° and 53–72°.
+const THREE_QUARTER_TURNS: std::ops::RangeInclusive<f64> = 20.0..=50.0;
+
+/// A floor box whose shorter horizontal side is less than this share of its longer is a plate standing on edge,
+/// which no floor evidence in a picture distinguishes from a misread (a figure's feet gave one 14 px wide and
+/// 186 px long).
+const FLOOR_BOX_SIDES: f64 = 1.0 / 6.0;
 
 /// Parts whose lowest point is higher than this share of the whole silhouette's height above its bottom are not
 /// taken to stand on the floor (a lid, a leaf, a letter's dot), and are not moved back.
@@ -143,8 +153,11 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
     let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
     let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
-    // A line of support steeper than a floor seen at MAX_RECEDE is not a floor (a handle's bottom beside a base).
-    let recede = Some(ground_slope(&hull, lo, hi) * floor).filter(|r| r.abs() <= MAX_RECEDE).unwrap_or(0.0);
+    // A line of support that would turn the part other than three-quarters is not the floor under its length. On
+    // a floor seen from θ, a part turned by t recedes by tan t · cos θ per unit of picture width.
+    let recede = Some(ground_slope(&hull, lo, hi) * floor)
+        .filter(|r| THREE_QUARTER_TURNS.contains(&(r.abs() / elevation.cos()).atan().to_degrees()))
+        .unwrap_or(0.0);
     // A part turned by `recede` is that much wider across the picture than across itself.
     let across = deeper / (1.0 + recede * recede).sqrt();
     // A part whose floor edges give its width, though much of it lies outside that box (a cow's head and tail),
@@ -274,6 +287,12 @@ impl Cuboid {
             height / cos_e / 2.0 + margin,
         ];
         Some(Cuboid { centre, axes, half_extents })
+    }
+
+    /// How far the box is turned from facing the camera (degrees, 0–90): the angle between its length and the
+    /// picture plane, whose cosine is the length axis's share across the picture (its turn lies within ±90°).
+    fn turn_degrees(&self) -> f64 {
+        self.axes[0][0].clamp(-1.0, 1.0).acos().to_degrees()
     }
 
     /// Where the box is along the line of sight through each vertex; `None` when the box misses more than
@@ -752,7 +771,10 @@ fn ground_box(hull: &[[f64; 2]], lo: [f64; 2], hi: [f64; 2]) -> Option<Cuboid> {
         return None;
     }
     let centre = [corner[0] + (first[0] + second[0]) / 2.0, corner[1] - (first[1] + second[1]) / 2.0 - height / 2.0];
-    Cuboid::from_edges(first, second, height, centre)
+    let cuboid = Cuboid::from_edges(first, second, height, centre)?;
+    let [length, width, _] = cuboid.half_extents;
+    (THREE_QUARTER_TURNS.contains(&cuboid.turn_degrees()) && length.min(width) >= FLOOR_BOX_SIDES * length.max(width))
+        .then_some(cuboid)
 }
 
 /// The lift of a part inside its [`ground_box`], when the box holds all but [`GROUND_BOX_MISSES`] of its vertices:

@@ -2,9 +2,10 @@
 //! SOURCES.md), scored against the objects' true shapes by the measure of `common/shape.rs` (aligned by the front
 //! silhouette only). Every model is a closed, manifold, validator-clean GLB; the medians must stay above the
 //! thresholds below and no object may fall below its floor; a solid of revolution must come out round when seen
-//! from above.
+//! from above. A second set (`tests/fixtures/objects-second`), objects the rules were not made for, holds them to
+//! their figures as first measured and to medians of their own.
 //!
-//! `cargo run --release -p mesh402-mesh --example depth_report` prints the same table.
+//! `cargo run --release -p mesh402-mesh --example depth_report [-- --second]` prints the same tables.
 
 mod common;
 
@@ -18,8 +19,17 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/objects")
 }
 
+/// The second set: objects the rules were not made for (see its SOURCES.md).
+fn second_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/objects-second")
+}
+
 fn truth(name: &str) -> Triangles {
-    shape::read_stl(&std::fs::read(dir().join(format!("{name}.stl"))).expect("the true shape"))
+    truth_in(&dir(), name)
+}
+
+fn truth_in(dir: &Path, name: &str) -> Triangles {
+    shape::read_stl(&std::fs::read(dir.join(format!("{name}.stl"))).expect("the true shape"))
 }
 
 fn stl_model(bytes: &[u8], kind: ImageKind, params: MeshParams) -> Triangles {
@@ -30,7 +40,7 @@ fn stl_model(bytes: &[u8], kind: ImageKind, params: MeshParams) -> Triangles {
 
 #[test]
 fn the_measure_gives_the_truth_full_marks_and_a_flattened_truth_less() {
-    let truth = truth(&objects()[0]);
+    let truth = truth(&objects(&dir())[0]);
     let same = shape::score(&truth, &truth);
     assert!(same.iou_front > 0.99 && same.iou_side > 0.99 && same.iou_top > 0.99, "{same:?}");
     assert!(same.chamfer < 0.002 && same.f_score_5 > 0.99, "{same:?}");
@@ -79,11 +89,68 @@ const BEFORE: [(&str, f64, f64, f64, f64); 12] = [
 
 #[test]
 fn models_of_real_objects_have_their_depth_and_hidden_sides() {
-    let names = objects();
-    assert_eq!(names, BEFORE.map(|(name, ..)| name.to_owned()), "the set and its table of old figures agree");
+    assert_eq!(objects(&dir()), BEFORE.map(|(name, ..)| name.to_owned()), "the set and its table of old figures agree");
+    let [front, side, top, depth, chamfer, f5, f10] = score_set(&dir(), &BEFORE, LEAST_SIDE_IOU);
+    assert!(front >= MEDIAN_FRONT_IOU, "median front IoU {front}");
+    assert!(side >= MEDIAN_SIDE_IOU, "median side IoU {side}");
+    assert!(top >= MEDIAN_TOP_IOU, "median top IoU {top}");
+    assert!(f5 >= MEDIAN_F_SCORE_5, "median F-score at 5 % {f5}");
+    assert!(f10 >= MEDIAN_F_SCORE_10, "median F-score at 10 % {f10}");
+    assert!(MEDIAN_DEPTH_RATIO.contains(&depth), "median depth ratio {depth}");
+    assert!(chamfer <= MEDIAN_CHAMFER, "median Chamfer distance {chamfer}");
+}
+
+/// Per object of the second set, its figures as first measured, before any rule was changed for it (side IoU, top
+/// IoU, Chamfer distance, F-score at 10 %): no object may do worse (by more than 0.01, or 0.002 of Chamfer).
+/// Their medians then were side 0.566, top 0.576, F-score at 5 % 0.553 and at 10 % 0.749, Chamfer 0.063; the
+/// figure's side IoU 0.268 (a box read from its two feet, turned 72°) and the bull's top IoU 0.213 (turned 53° by
+/// its hooves in the air).
+const SECOND_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 7] = [
+    ("bull", 0.477, 0.213, 0.0872, 0.644),
+    ("cartoon", 0.668, 0.602, 0.0290, 0.982),
+    ("coupling", 0.637, 0.934, 0.0615, 0.772),
+    ("figure", 0.268, 0.418, 0.0628, 0.749),
+    ("spool", 0.788, 0.576, 0.0955, 0.566),
+    ("teddy", 0.531, 0.653, 0.0526, 0.836),
+    ("triceratops", 0.566, 0.317, 0.0873, 0.652),
+];
+
+/// The second set's medians today (side 0.603, top 0.602, F-score at 5 % 0.587 and at 10 % 0.831, Chamfer 0.057),
+/// less a margin: what the rules keep on objects they were not made for.
+const SECOND_MEDIAN_SIDE_IOU: f64 = 0.58;
+const SECOND_MEDIAN_TOP_IOU: f64 = 0.58;
+const SECOND_MEDIAN_F_SCORE_5: f64 = 0.56;
+const SECOND_MEDIAN_CHAMFER: f64 = 0.060;
+/// The lowest side IoU on the second set today is the figure's 0.34 (a walking figure, its stride unseen from the
+/// front).
+const SECOND_LEAST_SIDE_IOU: f64 = 0.33;
+
+#[test]
+fn models_of_objects_the_rules_were_not_made_for_keep_their_depth() {
+    assert_eq!(
+        objects(&second_dir()),
+        {
+            let mut names = SECOND_FIRST_MEASURED.map(|(name, ..)| name.to_owned()).to_vec();
+            names.sort();
+            names
+        },
+        "the second set and its table agree"
+    );
+    let [front, side, top, _, chamfer, f5, _] = score_set(&second_dir(), &SECOND_FIRST_MEASURED, SECOND_LEAST_SIDE_IOU);
+    assert!(front >= MEDIAN_FRONT_IOU, "median front IoU {front}");
+    assert!(side >= SECOND_MEDIAN_SIDE_IOU, "median side IoU {side}");
+    assert!(top >= SECOND_MEDIAN_TOP_IOU, "median top IoU {top}");
+    assert!(f5 >= SECOND_MEDIAN_F_SCORE_5, "median F-score at 5 % {f5}");
+    assert!(chamfer <= SECOND_MEDIAN_CHAMFER, "median Chamfer distance {chamfer}");
+}
+
+/// Models every object of `table` (name, and the side IoU, top IoU, Chamfer and F-score at 10 % it may not do
+/// worse than) from its photo in `dir` as a buyer gets it, checks each model and its figures, and returns the
+/// medians of [`shape::ShapeScore::figures`].
+fn score_set(dir: &Path, table: &[(&str, f64, f64, f64, f64)], least_side_iou: f64) -> [f64; 7] {
     let mut columns: [Vec<f64>; 7] = Default::default();
-    for (name, side, top, chamfer, f10) in BEFORE {
-        let photo = std::fs::read(dir().join(format!("{name}.jpg"))).expect("the photo");
+    for &(name, side, top, chamfer, f10) in table {
+        let photo = std::fs::read(dir.join(format!("{name}.jpg"))).expect("the photo");
         // The model as a buyer gets it: a GLB, validator-clean, closed, oriented and manifold.
         let model = generate(&photo, ImageKind::Jpeg, &MeshParams::default(), &mut |_| {}).expect("a model");
         let glb = common::read_glb(&model.files[0].bytes);
@@ -95,29 +162,24 @@ fn models_of_real_objects_have_their_depth_and_hidden_sides() {
         common::validate_with_khronos(&model.files[0].bytes, &format!("object-{name}"));
         let triangles: Triangles =
             glb.tris.iter().map(|t| t.map(|i| glb.positions[i as usize].map(f64::from))).collect();
-        let score = shape::score(&triangles, &truth(name));
-        println!("{name:<10} {score:.3?}");
+        let score = shape::score(&triangles, &truth_in(dir, name));
+        println!("{name:<12} {score:.3?}");
         assert!(score.iou_side >= side - 0.01, "{name}: side IoU {} was {side}", score.iou_side);
         assert!(score.iou_top >= top - 0.01, "{name}: top IoU {} was {top}", score.iou_top);
         assert!(score.chamfer <= chamfer + 0.002, "{name}: Chamfer {} was {chamfer}", score.chamfer);
         assert!(score.f_score_10 >= f10 - 0.01, "{name}: F-score at 10 % {} was {f10}", score.f_score_10);
-        assert!(score.iou_side >= LEAST_SIDE_IOU, "{name}: side IoU {}", score.iou_side);
+        assert!(score.iou_side >= least_side_iou, "{name}: side IoU {}", score.iou_side);
         let row = score.figures();
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
         }
     }
-    let [front, side, top, depth, chamfer, f5, f10] = columns.map(|mut c| shape::median(&mut c));
+    let medians = columns.map(|mut c| shape::median(&mut c));
+    let [front, side, top, depth, chamfer, f5, f10] = medians;
     println!(
         "median front {front:.3} side {side:.3} top {top:.3} depth {depth:.2} chamfer {chamfer:.4} F5 {f5:.3} F10 {f10:.3}"
     );
-    assert!(front >= MEDIAN_FRONT_IOU, "median front IoU {front}");
-    assert!(side >= MEDIAN_SIDE_IOU, "median side IoU {side}");
-    assert!(top >= MEDIAN_TOP_IOU, "median top IoU {top}");
-    assert!(f5 >= MEDIAN_F_SCORE_5, "median F-score at 5 % {f5}");
-    assert!(f10 >= MEDIAN_F_SCORE_10, "median F-score at 10 % {f10}");
-    assert!(MEDIAN_DEPTH_RATIO.contains(&depth), "median depth ratio {depth}");
-    assert!(chamfer <= MEDIAN_CHAMFER, "median Chamfer distance {chamfer}");
+    medians
 }
 
 /// The chair stands on four legs: the near ones on the floor edges that give its box, the far ones higher up the
@@ -185,10 +247,10 @@ fn a_solid_of_revolution_is_round_from_above() {
     assert!(checked >= 5, "{checked} slices had vertices");
 }
 
-/// Every object of the set, by name.
-fn objects() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir())
-        .expect("tests/fixtures/objects")
+/// Every object of the set in `dir`, by name.
+fn objects(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("a folder of objects")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|name| name.strip_suffix(".jpg").map(String::from))
         .collect();
