@@ -4,15 +4,15 @@
 //! exists, and the record exists until retention removes it — which the copy honours by its own deadline, the
 //! job's creation plus the retention, the cutoff the sweep uses.
 //!
-//! Bounded by count, the oldest entry leaving first. No caching crate is in the tree and none is needed: a miss
-//! costs one store read, so first-in-first-out over a `HashMap` and a queue of keys does the job.
+//! Bounded by count, the oldest entry leaving first ([`FifoMap`]): a miss costs one store read.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use mesh402_core::JobState;
 use mesh402_l402::TokenId;
 use mesh402_store::Job;
+
+use crate::bounded::FifoMap;
 
 /// How many delivered jobs are kept (a job is a few hundred bytes; the whole view stays around a megabyte).
 pub(crate) const CAPACITY: usize = 4096;
@@ -21,20 +21,13 @@ pub(crate) const CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct DeliveredJobs {
     retention_secs: u64,
-    inner: Mutex<Entries>,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    jobs: HashMap<TokenId, Job>,
-    /// Keys in the order they were added; a key may be here after its job left the map (then it is skipped).
-    order: VecDeque<TokenId>,
+    jobs: Mutex<FifoMap<TokenId, Job>>,
 }
 
 impl DeliveredJobs {
     /// An empty view for jobs kept `retention_secs` after their creation.
     pub(crate) fn new(retention_secs: u64) -> DeliveredJobs {
-        DeliveredJobs { retention_secs, inner: Mutex::new(Entries::default()) }
+        DeliveredJobs { retention_secs, jobs: Mutex::new(FifoMap::new(CAPACITY)) }
     }
 
     /// Whether `job` is within its retention at `now` (unix seconds).
@@ -44,12 +37,12 @@ impl DeliveredJobs {
 
     /// The delivered job paid for by `token_id`, while it is within its retention at `now`.
     pub(crate) fn get(&self, token_id: &TokenId, now: u64) -> Option<Job> {
-        let mut entries = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let job = entries.jobs.get(token_id)?;
+        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let job = jobs.get(token_id)?;
         if self.retained(job, now) {
             return Some(job.clone());
         }
-        entries.jobs.remove(token_id);
+        jobs.remove(token_id);
         None
     }
 
@@ -59,20 +52,8 @@ impl DeliveredJobs {
         if job.state != JobState::Succeeded || !self.retained(job, now) {
             return;
         }
-        let mut entries = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let token_id = job.spec.token_id;
-        if entries.jobs.insert(token_id, job.clone()).is_none() {
-            entries.order.push_back(token_id);
-        }
-        while entries.jobs.len() > CAPACITY {
-            let Some(oldest) = entries.order.pop_front() else { break };
-            entries.jobs.remove(&oldest);
-        }
-        // Keys whose jobs expired are dropped as they reach the front; keep the queue from outgrowing the map.
-        if entries.order.len() > 2 * CAPACITY {
-            let Entries { jobs, order } = &mut *entries;
-            order.retain(|key| jobs.contains_key(key));
-        }
+        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.insert(job.spec.token_id, job.clone());
     }
 }
 

@@ -10,6 +10,8 @@
 
 #![deny(missing_docs)]
 
+mod bounded;
+mod checked;
 mod credential;
 mod delivered;
 mod invoice_status;
@@ -212,6 +214,8 @@ struct Inner {
     paid_work: PaidWork,
     /// Succeeded jobs for the credentials that replay them (`delivered.rs`).
     delivered: delivered::DeliveredJobs,
+    /// Pictures that passed the preflight, for requests that send them again (`checked.rs`).
+    checked: checked::CheckedPictures,
 }
 
 /// Seconds since the unix epoch.
@@ -248,6 +252,7 @@ impl Service {
                 active: Mutex::new(HashMap::new()),
                 paid_work: PaidWork::new(),
                 delivered,
+                checked: checked::CheckedPictures::new(),
             }),
         }
     }

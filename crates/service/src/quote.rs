@@ -37,11 +37,21 @@ impl Service {
 
     /// [`preflight`](Self::preflight) on the calling thread (it decodes the picture: a blocking call), for a caller
     /// that is on a blocking thread already.
+    /// A picture that passed before, in a request with the same digest, is not decoded again (`checked.rs`).
     pub fn preflight_blocking(&self, request: &ModelRequest) -> Result<Option<Preflight>, ServiceError> {
         let generator = &self.inner.generator;
         let checked = match &request.input {
             ModelInput::Image { bytes, kind } => {
-                generator.preflight(PictureRequest { image: bytes, kind: *kind, params: &request.params }).map(Some)
+                let binding = request.binding();
+                if let Some(checked) = self.inner.checked.get(&binding) {
+                    return Ok(Some(checked));
+                }
+                let checked =
+                    generator.preflight(PictureRequest { image: bytes, kind: *kind, params: &request.params });
+                if let Ok(passed) = checked {
+                    self.inner.checked.remember(binding, passed);
+                }
+                checked.map(Some)
             }
             ModelInput::Prompt(prompt) => {
                 generator.preflight_prompt(PromptRequest { prompt, params: &request.params }).map(|()| None)

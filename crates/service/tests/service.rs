@@ -2,11 +2,12 @@
 //! in-memory stores, the fake Lightning backend and the controllable generator of `mesh402-testkit`.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mesh402_core::JobState;
+use mesh402_core::{ImageKind, JobState, MeshParams};
 use mesh402_l402::{Preimage, VerifyError};
-use mesh402_service::{Credential, OfferedSchemes, RedeemError, Rejection, ServiceError, unix_now};
+use mesh402_service::{Credential, ModelRequest, OfferedSchemes, RedeemError, Rejection, ServiceError, unix_now};
 use mesh402_store::{FileStore, JobId, JobStore};
 use mesh402_testkit::{FakeGenerator, TestService, disc_png, disc_request};
 
@@ -276,4 +277,32 @@ async fn a_start_the_store_refuses_for_a_moment_is_made_once_it_can_be() {
     let view = test.service.wait(&job_id, Duration::from_secs(30)).await.unwrap();
     assert_eq!(view.state, JobState::Succeeded, "{view:?}");
     assert_eq!(view.attempts, 1, "one attempt, started on the third try");
+}
+
+/// The preflight decodes a picture once per request: the same picture with the same options again is checked by
+/// its digest; other options, or another picture, are decoded; a refused picture is decoded again each time (its
+/// refusal is not remembered).
+#[tokio::test]
+async fn a_picture_that_passed_is_not_decoded_again_for_the_same_request() {
+    let test = TestService::new(FakeGenerator::default());
+    let decoded = || test.generator.preflights.load(Ordering::SeqCst);
+    let request = Arc::new(disc_request(96, 36.0));
+    let first = test.service.preflight(&request).await.expect("the disc passes");
+    let again = test.service.preflight(&Arc::new(disc_request(96, 36.0))).await.expect("the disc passes again");
+    assert_eq!((first, again, decoded()), (again, first, 1), "the same request is decoded once");
+
+    let deeper =
+        ModelRequest::image(disc_png(96, 36.0), ImageKind::Png, MeshParams { depth: 0.5, ..Default::default() });
+    test.service.preflight(&Arc::new(deeper)).await.expect("the disc passes with other options");
+    test.service.preflight(&Arc::new(disc_request(96, 30.0))).await.expect("a smaller disc passes");
+    assert_eq!(decoded(), 3, "other options and another picture are decoded");
+
+    let blank = Arc::new(ModelRequest::image(disc_png(96, 0.0), ImageKind::Png, MeshParams::default()));
+    for n in 4..=5 {
+        assert!(
+            matches!(test.service.preflight(&blank).await, Err(ServiceError::Input(_))),
+            "a blank picture is refused"
+        );
+        assert_eq!(decoded(), n, "a refusal is decoded afresh");
+    }
 }

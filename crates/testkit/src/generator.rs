@@ -14,6 +14,8 @@ use mesh402_mesh::EmbeddedGenerator;
 pub struct FakeGenerator {
     /// How many times `generate` was called.
     pub calls: AtomicUsize,
+    /// How many times `preflight` was called (each decodes the picture).
+    pub preflights: AtomicUsize,
     /// How many of the next calls fail with a server fault (`mesh_check_failed`).
     pub failures_left: AtomicUsize,
     /// A pause after each stage, to keep jobs running while a test looks at them.
@@ -39,6 +41,7 @@ impl FakeGenerator {
 
 impl ModelGenerator for FakeGenerator {
     fn preflight(&self, request: PictureRequest<'_>) -> Result<Preflight, GenerateError> {
+        self.preflights.fetch_add(1, Ordering::SeqCst);
         EmbeddedGenerator.preflight(request)
     }
 
