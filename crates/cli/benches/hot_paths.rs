@@ -1,6 +1,8 @@
 //! The two hot paths of the release binary, as a load generator sees them: unpaid challenges per second (a photo
 //! without a credential → `402` with a fresh invoice and macaroon) and paid replays per second (one credential
-//! presented again and again for the same photo → `200` with the finished model's URL).
+//! presented again and again for the same photo → `200` with the finished model's URL). Challenges are measured
+//! twice: for the same request again and again (its picture checked once, then recognised by its digest), and
+//! with every request new (the `depth` option changes each time, so every picture is decoded and checked).
 //!
 //! One server with the default settings except the per-client rate limits (one load generator is one client);
 //! `CONNECTIONS` keep-alive connections send the same 18 KB PNG body as fast as they are answered for `SECONDS`
@@ -70,9 +72,37 @@ fn request_bytes(host: &str, body: &[u8], authorization: Option<&str>) -> Vec<u8
     bytes
 }
 
-/// Sends `request` on one keep-alive connection until `until`; returns each answer's latency. Every answer must
-/// have status `expected`.
-async fn connection(address: String, request: Vec<u8>, expected: u16, until: Instant) -> Vec<Duration> {
+/// How many requests every connection together has sent.
+static REQUESTS_SENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// What a connection sends: the same request bytes each time, or a new request each time.
+#[derive(Clone)]
+enum Load {
+    Same(Vec<u8>),
+    /// The host and the body: each request puts a `depth` option of its own in front of the body's fields.
+    NewEachTime {
+        host: String,
+        body: Vec<u8>,
+    },
+}
+
+impl Load {
+    /// The `n`th request's bytes.
+    fn request(&self, n: usize) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            Load::Same(bytes) => bytes.into(),
+            Load::NewEachTime { host, body } => {
+                let mut varied = format!("{{\"depth\":{:.7},", 0.5 + n as f64 * 1e-7).into_bytes();
+                varied.extend_from_slice(&body[1..]);
+                request_bytes(host, &varied, None).into()
+            }
+        }
+    }
+}
+
+/// Sends `load`'s requests on one keep-alive connection until `until`; returns each answer's latency. Every answer
+/// must have status `expected`.
+async fn connection(address: String, load: Load, expected: u16, until: Instant) -> Vec<Duration> {
     let stream = TcpStream::connect(&address).await.expect("the server accepts");
     stream.set_nodelay(true).expect("TCP_NODELAY");
     let (read, mut write) = stream.into_split();
@@ -81,6 +111,8 @@ async fn connection(address: String, request: Vec<u8>, expected: u16, until: Ins
     let mut line = String::new();
     let mut body = Vec::new();
     while Instant::now() < until {
+        // Numbered across connections and rounds, so that no new request is ever sent twice.
+        let request = load.request(REQUESTS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let sent = Instant::now();
         write.write_all(&request).await.expect("the request is sent");
         line.clear();
@@ -114,12 +146,12 @@ struct Round {
     p99: Duration,
 }
 
-async fn round(address: &str, request: &[u8], expected: u16) -> Round {
+async fn round(address: &str, load: &Load, expected: u16) -> Round {
     let started = Instant::now();
     let until = started + Duration::from_secs(SECONDS);
     let mut connections = tokio::task::JoinSet::new();
     for _ in 0..CONNECTIONS {
-        connections.spawn(connection(address.to_owned(), request.to_vec(), expected, until));
+        connections.spawn(connection(address.to_owned(), load.clone(), expected, until));
     }
     let mut latencies: Vec<Duration> = connections.join_all().await.into_iter().flatten().collect();
     let elapsed = started.elapsed();
@@ -167,14 +199,16 @@ async fn main() {
         .expect("the paid request is answered");
     assert_eq!(first.status(), reqwest::StatusCode::OK, "{:?}", first.text().await);
 
-    let unpaid = request_bytes(&address, &body_bytes, None);
-    let paid = request_bytes(&address, &body_bytes, Some(&authorization));
+    let unpaid = Load::Same(request_bytes(&address, &body_bytes, None));
+    let new_each_time = Load::NewEachTime { host: address.clone(), body: body_bytes.clone() };
+    let paid = Load::Same(request_bytes(&address, &body_bytes, Some(&authorization)));
     // One short unmeasured round each warms the caches.
     round(&address, &unpaid, 402).await;
     round(&address, &paid, 200).await;
-    let (mut challenges, mut replays) = (Vec::new(), Vec::new());
+    let (mut challenges, mut new_challenges, mut replays) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         challenges.push(round(&address, &unpaid, 402).await);
+        new_challenges.push(round(&address, &new_each_time, 402).await);
         replays.push(round(&address, &paid, 200).await);
     }
     println!(
@@ -183,7 +217,8 @@ async fn main() {
         body_bytes.len(),
         extra
     );
-    report("unpaid challenges", challenges);
-    report("paid replays     ", replays);
+    report("unpaid challenges, same request", challenges);
+    report("unpaid challenges, each new    ", new_challenges);
+    report("paid replays                   ", replays);
     println!("  server peak RSS {} MB", peak_resident_kib(server.child.id()) / 1024);
 }
