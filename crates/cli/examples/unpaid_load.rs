@@ -202,10 +202,13 @@ async fn flood(server: &str, pid: u32) {
     let quiet = paid_latencies(server, calm).await;
     println!("  without flood: p50 {}, p99 {}", ms(percentile(&quiet, 0.5)), ms(percentile(&quiet, 0.99)));
 
-    // Leaked once so that sending it copies nothing in this process (the tool shares the machine's cores).
+    // Every flood request is a new one (a depth option of its own in front of the photo), as an attacker would
+    // send: the server remembers pictures that passed by their request's digest, and a flood of one request again
+    // and again would be checked by a lookup. The photo is leaked once, so that each request copies it once.
     let photo: &'static [u8] = Box::leak(
         request_body(&photo_jpeg(4000, 3000), "image/jpeg", 20_000).to_string().into_bytes().into_boxed_slice(),
     );
+    let sent_so_far = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let connections: usize = std::env::var("FLOOD_CONNECTIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(8);
     println!("  flood: {connections} connections, body {} MB", photo.len() / 1_000_000);
     let stop = Arc::new(AtomicBool::new(false));
@@ -215,11 +218,19 @@ async fn flood(server: &str, pid: u32) {
     let started = Instant::now();
     let (server_cpu, own_cpu) = (cpu_time(pid), cpu_time(std::process::id()));
     for _ in 0..connections {
-        let (stop, statuses, flooder, url) =
-            (stop.clone(), statuses.clone(), flooder.clone(), format!("{server}/api/l402/3d-model"));
+        let (stop, statuses, flooder, url, sent_so_far) = (
+            stop.clone(),
+            statuses.clone(),
+            flooder.clone(),
+            format!("{server}/api/l402/3d-model"),
+            sent_so_far.clone(),
+        );
         flood_tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let sent = flooder.post(&url).header("Content-Type", "application/json").body(photo).send().await;
+                let n = sent_so_far.fetch_add(1, Ordering::Relaxed);
+                let mut body = format!("{{\"depth\":{:.7},", 0.5 + n as f64 * 1e-7).into_bytes();
+                body.extend_from_slice(&photo[1..]);
+                let sent = flooder.post(&url).header("Content-Type", "application/json").body(body).send().await;
                 let key = match sent {
                     Ok(response) => {
                         let status = response.status().as_u16().to_string();
