@@ -5,16 +5,17 @@
 //! with every request new (the `depth` option changes each time, so every picture is decoded and checked).
 //!
 //! One server with the default settings except the per-client rate limits (one load generator is one client);
-//! `CONNECTIONS` keep-alive connections send the same 18 KB PNG body as fast as they are answered for `SECONDS`
+//! `CONNECTIONS` keep-alive connections send an 18 KB PNG body as fast as they are answered for `SECONDS`
 //! seconds per round; `ROUNDS` rounds per path, alternating. Reported per path: the median round's requests per
 //! second, its p50 and p99 latency, and the server's peak RSS at the end. Run with
 //! `cargo bench -p mesh402 --bench hot_paths`; `MESH402_BENCH_SERVER_ARGS` adds server arguments (for example
 //! `--preflight-workers 2`) to compare settings, and `MESH402_BENCH_BINARY` names another build of `mesh402` (a
 //! copy of an earlier commit's) to compare builds in one session.
 //!
-//! The load generator speaks HTTP/1.1 over plain sockets with the request bytes prepared once: an HTTP client
-//! library costs tens of microseconds per request on the same two cores the server runs on, which would be
-//! measured as the server's time (the figures this reproduces were taken with `wrk`, which is as lean).
+//! The load generator speaks HTTP/1.1 over plain sockets with the request bytes prepared once (for the series of
+//! new requests, each is written out in the load generator, a copy of the body on the cores the server shares): an
+//! HTTP client library costs tens of microseconds per request on the same two cores the server runs on, which would
+//! be measured as the server's time (the figures this reproduces were taken with `wrk`, which is as lean).
 //!
 //! A bench binary, not divan: one sample is a round of thousands of HTTP requests against a process.
 

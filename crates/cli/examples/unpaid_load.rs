@@ -94,6 +94,16 @@ fn request_body(bytes: &[u8], media_type: &str, target_faces: u32) -> Value {
     })
 }
 
+/// The `n`th of a series of new requests for the picture of `body` (a JSON object): a `depth` option of its own in
+/// front of the body's fields. The server remembers the pictures that passed its check by their request's digest,
+/// so the same request sent again would be checked by a lookup; an attacker, or a measure of the check, sends new
+/// ones.
+fn new_request(body: &[u8], n: usize) -> Vec<u8> {
+    let mut bytes = format!("{{\"depth\":{:.7},", 0.5 + n as f64 * 1e-7).into_bytes();
+    bytes.extend_from_slice(&body[1..]);
+    bytes
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -202,9 +212,8 @@ async fn flood(server: &str, pid: u32) {
     let quiet = paid_latencies(server, calm).await;
     println!("  without flood: p50 {}, p99 {}", ms(percentile(&quiet, 0.5)), ms(percentile(&quiet, 0.99)));
 
-    // Every flood request is a new one (a depth option of its own in front of the photo), as an attacker would
-    // send: the server remembers pictures that passed by their request's digest, and a flood of one request again
-    // and again would be checked by a lookup. The photo is leaked once, so that each request copies it once.
+    // Every flood request is a new one ([`new_request`]), as an attacker would send. The photo is leaked once, so
+    // that each request copies it once.
     let photo: &'static [u8] = Box::leak(
         request_body(&photo_jpeg(4000, 3000), "image/jpeg", 20_000).to_string().into_bytes().into_boxed_slice(),
     );
@@ -227,9 +236,7 @@ async fn flood(server: &str, pid: u32) {
         );
         flood_tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let n = sent_so_far.fetch_add(1, Ordering::Relaxed);
-                let mut body = format!("{{\"depth\":{:.7},", 0.5 + n as f64 * 1e-7).into_bytes();
-                body.extend_from_slice(&photo[1..]);
+                let body = new_request(photo, sent_so_far.fetch_add(1, Ordering::Relaxed));
                 let sent = flooder.post(&url).header("Content-Type", "application/json").body(body).send().await;
                 let key = match sent {
                     Ok(response) => {
@@ -386,7 +393,8 @@ async fn half_lines(server: &str, address: SocketAddr, pid: u32) {
 async fn rate(server: &str, pid: u32) {
     const CONCURRENCY: usize = 4;
     const SECONDS: u64 = 10;
-    println!("(d) challenges per second, {CONCURRENCY} at a time for {SECONDS} s each");
+    println!("(d) challenges per second, {CONCURRENCY} at a time for {SECONDS} s each, every request new");
+    let sent_so_far = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sizes: [(&str, Value); 3] = [
         ("128 px PNG", request_body(&small_png(7, 128), "image/png", 5000)),
         ("1 MP JPEG", request_body(&photo_jpeg(1152, 864), "image/jpeg", 5000)),
@@ -398,7 +406,7 @@ async fn rate(server: &str, pid: u32) {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for worker in 0..CONCURRENCY {
-            let (body, url) = (body.clone(), format!("{server}/api/l402/3d-model"));
+            let (body, url, sent_so_far) = (body.clone(), format!("{server}/api/l402/3d-model"), sent_so_far.clone());
             tasks.push(tokio::spawn(async move {
                 let client = http(client(4 + group as u8, worker));
                 let mut results = Vec::new();
@@ -407,7 +415,7 @@ async fn rate(server: &str, pid: u32) {
                     let response = client
                         .post(&url)
                         .header("Content-Type", "application/json")
-                        .body(body.as_bytes().to_vec())
+                        .body(new_request(body.as_bytes(), sent_so_far.fetch_add(1, Ordering::Relaxed)))
                         .send()
                         .await;
                     let status = match response {

@@ -93,7 +93,8 @@ const SUPPORT_WIDTH: f64 = 0.2;
 /// feet, a running animal's hooves in the air, a handle's bottom beside a base) or hardly at all (a tail's tip and
 /// a foot) is not the floor under its length, and the part is not turned by it. On the objects of
 /// `tests/fixtures/objects`, the floors that are (a truck's, a chair's, a cow's) give 34–35°; on the second set
-/// (`tests/fixtures/objects-second`) the floors that are not gave 14–18° and 53–72°.
+/// (`tests/fixtures/objects-second`) the floors that are not gave 14–18° and 53–72°. Every object of both is
+/// seen from 35°: a photo turned less than 20° or more than 50° loses the turn its floor would give it.
 const THREE_QUARTER_TURNS: std::ops::RangeInclusive<f64> = 20.0..=50.0;
 
 /// A floor box whose shorter horizontal side is less than this share of its longer is a plate standing on edge,
@@ -293,8 +294,9 @@ impl Cuboid {
         Some(Cuboid { centre, axes, half_extents })
     }
 
-    /// How far the box is turned from facing the camera (degrees, 0–90): the angle between its length and the
-    /// picture plane, whose cosine is the length axis's share across the picture (its turn lies within ±90°).
+    /// How far the box is turned from facing the camera (degrees, 0–90): its turn about the vertical, the angle
+    /// between its length and the picture's horizontal seen from above, whose cosine is the length axis's share
+    /// across the picture (the turn lies within ±90°).
     fn turn_degrees(&self) -> f64 {
         self.axes[0][0].clamp(-1.0, 1.0).acos().to_degrees()
     }

@@ -11,19 +11,23 @@ use std::hash::Hash;
 #[derive(Debug)]
 pub(crate) struct FifoMap<K, V> {
     capacity: usize,
-    entries: HashMap<K, V>,
-    /// Keys in the order they were added; a key may be here after its entry left the map (then it is skipped).
-    order: VecDeque<K>,
+    /// Each value with the number of the insertion that added it.
+    entries: HashMap<K, (u64, V)>,
+    /// Keys with their insertion's number, oldest first. A key whose entry was removed, or removed and added again
+    /// (under a newer number), is stale here and skipped.
+    order: VecDeque<(K, u64)>,
+    /// The next insertion's number.
+    next: u64,
 }
 
 impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
     /// An empty map for at most `capacity` entries.
     pub(crate) fn new(capacity: usize) -> FifoMap<K, V> {
-        FifoMap { capacity, entries: HashMap::new(), order: VecDeque::new() }
+        FifoMap { capacity, entries: HashMap::new(), order: VecDeque::new(), next: 0 }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.entries.get(key)
+        self.entries.get(key).map(|(_, value)| value)
     }
 
     pub(crate) fn remove(&mut self, key: &K) {
@@ -33,17 +37,24 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
     /// Keeps `value` under `key` (replacing an earlier value, which keeps its place in the order), dropping the
     /// oldest entries beyond the capacity.
     pub(crate) fn insert(&mut self, key: K, value: V) {
-        if self.entries.insert(key, value).is_none() {
-            self.order.push_back(key);
+        match self.entries.get_mut(&key) {
+            Some((_, kept)) => *kept = value,
+            None => {
+                self.entries.insert(key, (self.next, value));
+                self.order.push_back((key, self.next));
+                self.next += 1;
+            }
         }
         while self.entries.len() > self.capacity {
-            let Some(oldest) = self.order.pop_front() else { break };
-            self.entries.remove(&oldest);
+            let Some((oldest, number)) = self.order.pop_front() else { break };
+            if self.entries.get(&oldest).is_some_and(|(kept, _)| *kept == number) {
+                self.entries.remove(&oldest);
+            }
         }
-        // Keys removed out of order are dropped as they reach the front; keep the queue from outgrowing the map.
+        // Stale keys are dropped as they reach the front; keep the queue from outgrowing the map.
         if self.order.len() > 2 * self.capacity {
             let FifoMap { entries, order, .. } = self;
-            order.retain(|key| entries.contains_key(key));
+            order.retain(|(key, number)| entries.get(key).is_some_and(|(kept, _)| kept == number));
         }
     }
 }
@@ -69,5 +80,22 @@ mod tests {
         }
         assert!(map.order.len() <= 6, "{} keys queued", map.order.len());
         assert_eq!(map.get(&4), Some(&400), "removing others keeps an entry");
+    }
+
+    #[test]
+    fn a_key_removed_and_added_again_counts_from_its_new_place() {
+        let mut map = FifoMap::new(2);
+        map.insert('a', 1);
+        map.insert('b', 2);
+        map.remove(&'a');
+        map.insert('a', 3);
+        // The queue still holds the first 'a' ahead of 'b': it must not take the new 'a' with it.
+        map.insert('c', 4);
+        assert_eq!([map.get(&'a'), map.get(&'b'), map.get(&'c')], [Some(&3), None, Some(&4)]);
+        for n in 0..50 {
+            map.remove(&'a');
+            map.insert('a', n);
+        }
+        assert!(map.order.len() <= 4, "{} keys queued", map.order.len());
     }
 }

@@ -14,8 +14,8 @@ use mesh402_l402::RequestBinding;
 
 use crate::bounded::FifoMap;
 
-/// How many checked pictures are remembered (an entry is a digest and two sizes: the whole stays under half a
-/// megabyte).
+/// How many checked pictures are remembered (an entry is a digest and two sizes; with the map's buckets and the
+/// queue of keys, the whole stays under a megabyte).
 pub(crate) const CAPACITY: usize = 4096;
 
 /// Preflight verdicts of pictures that passed, by request digest.

@@ -42,14 +42,15 @@ impl Service {
         let generator = &self.inner.generator;
         let checked = match &request.input {
             ModelInput::Image { bytes, kind } => {
-                let binding = request.binding();
-                if let Some(checked) = self.inner.checked.get(&binding) {
+                // Parameters that cannot be written out are not in a binding: such a request is decoded, not looked up.
+                let binding = request.exact_binding().ok();
+                if let Some(checked) = binding.and_then(|binding| self.inner.checked.get(&binding)) {
                     return Ok(Some(checked));
                 }
                 let checked =
                     generator.preflight(PictureRequest { image: bytes, kind: *kind, params: &request.params });
-                if let Ok(passed) = checked {
-                    self.inner.checked.remember(binding, passed);
+                if let (Ok(passed), Some(binding)) = (&checked, binding) {
+                    self.inner.checked.remember(binding, *passed);
                 }
                 checked.map(Some)
             }

@@ -79,10 +79,19 @@ impl ModelRequest {
     /// the binding covers no parameters, and redeeming fails loudly where the job is recorded
     /// ([`canonical_params`](Self::canonical_params) is called again there).
     pub fn binding(&self) -> RequestBinding {
-        let params = self.canonical_params().unwrap_or_else(|error| {
+        self.exact_binding().unwrap_or_else(|error| {
             tracing::error!(%error, "the request's parameters cannot be written as JSON");
-            String::new()
-        });
+            self.digest("")
+        })
+    }
+
+    /// [`binding`](Self::binding), or the error that kept the parameters out of it: for a caller that must not
+    /// take a binding without parameters for this request's (the memo of checked pictures).
+    pub(crate) fn exact_binding(&self) -> Result<RequestBinding, serde_json::Error> {
+        Ok(self.digest(&self.canonical_params()?))
+    }
+
+    fn digest(&self, params: &str) -> RequestBinding {
         let mut hasher = Sha256::new();
         hasher.update(b"mesh402 3d-model request v1\0");
         hasher.update(self.input.kind().as_str().as_bytes());
