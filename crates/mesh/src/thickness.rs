@@ -468,7 +468,8 @@ impl Revolution {
         attempts.iter().find_map(|&whole_solid| {
             let widths = widths_of(whole_solid);
             let (sin, cos) = sharp_elevation(&widths, height, step).unwrap_or(elevation).sin_cos();
-            let radius = profile(&widths, height, step, sin, cos);
+            let mut radius = profile(&widths, height, step, sin, cos);
+            flatten_hidden_ends(&mut radius, &widths, step, sin, cos);
             // Discs must be able to cast the silhouette: a bar held out level is symmetric, but no stack of discs
             // seen from above is a long flat bar.
             // The body must be most of the part: a vertical bar with a long foot (an L) is not a bottle with a
@@ -533,6 +534,49 @@ fn profile(widths: &[(f64, f64)], height: f64, step: f64, sin: f64, cos: f64) ->
         })
         .collect()
 }
+
+/// Makes the ends of a profile flat where the picture cannot see them. Seen from above, the largest profile puts a
+/// cone under an object's foot (discs ever smaller down to the lowest row, each touching it, all hidden behind the
+/// foot's own ellipse) and another over its top (discs within the top face's ellipse): a squat can would be twice
+/// as tall as it is, and seen from the side a lozenge (the coupling of `tests/fixtures/objects-second`: side IoU
+/// 0.64 with the cones, 0.92 without). Objects stand on flat feet and most have flat tops (a can, a cup's rim, a coupling), so the
+/// discs below the lowest-reaching one (the foot, whose ellipse touches the silhouette's bottom) and above the
+/// highest-reaching one (the top face) are dropped: the silhouette they cast is the same, within
+/// [`FLAT_ENDS_SHORTFALL`], else the profile is kept as it was. For a sphere they are its caps below and above the
+/// discs it is seen to touch with, a twentieth of its height each at 25°.
+fn flatten_hidden_ends(radius: &mut [f64], widths: &[(f64, f64)], step: f64, sin: f64, cos: f64) {
+    let low = |k: usize| k as f64 * step * cos - radius[k] * sin;
+    let high = |k: usize| k as f64 * step * cos + radius[k] * sin;
+    let (Some(first), Some(last)) = (radius.iter().position(|&r| r > 0.0), radius.iter().rposition(|&r| r > 0.0))
+    else {
+        return;
+    };
+    // The foot is the highest disc that reaches the silhouette's bottom, the top face the lowest that reaches its
+    // top, within a couple of rows (the rows are whole pixels, the mask's edge is not exact).
+    let lowest = (first..=last).map(low).fold(f64::MAX, f64::min);
+    let highest = (first..=last).map(high).fold(f64::MIN, f64::max);
+    let foot = (first..=last).rev().find(|&k| low(k) <= lowest + FLAT_ENDS_REACH).unwrap_or(first);
+    let top = (first..=last).find(|&k| high(k) >= highest - FLAT_ENDS_REACH).unwrap_or(last);
+    if top <= foot {
+        return;
+    }
+    let before = shortfall(widths, radius, step, sin, cos);
+    let mut flat = radius.to_vec();
+    for (k, r) in flat.iter_mut().enumerate() {
+        if k < foot || k > top {
+            *r = 0.0;
+        }
+    }
+    if shortfall(widths, &flat, step, sin, cos) <= before + FLAT_ENDS_SHORTFALL {
+        radius.copy_from_slice(&flat);
+    }
+}
+
+/// How far (working pixels) a disc's ellipse may stop short of the silhouette's lowest (highest) row and still be
+/// its foot (top face): see [`flatten_hidden_ends`].
+const FLAT_ENDS_REACH: f64 = 2.0;
+/// See [`flatten_hidden_ends`]: the most the flat ends may add to the share of the silhouette left uncovered.
+const FLAT_ENDS_SHORTFALL: f64 = 0.005;
 
 /// How much of the silhouette the profile's discs leave uncovered: the rows' half-widths beyond the discs'
 /// envelope, summed, as a share of the half-widths summed.
@@ -1248,6 +1292,22 @@ mod tests {
         });
         let lean = (high.1 - low.1) / (low.0 - high.0);
         assert!((lean - elevation.tan()).abs() < 0.1, "lean {lean} per unit of height");
+    }
+
+    #[test]
+    fn a_cylinder_has_flat_ends_not_the_cones_a_photo_cannot_rule_out() {
+        let (radius, height, elevation) = (60.0, 200.0, 25f64.to_radians());
+        let mesh = polygon(&cylinder_silhouette(radius, height, elevation));
+        let revolution = Revolution::fit(&RowRuns::new(&mesh), elevation).expect("a solid of revolution");
+        let discs: Vec<(usize, f64)> =
+            revolution.radius.iter().copied().enumerate().filter(|&(_, r)| r > 0.0).collect();
+        let (first, last) = (discs[0], discs[discs.len() - 1]);
+        // Without flat ends the discs would run R·tan θ (28 px) further at each end, shrinking to points.
+        let span = (last.0 - first.0) as f64 * revolution.step;
+        assert!((span - height).abs() <= 6.0, "the discs span {span} along the axis, the cylinder {height}");
+        for (k, r) in [first, last] {
+            assert!((r - radius).abs() <= 3.0, "the end disc at {k} has radius {r}, the cylinder {radius}");
+        }
     }
 
     #[test]
