@@ -1,8 +1,10 @@
 //! The depth report: every object of `tests/fixtures/objects` (a product-photo render and its true shape) made
 //! into a model and scored against the truth, one row per object and the medians.
 //!
-//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second] [PARAMS_JSON]`: `--second` scores
-//! the second set (`tests/fixtures/objects-second`, objects the method was not made for) instead; a parameter
+//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second] [--mirror] [PARAMS_JSON]`: `--second` scores
+//! the second set (`tests/fixtures/objects-second`, objects the method was not made for) instead; `--mirror` mirrors
+//! each photo and its truth left to right (every fixture is turned the same way: a rule that only works for that
+//! turn shows here); a parameter
 //! object such as `'{"depth":1.0}'` compares an override. The measure is `tests/common/shape.rs` (the one the
 //! depth test asserts on).
 
@@ -23,6 +25,13 @@ fn main() -> ExitCode {
             "objects-second"
         }
         None => "objects",
+    };
+    let mirror = match args.iter().position(|arg| arg == "--mirror") {
+        Some(at) => {
+            args.remove(at);
+            true
+        }
+        None => false,
     };
     let mut params: MeshParams = match args.first().map(|s| serde_json::from_str(s)).transpose() {
         Ok(p) => p.unwrap_or_default(),
@@ -56,8 +65,9 @@ fn main() -> ExitCode {
             eprintln!("{name}: the photo or the truth is missing");
             return ExitCode::from(1);
         };
+        let (photo, kind) = if mirror { (mirrored(&photo), ImageKind::Png) } else { (photo, ImageKind::Jpeg) };
         let started = std::time::Instant::now();
-        let model = match generate(&photo, ImageKind::Jpeg, &params, &mut |_| {}) {
+        let model = match generate(&photo, kind, &params, &mut |_| {}) {
             Ok(model) => model,
             Err(err) => {
                 println!("{name:<14} failed: {err}");
@@ -65,7 +75,10 @@ fn main() -> ExitCode {
             }
         };
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (model, truth) = (shape::read_stl(&model.files[0].bytes), shape::read_stl(&truth));
+        let (model, mut truth) = (shape::read_stl(&model.files[0].bytes), shape::read_stl(&truth));
+        if mirror {
+            truth.iter_mut().flatten().for_each(|p| p[0] = -p[0]);
+        }
         let score = shape::score(&model, &truth);
         if let Ok(views) = std::env::var("DEPTH_REPORT_VIEWS") {
             write_views(&Path::new(&views).join(format!("{name}.png")), &model, &truth);
@@ -85,6 +98,16 @@ fn main() -> ExitCode {
         "median", medians[0], medians[1], medians[2], medians[3], medians[4], medians[5], medians[6]
     );
     ExitCode::SUCCESS
+}
+
+/// The photo mirrored left to right, as a PNG: the object as it would be seen turned the other way.
+fn mirrored(photo: &[u8]) -> Vec<u8> {
+    let image = image::load_from_memory(photo).expect("a fixture decodes");
+    let mut png = Vec::new();
+    image::imageops::flip_horizontal(&image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("PNG encoding");
+    png
 }
 
 /// Front, side and top silhouettes side by side: the model alone red, the truth alone blue, both grey.

@@ -26,10 +26,10 @@
 //! 4. **Parts stand on the floor.** On a floor seen from above, a point higher in the picture is farther away, by
 //!    `1/tan θ` per unit of image height. A part whose lowest point is higher than the lowest of all parts (two
 //!    objects side by side, one behind the other) is placed farther back; and a part that stands on a slanted
-//!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge) is
-//!    turned to recede along it (a vehicle or an animal seen three-quarters), with its rows' circles narrowed to
-//!    the object's width across that direction, when that turn is a three-quarter view's
-//!    ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor edge across it, from the
+//!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge; else
+//!    the line through its two lowest feet, [`two_feet_slope`]) is turned to recede along it (a vehicle or an
+//!    animal seen three-quarters), with its rows' circles narrowed to the object's width across that direction,
+//!    when that turn is a three-quarter view's ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor edge across it, from the
 //!    nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges span a box
 //!    ([`ground_box`]): a part that nearly fits it, and whose outline runs up one of its ends as a box's corner
 //!    does ([`has_a_vertical_end`]), lies where its lines of sight cross it, its legs and wheels
@@ -162,10 +162,13 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
     let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
     let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
-    // A line of support that would turn the part other than three-quarters is not the floor under its length. On
-    // a floor seen from θ, a part turned by t recedes by tan t · cos θ per unit of picture width.
+    // A line of support that would turn the part other than three-quarters is not the floor under its length; the
+    // line through its two lowest feet may still be. On a floor seen from θ, a part turned by t recedes by
+    // tan t · cos θ per unit of picture width.
+    let three_quarter = |r: &f64| THREE_QUARTER_TURNS.contains(&(r.abs() / elevation.cos()).atan().to_degrees());
     let recede = Some(ground_slope(&hull, lo, hi) * floor)
-        .filter(|r| THREE_QUARTER_TURNS.contains(&(r.abs() / elevation.cos()).atan().to_degrees()))
+        .filter(three_quarter)
+        .or_else(|| two_feet_slope(&hull, &runs, lo, hi).map(|slope| slope * floor).filter(three_quarter))
         .unwrap_or(0.0);
     // A part turned by `recede` is that much wider across the picture than across itself.
     let across = deeper / (1.0 + recede * recede).sqrt();
@@ -745,6 +748,26 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
         .sum();
     let ellipse_area = std::f64::consts::PI * 4.0 * det.sqrt();
     inside / (area + ellipse_area - inside)
+}
+
+/// The slope (image y down per unit of x) of the line through a part's two lowest feet: the lowest point of its
+/// silhouette's hull in the floor band and the lowest other one at least [`SUPPORT_WIDTH`] of the part's width
+/// away with air between the two (the middle of the line between them is outside the silhouette: two legs, not a
+/// heel and a toe). On a floor seen from above the two nearest contacts lie on the floor's near line, which turns
+/// the part; [`ground_slope`] averages every support edge and is misled by a low chin or muzzle beside the feet
+/// (the triceratops of `tests/fixtures/objects-second`: its hull's edge from the front foot to the chin turned it
+/// 18° the wrong way).
+fn two_feet_slope(hull: &[[f64; 2]], runs: &RowRuns<'_>, lo: [f64; 2], hi: [f64; 2]) -> Option<f64> {
+    let floor_line = hi[1] - GROUND_BAND * (hi[1] - lo[1]);
+    let lowest = |a: &&[f64; 2], b: &&[f64; 2]| a[1].total_cmp(&b[1]);
+    let first = *hull.iter().filter(|p| p[1] >= floor_line).max_by(lowest)?;
+    let apart = |p: &[f64; 2]| {
+        let middle = [(p[0] + first[0]) / 2.0, (p[1] + first[1]) / 2.0];
+        (p[0] - first[0]).abs() >= SUPPORT_WIDTH * (hi[0] - lo[0]) && runs.run_at(middle).is_none()
+    };
+    let second = *hull.iter().filter(|p| p[1] >= floor_line && apart(p)).max_by(lowest)?;
+    let (left, right) = if first[0] < second[0] { (first, second) } else { (second, first) };
+    Some((right[1] - left[1]) / (right[0] - left[0]))
 }
 
 /// The slope `dy/dx` (image y down) of the line the part stands on: the edges of its lower convex hull (the
