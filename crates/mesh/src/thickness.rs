@@ -36,7 +36,9 @@
 //!    tubes within it, each thin member whose lowest point is on the floor standing where that point's line of
 //!    sight meets the floor (a chair's near legs on the near floor edges, its far legs farther back), the other
 //!    thin members against the box's far side; a part that does not fit (a head and a tail beyond it) is at least
-//!    no deeper than its width.
+//!    no deeper than its width. A part no floor turned that stands on two feet or more (a walking figure) has
+//!    each foot where its line of sight meets the floor, its legs leaning back to it from the hip
+//!    ([`feet_on_the_floor`]).
 //! 5. **Boxes are boxes.** A part whose silhouette is a box's (a convex hexagon, opposite edges parallel, one pair
 //!    vertical) is that box, turned and seen from the elevation its edges give (see [`Cuboid`]): a book comes out
 //!    as thin as it is, a carton as deep, with flat faces.
@@ -177,9 +179,99 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     let slab = ground.map_or(f64::MAX, |ground| deeper * (ground.half_extents[1] - 1.0) / ground.axes[0][0].abs());
     let half = half_thickness(mesh, u, eps).into_iter().map(|h| (h * across).min(slab) * depth).collect();
     let (centre_x, middle_y) = ((lo[0] + hi[0]) / 2.0, (rows.top + rows.bottom) / 2.0);
-    let centre =
-        mesh.points.iter().map(|p| depth * (behind + (p[0] - centre_x) * recede + (middle_y - p[1]) * lean)).collect();
+    // A part not turned by its floor may still show its floor in its feet: a walking figure's stride.
+    let feet =
+        if standing && recede == 0.0 { feet_on_the_floor(mesh, lo, hi, floor) } else { vec![0.0; mesh.points.len()] };
+    let centre = mesh
+        .points
+        .iter()
+        .zip(feet)
+        .map(|(p, foot)| depth * (behind + (p[0] - centre_x) * recede + (middle_y - p[1]) * lean + foot))
+        .collect();
     Lift { centre, half }
+}
+
+/// How far back (working pixels, negative) each vertex of a part standing on the floor moves so that each of its
+/// feet stands where its line of sight meets the floor: a walking figure's far foot is higher in the picture than
+/// its near one because it is farther back, by `1/tan θ` (`floor`) per unit of height above the part's lowest
+/// point. Only for a part its floor did not turn: the cow of `tests/fixtures/objects`, turned along its near
+/// hooves, lost side IoU 0.71 → 0.67 and F-score at 5 % 0.80 → 0.68 when its far legs were moved back as well (its
+/// rows already span its width, and its far hooves' height above the turned floor line is not all depth). The feet
+/// are the separate pieces of the part below a cut across it (legs, with air between them), each reaching within
+/// [`FOOT_REACH`] of the floor line; the cut is the highest, in steps of 5 % of the part's height from 45 % down
+/// to 10 %, that leaves two or more feet, so a leg moves from nothing at the cut (the hip) to its foot's full
+/// distance at its foot. A part with fewer than two feet stays as it is. The standing figure of
+/// `tests/fixtures/objects-second`, its far foot 11 % of its height above its near one: side IoU 0.34 → 0.37, top
+/// 0.44 → 0.59, F-score at 5 % 0.53 → 0.72.
+fn feet_on_the_floor(mesh: &Mesh2, lo: [f64; 2], hi: [f64; 2], floor: f64) -> Vec<f64> {
+    let n = mesh.points.len();
+    let mut shift = vec![0.0; n];
+    let height = hi[1] - lo[1];
+    for step in (2..=9).rev() {
+        let cut = hi[1] - 0.05 * f64::from(step) * height;
+        let below = |v: usize| mesh.points[v][1] > cut;
+        let feet: Vec<(Vec<usize>, f64)> = connected_sets(mesh, |a, b| below(a) && below(b), below)
+            .into_iter()
+            .map(|piece| {
+                let rise = piece.iter().map(|&v| hi[1] - mesh.points[v][1]).fold(f64::MAX, f64::min);
+                (piece, rise)
+            })
+            .filter(|(_, rise)| *rise <= FOOT_REACH * height)
+            .collect();
+        if feet.len() < 2 {
+            continue;
+        }
+        for (piece, rise) in feet {
+            let foot_y = piece.iter().map(|&v| mesh.points[v][1]).fold(f64::MIN, f64::max);
+            for v in piece {
+                let along = ((mesh.points[v][1] - cut) / (foot_y - cut).max(1.0)).clamp(0.0, 1.0);
+                shift[v] = -along * rise * floor;
+            }
+        }
+        break;
+    }
+    shift
+}
+
+/// How far above the floor line (a share of the part's height) a foot may end and still stand on the floor (see
+/// [`feet_on_the_floor`]): at 20° a foot that high is 0.41 of the part's height farther back, a long stride; one
+/// higher is taken to be lifted (a running animal's hoof).
+const FOOT_REACH: f64 = 0.15;
+
+/// The connected sets of a part's vertices: from every vertex that may `start` one, along the mesh's edges that
+/// `join` their two ends.
+fn connected_sets(mesh: &Mesh2, join: impl Fn(usize, usize) -> bool, start: impl Fn(usize) -> bool) -> Vec<Vec<usize>> {
+    let n = mesh.points.len();
+    let mut neighbours = vec![Vec::new(); n];
+    for t in &mesh.tris {
+        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+            let (a, b) = (a as usize, b as usize);
+            if join(a, b) {
+                neighbours[a].push(b);
+                neighbours[b].push(a);
+            }
+        }
+    }
+    let mut seen = vec![false; n];
+    let mut sets = Vec::new();
+    for first in 0..n {
+        if seen[first] || !start(first) {
+            continue;
+        }
+        let (mut set, mut stack) = (Vec::new(), vec![first]);
+        seen[first] = true;
+        while let Some(v) = stack.pop() {
+            set.push(v);
+            for &w in &neighbours[v] {
+                if !seen[w] {
+                    seen[w] = true;
+                    stack.push(w);
+                }
+            }
+        }
+        sets.push(set);
+    }
+    sets
 }
 
 /// The part's bounding box in the picture: its lowest and highest x and y.
@@ -928,39 +1020,14 @@ const THIN_MEMBER: f64 = 0.5;
 /// box holds and whose tube (`half`) is at most [`THIN_MEMBER`] of the box's depth there (`room`); silhouette
 /// vertices join the member of an inside neighbour.
 fn thin_members(mesh: &Mesh2, room: &[f64], half: &[f64], missed: &[bool]) -> Vec<Vec<usize>> {
-    let n = mesh.points.len();
-    let thin: Vec<bool> =
-        (0..n).map(|v| !missed[v] && (mesh.boundary[v] || half[v] <= THIN_MEMBER * room[v].max(half[v]))).collect();
-    let mut neighbours = vec![Vec::new(); n];
-    for t in &mesh.tris {
-        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
-            let (a, b) = (a as usize, b as usize);
-            if thin[a] && thin[b] && !(mesh.boundary[a] && mesh.boundary[b]) {
-                neighbours[a].push(b);
-                neighbours[b].push(a);
-            }
-        }
-    }
-    let mut seen = vec![false; n];
-    let mut members = Vec::new();
-    for start in 0..n {
-        if seen[start] || !thin[start] || mesh.boundary[start] {
-            continue;
-        }
-        let (mut member, mut stack) = (Vec::new(), vec![start]);
-        seen[start] = true;
-        while let Some(v) = stack.pop() {
-            member.push(v);
-            for &w in &neighbours[v] {
-                if !seen[w] {
-                    seen[w] = true;
-                    stack.push(w);
-                }
-            }
-        }
-        members.push(member);
-    }
-    members
+    let thin: Vec<bool> = (0..mesh.points.len())
+        .map(|v| !missed[v] && (mesh.boundary[v] || half[v] <= THIN_MEMBER * room[v].max(half[v])))
+        .collect();
+    connected_sets(
+        mesh,
+        |a, b| thin[a] && thin[b] && !(mesh.boundary[a] && mesh.boundary[b]),
+        |v| thin[v] && !mesh.boundary[v],
+    )
 }
 
 /// Whether the part's outline runs straight up one of its ends, as a box's does at its corner nearest the picture's
@@ -1315,6 +1382,46 @@ mod tests {
         });
         let lean = (high.1 - low.1) / (low.0 - high.0);
         assert!((lean - elevation.tan()).abs() < 0.1, "lean {lean} per unit of height");
+    }
+
+    #[test]
+    fn a_foot_higher_in_the_picture_stands_farther_back_on_the_floor() {
+        // A body on two legs, the right one ending 30 px higher: its foot is farther back, by 1/tan θ per row.
+        let outline = [
+            [100.0, 100.0],
+            [200.0, 100.0],
+            [200.0, 370.0],
+            [170.0, 370.0],
+            [170.0, 250.0],
+            [130.0, 250.0],
+            [130.0, 400.0],
+            [100.0, 400.0],
+        ];
+        let mesh = polygon(&outline);
+        let (lo, hi) = bounds(&mesh);
+        let floor = 1.0 / ELEVATION_DEGREES.to_radians().tan();
+        let shift = feet_on_the_floor(&mesh, lo, hi, floor);
+        for (p, s) in mesh.points.iter().zip(&shift) {
+            if p[1] < 250.0 || p[0] < 150.0 {
+                assert!(s.abs() < 1e-9, "the body and the near leg stay: {p:?} moved {s}");
+            } else if p[1] >= 369.0 {
+                assert!((s + 30.0 * floor).abs() < 1e-6, "the far foot at {p:?} moved {s}, not {}", -30.0 * floor);
+            }
+        }
+        // A leg ending a third of the height above the other is lifted, not a foot: nothing moves.
+        let lifted = [
+            outline[0],
+            outline[1],
+            [200.0, 300.0],
+            [170.0, 300.0],
+            [170.0, 250.0],
+            [130.0, 250.0],
+            outline[6],
+            outline[7],
+        ];
+        let mesh = polygon(&lifted);
+        let (lo, hi) = bounds(&mesh);
+        assert!(feet_on_the_floor(&mesh, lo, hi, floor).iter().all(|s| *s == 0.0), "a lifted leg is not a foot");
     }
 
     #[test]

@@ -116,16 +116,16 @@ const SECOND_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 7] = [
     ("triceratops", 0.566, 0.317, 0.0873, 0.652),
 ];
 
-/// The second set's medians today (side 0.668, top 0.602, F-score at 5 % 0.672 and at 10 % 0.911, Chamfer 0.040),
-/// less a margin; with the largest profile's hidden cones at a solid of revolution's ends and the triceratops not
-/// turned by its feet they were 0.637, 0.602, 0.619, 0.831 and 0.057.
+/// The second set's medians today (side 0.668, top 0.602, F-score at 5 % 0.724 and at 10 % 0.952, Chamfer 0.037),
+/// less a margin; with the largest profile's hidden cones at a solid of revolution's ends, the triceratops not
+/// turned by its feet and the figure's feet side by side they were 0.637, 0.602, 0.619, 0.831 and 0.057.
 const SECOND_MEDIAN_SIDE_IOU: f64 = 0.65;
 const SECOND_MEDIAN_TOP_IOU: f64 = 0.58;
-const SECOND_MEDIAN_F_SCORE_5: f64 = 0.65;
-const SECOND_MEDIAN_CHAMFER: f64 = 0.045;
-/// The lowest side IoU on the second set today is the figure's 0.34 (a walking figure, its stride unseen from the
-/// front).
-const SECOND_LEAST_SIDE_IOU: f64 = 0.33;
+const SECOND_MEDIAN_F_SCORE_5: f64 = 0.69;
+const SECOND_MEDIAN_CHAMFER: f64 = 0.042;
+/// The lowest side IoU on the second set today is the figure's 0.37 (a walking figure: 0.34 before its far foot
+/// stood farther back); the held-out check asks 0.35 of every object.
+const SECOND_LEAST_SIDE_IOU: f64 = 0.35;
 
 #[test]
 fn models_of_the_second_set_keep_their_depth() {
@@ -148,12 +148,17 @@ fn models_of_the_second_set_keep_their_depth() {
 
 /// Every fixture is turned the same way (the camera at azimuth 35°), so a rule could lean on that turn and look
 /// right. The objects whose turn the floor rules decide (a floor box, a line of support, two feet), mirrored left
-/// to right with their truths, must score as they do unmirrored.
+/// to right with their truths, must score as they do unmirrored; so must the figure, whose feet stand apart.
 #[test]
 fn mirrored_photos_of_turned_objects_score_as_the_originals() {
-    for (dir, name) in
-        [(dir(), "truck"), (dir(), "cow"), (dir(), "chair"), (second_dir(), "triceratops"), (second_dir(), "teddy")]
-    {
+    for (dir, name) in [
+        (dir(), "truck"),
+        (dir(), "cow"),
+        (dir(), "chair"),
+        (second_dir(), "triceratops"),
+        (second_dir(), "teddy"),
+        (second_dir(), "figure"),
+    ] {
         let photo = std::fs::read(dir.join(format!("{name}.jpg"))).expect("the photo");
         let truth = truth_in(&dir, name);
         let original = shape::score(&stl_model(&photo, ImageKind::Jpeg, MeshParams::default()), &truth);
