@@ -47,7 +47,8 @@
 //!    largest stack of horizontal discs whose ellipses, seen from the camera's elevation, stay inside its
 //!    silhouette, the elevation read from a flat rim where it has one (see [`Revolution`]): round from above, its
 //!    foot flat, its lean exact. A part whose body is symmetric where nothing joins it (a teapot, a mug) is that
-//!    body, its spout and handle tubes beside it.
+//!    body, its spout and handle tubes beside it. One lying on its side (a spool, a can on its side) is symmetric
+//!    about a slanted principal axis, and is the same turned upright in the picture (see [`LyingRevolution`]).
 //!
 //! `depth` scales all of it (1 = as described, 0.5 = half as deep); a flat picture with nothing standing on a floor
 //! still gets rules 1 and 2, and rules 3 and 4 only move and lean the parts, never change their front silhouette.
@@ -151,6 +152,9 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
         let (centre, mut half) = revolution.lift(mesh, u, eps, (rows.top + rows.bottom) / 2.0);
         smooth(mesh, &mut half);
         return placed(Lift { centre, half });
+    }
+    if let Some(lift) = LyingRevolution::fit(mesh, elevation).map(|lying| lying.lift(mesh, u, eps)) {
+        return placed(lift);
     }
     // A part standing on a floor that shows both its floor edges fills the box they span, its narrow parts (legs,
     // wheels, a tail) tubes within it.
@@ -589,6 +593,63 @@ impl Revolution {
     }
 }
 
+/// A solid of revolution lying on its side (a spool, a can or a bottle on its side, a rolling pin, a log): its
+/// silhouette is symmetric about its axis, which is then one of the silhouette's principal axes and lies more than
+/// 45° from the vertical. The picture turned so that the axis is vertical is fitted as an upright [`Revolution`],
+/// its end that is lower in the photo at the top: on a floor the lower end is the nearer, as an upright solid's top
+/// is. Its tilt out of the picture is read from a flat rim where one shows (as an upright solid's elevation), else
+/// taken for a three-quarter view's: a horizontal axis turned the middle of [`THREE_QUARTER_TURNS`] from the picture,
+/// seen from the camera's elevation (`asin(sin 35° · cos 20°)`, 32.6°). The spool of `tests/fixtures/objects-second`
+/// (its true tilt 32°): side IoU 0.79 → 0.96, top 0.62 → 0.79, F-score at 5 % 0.33 → 0.55.
+struct LyingRevolution {
+    /// The upright solid, in the turned picture.
+    revolution: Revolution,
+    /// The part's vertices in the turned picture.
+    turned: Mesh2,
+}
+
+impl LyingRevolution {
+    /// The lying solid of revolution whose silhouette the part is, if it is one (see the type's documentation).
+    fn fit(mesh: &Mesh2, elevation: f64) -> Option<LyingRevolution> {
+        let Moments { centre, sxx, sxy, syy } = moments(mesh)?;
+        let major = 0.5 * (2.0 * sxy).atan2(sxx - syy);
+        let turn = ((THREE_QUARTER_TURNS.start() + THREE_QUARTER_TURNS.end()) / 2.0).to_radians();
+        let tilt = (turn.sin() * elevation.cos()).asin();
+        [major, major + std::f64::consts::FRAC_PI_2].into_iter().find_map(|angle| {
+            // The axis's direction toward its end higher in the picture (image y down).
+            let (mut ay, mut ax) = angle.sin_cos();
+            if ay.abs() > std::f64::consts::FRAC_1_SQRT_2 {
+                return None;
+            }
+            if ay > 0.0 {
+                (ax, ay) = (-ax, -ay);
+            }
+            // The rotation about the centroid taking that direction to straight down the picture, so that the
+            // lower end is at the top.
+            let points = mesh
+                .points
+                .iter()
+                .map(|p| {
+                    let (dx, dy) = (p[0] - centre[0], p[1] - centre[1]);
+                    [centre[0] + ay * dx - ax * dy, centre[1] + ax * dx + ay * dy]
+                })
+                .collect();
+            let turned = Mesh2 { points, tris: mesh.tris.clone(), boundary: mesh.boundary.clone() };
+            let revolution = Revolution::fit(&RowRuns::new(&turned), tilt)?;
+            Some(LyingRevolution { revolution, turned })
+        })
+    }
+
+    /// Where each vertex lies: the upright solid's lift in the turned picture (depth does not change when a picture
+    /// turns in its own plane), smoothed like it.
+    fn lift(&self, mesh: &Mesh2, u: &[f64], eps: f64) -> Lift {
+        let (lo, hi) = bounds(&self.turned);
+        let (centre, mut half) = self.revolution.lift(&self.turned, u, eps, (lo[1] + hi[1]) / 2.0);
+        smooth(mesh, &mut half);
+        Lift { centre, half }
+    }
+}
+
 /// The camera's elevation, where the silhouette says it: a flat rim (a goblet's foot, a plate, a coin) seen from
 /// θ is an ellipse `sin θ` as tall as wide, and discs seen from any higher elevation can no longer fill its ends,
 /// so how much of the silhouette the largest profile leaves uncovered ([`shortfall`]) jumps just above the true
@@ -786,27 +847,26 @@ fn polygon_area(polygon: &[[f64; 2]]) -> f64 {
         / 2.0
 }
 
-/// How much the part's silhouette is an ellipse: its intersection over union with the ellipse of the same centre
-/// and second moments (1 for an ellipse, a disc, a sphere's silhouette), triangles counted in or out by their
-/// centres.
-fn ellipse_likeness(mesh: &Mesh2) -> f64 {
-    let mut area = 0.0;
-    let (mut mx, mut my) = (0.0, 0.0);
-    let triangles: Vec<([f64; 2], f64)> = mesh
-        .tris
-        .iter()
-        .map(|t| {
-            let p = t.map(|i| mesh.points[i as usize]);
-            ([(p[0][0] + p[1][0] + p[2][0]) / 3.0, (p[0][1] + p[1][1] + p[2][1]) / 3.0], triangle_area(p))
-        })
-        .collect();
-    for (c, a) in &triangles {
+/// A part's centroid and second moments about it (per unit of area), in image axes.
+struct Moments {
+    centre: [f64; 2],
+    sxx: f64,
+    sxy: f64,
+    syy: f64,
+}
+
+/// The [`Moments`] of the part's triangles; `None` for a part without area.
+fn moments(mesh: &Mesh2) -> Option<Moments> {
+    let (mut area, mut mx, mut my) = (0.0, 0.0, 0.0);
+    for t in &mesh.tris {
+        let p = t.map(|i| mesh.points[i as usize]);
+        let a = triangle_area(p);
         area += a;
-        mx += a * c[0];
-        my += a * c[1];
+        mx += a * (p[0][0] + p[1][0] + p[2][0]) / 3.0;
+        my += a * (p[0][1] + p[1][1] + p[2][1]) / 3.0;
     }
     if area <= 0.0 {
-        return 0.0;
+        return None;
     }
     let (mx, my) = (mx / area, my / area);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
@@ -822,7 +882,25 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
         syy += sum(&|u, v| u[1] * v[1]);
         sxy += sum(&|u, v| (u[0] * v[1] + u[1] * v[0]) / 2.0);
     }
-    let (sxx, sxy, syy) = (sxx / area, sxy / area, syy / area);
+    Some(Moments { centre: [mx, my], sxx: sxx / area, sxy: sxy / area, syy: syy / area })
+}
+
+/// How much the part's silhouette is an ellipse: its intersection over union with the ellipse of the same centre
+/// and second moments (1 for an ellipse, a disc, a sphere's silhouette), triangles counted in or out by their
+/// centres.
+fn ellipse_likeness(mesh: &Mesh2) -> f64 {
+    let Some(Moments { centre: [mx, my], sxx, sxy, syy }) = moments(mesh) else {
+        return 0.0;
+    };
+    let triangles: Vec<([f64; 2], f64)> = mesh
+        .tris
+        .iter()
+        .map(|t| {
+            let p = t.map(|i| mesh.points[i as usize]);
+            ([(p[0][0] + p[1][0] + p[2][0]) / 3.0, (p[0][1] + p[1][1] + p[2][1]) / 3.0], triangle_area(p))
+        })
+        .collect();
+    let area: f64 = triangles.iter().map(|(_, a)| a).sum();
     // A uniform ellipse with semi-axes a, b has second moments a²/4 and b²/4 along its axes.
     let det = sxx * syy - sxy * sxy;
     if det <= 0.0 {
@@ -1422,6 +1500,52 @@ mod tests {
         let mesh = polygon(&lifted);
         let (lo, hi) = bounds(&mesh);
         assert!(feet_on_the_floor(&mesh, lo, hi, floor).iter().all(|s| *s == 0.0), "a lifted leg is not a foot");
+    }
+
+    #[test]
+    fn a_cylinder_on_its_side_is_round_about_its_axis_and_its_lower_end_nearer() {
+        // The upright cylinder of the test above, laid down: its axis turned 75° in the picture, 15° from level.
+        let (radius, elevation) = (60.0, 25f64.to_radians());
+        let (sin, cos) = 75f64.to_radians().sin_cos();
+        let lying: Vec<[f64; 2]> = cylinder_silhouette(radius, 200.0, elevation)
+            .iter()
+            .map(|p| {
+                let (dx, dy) = (p[0] - 300.0, p[1] - 200.0);
+                [300.0 + cos * dx - sin * dy, 200.0 + sin * dx + cos * dy]
+            })
+            .collect();
+        let mesh = polygon(&lying);
+        assert!(Revolution::fit(&RowRuns::new(&mesh), elevation).is_none(), "not upright");
+        let lying =
+            LyingRevolution::fit(&mesh, ELEVATION_DEGREES.to_radians()).expect("a solid of revolution on its side");
+        // Its tilt out of the picture: its rims' 25° or the three-quarter prior's 32.6° (the rims' ellipses turned
+        // back from a polygon no longer show the sharp jump an upright one's do).
+        let tilt = lying.revolution.sin.asin().to_degrees();
+        assert!((20.0..=35.0).contains(&tilt), "tilt {tilt}°");
+        let u = solve_poisson(&mesh, usize::MAX);
+        let Lift { centre, half } = lying.lift(&mesh, &u, 0.0);
+        let axis = [-sin, cos];
+        let on_axis: Vec<(f64, f64, f64)> = mesh
+            .points
+            .iter()
+            .zip(centre.iter().zip(&half))
+            .filter(|(p, _)| {
+                let (dx, dy) = (p[0] - 300.0, p[1] - 200.0);
+                (dx * axis[1] - dy * axis[0]).abs() < 4.0 && (dx * axis[0] + dy * axis[1]).abs() < 60.0
+            })
+            .map(|(p, (c, h))| (p[1], *c, *h))
+            .collect();
+        assert!(on_axis.len() >= 3, "{} vertices near the axis", on_axis.len());
+        // Round: as deep as wide along its axis (up to 1/cos of its tilt where the line of sight crosses it
+        // whole), not a slab.
+        let deepest = 1.1 * radius / lying.revolution.cos;
+        for &(_, _, h) in &on_axis {
+            assert!((0.9 * radius..=deepest).contains(&h), "half-thickness {h} on the axis, radius {radius}");
+        }
+        // The end lower in the picture is nearer the camera.
+        let lowest = on_axis.iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("a point");
+        let highest = on_axis.iter().min_by(|a, b| a.0.total_cmp(&b.0)).expect("a point");
+        assert!(lowest.1 > highest.1, "lower {lowest:?} is nearer than higher {highest:?}");
     }
 
     #[test]
