@@ -1,8 +1,9 @@
 //! The depth report: every object of `tests/fixtures/objects` (a product-photo render and its true shape) made
 //! into a model and scored against the truth, one row per object and the medians.
 //!
-//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second] [--mirror] [PARAMS_JSON]`: `--second` scores
-//! the second set (`tests/fixtures/objects-second`, objects the method was not made for) instead; `--mirror` mirrors
+//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second|--turned] [--mirror] [PARAMS_JSON]`:
+//! `--second` scores the second set (`tests/fixtures/objects-second`) instead, `--turned` the third (objects of
+//! both seen from other turns, `tests/fixtures/objects-turned`); `--mirror` mirrors
 //! each photo and its truth left to right (every fixture is turned the same way: a rule that only works for that
 //! turn shows here); a parameter
 //! object such as `'{"depth":1.0}'` compares an override. The measure is `tests/common/shape.rs` (the one the
@@ -19,11 +20,11 @@ use mesh402_mesh::generate;
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let set = match args.iter().position(|arg| arg == "--second") {
-        Some(at) => {
-            args.remove(at);
-            "objects-second"
-        }
+    let set = match ["--second", "--turned"].iter().find_map(|flag| args.iter().position(|arg| arg == flag)) {
+        Some(at) => match args.remove(at).as_str() {
+            "--second" => "objects-second",
+            _ => "objects-turned",
+        },
         None => "objects",
     };
     let mirror = match args.iter().position(|arg| arg == "--mirror") {
