@@ -4,8 +4,8 @@
 //! `cargo run --release -p mesh402-mesh --example depth_report -- [--second|--turned] [--mirror] [PARAMS_JSON]`:
 //! `--second` scores the second set (`tests/fixtures/objects-second`) instead, `--turned` the third (objects of
 //! both seen from other turns, `tests/fixtures/objects-turned`); `--mirror` mirrors
-//! each photo and its truth left to right (every fixture is turned the same way: a rule that only works for that
-//! turn shows here); a parameter
+//! each photo and its truth left to right (every fixture but the book is turned the same way: a rule that only
+//! works for that side shows here); a parameter
 //! object such as `'{"depth":1.0}'` compares an override. The measure is `tests/common/shape.rs` (the one the
 //! depth test asserts on).
 

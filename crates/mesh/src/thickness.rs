@@ -29,8 +29,9 @@
 //!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge; else
 //!    the line through its two lowest feet, [`two_feet_slope`]) is turned to recede along it (a vehicle or an
 //!    animal seen three-quarters), with its rows' circles narrowed to the object's width across that direction,
-//!    when that turn is a three-quarter view's ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor edge across it, from the
-//!    nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges span a box
+//!    when that turn is a three-quarter view's ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor
+//!    edge across it, from the nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges
+//!    span a box
 //!    ([`ground_box`]): a part that nearly fits it, and whose outline runs up one of its ends as a box's corner
 //!    does ([`has_a_vertical_end`]), lies where its lines of sight cross it, its legs and wheels
 //!    tubes within it, each thin member whose lowest point is on the floor standing where that point's line of
@@ -598,8 +599,10 @@ impl Revolution {
 
 /// A solid of revolution lying on its side (a spool, a can or a bottle on its side, a rolling pin, a log): its
 /// silhouette is symmetric about its axis, which is then one of the silhouette's principal axes and lies more than
-/// 45° from the vertical. The picture turned so that the axis is vertical is fitted as an upright [`Revolution`],
-/// its end that is lower in the photo at the top: on a floor the lower end is the nearer, as an upright solid's top
+/// 45° from the vertical, yet slants as a level axis turned three-quarters does (at least 7° at 20°: a bar level
+/// in the picture lies square to the line of sight, and is a tube). The picture turned so that the axis is vertical
+/// is fitted as an upright [`Revolution`], its end that is lower in the photo at the top: on a floor the lower end
+/// is the nearer, as an upright solid's top
 /// is. Its tilt out of the picture is read from a flat rim where one shows (as an upright solid's elevation), else
 /// taken for a three-quarter view's: a horizontal axis turned the middle of [`THREE_QUARTER_TURNS`] from the picture,
 /// seen from the camera's elevation (`asin(sin 35° · cos 20°)`, 32.6°). The spool of `tests/fixtures/objects-second`
@@ -621,7 +624,11 @@ impl LyingRevolution {
         [major, major + std::f64::consts::FRAC_PI_2].into_iter().find_map(|angle| {
             // The axis's direction toward its end higher in the picture (image y down).
             let (mut ay, mut ax) = angle.sin_cos();
-            if ay.abs() > std::f64::consts::FRAC_1_SQRT_2 {
+            // A level axis turned t and seen from θ slants in the picture by tan t · sin θ: an axis more level
+            // than a three-quarter turn's is square to the line of sight (a bar held out level), one more than 45°
+            // from the vertical stands rather than lies.
+            let least_slant = THREE_QUARTER_TURNS.start().to_radians().tan() * elevation.sin();
+            if ay.abs() > std::f64::consts::FRAC_1_SQRT_2 || ay.abs() < least_slant * ax.abs() {
                 return None;
             }
             if ay > 0.0 {
@@ -698,11 +705,11 @@ fn profile(widths: &[(f64, f64)], height: f64, step: f64, sin: f64, cos: f64) ->
 /// cone under an object's foot (discs ever smaller down to the lowest row, each touching it, all hidden behind the
 /// foot's own ellipse) and another over its top (discs within the top face's ellipse): a squat can would be twice
 /// as tall as it is, and seen from the side a lozenge (the coupling of `tests/fixtures/objects-second`: side IoU
-/// 0.64 with the cones, 0.92 without). Objects stand on flat feet and most have flat tops (a can, a cup's rim, a coupling), so the
-/// discs below the lowest-reaching one (the foot, whose ellipse touches the silhouette's bottom) and above the
-/// highest-reaching one (the top face) are dropped: the silhouette they cast is the same, within
-/// [`FLAT_ENDS_SHORTFALL`], else the profile is kept as it was. For a sphere they are its caps below and above the
-/// discs it is seen to touch with, a twentieth of its height each at 25°.
+/// 0.64 with the cones, 0.92 without). Objects stand on flat feet and most have flat tops (a can, a cup's rim, a
+/// coupling), so the discs below the highest one that reaches the silhouette's lowest row (the foot) and above the
+/// lowest one that reaches its highest (the top face) are dropped, where that disc is a wide one
+/// ([`FLAT_END_WIDTH`]: a ball touches its silhouette's ends with narrow discs, and keeps its round caps) and the
+/// silhouette the discs cast stays covered within [`FLAT_ENDS_SHORTFALL`]; else that end is kept as it was.
 fn flatten_hidden_ends(radius: &mut [f64], widths: &[(f64, f64)], step: f64, sin: f64, cos: f64) {
     let low = |k: usize| k as f64 * step * cos - radius[k] * sin;
     let high = |k: usize| k as f64 * step * cos + radius[k] * sin;
@@ -716,7 +723,12 @@ fn flatten_hidden_ends(radius: &mut [f64], widths: &[(f64, f64)], step: f64, sin
     let highest = (first..=last).map(high).fold(f64::MIN, f64::max);
     let foot = (first..=last).rev().find(|&k| low(k) <= lowest + FLAT_ENDS_REACH).unwrap_or(first);
     let top = (first..=last).find(|&k| high(k) >= highest - FLAT_ENDS_REACH).unwrap_or(last);
-    if top <= foot {
+    // Only a wide end is flat: a ball's or a fruit's discs touch the silhouette's ends where they are narrow, and its
+    // caps beyond them are round.
+    let widest = radius.iter().copied().fold(0.0, f64::max);
+    let wide = |k: usize| radius[k] >= FLAT_END_WIDTH * widest;
+    let (foot, top) = (if wide(foot) { foot } else { first }, if wide(top) { top } else { last });
+    if top <= foot || (foot == first && top == last) {
         return;
     }
     let before = shortfall(widths, radius, step, sin, cos);
@@ -734,6 +746,10 @@ fn flatten_hidden_ends(radius: &mut [f64], widths: &[(f64, f64)], step: f64, sin
 /// How far (working pixels) a disc's ellipse may stop short of the silhouette's lowest (highest) row and still be
 /// its foot (top face): see [`flatten_hidden_ends`].
 const FLAT_ENDS_REACH: f64 = 2.0;
+/// The least radius, as a share of the profile's widest, of a disc that is a flat end (a can's foot and top, a
+/// goblet's foot); a sphere touches the silhouette's ends with discs 0.42 of its radius across at 25° (`sin θ`),
+/// and a disc in the picture had become a sphere 0.06 of its diameter short at each pole.
+const FLAT_END_WIDTH: f64 = 0.6;
 /// See [`flatten_hidden_ends`]: the most the flat ends may add to the share of the silhouette left uncovered.
 const FLAT_ENDS_SHORTFALL: f64 = 0.005;
 
@@ -927,16 +943,19 @@ fn ellipse_likeness(mesh: &Mesh2) -> f64 {
 /// silhouette's hull in the floor band and the lowest other one at least [`SUPPORT_WIDTH`] of the part's width
 /// away with air between the two (the line between them is outside the silhouette at a quarter, half and three
 /// quarters of its length: two legs, not a heel and a toe under an arch, which turned the figure of
-/// `tests/fixtures/objects-turned` seen mirrored from 50° by 43°). On a floor seen from above the two nearest contacts lie on the floor's near line, which turns
-/// the part; [`ground_slope`] averages every support edge and is misled by a low chin or muzzle beside the feet
-/// (the triceratops of `tests/fixtures/objects-second`: its hull's edge from the front foot to the chin turned it
-/// 18° the wrong way).
+/// `tests/fixtures/objects-turned` seen mirrored from 50° by 43°). On a floor seen from above the two nearest
+/// contacts lie on the floor's near line, which turns the part; [`ground_slope`] averages every support edge and
+/// is misled by a low chin or muzzle beside the feet (the triceratops of `tests/fixtures/objects-second`: its
+/// hull's edge from the front foot to the chin turned it 18° the wrong way).
 fn two_feet_slope(hull: &[[f64; 2]], runs: &RowRuns<'_>, lo: [f64; 2], hi: [f64; 2]) -> Option<f64> {
+    if hi[0] <= lo[0] {
+        return None;
+    }
     let floor_line = hi[1] - GROUND_BAND * (hi[1] - lo[1]);
     let lowest = |a: &&[f64; 2], b: &&[f64; 2]| a[1].total_cmp(&b[1]);
     let first = *hull.iter().filter(|p| p[1] >= floor_line).max_by(lowest)?;
     let apart = |p: &[f64; 2]| {
-        let air = |t: f64| runs.run_at([first[0] + t * (p[0] - first[0]), first[1] + t * (p[1] - first[1])]).is_none();
+        let air = |t: f64| !runs.inside([first[0] + t * (p[0] - first[0]), first[1] + t * (p[1] - first[1])]);
         (p[0] - first[0]).abs() >= SUPPORT_WIDTH * (hi[0] - lo[0]) && [0.25, 0.5, 0.75].into_iter().all(air)
     };
     let second = *hull.iter().filter(|p| p[1] >= floor_line && apart(p)).max_by(lowest)?;
@@ -1256,6 +1275,12 @@ impl<'a> RowRuns<'a> {
             ((pa[1] <= y && y < pb[1]) || (pb[1] <= y && y < pa[1]))
                 .then(|| pa[0] + (y - pa[1]) * (pb[0] - pa[0]) / (pb[1] - pa[1]))
         })
+    }
+
+    /// Whether `p` (image x, image y down) is inside the part's silhouette: an odd number of the outline's crossings
+    /// of its row lie to its left.
+    fn inside(&self, p: [f64; 2]) -> bool {
+        self.crossings(p[1]).filter(|&x| x < p[0]).count() % 2 == 1
     }
 
     /// The outermost crossings of the outline on the row through image y `y`: the part's extent on that row.
@@ -1633,8 +1658,10 @@ mod tests {
             .chain((0..3).map(|i| [0.0, 30.0 - 10.0 * f64::from(i)]))
             .collect();
         let mesh = polygon(&outline);
-        // Symmetric, but no stack of discs seen from above casts a long level bar.
+        // Symmetric, but no stack of discs seen from above casts a long level bar; nor is it a solid lying on its
+        // side: level in the picture, it would lie square to the line of sight, not three-quarters.
         assert!(Revolution::fit(&RowRuns::new(&mesh), ELEVATION_DEGREES.to_radians()).is_none());
+        assert!(LyingRevolution::fit(&mesh, ELEVATION_DEGREES.to_radians()).is_none());
         let u = solve_poisson(&mesh, usize::MAX);
         let deepest = half_thickness(&mesh, &u, 0.0).into_iter().fold(0.0, f64::max);
         assert!(deepest < 30.0, "half-thickness {deepest} for a bar 30 tall");
