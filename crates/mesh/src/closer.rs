@@ -112,17 +112,17 @@ pub(crate) fn look_closer(work: &RgbaImage, first: &[f32], wide: Vec<f32>) -> Re
     Ok(Merged { values, crop: Some(crop) })
 }
 
-/// Where the merged map `values` claims a thick region that the wide look does not confirm, the region is taken
-/// out of the map. A thick region is a connected part of the merged mask's interior (pixels more than
-/// [`THICK_NETWORK_PIXELS`] wide-look pixels deep); it is confirmed when at least [`MIN_WIDE_SUPPORT`] of it is
-/// object in `wide`, or when it is nowhere [`RESOLVED_NETWORK_PIXELS`] deep (too slim for the wide look to judge)
-/// and lies within three times the thick depth of a confirmed region (it continues it, across a neck). A mask pixel is taken out when
-/// it lies within the thick depth of an unconfirmed region and of no confirmed one, so the region's rim goes with
-/// it and the edges of confirmed parts, and thin parts away from any thick region, stay. What the wide look saw
-/// inside an unconfirmed region goes too: less than half of a region it could resolve is not an object it found.
-/// When the wide look confirms no region at all, nothing is taken out: the rule keeps the closer look from adding
-/// a second object, and without a first one to compare with it would remove the object the closer look found
-/// (one the wide look barely saw), so the map is left as merged.
+/// Where the merged map `values` claims a thick region that the wide look does not confirm, the region is taken out of
+/// the map. A thick region is a connected part of the merged mask's interior (pixels more than [`THICK_NETWORK_PIXELS`]
+/// wide-look pixels deep); it is confirmed when at least [`MIN_WIDE_SUPPORT`] of it is object in `wide`, or when it is
+/// nowhere [`RESOLVED_NETWORK_PIXELS`] deep (too slim for the wide look to judge) and lies within three times the thick
+/// depth of a confirmed region (it continues it, across a neck). A mask pixel is taken out when it lies within the
+/// thick depth of an unconfirmed region and of no confirmed one, so the region's rim goes with it and the edges of
+/// confirmed parts, and thin parts away from any thick region, stay. What the wide look saw inside an unconfirmed
+/// region goes too: less than half of a region it could resolve is not an object it found. When the wide look confirms
+/// no region at all, nothing is taken out: the rule keeps the closer look from adding a second object, and without a
+/// first one to compare with it would remove the object the closer look found (one the wide look barely saw), so the
+/// map is left as merged.
 fn drop_unconfirmed(values: &mut [f32], wide: &[f32], w: usize, h: usize) {
     let network_pixels = |n: usize| (n * w.max(h)).div_ceil(NETWORK_SIDE);
     let (r, resolved) = (network_pixels(THICK_NETWORK_PIXELS), network_pixels(RESOLVED_NETWORK_PIXELS));

@@ -98,7 +98,7 @@ pub fn check_structure(bytes: &[u8], kind: ImageKind) -> Result<(), GenerateErro
 /// The largest picture, in pixels, that [`preflight`] decodes in full; larger ones get the structural check.
 pub const PREFLIGHT_DECODE_PIXELS: u64 = 2_000_000;
 
-/// A picture's mask, as [`segment`] finds it.
+/// A picture's mask, as [`segment()`] finds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segmentation {
     /// Width of the mask: the picture's, reduced to at most about a megapixel.
@@ -126,7 +126,7 @@ pub fn segment(bytes: &[u8], kind: ImageKind) -> Result<Segmentation, GenerateEr
     segment_with(bytes, kind, None)
 }
 
-/// [`segment`] with the mask taken from `source` alone instead of the per-picture choice (when `Some`): for
+/// [`segment()`] with the mask taken from `source` alone instead of the per-picture choice (when `Some`): for
 /// comparing the sources on a fixture.
 pub fn segment_with(bytes: &[u8], kind: ImageKind, source: Option<MaskSource>) -> Result<Segmentation, GenerateError> {
     let decoded = decode::decode(bytes, kind, &ImageLimits::default())?;
@@ -343,8 +343,8 @@ fn parts_geometry(
     Ok((joined, n_parts))
 }
 
-/// Triangulation, heights, lifting and the self-check of one part, with feedback on the edge length until the face cap is
-/// met and safer parameters after a failed check.
+/// Triangulation, heights, lifting and the self-check of one part, with feedback on the edge length until the face cap
+/// is met and safer parameters after a failed check.
 fn geometry(
     outline: &Outline,
     params: &MeshParams,

@@ -1,5 +1,5 @@
 //! The export interface: one mesh and its texture become the files of every format ([`write_all`]), each written
-//! by a module of its own behind one signature ([`Writer`]), and a preview picture.
+//! by a module of its own behind one signature (`Writer`), and a preview picture.
 //!
 //! Every format is a documented, fixed layout a few dozen lines long; the crates that write them would add
 //! dependencies (and for glTF and USD a whole document model) for less code than ours. The packages (3MF, USDZ)
