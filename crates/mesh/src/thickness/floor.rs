@@ -99,20 +99,28 @@ pub(super) fn two_feet_slope(hull: &[[f64; 2]], runs: &RowRuns<'_>, lo: [f64; 2]
 /// The slope `dy/dx` (image y down) of the line the part stands on: the edges of its lower convex hull (the
 /// silhouette's points that a floor under it would touch) that span at least [`SUPPORT_WIDTH`] of the part within
 /// [`GROUND_BAND`] of its bottom, their slopes averaged by their width. Zero when there is no such edge (a round
-/// base, a single point of support).
-pub(super) fn ground_slope(hull: &[[f64; 2]], lo: [f64; 2], hi: [f64; 2]) -> f64 {
+/// base, a single point of support). Where the part shows both its floor edges (`two_floor_edges`: it has a
+/// [`ground_box`]), the edges falling to its nearest corner and those rising from it are two lines, one along it
+/// and one across it, and only the side with the wider edges is averaged: averaged with its floor edge across, the
+/// cow of `tests/fixtures/objects-turned` seen from 50° turned 26° (side IoU 0.53, F-score at 5 % 0.52), along its
+/// near hooves alone 51° (0.75, 0.82). Without both floor edges the two sides are not told apart from a chin or a
+/// muzzle beside a foot (the triceratops of `tests/fixtures/objects-second`: side IoU 0.66 → 0.48 when split).
+pub(super) fn ground_slope(hull: &[[f64; 2]], lo: [f64; 2], hi: [f64; 2], two_floor_edges: bool) -> f64 {
     let floor_line = hi[1] - GROUND_BAND * (hi[1] - lo[1]);
-    let (mut width, mut rise) = (0.0, 0.0);
+    // Width and rise of the edges falling to the right (index 0) and rising to it (1), or of all in one.
+    let (mut width, mut rise) = ([0.0; 2], [0.0; 2]);
     // The hull runs left to right along its top and back along its bottom: the bottom's edges go leftward.
     for i in 0..hull.len() {
         let (right, left) = (hull[i], hull[(i + 1) % hull.len()]);
         let spans = right[0] - left[0] >= SUPPORT_WIDTH * (hi[0] - lo[0]);
         if spans && left[1] >= floor_line && right[1] >= floor_line {
-            width += right[0] - left[0];
-            rise += right[1] - left[1];
+            let side = usize::from(!two_floor_edges || right[1] < left[1]);
+            width[side] += right[0] - left[0];
+            rise[side] += right[1] - left[1];
         }
     }
-    if width > 0.0 { rise / width } else { 0.0 }
+    let side = usize::from(width[1] >= width[0]);
+    if width[side] > 0.0 { rise[side] / width[side] } else { 0.0 }
 }
 
 /// The box a part standing on a floor fills, when its silhouette shows both of its floor edges: a box (or a

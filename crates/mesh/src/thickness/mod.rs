@@ -24,21 +24,21 @@
 //!    `1/cos θ` deeper than it is wide. θ is a prior of [`ELEVATION_DEGREES`]. A round blob (a ball, a fruit, a
 //!    stone: a silhouette that is an ellipse) looks the same from every elevation and does not lean.
 //! 4. **Parts stand on the floor.** On a floor seen from above, a point higher in the picture is farther away, by
-//!    `1/tan θ` per unit of image height. A part whose lowest point is higher than the lowest of all parts (two
-//!    objects side by side, one behind the other) is placed farther back; and a part that stands on a slanted
-//!    line (an edge of its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge; else
-//!    the line through its two lowest feet, [`two_feet_slope`]) is turned to recede along it (a vehicle or an
-//!    animal seen three-quarters), with its rows' circles narrowed to the object's width across that direction,
-//!    when that turn is a three-quarter view's ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor
-//!    edge across it, from the nearest corner (a truck's front wheels, a cow's front hooves), the two floor edges
-//!    span a box
-//!    ([`ground_box`]): a part that nearly fits it, and whose outline runs up one of its ends as a box's corner
-//!    does ([`has_a_vertical_end`]), lies where its lines of sight cross it, its legs and wheels
-//!    tubes within it, each thin member whose lowest point is on the floor standing where that point's line of
-//!    sight meets the floor (a chair's near legs on the near floor edges, its far legs farther back), the other
-//!    thin members against the box's far side; a part that does not fit (a head and a tail beyond it) is at least
-//!    no deeper than its width. A part no floor turned that stands on two feet or more (a walking figure) has
-//!    each foot where its line of sight meets the floor, its legs leaning back to it from the hip
+//!    `1/tan θ` per unit of image height. A part whose lowest point is higher than the lowest of all parts (two objects
+//!    side by side, one behind the other) is placed farther back; and a part that stands on a slanted line (an edge of
+//!    its lower convex hull between two contacts: two wheels, two feet, a book's bottom edge; else the line through its
+//!    two lowest feet, [`two_feet_slope`]) is turned to recede along it (a vehicle or an animal seen three-quarters),
+//!    with its rows' circles narrowed to the object's width across that direction and a body lying along the turn
+//!    crossed slantwise ([`turned_half_thickness`]), when that turn is a three-quarter view's
+//!    ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor edge across it, from the nearest corner (a
+//!    truck's front wheels, a cow's front hooves), the part turns along the line on the wider side of that corner
+//!    ([`ground_slope`]), and the two floor edges span a box ([`ground_box`]): a part that nearly fits it, and whose
+//!    outline runs up one of its ends as a box's corner does ([`has_a_vertical_end`]), lies where its lines of sight
+//!    cross it, its legs and wheels tubes within it, each thin member whose lowest point is on the floor standing where
+//!    that point's line of sight meets the floor (a chair's near legs on the near floor edges, its far legs farther
+//!    back), the other thin members against the box's far side; a part that does not fit (a head and a tail beyond it)
+//!    is at least no deeper than its width. A part no floor turned that stands on two feet or more (a walking figure)
+//!    has each foot where its line of sight meets the floor, its legs leaning back to it from the hip
 //!    ([`feet_on_the_floor`]).
 //! 5. **Boxes are boxes.** A part whose silhouette is a box's (a convex hexagon, opposite edges parallel, one pair
 //!    vertical) is that box, turned and seen from the elevation its edges give (see [`Cuboid`]): a book comes out
@@ -167,16 +167,20 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     // line through its two lowest feet may still be. On a floor seen from θ, a part turned by t recedes by
     // tan t · cos θ per unit of picture width.
     let three_quarter = |r: &f64| THREE_QUARTER_TURNS.contains(&(r.abs() / elevation.cos()).atan().to_degrees());
-    let recede = Some(ground_slope(&hull, lo, hi) * floor)
+    let recede = Some(ground_slope(&hull, lo, hi, ground.is_some()) * floor)
         .filter(three_quarter)
         .or_else(|| two_feet_slope(&hull, &runs, lo, hi).map(|slope| slope * floor).filter(three_quarter))
         .unwrap_or(0.0);
-    // A part turned by `recede` is that much wider across the picture than across itself.
-    let across = deeper / (1.0 + recede * recede).sqrt();
+    // A part turned by `recede` is that much wider across the picture than across itself, and a body lying along
+    // that turn is crossed slantwise by the line of sight, over its height seen in the picture / cos t.
+    let turn = Turn {
+        across: deeper / (1.0 + recede * recede).sqrt(),
+        slantwise: if recede == 0.0 { None } else { Some((1.0 + (recede / elevation.cos()).powi(2)).sqrt()) },
+    };
     // A part whose floor edges give its width, though much of it lies outside that box (a cow's head and tail),
     // is still no deeper than that width crossed slantwise.
     let slab = ground.map_or(f64::MAX, |ground| deeper * (ground.half_extents[1] - 1.0) / ground.axes[0][0].abs());
-    let half = half_thickness(mesh, u, eps).into_iter().map(|h| (h * across).min(slab) * depth).collect();
+    let half = turned_half_thickness(mesh, u, eps, turn).into_iter().map(|h| h.min(slab) * depth).collect();
     let (centre_x, middle_y) = ((lo[0] + hi[0]) / 2.0, (rows.top + rows.bottom) / 2.0);
     // A part not turned by its floor may still show its floor in its feet: a walking figure's stride.
     let feet =
@@ -193,7 +197,35 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
 /// The half-thickness (working pixels) at every vertex of `mesh`: zero on the silhouette, positive inside.
 /// `u` is the Poisson solution on `mesh`, `eps` the rim offset that keeps the first triangles from being slivers.
 pub(crate) fn half_thickness(mesh: &Mesh2, u: &[f64], eps: f64) -> Vec<f64> {
-    let runs = RowRuns::new(mesh);
+    turned_half_thickness(mesh, u, eps, Turn { across: 1.0, slantwise: None })
+}
+
+/// How a part's turn on its floor changes its thickness (see [`turned_half_thickness`]).
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    /// The factor on each row's circle: a part turned on its floor is wider across the picture than across itself.
+    across: f64,
+    /// For a part turned by t, `1/cos t`: how much longer than a body's height in the picture the line of sight
+    /// crosses it, where the body lies along the turn (an animal's trunk).
+    slantwise: Option<f64>,
+}
+
+/// [`half_thickness`] of a part turned on its floor: each row's circle scaled by the turn's `across`, and for a
+/// turned part capped by its column's circle (the vertical run through the point, as a circle in depth) times
+/// `slantwise`. A body that lies along the turn is round about its own length, and as deep as it is tall: a row
+/// through it spans its length turned (its width only slantwise), where its column spans its height. At its ends
+/// (a chest, a rump, a head) the rows are short, and they decide. On the turned cows and triceratops of the fixtures
+/// it took top IoU 0.69 → 0.74 (the cow from 25°), 0.60 → 0.61 (the triceratops from 35°), F-score at 5 % 0.83 →
+/// 0.87 and 0.67 → 0.74.
+fn turned_half_thickness(mesh: &Mesh2, u: &[f64], eps: f64, turn: Turn) -> Vec<f64> {
+    let rows = RowRuns::new(mesh);
+    // The columns are the rows of the part mirrored about its diagonal (image x and y swapped).
+    let transposed = turn.slantwise.map(|_| Mesh2 {
+        points: mesh.points.iter().map(|p| [p[1], p[0]]).collect(),
+        tris: mesh.tris.clone(),
+        boundary: mesh.boundary.clone(),
+    });
+    let columns = transposed.as_ref().map(RowRuns::new);
     let mut half: Vec<f64> = mesh
         .points
         .iter()
@@ -204,26 +236,34 @@ pub(crate) fn half_thickness(mesh: &Mesh2, u: &[f64], eps: f64) -> Vec<f64> {
                 return 0.0;
             }
             let tube = (u + eps * eps).sqrt() - eps;
-            let circle = |(left, right): (f64, f64)| {
-                let (centre, radius) = ((left + right) / 2.0, (right - left) / 2.0);
-                let across = (radius * radius - (p[0] - centre).powi(2)).max(0.0);
-                (across + eps * eps).sqrt() - eps
-            };
-            // The median of the rows around: a row that also crosses where a handle or a spout joins the body is
-            // wider than the body's rows above and below, and must not make the body bulge there; a profile that
-            // only widens or narrows (a sphere's, a bottle's) keeps the point's own row.
-            let reach = ATTACHMENT_ROWS * runs.height;
-            let mut rows: Vec<f64> = [-1.0, -0.5, 0.0, 0.5, 1.0]
-                .iter()
-                .filter_map(|k| runs.run_at([p[0], p[1] + k * reach]).map(circle))
-                .collect();
-            rows.sort_by(f64::total_cmp);
-            let row = if rows.is_empty() { tube } else { rows[(rows.len() - 1) / 2] };
-            row.min(ROUNDNESS_CAP * tube).max(ROUNDNESS_FLOOR * tube)
+            let row = median_circle(&rows, *p, eps).unwrap_or(tube);
+            let rows_say = row.min(ROUNDNESS_CAP * tube).max(ROUNDNESS_FLOOR * tube) * turn.across;
+            match (&columns, turn.slantwise) {
+                (Some(columns), Some(slantwise)) => median_circle(columns, [p[1], p[0]], eps)
+                    .map_or(rows_say, |column| rows_say.min(column * slantwise)),
+                _ => rows_say,
+            }
         })
         .collect();
     smooth(mesh, &mut half);
     half
+}
+
+/// The half-thickness the runs around `p` give it (its row's run and those a little above and below, each a circle
+/// in depth at `p`'s x), their median: a row that also crosses where a handle or a spout joins the body is wider
+/// than the body's rows above and below, and must not make the body bulge there; a profile that only widens or
+/// narrows (a sphere's, a bottle's) keeps the point's own row. `None` where no run reaches `p`'s column.
+fn median_circle(runs: &RowRuns<'_>, p: [f64; 2], eps: f64) -> Option<f64> {
+    let circle = |(left, right): (f64, f64)| {
+        let (centre, radius) = ((left + right) / 2.0, (right - left) / 2.0);
+        let across = (radius * radius - (p[0] - centre).powi(2)).max(0.0);
+        (across + eps * eps).sqrt() - eps
+    };
+    let reach = ATTACHMENT_ROWS * runs.height;
+    let mut circles: Vec<f64> =
+        [-1.0, -0.5, 0.0, 0.5, 1.0].iter().filter_map(|k| runs.run_at([p[0], p[1] + k * reach]).map(circle)).collect();
+    circles.sort_by(f64::total_cmp);
+    (!circles.is_empty()).then(|| circles[(circles.len() - 1) / 2])
 }
 
 /// Averages each interior vertex with its neighbours a fixed number of times (Jacobi steps, so the result does not
@@ -299,6 +339,45 @@ mod tests {
         for h in middle {
             assert!((h - 30.0).abs() < 3.0, "half-thickness {h} at the axis, radius 30");
         }
+    }
+
+    #[test]
+    fn a_turned_body_is_as_deep_as_it_is_tall_crossed_slantwise() {
+        // 400 wide, 100 tall: a body lying along its turn. Its rows say 1.2·√u deep (the cap), its columns 50.
+        let outline: Vec<[f64; 2]> = (0..40)
+            .map(|i| [10.0 * f64::from(i), 0.0])
+            .chain((0..10).map(|i| [400.0, 10.0 * f64::from(i)]))
+            .chain((0..40).map(|i| [400.0 - 10.0 * f64::from(i), 100.0]))
+            .chain((0..10).map(|i| [0.0, 100.0 - 10.0 * f64::from(i)]))
+            .collect();
+        let mesh = polygon(&outline);
+        let u = solve_poisson(&mesh, usize::MAX);
+        let middle = |half: &[f64]| {
+            let near: Vec<f64> = mesh
+                .points
+                .iter()
+                .zip(half)
+                .filter(|(p, _)| (p[0] - 200.0).abs() < 60.0 && (p[1] - 50.0).abs() < 5.0)
+                .map(|(_, h)| *h)
+                .collect();
+            near.iter().sum::<f64>() / near.len() as f64
+        };
+        let facing = middle(&turned_half_thickness(&mesh, &u, 0.0, Turn { across: 1.0, slantwise: None }));
+        assert!(facing > 75.0, "rows alone give the cap, about 1.2 · 0.71 · 100 = 85: {facing}");
+        // Turned by 40°: 1/cos 40° = 1.31, so 50 · 1.31 = 65 where the rows (narrowed by cos 40°) still say 65.
+        let slantwise = 1.0 / 40f64.to_radians().cos();
+        let turned = middle(&turned_half_thickness(&mesh, &u, 0.0, Turn { across: 1.0, slantwise: Some(slantwise) }));
+        assert!((turned - 50.0 * slantwise).abs() < 4.0, "the column's circle crossed slantwise, 65.3: {turned}");
+    }
+
+    #[test]
+    fn a_part_showing_both_floor_edges_turns_along_the_wider_not_their_average() {
+        // The lower hull falls 40 px over 200 from the left to the nearest corner (the line along the part) and rises
+        // 20 px over 100 from it to the right (the line across).
+        let hull = convex_hull(vec![[0.0, 0.0], [300.0, 0.0], [300.0, 100.0], [200.0, 120.0], [0.0, 80.0]]);
+        let (lo, hi) = ([0.0, 0.0], [300.0, 120.0]);
+        assert!((ground_slope(&hull, lo, hi, true) - 0.2).abs() < 1e-9);
+        assert!((ground_slope(&hull, lo, hi, false) - 20.0 / 300.0).abs() < 1e-9, "one line: averaged");
     }
 
     /// The silhouette of a box (length, width, height) turned by `turn` and seen from `elevation` (radians),
