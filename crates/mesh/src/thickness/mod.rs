@@ -301,7 +301,7 @@ fn smooth(mesh: &Mesh2, half: &mut [f64]) {
 
 #[cfg(test)]
 mod tests {
-    use super::floor::standing_on_floor;
+    use super::floor::{BODY_OVER_FEET, standing_on_floor};
     use super::outline::convex_hull;
     use super::*;
     use crate::heights::solve_poisson;
@@ -527,7 +527,8 @@ mod tests {
 
     #[test]
     fn a_foot_higher_in_the_picture_stands_farther_back_on_the_floor() {
-        // A body on two legs, the right one ending 30 px higher: its foot is farther back, by 1/tan θ per row.
+        // A body on two legs, the right one ending 30 px higher: its foot is farther back, by 1/tan θ per row, and the
+        // body stands over its feet, BODY_OVER_FEET of their mean distance (15 px of height) back.
         let outline = [
             [100.0, 100.0],
             [200.0, 100.0],
@@ -542,10 +543,13 @@ mod tests {
         let (lo, hi) = bounds(&mesh);
         let floor = 1.0 / ELEVATION_DEGREES.to_radians().tan();
         let shift = feet_on_the_floor(&mesh, lo, hi, floor);
+        let body = -BODY_OVER_FEET * 15.0 * floor;
         for (p, s) in mesh.points.iter().zip(&shift) {
-            if p[1] < 250.0 || p[0] < 150.0 {
-                assert!(s.abs() < 1e-9, "the body and the near leg stay: {p:?} moved {s}");
-            } else if p[1] >= 369.0 {
+            if p[1] < 250.0 {
+                assert!((s - body).abs() < 1e-6, "the body at {p:?} moved {s}, not {body}");
+            } else if p[0] < 150.0 && p[1] >= 399.0 {
+                assert!(s.abs() < 1e-9, "the near foot stays: {p:?} moved {s}");
+            } else if p[0] > 150.0 && p[1] >= 369.0 {
                 assert!((s + 30.0 * floor).abs() < 1e-6, "the far foot at {p:?} moved {s}, not {}", -30.0 * floor);
             }
         }
