@@ -16,8 +16,11 @@ async fn mixed_traffic_with_a_restart_loses_no_paid_job_and_stays_flat() {
         restart_every: Some(Duration::from_secs(45)),
         unpaid_clients: 2,
         paying_clients: 3,
-        // Seconds after a restart the server is still growing to its working size (the 30-minute run allows 16).
-        memory_slack_mb: 64,
+        // Seconds after a restart the server is still growing to its working size (the 30-minute run allows 16): a
+        // process 45 s old that first runs two generations at once on its two cores (each ~100 MB of working set,
+        // the generator bench's peak RSS 244-287 MB) grew by 92 MB in 15 s on a slow machine, and a freed arena is
+        // not given back; the 30-minute run is the leak check.
+        memory_slack_mb: 128,
     };
     let report = run(settings).await;
     println!("{}", report.table());
