@@ -1,9 +1,10 @@
 //! The depth report: every object of `tests/fixtures/objects` (a product-photo render and its true shape) made
 //! into a model and scored against the truth, one row per object and the medians.
 //!
-//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second|--turned] [--mirror] [PARAMS_JSON]`:
-//! `--second` scores the second set (`tests/fixtures/objects-second`) instead, `--turned` the third (objects of
-//! both seen from other turns, `tests/fixtures/objects-turned`); `--mirror` mirrors
+//! `cargo run --release -p mesh402-mesh --example depth_report -- [--second|--turned|--unseen] [--mirror]
+//! [PARAMS_JSON]`: `--second` scores the second set (`tests/fixtures/objects-second`) instead, `--turned` the third
+//! (objects of both seen from other turns, `tests/fixtures/objects-turned`), `--unseen` the fourth (objects added
+//! after the rules, `tests/fixtures/objects-unseen`); `--mirror` mirrors
 //! each photo and its truth left to right (every fixture but the book is turned the same way: a rule that only
 //! works for that side shows here); a parameter
 //! object such as `'{"depth":1.0}'` compares an override. The measure is `tests/common/shape.rs` (the one the
@@ -20,13 +21,17 @@ use mesh402_mesh::generate;
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let set = match ["--second", "--turned"].iter().find_map(|flag| args.iter().position(|arg| arg == flag)) {
-        Some(at) => match args.remove(at).as_str() {
-            "--second" => "objects-second",
-            _ => "objects-turned",
-        },
-        None => "objects",
+    let sets = [("--second", "objects-second"), ("--turned", "objects-turned"), ("--unseen", "objects-unseen")];
+    let chosen: Vec<&str> = sets.iter().filter(|(flag, _)| args.iter().any(|arg| arg == flag)).map(|s| s.1).collect();
+    let set = match chosen[..] {
+        [] => "objects",
+        [one] => one,
+        _ => {
+            eprintln!("choose one set: --second, --turned or --unseen");
+            return ExitCode::from(2);
+        }
     };
+    args.retain(|arg| !sets.iter().any(|(flag, _)| arg == flag));
     let mirror = match args.iter().position(|arg| arg == "--mirror") {
         Some(at) => {
             args.remove(at);
