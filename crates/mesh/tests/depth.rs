@@ -128,23 +128,14 @@ const SECOND_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 7] = [
 /// The second set's medians today (side 0.668, top 0.636, F-score at 5 % 0.782 and at 10 % 0.958, Chamfer 0.033),
 /// less a margin; with the largest profile's hidden cones at a solid of revolution's ends, the triceratops not
 /// turned by its feet and the figure's feet side by side they were 0.637, 0.602, 0.619, 0.831 and 0.057.
-const SECOND_MEDIAN_SIDE_IOU: f64 = 0.65;
-const SECOND_MEDIAN_TOP_IOU: f64 = 0.61;
-const SECOND_MEDIAN_F_SCORE_5: f64 = 0.75;
-const SECOND_MEDIAN_CHAMFER: f64 = 0.036;
+const SECOND_MEDIANS: Medians = Medians { side: 0.65, top: 0.61, f_score_5: 0.75, chamfer: 0.036 };
 /// The lowest side IoU on the second set today is the figure's 0.44 (a walking figure: 0.34 before its far foot
 /// stood farther back, 0.37 before its body stood over its feet); the held-out check asks 0.35 of every object.
 const SECOND_LEAST_SIDE_IOU: f64 = 0.40;
 
 #[test]
 fn models_of_the_second_set_keep_their_depth() {
-    let bar = Medians {
-        side: SECOND_MEDIAN_SIDE_IOU,
-        top: SECOND_MEDIAN_TOP_IOU,
-        f_score_5: SECOND_MEDIAN_F_SCORE_5,
-        chamfer: SECOND_MEDIAN_CHAMFER,
-    };
-    holds_its_medians(&second_dir(), &SECOND_FIRST_MEASURED, &bar, SECOND_LEAST_SIDE_IOU);
+    holds_its_medians(&second_dir(), &SECOND_FIRST_MEASURED, &SECOND_MEDIANS, SECOND_LEAST_SIDE_IOU);
 }
 
 /// The third set (`tests/fixtures/objects-turned`): ten objects of the first two seen from turns of 20° to 50°
@@ -168,21 +159,12 @@ const TURNED_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 10] = [
 /// edges were told apart, turned bodies crossed slantwise and a body stood over its feet 0.672, 0.681, 0.631,
 /// 0.047), less a margin; its lowest side IoU is the chair's seen from 45° (0.34), then the figure's from 50° (0.35:
 /// its stride, seen more from the side, is deeper still).
-const TURNED_MEDIAN_SIDE_IOU: f64 = 0.69;
-const TURNED_MEDIAN_TOP_IOU: f64 = 0.70;
-const TURNED_MEDIAN_F_SCORE_5: f64 = 0.66;
-const TURNED_MEDIAN_CHAMFER: f64 = 0.042;
+const TURNED_MEDIANS: Medians = Medians { side: 0.69, top: 0.70, f_score_5: 0.66, chamfer: 0.042 };
 const TURNED_LEAST_SIDE_IOU: f64 = 0.33;
 
 #[test]
 fn models_of_objects_seen_from_other_turns_keep_their_depth() {
-    let bar = Medians {
-        side: TURNED_MEDIAN_SIDE_IOU,
-        top: TURNED_MEDIAN_TOP_IOU,
-        f_score_5: TURNED_MEDIAN_F_SCORE_5,
-        chamfer: TURNED_MEDIAN_CHAMFER,
-    };
-    holds_its_medians(&turned_dir(), &TURNED_FIRST_MEASURED, &bar, TURNED_LEAST_SIDE_IOU);
+    holds_its_medians(&turned_dir(), &TURNED_FIRST_MEASURED, &TURNED_MEDIANS, TURNED_LEAST_SIDE_IOU);
 }
 
 /// The fourth set (`tests/fixtures/objects-unseen`): a camel, a diplodocus, an armadillo standing like a figure and a
@@ -202,21 +184,12 @@ const UNSEEN_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 4] = [
 /// far as a three-quarter view goes, side 0.33 → 0.58, top 0.36 → 0.66), less a margin. Far below the other sets'
 /// and below the held-out asks: the diplodocus is still not turned (side 0.38), and the armadillo (0.42) and the
 /// toy elk (0.46) come out too shallow (depth ratios 0.69 and 0.75).
-const UNSEEN_MEDIAN_SIDE_IOU: f64 = 0.42;
-const UNSEEN_MEDIAN_TOP_IOU: f64 = 0.48;
-const UNSEEN_MEDIAN_F_SCORE_5: f64 = 0.49;
-const UNSEEN_MEDIAN_CHAMFER: f64 = 0.072;
+const UNSEEN_MEDIANS: Medians = Medians { side: 0.42, top: 0.48, f_score_5: 0.49, chamfer: 0.072 };
 const UNSEEN_LEAST_SIDE_IOU: f64 = 0.36;
 
 #[test]
 fn models_of_objects_added_after_the_rules_keep_their_depth() {
-    let bar = Medians {
-        side: UNSEEN_MEDIAN_SIDE_IOU,
-        top: UNSEEN_MEDIAN_TOP_IOU,
-        f_score_5: UNSEEN_MEDIAN_F_SCORE_5,
-        chamfer: UNSEEN_MEDIAN_CHAMFER,
-    };
-    holds_its_medians(&unseen_dir(), &UNSEEN_FIRST_MEASURED, &bar, UNSEEN_LEAST_SIDE_IOU);
+    holds_its_medians(&unseen_dir(), &UNSEEN_FIRST_MEASURED, &UNSEEN_MEDIANS, UNSEEN_LEAST_SIDE_IOU);
 }
 
 /// Every fixture but the book is turned the same way (by 35° in the first two sets), so a rule could lean on that
