@@ -171,8 +171,8 @@ fn models_of_objects_seen_from_other_turns_keep_their_depth() {
 /// toy elk on wheels, added after the rules. Per object, its figures as first measured, before any rule was changed
 /// with them in view (side IoU, top IoU, Chamfer distance, F-score at 10 %), which no change may make worse (by
 /// more than 0.01, or 0.002 of Chamfer). Their medians then were side 0.398, top 0.394, F-score at 5 % 0.454 and
-/// at 10 % 0.666, Chamfer 0.080: the camel (both floor edges, but a turn of 56° read from them) and the diplodocus
-/// (a line of support at 61°, two feet at 52°) were not turned at all.
+/// at 10 % 0.666, Chamfer 0.080: the camel (seen 35° from head-on, both floor edges reading 56°) and the
+/// diplodocus (seen three-quarters, a line of support at 61°, two feet at 52°) were not turned at all.
 const UNSEEN_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 4] = [
     ("armadillo", 0.420, 0.414, 0.0794, 0.654),
     ("camel", 0.331, 0.364, 0.0826, 0.652),
@@ -181,9 +181,9 @@ const UNSEEN_FIRST_MEASURED: [(&str, f64, f64, f64, f64); 4] = [
 ];
 
 /// The fourth set's medians today (side 0.439, top 0.502, F-score at 5 % 0.513, Chamfer 0.069: the camel turned as
-/// far as a three-quarter view goes, side 0.33 → 0.58, top 0.36 → 0.66), less a margin. Far below the other sets'
-/// and below the held-out asks: the diplodocus is still not turned (side 0.38), and the armadillo (0.42) and the
-/// toy elk (0.46) come out too shallow (depth ratios 0.69 and 0.75).
+/// far as its floor edges say, side 0.33 → 0.67, top 0.36 → 0.64), less a margin. Far below the other sets' and
+/// below the held-out asks: the diplodocus is still not turned (side 0.38), and the armadillo (0.42) and the toy elk
+/// (0.46) come out too shallow (depth ratios 0.69 and 0.75).
 const UNSEEN_MEDIANS: Medians = Medians { side: 0.42, top: 0.48, f_score_5: 0.49, chamfer: 0.072 };
 const UNSEEN_LEAST_SIDE_IOU: f64 = 0.36;
 

@@ -32,8 +32,8 @@
 //!    crossed slantwise ([`turned_half_thickness`]), when that turn is a three-quarter view's
 //!    ([`THREE_QUARTER_TURNS`]). Where the outline also shows the floor edge across it, from the nearest corner (a
 //!    truck's front wheels, a cow's front hooves), the part turns along the line on the wider side of that corner
-//!    ([`ground_slope`]), never further than a three-quarter view but never not at all, and the two floor edges span a
-//!    box ([`ground_box`]): a part that nearly fits it, and whose outline runs up one of its ends as a box's corner
+//!    ([`ground_slope`]), also further than a three-quarter view (to [`FLOOR_BOX_TURN`]), and the two floor edges span
+//!    a box ([`ground_box`]): a part that nearly fits it, and whose outline runs up one of its ends as a box's corner
 //!    does ([`has_a_vertical_end`]), lies where its lines of sight cross it, its legs and wheels tubes within it, each
 //!    thin member whose lowest point is on the floor standing where that point's line of sight meets the floor (a
 //!    chair's near legs on the near floor edges, its far legs farther back), the other thin members against the box's
@@ -61,7 +61,9 @@ mod revolution;
 
 use crate::triangulate::Mesh2;
 use cuboid::Cuboid;
-use floor::{feet_on_the_floor, ground_box, ground_box_lift, ground_slope, has_a_vertical_end, two_feet_slope};
+use floor::{
+    FLOOR_BOX_TURN, feet_on_the_floor, ground_box, ground_box_lift, ground_slope, has_a_vertical_end, two_feet_slope,
+};
 use outline::{RowRuns, bounds, ellipse_likeness, silhouette_hull};
 use revolution::{LyingRevolution, Revolution};
 
@@ -98,12 +100,12 @@ const NOT_ELLIPTIC: f64 = 0.90;
 /// three-quarters. A line of support that would turn it further (a standing figure's two feet, a running animal's
 /// hooves in the air, a handle's bottom beside a base) is not the floor under its length, and the part is not turned by
 /// it; nor is one that would turn it hardly at all (a tail's tip and a foot). Two floor edges that agree on the
-/// camera's elevation are a floor at any smaller turn (a chair seen from 15°), up to
-/// [`FLOOR_BOX_TURN`](floor::FLOOR_BOX_TURN), and where they would turn it further the part turns by the widest of
-/// these turns, not by none: a stride moves the corner they meet at (the camel of `tests/fixtures/objects-unseen`,
-/// turned 35°, reads 56°; not turned, side IoU 0.33 and top 0.36, turned by 50° 0.58 and 0.66). On the objects of
-/// `tests/fixtures/objects`, the floors that are (a truck's, a chair's, a cow's) give 34–35°; on the second set
-/// (`tests/fixtures/objects-second`) the floors that are not gave 14–18° and 53–72°. The third set
+/// camera's elevation are a floor at any smaller turn (a chair seen from 15°) and at any larger one up to
+/// [`FLOOR_BOX_TURN`], a part showing them turned as far as they say up to that: an animal
+/// seen nearer head-on than three-quarters (the camel of `tests/fixtures/objects-unseen`, seen 35° from head-on,
+/// reads 56°; not turned, side IoU 0.33 and top 0.36, turned by 50° 0.58 and 0.66, by 55° 0.67 and 0.64). On the
+/// objects of `tests/fixtures/objects`, the floors that are (a truck's, a chair's, a cow's) give 34–35°; on the
+/// second set (`tests/fixtures/objects-second`) the floors that are not gave 14–18° and 53–72°. The third set
 /// (`tests/fixtures/objects-turned`) sees objects of both from 20° to 50°.
 const THREE_QUARTER_TURNS: std::ops::RangeInclusive<f64> = 20.0..=50.0;
 
@@ -166,23 +168,8 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
     // Round blobs (a ball, a fruit, a stone: an elliptic silhouette) look the same from any elevation: no lean.
     let upright = ((ELLIPTIC - ellipse_likeness(mesh)) / (ELLIPTIC - NOT_ELLIPTIC)).clamp(0.0, 1.0);
     let (lean, deeper) = (upright * lean, 1.0 + upright * (1.0 / elevation.cos() - 1.0));
-    // A line of support that would turn the part other than three-quarters is not the floor under its length; the
-    // line through its two lowest feet may still be. On a floor seen from θ, a part turned by t recedes by
-    // tan t · cos θ per unit of picture width.
-    let three_quarter = |r: &f64| THREE_QUARTER_TURNS.contains(&(r.abs() / elevation.cos()).atan().to_degrees());
-    // A part that shows both its floor edges stands on a floor whatever its turn: where they would turn it further
-    // than a three-quarter view, a foot set forward or back has moved the corner they meet at (a camel's stride),
-    // and it turns as far as a three-quarter view goes rather than not at all.
-    let along_floor = ground_slope(&hull, lo, hi, ground.is_some()) * floor;
-    let steepest = THREE_QUARTER_TURNS.end().to_radians().tan() * elevation.cos();
-    let recede = if ground.is_some() && along_floor.abs() > steepest {
-        along_floor.signum() * steepest
-    } else {
-        Some(along_floor)
-            .filter(three_quarter)
-            .or_else(|| two_feet_slope(&hull, &runs, lo, hi).map(|slope| slope * floor).filter(three_quarter))
-            .unwrap_or(0.0)
-    };
+    let two_feet = || two_feet_slope(&hull, &runs, lo, hi).map(|slope| slope * floor);
+    let recede = recede_on_floor(ground_slope(&hull, lo, hi, ground.is_some()) * floor, ground.is_some(), two_feet);
     // A part turned by `recede` is that much wider across the picture than across itself, and a body lying along
     // that turn is crossed slantwise by the line of sight, over its height seen in the picture / cos t.
     let turn = Turn {
@@ -204,6 +191,23 @@ pub(crate) fn lift(mesh: &Mesh2, u: &[f64], depth: f64, eps: f64, rows: Rows) ->
         .map(|(p, foot)| depth * (behind + (p[0] - centre_x) * recede + (middle_y - p[1]) * lean + foot))
         .collect();
     Lift { centre, half }
+}
+
+/// How far a part recedes per unit of picture width from its floor's evidence (on a floor seen from
+/// [`ELEVATION_DEGREES`], a part turned by t recedes by tan t · cos θ): `along_floor`, its line of support's, where
+/// that is a three-quarter turn ([`THREE_QUARTER_TURNS`]), or where the part shows both its floor edges (`floor_box`)
+/// any turn beyond, to at most [`FLOOR_BOX_TURN`] (an animal seen nearer head-on than three-quarters); else the line
+/// through its two lowest feet's (`two_feet`) where that is a three-quarter turn; else none. A line of support that
+/// would turn a part other than three-quarters without a floor box is not the floor under its length.
+fn recede_on_floor(along_floor: f64, floor_box: bool, two_feet: impl FnOnce() -> Option<f64>) -> f64 {
+    let elevation = ELEVATION_DEGREES.to_radians();
+    let turn = |recede: f64| (recede.abs() / elevation.cos()).atan().to_degrees();
+    let three_quarter = |recede: &f64| THREE_QUARTER_TURNS.contains(&turn(*recede));
+    if floor_box && turn(along_floor) > *THREE_QUARTER_TURNS.end() {
+        let steepest = FLOOR_BOX_TURN.to_radians().tan() * elevation.cos();
+        return along_floor.clamp(-steepest, steepest);
+    }
+    Some(along_floor).filter(three_quarter).or_else(|| two_feet().filter(three_quarter)).unwrap_or(0.0)
 }
 
 /// The half-thickness (working pixels) at every vertex of `mesh`: zero on the silhouette, positive inside.
@@ -383,6 +387,23 @@ mod tests {
         let (lo, hi) = ([0.0, 0.0], [300.0, 120.0]);
         assert!((ground_slope(&hull, lo, hi, true) - 0.2).abs() < 1e-9);
         assert!((ground_slope(&hull, lo, hi, false) - 20.0 / 300.0).abs() < 1e-9, "one line: averaged");
+    }
+
+    #[test]
+    fn floor_edges_turn_a_part_further_than_three_quarters_up_to_a_floor_box_turn() {
+        let cos_elevation = ELEVATION_DEGREES.to_radians().cos();
+        let recede = |degrees: f64| f64::to_radians(degrees).tan() * cos_elevation;
+        let turn = |recede: f64| (recede.abs() / cos_elevation).atan().to_degrees();
+        let no_feet = || None;
+        assert!((turn(recede_on_floor(recede(35.0), false, no_feet)) - 35.0).abs() < 1e-9);
+        // Past three-quarters: a line of support alone is not a floor, two floor edges are, up to 55°.
+        assert_eq!(recede_on_floor(recede(53.0), false, no_feet), 0.0);
+        assert!((turn(recede_on_floor(recede(53.0), true, no_feet)) - 53.0).abs() < 1e-9);
+        assert!((turn(recede_on_floor(-recede(60.0), true, no_feet)) - FLOOR_BOX_TURN).abs() < 1e-9);
+        assert!(recede_on_floor(-recede(60.0), true, no_feet) < 0.0, "the same way as the floor edges");
+        // Without a floor box, the two lowest feet are asked next.
+        assert!((turn(recede_on_floor(recede(60.0), false, || Some(recede(40.0)))) - 40.0).abs() < 1e-9);
+        assert_eq!(recede_on_floor(recede(10.0), false, || Some(recede(60.0))), 0.0);
     }
 
     /// The silhouette of a box (length, width, height) turned by `turn` and seen from `elevation` (radians),
