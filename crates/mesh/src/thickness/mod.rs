@@ -101,12 +101,12 @@ const NOT_ELLIPTIC: f64 = 0.90;
 /// hooves in the air, a handle's bottom beside a base) is not the floor under its length, and the part is not turned by
 /// it; nor is one that would turn it hardly at all (a tail's tip and a foot). Two floor edges that agree on the
 /// camera's elevation are a floor at any smaller turn (a chair seen from 15°) and at any larger one up to
-/// [`FLOOR_BOX_TURN`], a part showing them turned as far as they say up to that: an animal
-/// seen nearer head-on than three-quarters (the camel of `tests/fixtures/objects-unseen`, seen 35° from head-on,
-/// reads 56°; not turned, side IoU 0.33 and top 0.36, turned by 50° 0.58 and 0.66, by 55° 0.67 and 0.64). On the
-/// objects of `tests/fixtures/objects`, the floors that are (a truck's, a chair's, a cow's) give 34–35°; on the
-/// second set (`tests/fixtures/objects-second`) the floors that are not gave 14–18° and 53–72°. The third set
-/// (`tests/fixtures/objects-turned`) sees objects of both from 20° to 50°.
+/// [`FLOOR_BOX_TURN`], a part showing them turned as far as they say up to that: an animal seen nearer head-on than
+/// three-quarters (the camel of `tests/fixtures/objects-unseen`, seen 35° from head-on, reads 56°; not turned, side IoU
+/// 0.33 and top 0.36, turned by 50° 0.58 and 0.66, by 55° 0.67 and 0.64). On the objects of `tests/fixtures/objects`,
+/// the floors that are (a truck's, a chair's, a cow's) give 34–35°; on the second set (`tests/fixtures/objects-second`)
+/// the floors that are not gave 14–18° and 53–72°. The third set (`tests/fixtures/objects-turned`) sees objects of both
+/// from 20° to 50°.
 const THREE_QUARTER_TURNS: std::ops::RangeInclusive<f64> = 20.0..=50.0;
 
 /// Parts whose lowest point is higher than this share of the whole silhouette's height above its bottom are not
