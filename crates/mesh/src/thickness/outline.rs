@@ -189,20 +189,25 @@ pub(super) struct RowRuns<'a> {
 
 impl<'a> RowRuns<'a> {
     pub(super) fn new(mesh: &'a Mesh2) -> RowRuns<'a> {
-        let edges = boundary_edges(&mesh.tris);
-        let top = mesh.points.iter().map(|p| p[1]).fold(f64::MAX, f64::min).floor();
-        let bottom = mesh.points.iter().map(|p| p[1]).fold(f64::MIN, f64::max).ceil();
+        RowRuns::with_outline(&mesh.points, boundary_edges(&mesh.tris))
+    }
+
+    /// The runs of the outline `edges` (pairs of indices into `points`, as `boundary_edges` gives them): the same
+    /// outline with its points moved (a part turned in the picture) needs no new edges.
+    pub(super) fn with_outline(points: &'a [[f64; 2]], edges: Vec<(u32, u32)>) -> RowRuns<'a> {
+        let top = points.iter().map(|p| p[1]).fold(f64::MAX, f64::min).floor();
+        let bottom = points.iter().map(|p| p[1]).fold(f64::MIN, f64::max).ceil();
         let n_rows = if top.is_finite() && bottom >= top { (bottom - top) as usize + 1 } else { 0 };
         let mut buckets = vec![Vec::new(); n_rows];
         for (i, &(a, b)) in edges.iter().enumerate() {
-            let (ya, yb) = (mesh.points[a as usize][1], mesh.points[b as usize][1]);
+            let (ya, yb) = (points[a as usize][1], points[b as usize][1]);
             let first = ((ya.min(yb) - top).floor().max(0.0)) as usize;
             let last = ((ya.max(yb) - top).floor().max(0.0) as usize).min(n_rows.saturating_sub(1));
             for bucket in &mut buckets[first..=last.max(first).min(n_rows.saturating_sub(1))] {
                 bucket.push(i as u32);
             }
         }
-        RowRuns { points: &mesh.points, edges, buckets, top, height: (bottom - top).max(0.0) }
+        RowRuns { points, edges, buckets, top, height: (bottom - top).max(0.0) }
     }
 
     /// Where the row through image y `y` crosses the outline, in no order (none outside the part's rows).

@@ -3,7 +3,7 @@
 
 use super::outline::{Moments, RowRuns, bounds, moments};
 use super::{Lift, ROUNDNESS_CAP, ROUNDNESS_FLOOR, THREE_QUARTER_TURNS, smooth};
-use crate::triangulate::Mesh2;
+use crate::triangulate::{Mesh2, boundary_edges};
 
 /// A part whose silhouette is symmetric about a vertical line (a bottle, a can, a goblet, a vase, a lamp, a fruit)
 /// is taken for a solid of revolution standing upright, seen from the camera's elevation θ: a stack of horizontal
@@ -176,7 +176,7 @@ impl LyingRevolution {
             }
             // The rotation about the centroid taking that direction to straight down the picture, so that the
             // lower end is at the top.
-            let points = mesh
+            let points: Vec<[f64; 2]> = mesh
                 .points
                 .iter()
                 .map(|p| {
@@ -184,8 +184,9 @@ impl LyingRevolution {
                     [centre[0] + ay * dx - ax * dy, centre[1] + ax * dx + ay * dy]
                 })
                 .collect();
+            // The turned outline has the part's own edges; the triangles are copied only for a solid that fits.
+            let revolution = Revolution::fit(&RowRuns::with_outline(&points, boundary_edges(&mesh.tris)), tilt)?;
             let turned = Mesh2 { points, tris: mesh.tris.clone(), boundary: mesh.boundary.clone() };
-            let revolution = Revolution::fit(&RowRuns::new(&turned), tilt)?;
             Some(LyingRevolution { revolution, turned })
         })
     }
