@@ -220,6 +220,7 @@ fn mirrored_photos_of_turned_objects_score_as_the_originals() {
         (turned_dir(), "truck-50"),
         (turned_dir(), "figure-50"),
         (unseen_dir(), "camel"),
+        (unseen_dir(), "pig"),
     ] {
         let photo = std::fs::read(dir.join(format!("{name}.jpg"))).expect("the photo");
         let truth = truth_in(&dir, name);
