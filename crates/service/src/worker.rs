@@ -1,12 +1,9 @@
 //! Workers: a claimed job runs here under this process's lease, on a blocking thread, with its progress published
 //! and persisted; and the queue loop that takes jobs from a store shared with other processes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use std::time::Duration;
 
-use mesh402_core::{GenerateError, JobState, Model, PictureRequest, PromptRequest};
+use mesh402_core::{GenerateError, JobState, Model, PictureRequest, Progress, PromptRequest};
 use mesh402_store::{Job, JobFailure, JobId, JobOutput, ModelId};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, watch};
@@ -310,33 +307,34 @@ impl Service {
         let generator = self.inner.generator.clone();
         let jobs = self.inner.jobs.clone();
         let owner = self.inner.worker_id;
-        let runtime = tokio::runtime::Handle::current();
         let updates = updates.clone();
-        let last_stage = Arc::new(AtomicU8::new(u8::MAX));
-        let progress_job_id = job_id;
+        // Each stage reached is saved, in order, by a task on the runtime rather than by the generator's thread
+        // blocking on the store: a blocking thread that drives a store future itself panics when the runtime shuts
+        // down under it (its timer is gone), and the generator need not wait for the database.
+        let (stages, mut reached) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let saver = tokio::spawn(async move {
+            while let Some(progress) = reached.recv().await {
+                let saved = jobs.record_progress(&job_id, &owner, progress.stage, progress.percent, unix_now()).await;
+                if let Err(error) = saved {
+                    // Only what a resumed job shows is lost; the live progress is still published.
+                    tracing::warn!(%job_id, error = %error, "could not save progress");
+                }
+            }
+        });
         let paid_work = self.inner.paid_work.start();
-        let model: Model = tokio::task::spawn_blocking(move || {
+        let generated = tokio::task::spawn_blocking(move || {
             let _paid_work = paid_work;
-            let mut on_progress = |progress: mesh402_core::Progress| {
-                let stage = progress.stage;
+            let mut last_stage = None;
+            let mut on_progress = |progress: Progress| {
                 updates.send_modify(|view| {
-                    view.stage = Some(stage);
+                    view.stage = Some(progress.stage);
                     view.progress = progress.percent.min(99);
                 });
-                // Persist once per stage: enough to show where a resumed job was, cheap enough not to matter.
-                let stage_index = progress.stage as u8;
-                if last_stage.swap(stage_index, Ordering::Relaxed) != stage_index {
-                    let saved = runtime.block_on(jobs.record_progress(
-                        &progress_job_id,
-                        &owner,
-                        stage,
-                        progress.percent,
-                        unix_now(),
-                    ));
-                    if let Err(error) = saved {
-                        // Only what a resumed job shows is lost; the live progress is still published.
-                        tracing::warn!(job_id = %progress_job_id, error = %error, "could not save progress");
-                    }
+                // Saved once per stage: enough to show where a resumed job was, cheap enough not to matter. The
+                // saver holds the receiver until this closure's sender is dropped, so a send fails only when the
+                // runtime is shutting down, and then there is nothing to save it with.
+                if last_stage.replace(progress.stage) != Some(progress.stage) {
+                    let _ = stages.send(progress);
                 }
             };
             match &input {
@@ -348,8 +346,12 @@ impl Service {
                 }
             }
         })
-        .await
-        .map_err(ServiceError::Task)??;
+        .await;
+        // Every stage's save lands before the job's outcome is written.
+        if let Err(error) = saver.await {
+            tracing::warn!(%job_id, error = %error, "the progress saver stopped early");
+        }
+        let model: Model = generated.map_err(ServiceError::Task)??;
 
         let primary = model.files.first().ok_or(ServiceError::NoModelFile)?;
         let output = JobOutput {
